@@ -1,0 +1,194 @@
+"""The canonical tables every analysis reads.
+
+The importer (:mod:`analytics.importer`) is the only producer of these frames; every other module
+in :mod:`analytics` consumes them and may rely on what is written here without re-checking it.
+The CSV contract a clinic uploads is documented in ``docs/data-contract.md``; this module is the
+shape the data has *after* import: dates turned into days, vocabularies normalised, instruments
+scored.
+
+Time is always ``day``: whole days since the patient's first treatment session (day 0). Calendar
+dates are never kept; only the year (and, when the clinic allows it, the month) of the first
+session survives in ``patients``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = [
+    "ASSESSMENT_COLUMNS",
+    "ClinicData",
+    "MAX_ITEMS",
+    "PATIENT_BASE_COLUMNS",
+    "SESSION_COLUMNS",
+    "SIDE_EFFECT_COLUMNS",
+    "empty_clinic",
+    "item_columns",
+]
+
+# Most items of any instrument in the registry (BDI-II has 21).
+MAX_ITEMS = 21
+
+
+def item_columns(n: int = MAX_ITEMS) -> list[str]:
+    """Names of the canonical item columns ``item_1`` .. ``item_n``."""
+    return [f"item_{i}" for i in range(1, n + 1)]
+
+
+# patients: one row per patient id seen in *any* table.
+#   patient_id           string   pseudonymous id, as the clinic wrote it
+#   first_session_year   Int64    year of day 0; NA when unknown (day-only exports, no sessions)
+#   first_session_month  Int64    1-12 only when the import kept months; otherwise NA
+#   route                string   canonical route of the first session; NA without sessions
+# then every extra column of patients.csv, as string, in upload order (cohort filters).
+PATIENT_BASE_COLUMNS = ["patient_id", "first_session_year", "first_session_month", "route"]
+
+# sessions: one row per treatment session; (patient_id, day) is unique.
+#   day              int64    days since first session (the first session is day 0)
+#   session_number   int64    1 for the first session, counting up by day
+#   route            string   canonical route code (see analytics.vocab.ROUTES)
+#   dose_mg .. dissociation_cadss   float64 (NaN when not recorded)
+#   sedation, dissociation          boolean (nullable; NA when not recorded)
+#   clinician, site                 string
+#   phase                           string  "induction" | "maintenance" | NA
+SESSION_COLUMNS = [
+    "patient_id",
+    "day",
+    "session_number",
+    "route",
+    "dose_mg",
+    "dose_mg_per_kg",
+    "bp_systolic_pre",
+    "bp_diastolic_pre",
+    "bp_systolic_peak",
+    "bp_diastolic_peak",
+    "dissociation_cadss",
+    "sedation",
+    "dissociation",
+    "clinician",
+    "site",
+    "phase",
+]
+
+# assessments: one row per completed questionnaire; (patient_id, day, instrument) is unique.
+#   instrument      string   canonical name: "PCL-5", "PHQ-9", "GAD-7", "BDI-II", "MADRS"
+#   total           float64  NaN when the form is not scoreable (missing items, no proration)
+#   prorated        bool     total was prorated from at most 2 missing items
+#   item_1..item_21 float64  NaN when unanswered or beyond the instrument's item count
+#   cluster_b..e    float64  PCL-5 only (NaN otherwise, or when a cluster item is missing)
+#   provisional_dx  boolean  PCL-5 DSM-5 provisional diagnosis; NA unless every item answered
+# A form with every item blank and no total is not a row: it is missing, not 0.
+ASSESSMENT_COLUMNS = [
+    "patient_id",
+    "day",
+    "instrument",
+    "total",
+    "prorated",
+    *item_columns(),
+    "cluster_b",
+    "cluster_c",
+    "cluster_d",
+    "cluster_e",
+    "provisional_dx",
+]
+
+# side_effects: one row per effect observed at a session; each row matches a session.
+#   day             int64    the session's day
+#   session_number  int64    the session's number
+#   effect          string   canonical effect code (see analytics.vocab.EFFECTS)
+#   severity        string   "mild" | "moderate" | "severe" | NA
+#   serious         boolean  NA when not recorded
+SIDE_EFFECT_COLUMNS = ["patient_id", "day", "session_number", "effect", "severity", "serious"]
+
+
+@dataclass(frozen=True)
+class ClinicData:
+    """The four canonical tables of one clinic, validated and time-aligned.
+
+    Attributes
+    ----------
+    patients, sessions, assessments, side_effects : pandas.DataFrame
+        Frames with the columns listed in this module, sorted by ``patient_id`` then ``day``.
+        ``sessions`` and ``side_effects`` may be empty (zero rows, all columns present).
+    has_sessions : bool
+        False when the upload had no sessions table; assessment days are then taken as already
+        relative to the first treatment, and intention-to-treat counts every patient with a
+        baseline.
+    months_kept : bool
+        True when ``first_session_month`` was kept (a limited data set); False under Safe Harbor.
+    """
+
+    patients: pd.DataFrame
+    sessions: pd.DataFrame
+    assessments: pd.DataFrame
+    side_effects: pd.DataFrame
+    has_sessions: bool = True
+    months_kept: bool = False
+    extra_patient_columns: tuple[str, ...] = field(default=())
+
+    def with_patients(self, patient_ids) -> ClinicData:
+        """The same clinic restricted to ``patient_ids`` (a cohort filter)."""
+        keep = pd.Index(patient_ids)
+        return ClinicData(
+            patients=self.patients[self.patients["patient_id"].isin(keep)].reset_index(drop=True),
+            sessions=self.sessions[self.sessions["patient_id"].isin(keep)].reset_index(drop=True),
+            assessments=self.assessments[self.assessments["patient_id"].isin(keep)].reset_index(
+                drop=True
+            ),
+            side_effects=self.side_effects[self.side_effects["patient_id"].isin(keep)].reset_index(
+                drop=True
+            ),
+            has_sessions=self.has_sessions,
+            months_kept=self.months_kept,
+            extra_patient_columns=self.extra_patient_columns,
+        )
+
+
+def _empty(columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, "float64")) for c in columns})
+
+
+SESSION_DTYPES = {
+    "patient_id": "string",
+    "day": "int64",
+    "session_number": "int64",
+    "route": "string",
+    "sedation": "boolean",
+    "dissociation": "boolean",
+    "clinician": "string",
+    "site": "string",
+    "phase": "string",
+}
+ASSESSMENT_DTYPES = {
+    "patient_id": "string",
+    "day": "int64",
+    "instrument": "string",
+    "prorated": "bool",
+    "provisional_dx": "boolean",
+}
+SIDE_EFFECT_DTYPES = {
+    "patient_id": "string",
+    "day": "int64",
+    "session_number": "int64",
+    "effect": "string",
+    "severity": "string",
+    "serious": "boolean",
+}
+PATIENT_DTYPES = {
+    "patient_id": "string",
+    "first_session_year": "Int64",
+    "first_session_month": "Int64",
+    "route": "string",
+}
+
+
+def empty_clinic() -> ClinicData:
+    """A clinic with no rows, every column present: the dashboard's empty state."""
+    return ClinicData(
+        patients=_empty(PATIENT_BASE_COLUMNS, PATIENT_DTYPES),
+        sessions=_empty(SESSION_COLUMNS, SESSION_DTYPES),
+        assessments=_empty(ASSESSMENT_COLUMNS, ASSESSMENT_DTYPES),
+        side_effects=_empty(SIDE_EFFECT_COLUMNS, SIDE_EFFECT_DTYPES),
+    )
