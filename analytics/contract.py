@@ -24,6 +24,7 @@ __all__ = [
     "PATIENT_BASE_COLUMNS",
     "SESSION_COLUMNS",
     "SIDE_EFFECT_COLUMNS",
+    "clinic_from_frames",
     "empty_clinic",
     "item_columns",
 ]
@@ -191,4 +192,92 @@ def empty_clinic() -> ClinicData:
         sessions=_empty(SESSION_COLUMNS, SESSION_DTYPES),
         assessments=_empty(ASSESSMENT_COLUMNS, ASSESSMENT_DTYPES),
         side_effects=_empty(SIDE_EFFECT_COLUMNS, SIDE_EFFECT_DTYPES),
+    )
+
+
+def _conform(
+    frame: pd.DataFrame | None, columns: list[str], dtypes: dict[str, str]
+) -> pd.DataFrame:
+    if frame is None:
+        return _empty(columns, dtypes)
+    out = frame.copy()
+    for column in columns:
+        if column not in out:
+            dtype = dtypes.get(column, "float64")
+            fill = {"float64": float("nan"), "bool": False}.get(dtype, pd.NA)
+            out[column] = pd.Series(fill, index=out.index, dtype=dtype)
+        elif column in dtypes:
+            out[column] = out[column].astype(dtypes[column])
+        else:
+            out[column] = out[column].astype("float64")
+    extra = [c for c in out.columns if c not in columns]
+    return out[columns + extra].reset_index(drop=True)
+
+
+def clinic_from_frames(
+    *,
+    sessions: pd.DataFrame | None = None,
+    assessments: pd.DataFrame | None = None,
+    side_effects: pd.DataFrame | None = None,
+    patients: pd.DataFrame | None = None,
+    months_kept: bool = False,
+) -> ClinicData:
+    """Build a :class:`ClinicData` from partial canonical frames.
+
+    For tests and generators that already hold canonical values (days, canonical codes): missing
+    columns are added as NA with the contract's dtypes, ``session_number`` is derived when absent,
+    side effects get their session number from ``sessions``, and ``patients`` gets a row for every
+    id seen anywhere with the route of the first session. It does **not** validate: uploads go
+    through :func:`analytics.importer.import_files`.
+    """
+    sessions_in = sessions if sessions is not None else None
+    if sessions_in is not None and "session_number" not in sessions_in:
+        sessions_in = sessions_in.sort_values(["patient_id", "day"], kind="stable")
+        sessions_in = sessions_in.assign(
+            session_number=sessions_in.groupby("patient_id").cumcount() + 1
+        )
+    s = _conform(sessions_in, SESSION_COLUMNS, SESSION_DTYPES)
+    if side_effects is not None and "session_number" not in side_effects:
+        side_effects = side_effects.merge(
+            s[["patient_id", "day", "session_number"]].astype({"patient_id": object}),
+            on=["patient_id", "day"],
+            how="left",
+        )
+    a = _conform(assessments, ASSESSMENT_COLUMNS, ASSESSMENT_DTYPES | {"prorated": "bool"})
+    if assessments is not None and "prorated" not in assessments:
+        a["prorated"] = False
+    e = _conform(side_effects, SIDE_EFFECT_COLUMNS, SIDE_EFFECT_DTYPES)
+    ids = pd.unique(
+        pd.concat(
+            [s["patient_id"], a["patient_id"], e["patient_id"]]
+            + ([patients["patient_id"].astype("string")] if patients is not None else [])
+        )
+    )
+    first = s.sort_values(["patient_id", "day"]).drop_duplicates("patient_id")[
+        ["patient_id", "route"]
+    ]
+    base = pd.DataFrame({"patient_id": pd.array(ids, dtype="string")})
+    base = base.merge(first, on="patient_id", how="left")
+    extra_cols: tuple[str, ...] = ()
+    if patients is not None:
+        p = patients.copy()
+        p["patient_id"] = p["patient_id"].astype("string")
+        extra_cols = tuple(c for c in p.columns if c not in PATIENT_BASE_COLUMNS)
+        keep = [
+            "patient_id",
+            *[c for c in p.columns if c in ("first_session_year", "first_session_month")],
+            *extra_cols,
+        ]
+        base = base.merge(p[keep], on="patient_id", how="left")
+    pt = _conform(base, PATIENT_BASE_COLUMNS, PATIENT_DTYPES)
+    for column in extra_cols:
+        pt[column] = pt[column].astype("string")
+    return ClinicData(
+        patients=pt.sort_values("patient_id").reset_index(drop=True),
+        sessions=s.sort_values(["patient_id", "day"]).reset_index(drop=True),
+        assessments=a.sort_values(["patient_id", "day"]).reset_index(drop=True),
+        side_effects=e.sort_values(["patient_id", "day"]).reset_index(drop=True),
+        has_sessions=sessions is not None,
+        months_kept=months_kept,
+        extra_patient_columns=extra_cols,
     )
