@@ -1,0 +1,457 @@
+"""How long improvement lasts: sustained response, loss of response, relapse, time to response.
+
+Time-to-event figures use the Kaplan-Meier estimator (scipy's :func:`scipy.stats.ecdf` on
+right-censored data), censored at each patient's last assessment, with the median and its 95%
+confidence interval read off the pointwise band. Everything is vectorised over patients.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics.contract import ClinicData
+from analytics.definitions import OutcomeDefinitions
+from analytics.stats import Rate, rate
+from analytics.timepoints import baseline_scores, itt_patients, timepoint_scores, valid_scores
+
+__all__ = [
+    "CURVE_COLUMNS",
+    "EVENT_COLUMNS",
+    "KM_CI_METHODS",
+    "KaplanMeier",
+    "durability_summary",
+    "kaplan_meier",
+    "loss_of_response_times",
+    "relapse_after_remission_times",
+    "sustained_response",
+    "time_to_response_times",
+]
+
+KM_CI_METHODS = ("log-log", "linear")
+
+# Kaplan-Meier curve, one row per distinct time (plus time 0), ready for a step plot.
+#   time      float64  days from the origin
+#   survival  float64  S(t) just after t
+#   ci_low, ci_high  float64  pointwise band at t (1 before the first event, 0 once S is 0)
+#   at_risk   int64    patients still followed just before t
+#   events    int64    events at t
+#   censored  int64    patients censored at t (for tick marks)
+CURVE_COLUMNS = ["time", "survival", "ci_low", "ci_high", "at_risk", "events", "censored"]
+
+# Event times per patient.
+#   start_day  int64    the origin (day of first response / remission; 0 for time to response)
+#   end_day    int64    day of the event or of the last assessment (censoring)
+#   time       int64    end_day - start_day
+#   event      bool     True for the event, False when censored
+EVENT_COLUMNS = ["patient_id", "start_day", "end_day", "time", "event"]
+
+# Survival values within this of 0.5 count as reaching it (products of fractions are inexact).
+_HALF_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """A Kaplan-Meier estimate with its median.
+
+    Attributes
+    ----------
+    curve : pandas.DataFrame
+        Columns :data:`CURVE_COLUMNS`; the first row is time 0, survival 1.
+    n : int
+        Patients in the analysis.
+    events : int
+        Patients with the event (the rest are censored).
+    median : float or None
+        First time S(t) <= 0.5; None when the curve never gets there ("not reached").
+    median_ci_low, median_ci_high : float or None
+        First times the lower and the upper band are <= 0.5; None when the band never gets there.
+    ci_method : str
+        The pointwise band: "log-log" or "linear" (Greenwood variance in both).
+    """
+
+    curve: pd.DataFrame
+    n: int
+    events: int
+    median: float | None
+    median_ci_low: float | None
+    median_ci_high: float | None
+    ci_method: str
+
+    @property
+    def median_reached(self) -> bool:
+        return self.median is not None
+
+    def to_dict(self) -> dict:
+        """The summary numbers (not the curve), JSON-able."""
+        return {
+            "n": self.n,
+            "events": self.events,
+            "median_days": self.median,
+            "median_ci_low": self.median_ci_low,
+            "median_ci_high": self.median_ci_high,
+            "median_reached": self.median_reached,
+        }
+
+
+def _first_time_at_or_below_half(time: np.ndarray, values: np.ndarray) -> float | None:
+    hit = np.flatnonzero(values <= 0.5 + _HALF_TOL)
+    return float(time[hit[0]]) if hit.size else None
+
+
+def kaplan_meier(
+    time, event, *, ci_method: str = "log-log", confidence: float = 0.95
+) -> KaplanMeier:
+    """Kaplan-Meier survival curve, median and median confidence interval.
+
+    Parameters
+    ----------
+    time : array_like of float
+        Follow-up time of each patient (>= 0).
+    event : array_like of bool
+        True when the event was observed at ``time``, False when censored there.
+    ci_method : {"log-log", "linear"}
+        Pointwise band for S(t), both from Greenwood's variance (passed to
+        ``scipy.stats.ecdf(...).sf.confidence_interval``). "log-log" (the default, as in Stata's
+        ``sts list`` and Kalbfleisch & Prentice) stays inside [0, 1]; "linear" is the plain
+        ``S ± z·SE`` band, clipped to [0, 1]. R's ``survfit`` defaults to a third band ("log"),
+        so its median interval can differ slightly.
+    confidence : float
+        Band coverage.
+
+    Returns
+    -------
+    KaplanMeier
+
+    Raises
+    ------
+    ValueError
+        When the inputs differ in length, a time is negative or missing, or ``ci_method`` is
+        unknown.
+
+    Notes
+    -----
+    ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)`` with ``d_i`` events among ``n_i`` at risk at
+    ``t_i``. The median is the first time ``S(t) <= 0.5``; its confidence limits are the first
+    times the lower and the upper pointwise band are ``<= 0.5`` (Brookmeyer & Crowley's idea of
+    inverting the band at 0.5, as R's ``print.survfit`` and ``quantile.survfit`` do). Where the
+    curve sits exactly at 0.5 over an interval we take the start of the interval; R takes its
+    midpoint. A limit the band never reaches is None ("not reached"). Before the first event
+    the band is 1; once S is 0 it is 0 (Greenwood's formula is undefined there).
+
+    References
+    ----------
+    .. [1] Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations.
+       J Am Stat Assoc 53:457-481. doi:10.1080/01621459.1958.10501452
+    .. [2] Brookmeyer R, Crowley J (1982). A confidence interval for the median survival time.
+       Biometrics 38:29-41. doi:10.2307/2530286
+    .. [3] Kleinbaum DG, Klein M (2012). Survival Analysis: A Self-Learning Text, 3rd ed.,
+       Springer, chapter 2 (the Freireich leukaemia data). doi:10.1007/978-1-4419-6646-9
+
+    Examples
+    --------
+    >>> km = kaplan_meier([6, 6, 6, 7, 10], [True, True, False, True, False])
+    >>> km.median
+    7.0
+    """
+    if ci_method not in KM_CI_METHODS:
+        raise ValueError(f"ci_method must be one of {KM_CI_METHODS}, got {ci_method!r}")
+    t = np.asarray(time, dtype=float).ravel()
+    e = np.asarray(event, dtype=bool).ravel()
+    if t.shape != e.shape:
+        raise ValueError("time and event must have the same length")
+    if np.isnan(t).any() or (t < 0).any():
+        raise ValueError("times must be non-negative numbers")
+    n = int(t.size)
+    if n == 0:
+        empty = pd.DataFrame({c: pd.Series([], dtype="float64") for c in CURVE_COLUMNS})
+        empty = empty.astype({"at_risk": "int64", "events": "int64", "censored": "int64"})
+        return KaplanMeier(empty, 0, 0, None, None, None, ci_method)
+
+    times, inverse = np.unique(t, return_inverse=True)
+    events = np.bincount(inverse, weights=e, minlength=times.size).astype("int64")
+    leaving = np.bincount(inverse, minlength=times.size).astype("int64")
+    at_risk = n - np.concatenate([[0], np.cumsum(leaving)[:-1]])
+
+    if events.sum() == 0:
+        survival = np.ones(times.size)
+        low = high = survival.copy()
+    else:
+        result = stats.ecdf(stats.CensoredData(uncensored=t[e], right=t[~e]))
+        survival = result.sf.evaluate(times)
+        with warnings.catch_warnings():
+            # scipy warns where the band is undefined (S = 0 or 1); handled just below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            band = result.sf.confidence_interval(confidence_level=confidence, method=ci_method)
+        low = band.low.evaluate(times)
+        high = band.high.evaluate(times)
+        before_first_event = np.cumsum(events) == 0
+        low = np.where(before_first_event, 1.0, np.where(survival <= 0, 0.0, low))
+        high = np.where(before_first_event, 1.0, np.where(survival <= 0, 0.0, high))
+
+    curve = pd.DataFrame(
+        {
+            "time": np.concatenate([[0.0], times]),
+            "survival": np.concatenate([[1.0], survival]),
+            "ci_low": np.concatenate([[1.0], low]),
+            "ci_high": np.concatenate([[1.0], high]),
+            "at_risk": np.concatenate([[n], at_risk]).astype("int64"),
+            "events": np.concatenate([[0], events]).astype("int64"),
+            "censored": np.concatenate([[0], leaving - events]).astype("int64"),
+        }
+    )
+    if times[0] == 0:
+        # Time 0 already has its own row (events or censoring on day 0).
+        curve = curve.iloc[1:].reset_index(drop=True)
+    return KaplanMeier(
+        curve=curve,
+        n=n,
+        events=int(events.sum()),
+        median=_first_time_at_or_below_half(times, survival),
+        median_ci_low=_first_time_at_or_below_half(times, low),
+        median_ci_high=_first_time_at_or_below_half(times, high),
+        ci_method=ci_method,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Event times from the clinic's scores
+
+
+def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:
+    """Whether each score meets ``definitions.response`` against its baseline (vectorised).
+
+    Same arithmetic as ``timepoints.timepoint_scores``' ``pct_change``, so a score counts the
+    same here as on the outcome pages. A baseline of 0 cannot give a percentage response.
+    """
+    rule = definitions.response
+    b = np.asarray(baseline, dtype=float)
+    s = np.asarray(score, dtype=float)
+    change = s - b
+    if rule.kind == "pct":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = 100.0 * change / b
+        return (b > 0) & (pct <= -rule.threshold)
+    return -change >= rule.threshold
+
+
+def _followed_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
+    """Post-baseline scores (day >= 1) of the intention-to-treat patients, with baseline."""
+    base = baseline_scores(data, definitions)
+    base = base[base["patient_id"].isin(itt_patients(data, definitions))]
+    scores = valid_scores(data, definitions.instrument)
+    scores = scores[scores["day"] >= 1].merge(
+        base[["patient_id", "baseline"]], on="patient_id", how="inner", sort=False
+    )
+    return scores.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "patient_id": pd.Series([], dtype="string"),
+            "start_day": pd.Series([], dtype="int64"),
+            "end_day": pd.Series([], dtype="int64"),
+            "time": pd.Series([], dtype="int64"),
+            "event": pd.Series([], dtype="bool"),
+        }
+    )
+
+
+def _episode_times(scores: pd.DataFrame, entered: np.ndarray, left: np.ndarray) -> pd.DataFrame:
+    """Time from each patient's first ``entered`` score to the first later ``left`` score.
+
+    Censored at the last score when no later score leaves the state. Patients never entering,
+    or with no score after entering, are not counted (they add nothing to the curve).
+    """
+    if scores.empty:
+        return _empty_events()
+    frame = scores[["patient_id", "day"]].assign(_in=entered, _out=left)
+    start = frame[frame["_in"]].groupby("patient_id", sort=False)["day"].min().rename("start_day")
+    later = frame.merge(start, left_on="patient_id", right_index=True, how="inner")
+    later = later[later["day"] > later["start_day"]]
+    if later.empty:
+        return _empty_events()
+    grouped = later.groupby("patient_id", sort=True)
+    last = grouped["day"].max()
+    first_out = later[later["_out"]].groupby("patient_id")["day"].min()
+    out = pd.DataFrame({"start_day": grouped["start_day"].first(), "last": last})
+    out["first_out"] = first_out.reindex(out.index)
+    out["event"] = out["first_out"].notna()
+    out["end_day"] = out["first_out"].where(out["event"], out["last"]).astype("int64")
+    out["time"] = out["end_day"] - out["start_day"]
+    out = out.reset_index()
+    out["patient_id"] = out["patient_id"].astype("string")
+    return out.astype({"start_day": "int64", "time": "int64", "event": "bool"})[EVENT_COLUMNS]
+
+
+def loss_of_response_times(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
+    """Days from first response to loss of response, per responder.
+
+    The origin is the first post-baseline score meeting ``definitions.response``; the event is
+    the first later score that does not meet it; otherwise censored at the last score. Only
+    responders with at least one later score are counted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`EVENT_COLUMNS`, one row per patient.
+    """
+    scores = _followed_scores(data, definitions)
+    meets = _responds(definitions, scores["baseline"], scores["score"])
+    return _episode_times(scores, meets, ~meets)
+
+
+def relapse_after_remission_times(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> pd.DataFrame:
+    """Days from first remission to relapse, per remitter.
+
+    Remission is a score below ``definitions.remission_below`` in a patient whose baseline was at
+    least ``definitions.remission_requires_baseline_at_or_above``; relapse is the first later
+    score back at or above the cut. Censored at the last score. Only remitters with at least one
+    later score are counted.
+    """
+    scores = _followed_scores(data, definitions)
+    floor = definitions.remission_requires_baseline_at_or_above
+    scores = scores[scores["baseline"] >= floor].reset_index(drop=True)
+    below = scores["score"].to_numpy(float) < definitions.remission_below
+    return _episode_times(scores, below, ~below)
+
+
+def time_to_response_times(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
+    """Days from the first session (day 0) to the first score meeting the response rule.
+
+    Every intention-to-treat patient with at least one post-baseline score is counted; one who
+    never responds is censored at the last score.
+    """
+    scores = _followed_scores(data, definitions)
+    if scores.empty:
+        return _empty_events()
+    meets = _responds(definitions, scores["baseline"], scores["score"])
+    grouped = scores.groupby("patient_id", sort=True)
+    first = scores[meets].groupby("patient_id")["day"].min()
+    out = pd.DataFrame({"last": grouped["day"].max()})
+    out["first"] = first.reindex(out.index)
+    out["event"] = out["first"].notna()
+    out["end_day"] = out["first"].where(out["event"], out["last"]).astype("int64")
+    out["start_day"] = 0
+    out["time"] = out["end_day"]
+    out = out.reset_index()
+    out["patient_id"] = out["patient_id"].astype("string")
+    return out.astype({"start_day": "int64", "time": "int64", "event": "bool"})[EVENT_COLUMNS]
+
+
+def _km_of(events: pd.DataFrame, ci_method: str) -> KaplanMeier:
+    return kaplan_meier(
+        events["time"].to_numpy(float), events["event"].to_numpy(bool), ci_method=ci_method
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Sustained response at later timepoints
+
+SUSTAINED_COLUMNS = ["timepoint", "population", "k", "n", "rate", "ci_low", "ci_high"]
+
+
+def sustained_response(
+    data: ClinicData,
+    definitions: OutcomeDefinitions,
+    *,
+    anchor: str = "week 4",
+    later: tuple[str, ...] = ("week 8", "week 12"),
+) -> pd.DataFrame:
+    """Among responders at ``anchor``, the share still responding at each ``later`` timepoint.
+
+    Two populations, labelled in ``population``:
+
+    - ``"observed"``: the anchor responders scored at the later timepoint;
+    - ``"intention to treat"``: every anchor responder; no score there = not sustained.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``timepoint, population, k, n, rate, ci_low, ci_high`` (Wilson or
+        Clopper-Pearson per ``definitions.ci_method``), two rows per later timepoint.
+
+    Raises
+    ------
+    ValueError
+        When ``anchor`` or a ``later`` label is not one of the definitions' windows.
+    """
+    labels = [w.label for w in definitions.windows]
+    for label in (anchor, *later):
+        if label not in labels:
+            raise ValueError(f"timepoint {label!r} is not one of the windows {labels}")
+    tp = timepoint_scores(data, definitions)
+    tp = tp.assign(responds=_responds(definitions, tp["baseline"], tp["score"]))
+    anchors = tp.loc[(tp["timepoint"] == anchor) & tp["responds"], "patient_id"]
+    anchors = pd.Index(anchors.unique())
+    rows = []
+    for label in later:  # a handful of timepoints, not patients
+        at = tp[(tp["timepoint"] == label) & tp["patient_id"].isin(anchors)]
+        k = int(at["responds"].sum())
+        for population, n in (("observed", len(at)), ("intention to treat", len(anchors))):
+            r = rate(k, n, method=definitions.ci_method)
+            rows.append({"timepoint": label, "population": population, **r.to_dict()})
+    return pd.DataFrame(rows, columns=SUSTAINED_COLUMNS)
+
+
+def _rate_dict(row: pd.Series) -> dict:
+    return Rate(
+        k=int(row["k"]),
+        n=int(row["n"]),
+        rate=None if pd.isna(row["rate"]) else float(row["rate"]),
+        ci_low=None if pd.isna(row["ci_low"]) else float(row["ci_low"]),
+        ci_high=None if pd.isna(row["ci_high"]) else float(row["ci_high"]),
+    ).to_dict()
+
+
+def durability_summary(
+    data: ClinicData, definitions: OutcomeDefinitions, *, ci_method: str = "log-log"
+) -> dict:
+    """Every durability figure of the clinic, JSON-able (None, never NaN).
+
+    Returns
+    -------
+    dict
+        ``definition`` (plain text), ``sustained`` and ``sustained_itt`` ({"week 8": rate,
+        "week 12": rate} as :meth:`Rate.to_dict`, when those windows exist),
+        ``loss_of_response``, ``relapse_after_remission`` and ``time_to_response`` (each
+        :meth:`KaplanMeier.to_dict`: n, events, median_days, median_ci_low, median_ci_high,
+        median_reached).
+    """
+    rule = definitions.response.describe()
+    labels = [w.label for w in definitions.windows]
+    later = tuple(label for label in ("week 8", "week 12") if label in labels)
+    sustained: dict = {}
+    sustained_itt: dict = {}
+    if "week 4" in labels and later:
+        table = sustained_response(data, definitions, later=later)
+        for _, row in table.iterrows():  # at most four rows
+            target = sustained if row["population"] == "observed" else sustained_itt
+            target[row["timepoint"]] = _rate_dict(row)
+    definition = (
+        f"Response: {rule}. Sustained: week-4 responders still responding at weeks 8 and 12, "
+        "among those scored then (observed) and among all week-4 responders with no score "
+        "counted as not sustained (intention to treat). Loss of response: days from the first "
+        "responding score to the first later score that no longer responds. Relapse after "
+        f"remission: days from the first score below {definitions.remission_below:g} to the "
+        "first later score at or above it. Time to response: days from the first session to the "
+        "first responding score. Kaplan-Meier estimates censored at the last assessment; median "
+        f"with 95% CI ({ci_method} band), or not reached."
+    )
+    return {
+        "definition": definition,
+        "sustained": sustained,
+        "sustained_itt": sustained_itt,
+        "loss_of_response": _km_of(loss_of_response_times(data, definitions), ci_method).to_dict(),
+        "relapse_after_remission": _km_of(
+            relapse_after_remission_times(data, definitions), ci_method
+        ).to_dict(),
+        "time_to_response": _km_of(time_to_response_times(data, definitions), ci_method).to_dict(),
+    }
