@@ -16,6 +16,7 @@ from scipy import stats
 
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
+from analytics.outcomes import is_responder
 from analytics.stats import Rate, rate
 from analytics.timepoints import baseline_scores, itt_patients, timepoint_scores, valid_scores
 
@@ -223,20 +224,10 @@ def kaplan_meier(
 
 
 def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:
-    """Whether each score meets ``definitions.response`` against its baseline (vectorised).
-
-    Same arithmetic as ``timepoints.timepoint_scores``' ``pct_change``, so a score counts the
-    same here as on the outcome pages. A baseline of 0 cannot give a percentage response.
-    """
-    rule = definitions.response
-    b = np.asarray(baseline, dtype=float)
-    s = np.asarray(score, dtype=float)
-    change = s - b
-    if rule.kind == "pct":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pct = 100.0 * change / b
-        return (b > 0) & (pct <= -rule.threshold)
-    return -change >= rule.threshold
+    """Whether each score meets ``definitions.response`` against its baseline (vectorised);
+    the outcome pages' own rule, so a score counts the same everywhere."""
+    change = np.asarray(score, dtype=float) - np.asarray(baseline, dtype=float)
+    return is_responder(change, baseline, definitions.response)
 
 
 def _followed_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
