@@ -344,8 +344,9 @@ def _duplicates(out: pd.DataFrame, file: str) -> list[Problem]:
             column=None,
             value=None,
             rule=(
-                f"{len(dup)} record/day/instrument combinations have more than one form ({examples});"
-                " two events share a day in the events table, or the form repeats within an event"
+                f"{len(dup)} record/day/instrument combinations have more than one form"
+                f" ({examples}); two events share a day in the events table,"
+                " or the form repeats within an event"
             ),
         )
     ]
