@@ -1,0 +1,37 @@
+"""The dashboard's router: page setup, navigation, the shared sidebar, then the chosen page."""
+
+import streamlit as st
+
+from ui import state
+
+st.set_page_config(
+    layout="wide",
+    page_title="Ketamine & esketamine outcomes",
+    page_icon=":material/monitoring:",
+)
+
+PAGES = {
+    "Clinic": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/outcomes.py", title="Outcomes", icon=":material/trending_down:"),
+        st.Page("pages/durability.py", title="Durability", icon=":material/timelapse:"),
+        st.Page("pages/safety.py", title="Safety", icon=":material/health_and_safety:"),
+    ],
+    "Clinicians": [
+        st.Page("pages/cohorts.py", title="Cohorts & patients", icon=":material/groups:"),
+        st.Page("pages/claims.py", title="Claims check", icon=":material/fact_check:"),
+    ],
+    "Data": [
+        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
+    ],
+}
+
+page = st.navigation(PAGES)
+
+loaded = state.active_clinic()
+filters = state.render_sidebar(loaded)
+state.build_context(loaded, filters)
+state.render_definitions_sidebar()
+
+page.run()

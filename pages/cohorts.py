@@ -1,0 +1,191 @@
+"""Cohorts & patients: groups side by side, attrition, patients not on track, one patient."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import components as ui
+from ui import figures, state
+
+context = state.get_context()
+ui.page_header(
+    "Cohorts & patients", context, caption="For clinicians: who is doing well, who is not."
+)
+if ui.empty_state(context):
+    st.stop()
+try:
+    definitions = state.current_definitions("PCL-5")
+except ValueError as error:
+    st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
+    st.stop()
+if definitions is None:
+    ui.not_available("Outcome definitions", "analytics.definitions")
+    st.stop()
+described = definitions.describe()
+key = context.key + "|cohorts"
+labels = [w.label for w in definitions.windows]
+
+tab_groups, tab_funnel, tab_track, tab_patient = st.tabs(
+    ["Compare groups", "Attrition", "Not on track", "One patient"]
+)
+
+# ---------------------------------------------------------------------------- groups
+with tab_groups:
+    columns = ["route", *context.data.extra_patient_columns]
+    g1, g2 = st.columns(2)
+    by = g1.selectbox(
+        "Compare by",
+        columns,
+        key="cohort_by",
+        format_func=lambda c: c.replace("_", " ").capitalize(),
+    )
+    timepoint = g2.selectbox(
+        "Timepoint",
+        labels,
+        index=labels.index("week 4") if "week 4" in labels else 0,
+        key="cohort_tp",
+    )
+    table = state.call_cached(
+        "groups", "group_outcomes", f"{key}|groups|{by}", context.data, definitions, by
+    )
+    if table is None:
+        ui.not_available("Group comparison", "analytics.groups.group_outcomes")
+    else:
+        at = table[table["timepoint"] == timepoint]
+        if by == "route":
+            at = at.assign(group=at["group"].map(figures.route_label))
+        tidy = pd.concat(
+            [
+                at.assign(
+                    population="observed",
+                    k=at["responders"],
+                    n=at["n"],
+                    rate=at["response_rate"],
+                    ci_low=at["response_ci_low"],
+                    ci_high=at["response_ci_high"],
+                ),
+                at.assign(
+                    population="itt",
+                    k=at["responders_itt"],
+                    n=at["patients"],
+                    rate=at["response_itt_rate"],
+                    ci_low=at["response_itt_ci_low"],
+                    ci_high=at["response_itt_ci_high"],
+                ),
+            ]
+        )[["group", "population", "k", "n", "rate", "ci_low", "ci_high"]]
+        tidy = tidy[tidy["n"] > 0].assign(measure=f"Response at {timepoint}")
+        if tidy.empty:
+            st.info(f"Nobody in this cohort was scored at {timepoint}.")
+        else:
+            fig = figures.rate_bars_figure(
+                tidy,
+                x="group",
+                x_title=by.replace("_", " ").capitalize(),
+                y_title="Responders (%)",
+            )
+            st.caption(f"Response: {described['response']}. {described['populations']}.")
+            if at["small"].any():
+                st.warning(
+                    "Some groups have fewer than 11 patients: read their rates with care "
+                    "(and do not publish them; CMS small-cell policy).",
+                    icon=":material/warning:",
+                )
+            ui.show_figure(fig, at, f"groups_{by}")
+
+# ---------------------------------------------------------------------------- attrition
+with tab_funnel:
+    flow = state.call_cached(
+        "attrition", "attrition_flow", f"{key}|flow", context.data, definitions
+    )
+    if flow is None:
+        ui.not_available("Attrition funnel", "analytics.attrition.attrition_flow")
+    elif flow.empty or not (flow["n"] > 0).any():
+        st.info("No patient has a session yet.")
+    else:
+        overall = flow[flow["route"] == flow["route"].iloc[0]]
+        funnel = overall[overall["step"] != "stopped_after_first"].rename(
+            columns={"label": "stage", "k": "n_stage"}
+        )
+        fig = figures.funnel_figure(funnel.assign(n=funnel["n_stage"]))
+        st.caption(
+            "Each step counted among patients who started; steps are counted independently. "
+            "Induction: "
+            + ", ".join(
+                f"{figures.route_label(r)} {n} sessions"
+                for r, n in described["induction_sessions"].items()
+            )
+            + "."
+        )
+        ui.show_figure(fig, flow, "attrition")
+        stopped = overall[overall["step"] == "stopped_after_first"]
+        if not stopped.empty:
+            st.metric(
+                "Stopped after the first session",
+                ui.format_rate(stopped.iloc[0][["k", "n", "rate", "ci_low", "ci_high"]].to_dict()),
+            )
+        by_route = flow[flow["route"] != flow["route"].iloc[0]].assign(
+            measure=lambda f: f["label"], population="observed"
+        )
+        if by_route["route"].nunique() > 1:
+            fig = figures.rate_bars_figure(
+                by_route[by_route["n"] > 0].assign(group=lambda f: f["route"]),
+                x="route",
+                facet="measure",
+                colour="group",
+                x_title="Route",
+                y_title="Patients who started (%)",
+            )
+            fig.update_xaxes(tickvals=[], title_text="")
+            ui.show_figure(fig, by_route, "attrition_by_route")
+
+# ---------------------------------------------------------------------------- not on track
+with tab_track:
+    st.caption(f"Not on track: {described['not_on_track']}.")
+    track = state.call_cached(
+        "not_on_track", "not_on_track", f"{key}|not_on_track", context.data, definitions
+    )
+    if track is None:
+        ui.not_available("Not-on-track list", "analytics.not_on_track.not_on_track")
+    elif track.empty:
+        st.success("Every patient with enough sessions is on track.")
+    else:
+        st.dataframe(track, hide_index=True, width="stretch")
+        ui.download_table(track, "not_on_track")
+
+# ---------------------------------------------------------------------------- one patient
+with tab_patient:
+    ids = context.data.patients["patient_id"]
+    help_text = "The id as it was uploaded; no names or dates are kept."
+    if len(ids) <= 2000:
+        pid = st.selectbox(
+            "Patient (pseudonymous id)", ids.tolist(), key="cohort_patient", help=help_text
+        )
+    else:
+        # a list of 100,000 ids is too heavy for a drop-down
+        pid = st.text_input(
+            "Patient (pseudonymous id)",
+            value=ids.iloc[0],
+            key="cohort_patient_id",
+            help=help_text,
+        ).strip()
+        if pid not in set(ids):
+            st.warning(f"No patient {pid!r} in this cohort.")
+            st.stop()
+    one = context.data.with_patients([pid])
+    scores = one.assessments[["day", "instrument", "total"]].rename(columns={"total": "score"})
+    sessions = one.sessions[["day", "session_number", "route"]]
+    effect_label = state.analytics_function("safety", "effect_label") or str
+    effects = one.side_effects[["day", "effect"]].assign(
+        effect=lambda f: f["effect"].map(effect_label)
+    )
+    fig = figures.patient_timeline_figure(
+        scores.dropna(subset=["score"]), sessions, effects, title=f"Patient {pid}"
+    )
+    st.plotly_chart(fig, key="chart_patient_timeline", config={"displaylogo": False})
+    p1, p2 = st.columns(2)
+    with p1:
+        st.markdown("**Sessions**")
+        st.dataframe(one.sessions.dropna(axis=1, how="all"), hide_index=True)
+    with p2:
+        st.markdown("**Side effects**")
+        st.dataframe(one.side_effects.dropna(axis=1, how="all"), hide_index=True)

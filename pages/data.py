@@ -1,0 +1,322 @@
+"""Data: upload a clinic's CSV exports, map their columns, convert, validate, replace the sample."""
+
+import hashlib
+import io
+import json
+
+import pandas as pd
+import streamlit as st
+
+from ui import components as ui
+from ui import state
+
+context = state.get_context()
+st.title("Data")
+ui.data_banner(context.loaded)
+
+import_files = state.analytics_function("importer", "import_files")
+ImportOptions = state.analytics_function("importer", "ImportOptions")
+TABLES = ("sessions", "assessments", "side_effects", "patients")
+
+with st.expander("What to upload", icon=":material/help:"):
+    st.markdown(
+        "- **sessions.csv**: one row per treatment session (patient id, date or day, route, "
+        "dose, blood pressure, dissociation, sedation, clinician, site).\n"
+        "- **assessments.csv**: one row per questionnaire (patient id, date or day, instrument, "
+        "items or total).\n"
+        "- **side_effects.csv** (optional): one row per effect at a session.\n"
+        "- **patients.csv** (optional): extra columns become cohort filters.\n\n"
+        "Dates become days since each patient's first session; only the year of the first "
+        "session is kept unless you choose to keep months. Names, contact details and other "
+        "identifiers are refused (or dropped, if you allow it)."
+    )
+
+if context.loaded.source == "upload":
+    st.success(f"This session shows your upload: {context.loaded.label}.")
+    if st.button("Go back to the sample clinic", icon=":material/restart_alt:"):
+        state.clear_upload()
+        st.rerun()
+
+kind = st.radio(
+    "What kind of export is it?",
+    [
+        "CSV tables (sessions, assessments, ...)",
+        "REDCap export",
+        "Wide sheet (one row per patient)",
+    ],
+    horizontal=True,
+    key="data_kind",
+)
+uploads = st.file_uploader(
+    "Upload CSV files",
+    type=["csv", "txt"],
+    accept_multiple_files=True,
+    key="data_files",
+    help="Name each file after its table (sessions.csv, assessments.csv, side_effects.csv, "
+    "patients.csv) or choose the table below.",
+)
+
+with st.expander("Import options", icon=":material/settings:"):
+    o1, o2, o3 = st.columns(3)
+    keep_month = o1.checkbox(
+        "Keep month of first session",
+        key="opt_keep_month",
+        help="A limited data set: months are not allowed under HIPAA Safe Harbor.",
+    )
+    prorate = o2.checkbox(
+        "Prorate totals (at most 2 items missing)",
+        key="opt_prorate",
+        help="Mean of the answered items x item count, flagged as prorated; never used for the "
+        "PCL-5 diagnosis rule. There is no official proration rule.",
+    )
+    drop_phi = o3.checkbox(
+        "Drop identifying columns instead of refusing",
+        key="opt_drop_phi",
+        help="Columns that look like names, contact details or full dates are removed.",
+    )
+
+if import_files is None or ImportOptions is None:
+    ui.not_available("Uploading a clinic", "analytics.importer.import_files")
+    st.stop()
+if not uploads:
+    st.caption("Choose files to start. Nothing leaves this session until you import it.")
+    st.stop()
+
+files = {f.name: f.getvalue() for f in uploads}
+digest = hashlib.sha1(b"".join(sorted(files.values()))).hexdigest()[:12]
+
+
+def _read(name: str, payload: bytes) -> pd.DataFrame | None:
+    read_table = state.analytics_function("reader", "read_table")
+    if read_table is not None:
+        result = read_table(name, payload)
+        return result.frame
+    try:
+        return pd.read_csv(io.BytesIO(payload), dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _table_of(name: str) -> str | None:
+    stem = name.rsplit(".", 1)[0].lower().replace("-", "_").replace(" ", "_")
+    return next((t for t in TABLES if stem == t or stem.endswith(t)), None)
+
+
+mapping = None
+ColumnMapping = state.analytics_function("mapping", "ColumnMapping")
+
+# ---------------------------------------------------------------------------- conversions
+if kind.startswith("REDCap"):
+    convert_redcap = state.analytics_function("redcap", "convert_redcap")
+    if convert_redcap is None:
+        ui.not_available("REDCap conversion", "analytics.redcap.convert_redcap")
+        st.stop()
+    source = st.selectbox("REDCap export file", list(files), key="redcap_file")
+    frame = _read(source, files[source])
+    if frame is None:
+        st.error(f"{source} could not be read as CSV.")
+        st.stop()
+    events = (
+        sorted(frame["redcap_event_name"].dropna().astype(str).unique())
+        if "redcap_event_name" in frame
+        else []
+    )
+    if not events:
+        st.error("No `redcap_event_name` column: export the project as a longitudinal CSV.")
+        st.stop()
+    st.markdown("**Day of each event** (days since the first treatment session; 0 = baseline).")
+    guess_days = state.analytics_function("mapping", "guess_column_days")
+    guessed = guess_days(events) if guess_days else {}
+    event_table = st.data_editor(
+        pd.DataFrame({"event": events, "day": [guessed.get(e) for e in events]}),
+        key="redcap_events",
+        disabled=["event"],
+        hide_index=True,
+        column_config={"day": st.column_config.NumberColumn("day", step=1)},
+    )
+    id_field = st.text_input("Record id field (blank: the first column)", key="redcap_id")
+    missing = event_table["day"].isna()
+    if missing.any():
+        st.warning(
+            "Events without a day are left out: " + ", ".join(event_table.loc[missing, "event"])
+        )
+    event_days = {str(r.event): int(r.day) for r in event_table[~missing].itertuples(index=False)}
+    if not st.button("Convert and import", type="primary", icon=":material/sync:"):
+        st.stop()
+    tables, converted_problems = convert_redcap(
+        frame, events=event_days, id_field=id_field or None, file=source
+    )
+    if any(p.severity == "error" for p in converted_problems):
+        problems_frame = state.analytics_function("problems", "problems_frame")
+        st.error("The REDCap export could not be converted.")
+        st.dataframe(problems_frame(converted_problems), hide_index=True)
+        st.stop()
+    files = {f"{name}.csv": t.to_csv(index=False).encode("utf-8") for name, t in tables.items()}
+
+elif kind.startswith("Wide"):
+    wide_to_long = state.analytics_function("mapping", "wide_to_long")
+    guess_days = state.analytics_function("mapping", "guess_column_days")
+    if wide_to_long is None or guess_days is None:
+        ui.not_available("Wide-sheet conversion", "analytics.mapping.wide_to_long")
+        st.stop()
+    source = st.selectbox("Wide sheet", list(files), key="wide_file")
+    frame = _read(source, files[source])
+    if frame is None:
+        st.error(f"{source} could not be read as CSV.")
+        st.stop()
+    columns = [c for c in frame.columns if c != "_row"]
+    w1, w2 = st.columns(2)
+    id_column = w1.selectbox("Patient id column", columns, key="wide_id")
+    instrument = w2.selectbox(
+        "Instrument of the totals", ["PCL-5", "PHQ-9", "GAD-7", "BDI-II", "MADRS"], key="wide_instr"
+    )
+    guessed = guess_days(columns)
+    st.markdown("**Day of each column** (blank: not a timepoint, left out).")
+    day_table = st.data_editor(
+        pd.DataFrame(
+            {
+                "column": [c for c in columns if c != id_column],
+                "day": [guessed.get(c) for c in columns if c != id_column],
+            }
+        ),
+        key="wide_days",
+        disabled=["column"],
+        hide_index=True,
+        column_config={"day": st.column_config.NumberColumn("day", step=1)},
+    )
+    mapped = day_table[day_table["day"].notna()]
+    column_days = {str(r.column): int(r.day) for r in mapped.itertuples(index=False)}
+    ignore = day_table.loc[day_table["day"].isna(), "column"].tolist()
+    if not st.button("Convert and import", type="primary", icon=":material/sync:"):
+        st.stop()
+    long, converted_problems = wide_to_long(
+        frame,
+        id_column=id_column,
+        column_days=column_days,
+        instrument=instrument,
+        file=source,
+        ignore=ignore,
+    )
+    if any(p.severity == "error" for p in converted_problems):
+        problems_frame = state.analytics_function("problems", "problems_frame")
+        st.error("The wide sheet could not be converted.")
+        st.dataframe(problems_frame(converted_problems), hide_index=True)
+        st.stop()
+    files = {
+        "assessments.csv": long.drop(columns="_row", errors="ignore")
+        .to_csv(index=False)
+        .encode("utf-8")
+    }
+
+# ---------------------------------------------------------------------------- column mapping
+else:
+    guess_mapping = state.analytics_function("mapping", "guess_mapping")
+    assigned = {}
+    unknown = [name for name in files if _table_of(name) is None]
+    if unknown:
+        st.markdown("**Which table is each file?**")
+        for name in unknown:
+            assigned[name] = st.selectbox(
+                name,
+                ["(skip)", *TABLES],
+                key=f"table_of_{name}",
+                help="Name it after its table to skip this step next time.",
+            )
+    renamed = {}
+    for name, payload in files.items():
+        table = _table_of(name) or assigned.get(name)
+        if table and table != "(skip)":
+            renamed[name if _table_of(name) else f"{table}.csv"] = payload
+    files = renamed
+    if guess_mapping is not None and ColumnMapping is not None and files:
+        headers = {}
+        for name, payload in files.items():
+            frame = _read(name, payload)
+            if frame is not None:
+                headers.setdefault(_table_of(name), []).extend(
+                    [c for c in frame.columns if c != "_row"]
+                )
+        guessed = guess_mapping(headers)
+        rows = [
+            {"table": t, "their column": h, "our column": c}
+            for t, cols in guessed.columns.items()
+            for h, c in cols.items()
+        ] + [
+            {"table": t, "their column": h, "our column": f"total of {instr}"}
+            for t, cols in guessed.totals.items()
+            for h, instr in cols.items()
+        ]
+        if rows:
+            st.markdown(
+                "**Column mapping.** Your headers differ from ours; check the guesses and edit "
+                "them (delete a row to leave a column as it is)."
+            )
+            edited = st.data_editor(
+                pd.DataFrame(rows), key="mapping_editor", hide_index=True, num_rows="dynamic"
+            )
+            columns_map: dict = {}
+            totals_map: dict = {}
+            for r in edited.dropna(subset=["table", "their column", "our column"]).itertuples(
+                index=False
+            ):
+                target = str(r[2])
+                if target.startswith("total of "):
+                    totals_map.setdefault(r[0], {})[r[1]] = target.removeprefix("total of ")
+                else:
+                    columns_map.setdefault(r[0], {})[r[1]] = target
+            mapping = ColumnMapping(columns=columns_map, values=guessed.values, totals=totals_map)
+            save_preset = state.analytics_function("mapping", "save_preset")
+            p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+            preset_name = p1.text_input("Save this mapping as a preset named", key="preset_name")
+            if p2.button("Save preset", icon=":material/save:", disabled=not preset_name):
+                path = save_preset(
+                    ColumnMapping(columns_map, guessed.values, totals_map, preset_name),
+                    f"var/presets/{preset_name}.json",
+                )
+                st.toast(f"Saved preset {path.stem}.")
+    if not st.button("Validate and import", type="primary", icon=":material/task_alt:"):
+        st.stop()
+
+# ---------------------------------------------------------------------------- import
+with st.status("Reading and validating…", expanded=True) as status:
+    progress = st.progress(0.0, text="Reading files")
+    st.write(f"{len(files)} file(s): " + ", ".join(files))
+    options = ImportOptions(keep_month=keep_month, prorate=prorate, drop_phi=drop_phi)
+    progress.progress(0.3, text="Validating every row")
+    result = import_files(files, options=options, mapping=mapping)
+    progress.progress(1.0, text="Done")
+    status.update(
+        label="Imported" if result.ok else "Not imported: fix the errors below",
+        state="complete" if result.ok else "error",
+        expanded=False,
+    )
+
+problems = result.problems_frame()
+if result.ok:
+    counts = result.summary()
+    st.success(
+        "Imported: "
+        + ", ".join(f"{n:,} {table}" for table, n in counts.items())
+        + ". The dashboard now shows this clinic for the rest of this session.",
+        icon=":material/check_circle:",
+    )
+    label = "Uploaded clinic (" + ", ".join(sorted(files)) + ")"
+    state.store_upload(result.data, label=label, digest=digest, problems=problems)
+    if mapping is not None:
+        st.download_button(
+            "Download this column mapping (JSON)",
+            json.dumps(mapping.to_dict(), indent=2).encode(),
+            file_name="column-mapping.json",
+            mime="application/json",
+        )
+else:
+    st.error(
+        f"Nothing was imported: {int((problems['severity'] == 'error').sum())} error(s). "
+        "Each is listed below with its file, row and column.",
+        icon=":material/error:",
+    )
+
+if not problems.empty:
+    st.subheader("Validation report")
+    st.dataframe(problems, hide_index=True, width="stretch")
+    ui.download_table(problems, "validation_report")

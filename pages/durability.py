@@ -1,0 +1,144 @@
+"""Durability: how long response lasts, sustained response and relapse after remission."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import components as ui
+from ui import figures, state
+
+context = state.get_context()
+ui.page_header(
+    "Durability",
+    context,
+    caption="Among patients who responded, how long the response lasted (PCL-5).",
+)
+if ui.empty_state(context):
+    st.stop()
+
+try:
+    definitions = state.current_definitions("PCL-5")
+except ValueError as error:
+    st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
+    st.stop()
+if definitions is None or state.analytics_function("durability", "kaplan_meier") is None:
+    ui.not_available("Durability", "analytics.durability")
+    st.stop()
+key = context.key + "|durability"
+summary = state.call_cached("durability", "durability_summary", key, context.data, definitions)
+st.caption(summary["definition"])
+
+group_by_route = st.toggle("Separate curves by route", key="durability_by_route")
+
+
+def _km_frames(times_fn: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    events = state.call_cached(
+        "durability", times_fn, f"{key}|{times_fn}", context.data, definitions
+    )
+    if events is None or events.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    if group_by_route:
+        routes = context.data.patients[["patient_id", "route"]]
+        events = events.merge(routes, on="patient_id", how="left")
+        parts = [(r, g) for r, g in events.groupby("route", dropna=False)]
+    else:
+        parts = [(None, events)]
+    curves, medians = [], []
+    kaplan_meier = state.analytics_function("durability", "kaplan_meier")
+    for route, part in parts:
+        km = kaplan_meier(part["time"].to_numpy(float), part["event"].to_numpy(bool))
+        curve = km.curve.assign(group=route) if route is not None else km.curve
+        curves.append(curve)
+        medians.append({"group": route, "median": km.median, **km.to_dict()})
+    return pd.concat(curves, ignore_index=True), pd.DataFrame(medians)
+
+
+def _median_text(stats: dict) -> str:
+    if not stats or not stats.get("n"):
+        return "no patients"
+    if not stats.get("median_reached"):
+        return f"not reached (n = {stats['n']}, {stats['events']} events)"
+    low, high = stats.get("median_ci_low"), stats.get("median_ci_high")
+    ci = (
+        f"95% CI {low:.0f}–{high:.0f}"
+        if low is not None and high is not None
+        else f"95% CI {low:.0f}–not reached"
+        if low is not None
+        else "CI not estimable"
+    )
+    return f"{stats['median_days']:.0f} days ({ci}; n = {stats['n']}, {stats['events']} events)"
+
+
+m1, m2, m3 = st.columns(3)
+m1.metric(
+    "Median time to loss of response",
+    (
+        f"{summary['loss_of_response']['median_days']:.0f} d"
+        if summary["loss_of_response"]["median_reached"]
+        else "not reached"
+    ),
+    help="Feder et al. 2021 reported 27.5 days among ketamine responders (other population).",
+)
+m1.caption(_median_text(summary["loss_of_response"]))
+m2.metric(
+    "Median time to relapse after remission",
+    (
+        f"{summary['relapse_after_remission']['median_days']:.0f} d"
+        if summary["relapse_after_remission"]["median_reached"]
+        else "not reached"
+    ),
+    help="Albott et al. 2018 reported 41 days to PTSD relapse (other population).",
+)
+m2.caption(_median_text(summary["relapse_after_remission"]))
+m3.metric(
+    "Median time to response",
+    (
+        f"{summary['time_to_response']['median_days']:.0f} d"
+        if summary["time_to_response"]["median_reached"]
+        else "not reached"
+    ),
+)
+m3.caption(_median_text(summary["time_to_response"]))
+
+st.subheader("Time to loss of response")
+curve, medians = _km_frames("loss_of_response_times")
+if curve.empty:
+    st.info("No responder has a later score yet: nothing to follow.")
+else:
+    fig = figures.km_figure(
+        curve,
+        group="group" if group_by_route else None,
+        medians=medians,
+        y_title="Responders still responding (%)",
+        x_title="Days since first response",
+    )
+    ui.show_figure(fig, curve, "loss_of_response_curve")
+
+st.subheader("Week-4 responders still responding later")
+sustained = state.call_cached(
+    "durability", "sustained_response", f"{key}|sustained", context.data, definitions
+)
+if sustained is None or sustained.empty or not (sustained["n"] > 0).any():
+    st.info("No week-4 responders in this cohort.")
+else:
+    table = sustained.assign(
+        measure="Still responding",
+        population=sustained["population"].replace({"intention to treat": "itt"}),
+    )
+    fig = figures.rate_bars_figure(
+        table[table["n"] > 0], x_title="Timepoint", y_title="Week-4 responders (%)"
+    )
+    ui.show_figure(fig, sustained, "sustained_response")
+
+st.subheader("Relapse after remission")
+curve, medians = _km_frames("relapse_after_remission_times")
+if curve.empty:
+    st.info("No remitter has a later score yet.")
+else:
+    fig = figures.km_figure(
+        curve,
+        group="group" if group_by_route else None,
+        medians=medians,
+        y_title="Remitters still below the cut-point (%)",
+        x_title="Days since first remission",
+    )
+    ui.show_figure(fig, curve, "relapse_curve")

@@ -1,0 +1,252 @@
+"""Outcomes: scores over time, response and remission by timepoint, clusters and items."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import components as ui
+from ui import figures, state
+
+context = state.get_context()
+ui.page_header("Outcomes", context, caption="How scores change over the course of treatment.")
+if ui.empty_state(context):
+    st.stop()
+
+present = sorted(context.data.assessments["instrument"].dropna().unique().tolist())
+if not present:
+    st.info("No assessments in this cohort.")
+    st.stop()
+c1, c2, c3 = st.columns([1, 1, 1])
+instrument = c1.selectbox(
+    "Instrument",
+    present,
+    index=present.index("PCL-5") if "PCL-5" in present else 0,
+    key="outcomes_instrument",
+)
+group_options = {"route": "Route", "none": "All patients together"}
+for column in context.data.extra_patient_columns:
+    group_options[f"extra:{column}"] = column.replace("_", " ").capitalize()
+group_choice = c2.selectbox(
+    "Compare by", list(group_options), format_func=group_options.get, key="outcomes_group"
+)
+x_axis = c3.radio(
+    "Time axis",
+    ["Days since first session", "Session number"],
+    horizontal=True,
+    key="outcomes_x",
+    help="Session number counts the sessions given before the score.",
+)
+
+try:
+    definitions = state.current_definitions(instrument)
+except ValueError as error:
+    st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
+    st.stop()
+if definitions is None:
+    ui.not_available("Outcome definitions", "analytics.definitions")
+    st.stop()
+described = definitions.describe()
+key = f"{context.key}|{instrument}"
+
+
+def _groups() -> list[tuple[str, object]]:
+    """(group value, cohort) pairs; cohort filtering is a selection, not a statistic."""
+    if group_choice == "none":
+        return [(figures.ALL_PATIENTS, context.data)]
+    column = "route" if group_choice == "route" else group_choice.removeprefix("extra:")
+    p = context.data.patients
+    out = []
+    for value in sorted(p[column].dropna().unique().tolist()):
+        out.append((value, context.data.with_patients(p.loc[p[column] == value, "patient_id"])))
+    return out
+
+
+def _outcomes(value, cohort):
+    return state.call_cached(
+        "outcomes", "timepoint_outcomes", f"{key}|{group_choice}={value}", cohort, definitions
+    )
+
+
+# ---------------------------------------------------------------------------- trajectories
+st.subheader(f"Mean {instrument} change from baseline")
+trajectory = state.analytics_function("trajectories", "mean_trajectory")
+rows = []
+if x_axis == "Session number" and trajectory is not None:
+    for value, cohort in _groups():
+        frame = state.call_cached(
+            "trajectories",
+            "mean_trajectory",
+            f"{key}|{group_choice}={value}|session",
+            cohort,
+            definitions,
+            by="session_number",
+        )
+        if frame is not None and not frame.empty:
+            rows.append(frame.assign(group=value))
+    x_col, x_title = "x", "Sessions given before the score"
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+elif x_axis == "Session number":
+    table = pd.DataFrame()
+    ui.not_available("Scores by session number", "analytics.trajectories.mean_trajectory")
+else:
+    for value, cohort in _groups():
+        results = _outcomes(value, cohort) or []
+        for tp in results:
+            if tp.mean_change is None:
+                continue
+            rows.append(
+                {
+                    "group": value,
+                    "timepoint": tp.label,
+                    "day": tp.target_day,
+                    "mean": tp.mean_change,
+                    "ci_low": tp.change_ci_low if tp.change_ci_low is not None else tp.mean_change,
+                    "ci_high": tp.change_ci_high
+                    if tp.change_ci_high is not None
+                    else tp.mean_change,
+                    "n": tp.n,
+                }
+            )
+    table = pd.DataFrame(rows)
+    x_col, x_title = "day", "Days since first session (timepoint target day)"
+if not table.empty:
+    fig = figures.mean_score_figure(
+        table,
+        x=x_col,
+        group="group" if group_choice != "none" else None,
+        y_title=f"Mean change in {instrument} (points; negative = better)",
+        x_title=x_title,
+    )
+    fig.add_hline(y=0, line=dict(color="#888", width=1))
+    st.caption(
+        f"Observed patients at each timepoint, mean change with t-based 95% CI. "
+        f"Baseline: {described['baseline']}."
+    )
+    ui.show_figure(fig, table, "mean_change")
+elif x_axis != "Session number":
+    st.info("No scores at any timepoint for this cohort.")
+
+# ---------------------------------------------------------------------------- spaghetti
+with st.expander("Individual patients (pseudonymous ids)", icon=":material/timeline:"):
+    series = state.call_cached(
+        "timepoints", "patient_series", f"{key}|series", context.data, instrument
+    )
+    if series is None or series.empty:
+        st.caption("No scores to draw.")
+    else:
+        ids = pd.Index(series["patient_id"].unique()).sort_values()
+        how_many = st.slider(
+            "Patients shown", 5, min(200, max(len(ids), 5)), min(40, len(ids)), key="spaghetti_n"
+        )
+        # a fixed, evenly spaced pick so the same patients stay on screen between reruns
+        picked = ids[:: max(len(ids) // how_many, 1)][:how_many]
+        shown = series[series["patient_id"].isin(picked)].merge(
+            context.data.patients[["patient_id", "route"]], on="patient_id", how="left"
+        )
+        by_session = x_axis == "Session number"
+        x = "session_number_before" if by_session else "day"
+        fig = figures.spaghetti_figure(
+            shown,
+            x=x,
+            group="route",
+            x_title="Sessions given before the score" if by_session else "Days since first session",
+            y_title=f"{instrument} total (points)",
+        )
+        ui.show_figure(fig, shown, "patient_scores")
+
+# ---------------------------------------------------------------------------- rates
+st.subheader("Response, remission and change by timepoint")
+rate_rows = []
+all_results = _outcomes("all", context.data) or []
+rate_fn = state.analytics_function("stats", "rate")
+for tp in all_results:
+    for measure, observed, itt in (
+        ("Response", tp.response, tp.response_itt),
+        ("Remission", tp.remission, tp.remission_itt),
+        ("Meaningful change", tp.meaningful, tp.meaningful_itt),
+    ):
+        for population, r in (("observed", observed), ("itt", itt)):
+            rate_rows.append(
+                {"timepoint": tp.label, "measure": measure, "population": population, **r.to_dict()}
+            )
+    rc = tp.reliable_change
+    if rc.improved is not None:
+        rate_rows.append(
+            {
+                "timepoint": tp.label,
+                "measure": "Reliable improvement",
+                "population": "observed",
+                **rate_fn(rc.improved, rc.n, method=definitions.ci_method).to_dict(),
+            }
+        )
+rates = pd.DataFrame(rate_rows)
+if rates.empty:
+    st.info("No timepoint has an observed score in this cohort.")
+else:
+    rates = rates[rates["n"] > 0]
+    fig = figures.rate_bars_figure(rates, x_title="Timepoint")
+    st.caption(
+        f"**Response**: {described['response']}. **Remission**: {described['remission']}. "
+        f"**Meaningful**: {described['meaningful']}. **Reliable improvement**: "
+        f"{described['reliable_change']}. Populations: {described['populations']}."
+    )
+    ui.show_figure(fig, rates, "rates_by_timepoint")
+    reliable = [tp.reliable_change for tp in all_results if tp.reliable_change.threshold_points]
+    if reliable:
+        st.caption(
+            f"Reliable change threshold: {reliable[0].threshold_points:.1f} points "
+            f"(r = {reliable[0].r:g}, SD = {reliable[0].sd:.1f})."
+        )
+
+# ---------------------------------------------------------------------------- clusters and items
+st.subheader("Symptom clusters and items")
+if instrument != "PCL-5":
+    st.caption("Cluster and item detail is shown for the PCL-5.")
+else:
+    timepoint = st.selectbox(
+        "At timepoint",
+        [w.label for w in definitions.windows],
+        index=[w.label for w in definitions.windows].index("week 4")
+        if "week 4" in [w.label for w in definitions.windows]
+        else 0,
+        key="depth_timepoint",
+    )
+    clusters = state.call_cached(
+        "pcl5_depth", "cluster_change", f"{key}|clusters", context.data, definitions
+    )
+    items = state.call_cached(
+        "pcl5_depth", "item_change", f"{key}|items", context.data, definitions
+    )
+    moved_most = state.analytics_function("pcl5_depth", "items_moved_most")
+    d1, d2 = st.columns(2)
+    with d1:
+        if clusters is None:
+            ui.not_available("Cluster B-E change", "analytics.pcl5_depth.cluster_change")
+        else:
+            at = clusters[clusters["timepoint"] == timepoint]
+            if at.empty:
+                st.caption("No cluster scores at this timepoint.")
+            else:
+                fig = figures.change_bars_figure(
+                    at, category="label", title=f"DSM-5 symptom clusters at {timepoint}"
+                )
+                ui.show_figure(fig, at, "cluster_change")
+    with d2:
+        if items is None or moved_most is None:
+            ui.not_available("Item change", "analytics.pcl5_depth.item_change")
+        else:
+            top = moved_most(items, timepoint, top=5)
+            flagged = items[(items["timepoint"] == timepoint) & (items["flag"] != "")]
+            shown = pd.concat([flagged, top]).drop_duplicates("measure")
+            if shown.empty:
+                st.caption("No item scores at this timepoint.")
+            else:
+                fig = figures.change_bars_figure(
+                    shown,
+                    category="label",
+                    title=f"Sleep, intrusions and the items that moved most at {timepoint}",
+                )
+                ui.show_figure(fig, items[items["timepoint"] == timepoint], "item_change")
+    st.caption(
+        "Patients with the cluster or item answered on both the baseline and the timepoint form; "
+        "t-based 95% CI of the mean change. Item 1: intrusive memories; item 20: sleep."
+    )

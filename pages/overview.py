@@ -1,0 +1,162 @@
+"""Overview: the clinic director's one screen."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import components as ui
+from ui import figures, state
+
+context = state.get_context()
+ui.page_header(
+    "Overview",
+    context,
+    caption="Patients, sessions and the headline outcomes of the cohort in the sidebar.",
+)
+if ui.empty_state(context):
+    st.stop()
+
+try:
+    definitions = state.current_definitions("PCL-5")
+except ValueError as error:
+    st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
+    st.stop()
+if definitions is None:
+    ui.not_available("Outcome definitions", "analytics.definitions")
+    st.stop()
+described = definitions.describe()
+
+summary = state.call_cached(
+    "summary", "build_summary", context.key + "|summary|PCL-5", context.data, definitions
+)
+if summary is None:
+    ui.not_available("The clinic summary", "analytics.summary.build_summary")
+    st.stop()
+
+counts = summary.get("counts", {})
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(
+    "Patients treated",
+    ui.format_count(counts.get("patients")),
+    help="Patients in the cohort (every patient id in the upload, after the filters).",
+)
+c2.metric(
+    "Sessions given",
+    ui.format_count(counts.get("sessions")),
+    help="Treatment sessions recorded in sessions.csv.",
+)
+c3.metric(
+    "Assessments",
+    ui.format_count(counts.get("assessments")),
+    help="Completed questionnaires of any instrument.",
+)
+baseline = summary.get("baseline", {})
+c4.metric(
+    "PCL-5 baseline, mean",
+    "–" if not baseline.get("n") else f"{baseline['mean']:.1f}",
+    help=f"Baseline: {described['baseline']}. n = {baseline.get('n', 0)}.",
+)
+
+st.subheader("Week 4 (PCL-5)")
+week4 = next((tp for tp in summary.get("timepoints", []) if tp.get("label") == "week 4"), None)
+if week4 is None:
+    st.info("No week-4 timepoint in the definitions in force.")
+else:
+    r1, r2, r3, r4 = st.columns(4)
+    ui.rate_metric(
+        r1,
+        "Response, observed",
+        week4.get("response"),
+        help=f"{described['response']}. {described['populations']}",
+    )
+    ui.rate_metric(
+        r2,
+        "Response, intention to treat",
+        week4.get("response_itt"),
+        help=f"{described['response']}. {described['populations']}",
+    )
+    ui.rate_metric(
+        r3,
+        "Remission, observed",
+        week4.get("remission"),
+        help=f"Remission: {described['remission']}.",
+    )
+    ui.rate_metric(
+        r4,
+        "Remission, intention to treat",
+        week4.get("remission_itt"),
+        help=f"Remission: {described['remission']}.",
+    )
+
+st.subheader("Course of treatment")
+d1, d2, d3 = st.columns(3)
+durability = summary.get("durability") or {}
+ttr = durability.get("time_to_response") or {}
+if ttr.get("median_reached"):
+    low, high = ttr.get("median_ci_low"), ttr.get("median_ci_high")
+    ci = f"95% CI {low:.0f}–{high:.0f}" if low is not None and high is not None else "CI open"
+    d1.metric(
+        "Median time to response",
+        f"{ttr['median_days']:.0f} days",
+        help=durability.get("definition"),
+    )
+    d1.caption(f"{ci}; Kaplan-Meier, n = {ttr['n']}, {ttr['events']} responded")
+elif ttr:
+    d1.metric("Median time to response", "not reached", help=durability.get("definition"))
+    d1.caption(f"Kaplan-Meier, n = {ttr.get('n', 0)}")
+else:
+    d1.metric("Median time to response", "n/a")
+    d1.caption("not available yet")
+
+induction = summary.get("induction_completed") or summary.get("induction")
+ui.rate_metric(
+    d2,
+    "Completed induction",
+    induction,
+    help="Patients who reached the induction session count of their route: "
+    + ", ".join(
+        f"{figures.route_label(k)} {v}" for k, v in described["induction_sessions"].items()
+    ),
+)
+completeness = summary.get("completeness") or summary.get("data_completeness")
+ui.rate_metric(
+    d3,
+    "Data completeness (week-4 score)",
+    completeness.get("week 4")
+    if isinstance(completeness, dict) and "week 4" in completeness
+    else completeness,
+    help="Share of patients with a baseline who have a PCL-5 score in the week-4 window.",
+)
+
+st.subheader("Side effects (share of patients, at least once)")
+effects = summary.get("side_effects") or []
+if not effects:
+    st.caption("No side effects recorded for this cohort.")
+else:
+    ranked = sorted(effects, key=lambda e: -((e.get("patients") or {}).get("rate") or 0))[:3]
+    cols = st.columns(3)
+    for col, effect in zip(cols, ranked):
+        ui.rate_metric(
+            col,
+            effect.get("label") or effect["effect"].replace("_", " ").capitalize(),
+            effect.get("patients"),
+            help="Patients with the effect at least once / patients with at least one session. "
+            f"Per session: {ui.format_rate(effect.get('sessions'))}.",
+        )
+
+st.subheader("Activity")
+activity = summary.get("activity")
+if isinstance(activity, list) and activity:
+    table = pd.DataFrame(activity)
+    period = "month" if "month" in table and table["month"].notna().any() else "year"
+    if period == "month":
+        table["period"] = (
+            table["year"].astype(str) + "-" + table["month"].astype(int).map("{:02d}".format)
+        )
+    else:
+        table["period"] = table["year"].astype(str)
+    fig = figures.counts_by_period_figure(
+        table, period="period", x_title="Year" if period == "year" else "Month"
+    )
+    ui.show_figure(fig, table.drop(columns="period"), "activity")
+else:
+    ui.not_available("New starts and sessions per year", "activity in analytics.summary")

@@ -1,0 +1,153 @@
+"""Safety: side effects per patient and per session, blood pressure, dissociation, serious events."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import components as ui
+from ui import figures, state
+
+context = state.get_context()
+ui.page_header(
+    "Safety",
+    context,
+    caption="Side effects counted two ways, never mixed: per patient (at least once) and per "
+    "session.",
+)
+if ui.empty_state(context):
+    st.stop()
+if state.analytics_function("safety", "effect_rates") is None:
+    ui.not_available("Safety", "analytics.safety")
+    st.stop()
+if context.data.sessions.empty:
+    st.info("This upload has no sessions table, so there is nothing to count side effects over.")
+    st.stop()
+
+key = context.key + "|safety"
+effect_label = state.analytics_function("safety", "effect_label")
+
+# ---------------------------------------------------------------------------- side effects
+st.subheader("Side effects")
+s1, s2 = st.columns(2)
+level = s1.radio(
+    "Count",
+    ["patient", "session"],
+    format_func={"patient": "Per patient (at least once)", "session": "Per session"}.get,
+    horizontal=True,
+    key="safety_level",
+    help="Per patient: patients with the effect at least once / patients with a session (what "
+    "the label reports). Per session: sessions with the effect / sessions given.",
+)
+split = s2.radio(
+    "Split by",
+    ["none", "route", "session_band"],
+    format_func={"none": "Nothing", "route": "Route", "session_band": "Session number"}.get,
+    horizontal=True,
+    key="safety_split",
+)
+by = None if split == "none" else split
+rates = state.call_cached("safety", "effect_rates", f"{key}|effects|{by}", context.data, by=by)
+if rates is None or rates.empty:
+    st.info("No side effects recorded for this cohort.")
+else:
+    table = rates[rates["level"] == level].copy()
+    table["code"] = table["effect"]
+    table["effect"] = table["code"].map(effect_label)
+    reference = None
+    label_reference = state.analytics_function("label", "label_reference")
+    if label_reference is not None and level == "patient":
+        ref = label_reference()
+        reference = pd.DataFrame(
+            {"effect": ref["effect"].map(effect_label), "rate": ref["esketamine_pct"] / 100}
+        )
+    fig = figures.side_effect_figure(
+        table,
+        group="group" if by else None,
+        reference=reference,
+        x_title=(
+            "Patients with the effect at least once (%)"
+            if level == "patient"
+            else "Sessions with the effect (%)"
+        ),
+    )
+    if level == "patient":
+        st.caption(
+            "Black diamonds: Spravato label, short-term trials in treatment-resistant "
+            "depression (esketamine n = 346); a different population and design, shown as "
+            "context, not a target."
+        )
+    ui.show_figure(fig, table.drop(columns="code"), f"side_effects_{level}")
+
+# ---------------------------------------------------------------------------- blood pressure
+st.subheader("Blood pressure")
+bp_rates = state.call_cached("safety", "blood_pressure_rates", f"{key}|bp", context.data)
+bp_sessions = state.call_cached(
+    "safety", "blood_pressure_sessions", f"{key}|bp_sessions", context.data
+)
+MEASURES = {
+    "pre_dose_above": "Pre-dose BP above 140/90 (150 systolic at 65+)",
+    "rise": "Rise of ≥ 40 systolic and/or ≥ 25 diastolic",
+    "systolic_rise": "Systolic rise ≥ 40 mmHg",
+    "diastolic_rise": "Diastolic rise ≥ 25 mmHg",
+}
+if bp_rates is None or bp_rates.empty or not (bp_rates["n"] > 0).any():
+    st.info("No blood-pressure readings recorded for this cohort.")
+else:
+    cols = st.columns(2)
+    for col, measure in zip(cols, ("pre_dose_above", "rise")):
+        row = bp_rates[(bp_rates["measure"] == measure) & (bp_rates["level"] == "session")]
+        if not row.empty:
+            ui.rate_metric(
+                col,
+                MEASURES[measure] + " (sessions)",
+                row.iloc[0][["k", "n", "rate", "ci_low", "ci_high"]].to_dict(),
+                help="The phase 3 trials held the dose above 140/90 (> 150 systolic at 65+). "
+                "The label reports 8-19% of esketamine patients with a rise this size.",
+            )
+    if bp_sessions is not None and bp_sessions["systolic_rise"].notna().any():
+        fig = figures.distribution_figure(
+            bp_sessions.dropna(subset=["systolic_rise"]),
+            value="systolic_rise",
+            group="route",
+            x_title="Systolic rise, peak minus pre-dose (mmHg)",
+            thresholds=[(40, "40 mmHg")],
+        )
+        ui.show_figure(fig, bp_rates, "blood_pressure")
+
+# ---------------------------------------------------------------------------- CADSS
+st.subheader("Dissociation (CADSS) over sessions")
+cadss = state.call_cached("safety", "cadss_by_session_band", f"{key}|cadss", context.data)
+if cadss is None or cadss.empty:
+    st.info("No CADSS scores recorded for this cohort.")
+else:
+    fig = figures.mean_score_figure(
+        cadss.rename(columns={"n_patients": "n"}),
+        x="band",
+        x_title="Session number band",
+        y_title="Mean CADSS (0-92 points)",
+    )
+    fig.update_xaxes(type="category")
+    trend = state.call_cached("safety", "cadss_trend", f"{key}|cadss_trend", context.data)
+    if trend is not None and trend.mean_change is not None:
+        ci = (
+            f" (95% CI {trend.change_ci_low:.1f} to {trend.change_ci_high:.1f})"
+            if trend.change_ci_low is not None
+            else ""
+        )
+        st.caption(
+            f"Patients scored at session 1 and at session {trend.late_session}+ "
+            f"(n = {trend.paired_n}): mean change {trend.mean_change:+.1f} points{ci}. "
+            "Each patient counts once per band."
+        )
+    ui.show_figure(fig, cadss, "cadss_by_session")
+
+# ---------------------------------------------------------------------------- serious events
+st.subheader("Serious events")
+serious = state.call_cached("safety", "serious_events", f"{key}|serious", context.data)
+if serious is None or serious.empty:
+    st.caption("No side effect marked serious in this cohort.")
+else:
+    shown = serious.assign(
+        effect=serious["effect"].map(effect_label), route=serious["route"].map(figures.route_label)
+    )
+    st.dataframe(shown, hide_index=True, width="stretch")
+    ui.download_table(shown, "serious_events")

@@ -1,0 +1,150 @@
+"""Settings: the outcome definitions every page uses, editable and resettable."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import components as ui
+from ui import state
+
+context = state.get_context()
+st.title("Settings")
+st.caption(
+    "Definitions apply to every page for this session. Each number on screen says which "
+    "definition it used; the defaults follow the published sources shown beside them."
+)
+
+OutcomeDefinitions = state.analytics_function("definitions", "OutcomeDefinitions")
+if OutcomeDefinitions is None:
+    ui.not_available("Outcome definitions", "analytics.definitions")
+    st.stop()
+
+current = state.settings()
+defaults = OutcomeDefinitions.for_instrument("PCL-5")
+
+RULES = {
+    "pct:30": "≥30% reduction (ketamine PTSD literature; default for PCL-5)",
+    "points:10": "≥10-point reduction (NCPTSD clinically meaningful; Yale KPE responder rule)",
+    "pct:50": "≥50% reduction (depression convention)",
+}
+
+with st.form("settings_form"):
+    st.subheader("Response and remission")
+    rule_choice = st.selectbox(
+        "Response rule",
+        [*RULES, "custom"],
+        index=list(RULES).index(current["response"]) if current["response"] in RULES else 3,
+        format_func=lambda k: RULES.get(k, "Custom (type below)"),
+        help="Applies to every instrument. PHQ-9, GAD-7, BDI-II and MADRS default to ≥50%.",
+        key="settings_response",
+    )
+    custom_rule = st.text_input(
+        "Custom rule (pct:N or points:N)",
+        value="" if current["response"] in RULES else current["response"],
+        help="For example pct:40 or points:15.",
+        key="settings_custom_rule",
+    )
+    remission_default = st.checkbox(
+        "Use each instrument's remission cut",
+        value=current["remission_cut"] is None,
+        help="PCL-5 below 33, PHQ-9 below 5, GAD-7 below 5, BDI-II 13 or less, MADRS 12 or less.",
+    )
+    remission_cut = st.number_input(
+        "Remission: score below",
+        min_value=0.0,
+        max_value=100.0,
+        value=float(current["remission_cut"] or defaults.remission_below),
+        step=1.0,
+        help="Used only when the box above is unticked; applies to the instrument in view.",
+    )
+    st.subheader("Reliable change (Jacobson & Truax 1991)")
+    r1, r2 = st.columns(2)
+    reliability_r = r1.number_input(
+        "Test-retest reliability r",
+        min_value=0.01,
+        max_value=0.99,
+        value=float(current["reliability_r"]),
+        step=0.01,
+        help="PCL-5 test-retest r = .82 (Blevins et al. 2015); alpha .94.",
+    )
+    sd_cohort = r2.checkbox(
+        "Use the cohort's baseline SD",
+        value=current["sd_pre"] is None,
+        help="The SD of baseline scores in the cohort. Unticked: the SD below.",
+    )
+    sd_pre = r2.number_input(
+        "Baseline SD (points)",
+        min_value=0.1,
+        max_value=50.0,
+        value=float(current["sd_pre"] or 14.0),
+        step=0.5,
+    )
+    st.subheader("Timepoint windows")
+    st.caption(
+        "A timepoint is the score nearest the target day within the window (days since the first "
+        "session). Day 0 is the pre-dose baseline, so windows start on day 1 or later."
+    )
+    windows = current["windows"] or [
+        (w.label, w.target_day, w.low, w.high) for w in defaults.windows
+    ]
+    window_table = st.data_editor(
+        pd.DataFrame(windows, columns=["label", "target_day", "low", "high"]),
+        num_rows="dynamic",
+        hide_index=True,
+        key="settings_windows",
+        column_config={
+            "label": st.column_config.TextColumn("Timepoint", required=True),
+            "target_day": st.column_config.NumberColumn("Target day", step=1, required=True),
+            "low": st.column_config.NumberColumn("From day", step=1, required=True),
+            "high": st.column_config.NumberColumn("To day", step=1, required=True),
+        },
+    )
+    submitted = st.form_submit_button(
+        "Apply", type="primary", icon=":material/check:", key="settings_apply"
+    )
+
+if submitted:
+    response = custom_rule.strip() if rule_choice == "custom" else rule_choice
+    rows = window_table.dropna()
+    default_rows = [(w.label, w.target_day, w.low, w.high) for w in defaults.windows]
+    window_rows = [
+        (str(r.label), int(r.target_day), int(r.low), int(r.high))
+        for r in rows.itertuples(index=False)
+    ]
+    values = {
+        "response": response,
+        "remission_cut": None if remission_default else remission_cut,
+        "reliability_r": reliability_r,
+        "sd_pre": None if sd_cohort else sd_pre,
+        "windows": None if window_rows == default_rows else window_rows,
+    }
+    try:
+        OutcomeDefinitions.for_instrument("PCL-5", **state.definition_overrides(values))
+    except ValueError as error:
+        st.error(f"Not applied: {error}")
+    else:
+        state.save_settings(values)
+        st.success("Applied to every page.")
+        st.rerun()
+
+if st.button("Reset to defaults", icon=":material/restart_alt:", key="settings_reset"):
+    state.reset_settings()
+    st.session_state.pop("settings_windows", None)
+    st.rerun()
+
+st.subheader("Definitions in force")
+try:
+    definitions = state.current_definitions("PCL-5")
+except ValueError as error:
+    st.error(f"A setting was not accepted: {error}")
+else:
+    described = definitions.describe()
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"definition": k.replace("_", " "), "in force": v if isinstance(v, str) else str(v)}
+                for k, v in described.items()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )

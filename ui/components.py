@@ -1,0 +1,142 @@
+"""Small render helpers shared by the pages: banners, rate metrics, downloads, empty states.
+
+They only format numbers that the analytics computed; they never compute one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui.state import Loaded, PageContext
+
+__all__ = [
+    "as_rate",
+    "data_banner",
+    "download_table",
+    "empty_state",
+    "format_count",
+    "format_rate",
+    "not_available",
+    "page_header",
+    "rate_metric",
+    "show_figure",
+]
+
+
+def as_rate(value: Any) -> dict | None:
+    """A ``Rate`` dataclass or a RATE dict as a plain dict (None stays None)."""
+    if value is None:
+        return None
+    if is_dataclass(value):
+        return asdict(value)
+    if isinstance(value, dict):
+        return value
+    return None
+
+
+def _pct(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{100 * x:.0f}%"
+
+
+def format_rate(value: Any) -> str:
+    """``"67% (10/15; 95% CI 42–85%)"``, or ``"no patients"`` when the denominator is 0."""
+    r = as_rate(value)
+    if r is None:
+        return "not available"
+    if not r.get("n"):
+        return "no patients"
+    if r.get("suppressed"):
+        return f"suppressed (n = {r['n']})"
+    return (
+        f"{_pct(r['rate'])} ({r['k']}/{r['n']}; 95% CI "
+        f"{_pct(r['ci_low']).rstrip('%')}–{_pct(r['ci_high'])})"
+    )
+
+
+def format_count(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{int(value):,}"
+
+
+def rate_metric(container, label: str, value: Any, *, help: str | None = None) -> None:
+    """A metric whose value is the rate and whose caption carries k/n and the CI."""
+    r = as_rate(value)
+    if r is None:
+        container.metric(label, "n/a", help=help)
+        container.caption("not available yet")
+        return
+    container.metric(label, _pct(r.get("rate")) if r.get("n") else "–", help=help)
+    container.caption(format_rate(r))
+
+
+def data_banner(loaded: Loaded) -> None:
+    """Say which clinic is on screen; the synthetic sample is always labelled as such."""
+    if loaded.source == "sample":
+        st.info(
+            "**Sample data — synthetic clinic.** Every patient here is generated; upload your "
+            "clinic's CSV files on the Data page to see your own outcomes.",
+            icon=":material/science:",
+        )
+    elif loaded.source == "upload":
+        st.caption(f"Showing: {loaded.label}")
+    else:
+        st.warning(f"No clinic data loaded. {loaded.note}", icon=":material/info:")
+
+
+def page_header(title: str, context: PageContext, *, caption: str | None = None) -> None:
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    data_banner(context.loaded)
+    if context.filters.active:
+        st.caption(
+            f"Cohort filter on: {len(context.data.patients):,} of "
+            f"{len(context.loaded.data.patients):,} patients."
+        )
+
+
+def empty_state(context: PageContext) -> bool:
+    """Render the empty state and return True when the cohort has no patients."""
+    if not context.empty:
+        return False
+    if context.loaded.source == "none":
+        st.info("Nothing to show yet: upload a clinic on the Data page.", icon=":material/upload:")
+    else:
+        st.info(
+            "No patients match the cohort filters in the sidebar.", icon=":material/filter_alt:"
+        )
+    return True
+
+
+def not_available(what: str, needs: str) -> None:
+    """An honest note where a piece of the analytics has not landed."""
+    st.info(f"{what}: not available yet (needs `{needs}`).", icon=":material/hourglass_empty:")
+
+
+def download_table(frame: pd.DataFrame | None, name: str, *, label: str | None = None) -> None:
+    """A CSV download of the table behind a chart."""
+    if frame is None or frame.empty:
+        return
+    st.download_button(
+        label or f"Download {name}.csv",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"download_{name}",
+        icon=":material/download:",
+    )
+
+
+def show_figure(fig: go.Figure, table: pd.DataFrame | None, name: str) -> None:
+    """A chart with the CSV download of its table under it."""
+    st.plotly_chart(fig, key=f"chart_{name}", config={"displaylogo": False})
+    download_table(table, name)

@@ -1,0 +1,432 @@
+"""Where the app's data, cohort filters and settings live.
+
+The loader is in one place (:func:`active_clinic`) so a database can replace ``st.session_state``
+later without touching the pages. Caching happens only here, at the UI boundary: every cached
+function is a thin wrapper keyed by a data version string; the analytics stay pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from analytics.contract import ClinicData, empty_clinic
+
+__all__ = [
+    "BAND_LABELS",
+    "CohortFilters",
+    "DEFAULT_SETTINGS",
+    "Loaded",
+    "PageContext",
+    "SAMPLE_DIR",
+    "sample_dir",
+    "active_clinic",
+    "analytics_function",
+    "build_context",
+    "call_cached",
+    "clear_upload",
+    "current_definitions",
+    "get_context",
+    "render_sidebar",
+    "settings",
+    "store_upload",
+]
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def sample_dir() -> Path:
+    """The sample clinic's folder; ``DASHBOARD_SAMPLE_DIR`` points elsewhere (tests, demos)."""
+    return Path(os.environ.get("DASHBOARD_SAMPLE_DIR") or SAMPLE_DIR)
+
+
+# Display bands of baseline PCL-5. Ours, not validated: PCL-5 has no validated severity bands;
+# 33 is the probable-PTSD cut-point (Bovin et al. 2016, doi:10.1037/pas0000254).
+BAND_EDGES = (33, 50)
+BAND_LABELS = ("PCL-5 < 33", "PCL-5 33-49", "PCL-5 >= 50")
+BAND_HELP = (
+    "Our display bands of the baseline PCL-5 total. PCL-5 has no validated severity bands; "
+    "33 is the probable-PTSD cut-point (Bovin et al. 2016)."
+)
+
+# Settings the user may change on the Settings page; None means "the instrument's default".
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "response": "pct:30",
+    "remission_cut": None,
+    "reliability_r": 0.82,
+    "sd_pre": None,
+    "windows": None,
+}
+
+_UPLOAD_KEY = "clinic_upload"
+_SETTINGS_KEY = "clinic_settings"
+_CONTEXT_KEY = "clinic_context"
+
+
+# --------------------------------------------------------------------------- analytics access
+def analytics_function(module: str, name: str) -> Callable | None:
+    """``analytics.<module>.<name>`` or None when that piece of the analytics is not there."""
+    try:
+        mod = importlib.import_module(f"analytics.{module}")
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _cached_call(module: str, name: str, key: str, _args: tuple, _kwargs: dict) -> Any:
+    return analytics_function(module, name)(*_args, **_kwargs)
+
+
+def call_cached(module: str, name: str, key: str, *args, **kwargs) -> Any:
+    """Call ``analytics.<module>.<name>(*args, **kwargs)`` through the UI cache.
+
+    ``key`` must identify every input (data version, cohort filters, definitions, options); the
+    arguments themselves are not hashed, so large frames cost nothing to look up. Returns None
+    when the function is not available.
+    """
+    if analytics_function(module, name) is None:
+        return None
+    return _cached_call(module, name, key, args, kwargs)
+
+
+# --------------------------------------------------------------------------- the loaded clinic
+@dataclass(frozen=True)
+class Loaded:
+    """The clinic the app is showing.
+
+    Attributes
+    ----------
+    data : ClinicData
+        The canonical tables (empty when nothing could be loaded).
+    source : {"sample", "upload", "none"}
+    label : str
+        What to call it on screen.
+    version : str
+        Changes whenever the data changes; every cache key starts with it.
+    problems : pandas.DataFrame
+        The import's problem table (warnings of a successful import).
+    note : str
+        Why nothing is loaded, when ``source == "none"``.
+    """
+
+    data: ClinicData
+    source: str
+    label: str
+    version: str
+    problems: pd.DataFrame = field(default_factory=pd.DataFrame)
+    note: str = ""
+
+
+def _folder_version(folder: Path) -> str:
+    h = hashlib.sha1(str(folder).encode())
+    for path in sorted(folder.glob("*")):
+        if path.is_file():
+            stat = path.stat()
+            h.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return h.hexdigest()[:12]
+
+
+@st.cache_data(show_spinner="Loading the sample clinic…", max_entries=4)
+def _load_sample(folder: str, version: str) -> tuple[ClinicData | None, pd.DataFrame, str]:
+    import_folder = analytics_function("importer", "import_folder")
+    if import_folder is None:
+        return None, pd.DataFrame(), "The importer (analytics.importer) is not available yet."
+    if not any(Path(folder).glob("*.csv")):
+        return None, pd.DataFrame(), "The sample clinic (data/sample) has not been generated yet."
+    result = import_folder(Path(folder))
+    problems = result.problems_frame()
+    if result.data is None:
+        return None, problems, "The sample clinic did not import cleanly."
+    return result.data, problems, ""
+
+
+def active_clinic() -> Loaded:
+    """The uploaded clinic of this session if there is one, else the synthetic sample clinic."""
+    upload = st.session_state.get(_UPLOAD_KEY)
+    if upload is not None:
+        return upload
+    folder = sample_dir()
+    version = "sample-" + _folder_version(folder) if folder.exists() else "sample-none"
+    data, problems, note = _load_sample(str(folder), version)
+    if data is None:
+        return Loaded(empty_clinic(), "none", "No data", "none", problems, note)
+    return Loaded(data, "sample", "Sample data — synthetic clinic", version, problems)
+
+
+def store_upload(data: ClinicData, *, label: str, digest: str, problems: pd.DataFrame) -> None:
+    """Make an uploaded clinic the one this session shows."""
+    st.session_state[_UPLOAD_KEY] = Loaded(data, "upload", label, "upload-" + digest, problems)
+
+
+def clear_upload() -> None:
+    """Go back to the sample clinic."""
+    st.session_state.pop(_UPLOAD_KEY, None)
+
+
+# --------------------------------------------------------------------------- settings
+def settings() -> dict[str, Any]:
+    """The outcome definitions the user chose (a copy); defaults until changed."""
+    stored = st.session_state.get(_SETTINGS_KEY)
+    return dict(DEFAULT_SETTINGS if stored is None else stored)
+
+
+def save_settings(values: dict[str, Any]) -> None:
+    st.session_state[_SETTINGS_KEY] = {**DEFAULT_SETTINGS, **values}
+
+
+def reset_settings() -> None:
+    st.session_state.pop(_SETTINGS_KEY, None)
+
+
+def settings_key(values: dict[str, Any] | None = None) -> str:
+    values = settings() if values is None else values
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def definition_overrides(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings as keyword overrides of ``OutcomeDefinitions.for_instrument``.
+
+    The response rule and reliability r apply to every instrument; the remission cut, the SD and
+    the windows are stored per the Settings page and apply as entered.
+    """
+    overrides: dict[str, Any] = {}
+    if values.get("response"):
+        overrides["response"] = str(values["response"])
+    if values.get("remission_cut") is not None:
+        overrides["remission_below"] = float(values["remission_cut"])
+    if values.get("reliability_r") is not None:
+        overrides["reliability_r"] = float(values["reliability_r"])
+    if values.get("sd_pre") is not None:
+        overrides["reliability_sd"] = float(values["sd_pre"])
+    if values.get("windows"):
+        window = analytics_function("definitions", "Window")
+        overrides["windows"] = tuple(window(*row) for row in values["windows"])
+    return overrides
+
+
+def current_definitions(instrument: str = "PCL-5"):
+    """``OutcomeDefinitions`` for ``instrument`` with the user's settings, or None if missing.
+
+    Raises
+    ------
+    ValueError
+        When a setting is not accepted by the definitions (the Settings page shows it).
+    """
+    defs = analytics_function("definitions", "OutcomeDefinitions")
+    if defs is None:
+        return None
+    return defs.for_instrument(instrument, **definition_overrides(settings()))
+
+
+# --------------------------------------------------------------------------- cohort filters
+@dataclass(frozen=True)
+class CohortFilters:
+    """What the sidebar asked for; an empty tuple means "no restriction".
+
+    ``extra`` holds ``(column, values)`` pairs for extra ``patients`` columns.
+    """
+
+    years: tuple = ()
+    routes: tuple = ()
+    sites: tuple = ()
+    clinicians: tuple = ()
+    bands: tuple = ()
+    extra: tuple = ()
+
+    @property
+    def active(self) -> bool:
+        return any((self.years, self.routes, self.sites, self.clinicians, self.bands, self.extra))
+
+    def key(self) -> str:
+        return json.dumps(
+            [self.years, self.routes, self.sites, self.clinicians, self.bands, self.extra],
+            default=str,
+        )
+
+
+def _options(series: pd.Series) -> list:
+    return sorted(series.dropna().unique().tolist())
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _filter_options(version: str, _data: ClinicData) -> dict[str, list]:
+    p, s = _data.patients, _data.sessions
+    options = {
+        "years": [int(y) for y in _options(p["first_session_year"])],
+        "routes": _options(p["route"]),
+        "sites": _options(s["site"]),
+        "clinicians": _options(s["clinician"]),
+    }
+    for column in _data.extra_patient_columns:
+        values = _options(p[column])
+        # free-text columns (one value per patient) make poor filters
+        if 1 < len(values) <= 30:
+            options[f"extra:{column}"] = values
+    return options
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def baseline_bands(version: str, _data: ClinicData) -> pd.Series:
+    """Baseline PCL-5 display band per patient id (index), from the analytics' baselines."""
+    baselines = patient_baselines(version, _data, "PCL-5")
+    if baselines is None or baselines.empty:
+        return pd.Series(dtype="string")
+    bands = pd.cut(
+        baselines,
+        bins=[-float("inf"), *BAND_EDGES, float("inf")],
+        right=False,
+        labels=list(BAND_LABELS),
+    )
+    return bands.astype("string")
+
+
+def patient_baselines(version: str, data: ClinicData, instrument: str) -> pd.Series | None:
+    """Baseline total per patient id from ``analytics.timepoints.baseline_scores``."""
+    defs = analytics_function("definitions", "OutcomeDefinitions")
+    if defs is None:
+        return None
+    # Bands use the default baseline look-back, so changing a setting does not move a patient.
+    definitions = defs.for_instrument(instrument)
+    frame = call_cached(
+        "timepoints", "baseline_scores", f"{version}|baseline|{instrument}", data, definitions
+    )
+    if frame is None or "baseline" not in frame:
+        return None
+    return frame.set_index("patient_id")["baseline"].dropna()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _filtered(version: str, filters_key: str, _data: ClinicData, _filters: CohortFilters):
+    p = _data.patients
+    keep = pd.Series(True, index=p.index)
+    if _filters.years:
+        keep &= p["first_session_year"].isin(_filters.years)
+    if _filters.routes:
+        keep &= p["route"].isin(_filters.routes)
+    for column, values in _filters.extra:
+        keep &= p[column].isin(values)
+    ids = p.loc[keep, "patient_id"]
+    s = _data.sessions
+    if _filters.sites:
+        ids = ids[ids.isin(s.loc[s["site"].isin(_filters.sites), "patient_id"])]
+    if _filters.clinicians:
+        ids = ids[ids.isin(s.loc[s["clinician"].isin(_filters.clinicians), "patient_id"])]
+    if _filters.bands:
+        bands = baseline_bands(version, _data)
+        ids = ids[ids.isin(bands.index[bands.isin(_filters.bands)])]
+    return _data.with_patients(ids)
+
+
+def render_sidebar(loaded: Loaded) -> CohortFilters:
+    """Draw the cohort filters in the sidebar and return what they ask for."""
+    options = _filter_options(loaded.version, loaded.data)
+    sb = st.sidebar
+    sb.subheader("Cohort")
+    chosen: dict[str, tuple] = {}
+    for key, label, help_text in (
+        ("years", "First-session year", "Year of each patient's first treatment session."),
+        ("routes", "Route", "Route of the patient's first session."),
+        ("sites", "Site", "Patients with at least one session at the chosen sites."),
+        ("clinicians", "Clinician", "Patients with at least one session with the clinicians."),
+    ):
+        if options.get(key):
+            chosen[key] = tuple(
+                sb.multiselect(
+                    label,
+                    options[key],
+                    key=f"filter_{key}",
+                    placeholder="All",
+                    help=help_text,
+                    format_func=_route_label if key == "routes" else str,
+                )
+            )
+    extra = []
+    for key, values in options.items():
+        if key.startswith("extra:"):
+            column = key.removeprefix("extra:")
+            picked = sb.multiselect(
+                column.replace("_", " ").capitalize(),
+                values,
+                key=f"filter_{key}",
+                placeholder="All",
+                help=f"Column '{column}' of patients.csv.",
+            )
+            if picked:
+                extra.append((column, tuple(picked)))
+    bands = sb.multiselect(
+        "Baseline PCL-5 (display bands)",
+        list(BAND_LABELS),
+        key="filter_bands",
+        placeholder="All",
+        help=BAND_HELP,
+    )
+    return CohortFilters(
+        years=chosen.get("years", ()),
+        routes=chosen.get("routes", ()),
+        sites=chosen.get("sites", ()),
+        clinicians=chosen.get("clinicians", ()),
+        bands=tuple(bands),
+        extra=tuple(extra),
+    )
+
+
+def _route_label(code: str) -> str:
+    from ui.figures import route_label
+
+    return route_label(code)
+
+
+# --------------------------------------------------------------------------- page context
+@dataclass(frozen=True)
+class PageContext:
+    """Everything a page needs: the loaded clinic, the filtered cohort and the cache key."""
+
+    loaded: Loaded
+    filters: CohortFilters
+    data: ClinicData
+    key: str
+
+    @property
+    def empty(self) -> bool:
+        return self.data.patients.empty
+
+
+def build_context(loaded: Loaded, filters: CohortFilters) -> PageContext:
+    data = _filtered(loaded.version, filters.key(), loaded.data, filters)
+    key = f"{loaded.version}|{filters.key()}|{settings_key()}"
+    context = PageContext(loaded, filters, data, key)
+    st.session_state[_CONTEXT_KEY] = context
+    return context
+
+
+def get_context() -> PageContext:
+    """The context the router built for this run (rebuilt if a page runs on its own)."""
+    context = st.session_state.get(_CONTEXT_KEY)
+    if context is None:
+        context = build_context(active_clinic(), CohortFilters())
+    return context
+
+
+def render_definitions_sidebar() -> None:
+    """The definitions in force, one expander away in the sidebar."""
+    with st.sidebar.expander("Definitions in force", icon=":material/menu_book:"):
+        try:
+            definitions = current_definitions()
+        except ValueError as error:
+            st.warning(f"A setting was not accepted: {error}")
+            return
+        if definitions is None:
+            st.caption("Outcome definitions (analytics.definitions) are not available yet.")
+            return
+        for name, text in definitions.describe().items():
+            st.markdown(f"**{name.replace('_', ' ').capitalize()}**: {text}")
+        st.caption("Change them on the Settings page.")
