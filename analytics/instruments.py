@@ -1,12 +1,10 @@
 """The questionnaires the product scores, and how to recognise their columns in an upload.
 
-Every number here comes from ``docs`` sources cited next to it. Two conventions hold for every
-instrument:
+Every number here carries its source in a comment. Two conventions hold for every instrument:
 
 * ``remission_below`` is a *strict* upper bound: remission means ``total < remission_below``.
-  A published rule written "<= 13" (BDI-II) is stored as 14, "<= 12" (MADRS) as 13. Totals are
-  whole numbers unless prorated, and a prorated total is never used below its cut-point without
-  this strict comparison, so the two spellings agree on every integer total.
+  A published rule written "<= 13" (BDI-II) is stored as 14, "<= 12" (MADRS) as 13; on whole
+  totals the two spellings agree. A prorated (fractional) total is compared the same way.
 * ``severity_bands`` are ``(lower_bound, label)`` pairs, each band running from its lower bound
   (inclusive) up to the next band's lower bound (exclusive). Empty where no validated bands exist.
 """
