@@ -407,6 +407,16 @@ def _complete_grid(
     counts: pd.DataFrame, items: list[str], groups: list[str], denominators: pd.DataFrame
 ) -> pd.DataFrame:
     """Every (item, group, level), with k = 0 where nothing was counted."""
+    if not items or not groups:
+        return pd.DataFrame(
+            {
+                "item": pd.Series(dtype=object),
+                "group": pd.Series(dtype=object),
+                "level": pd.Series(dtype=object),
+                "k": pd.Series(dtype="int64"),
+                "n": pd.Series(dtype="int64"),
+            }
+        )
     grid = pd.MultiIndex.from_product(
         [items, groups, [PATIENT, SESSION]], names=["item", "group", "level"]
     ).to_frame(index=False)
