@@ -1,0 +1,422 @@
+"""Controlled vocabularies: the spellings clinic staff type, mapped to canonical codes.
+
+Matching ignores case, spaces and punctuation ("IV-infusion", "iv infusion" and "I.V. Infusion"
+are one spelling) and a trailing plural "s" ("headaches"). A value that is not in the list is
+reported as unknown, never guessed; a clinic can map its own spellings with ``extra`` (a saved
+value map), which wins over the built-in list.
+
+Choices made here:
+
+- Routes: "nasal spray" alone means esketamine (Spravato), the approved nasal product; racemic
+  ketamine sprays are compounded and recorded as such ("compounded nasal ketamine"). "Nasal",
+  "intranasal", "ketamine" and "ketamine nasal spray" alone are ambiguous and reported unknown.
+- Effects: the adverse reactions of the Spravato label (short-term trials), the common acute
+  effects of IV ketamine (Short et al. 2018, Lancet Psychiatry 5:65), and urinary symptoms
+  (ketamine-associated cystitis). "High" alone is unknown (blood pressure or euphoria?).
+- Severity: mild / moderate / severe; the numbers 1, 2 and 3 as CTCAE grades 1-3 (mild,
+  moderate, severe). Grades 4-5 are life-threatening or fatal: record them as serious, not as a
+  severity, so "4" and "5" are unknown.
+- Phase: induction / maintenance. "Acute", "initial", "loading" and "initial series" mean
+  induction; "continuation" and "booster" mean maintenance. "Taper" is unknown: a clinic that
+  uses it maps it with ``extra``.
+
+References
+----------
+.. [1] SPRAVATO (esketamine) nasal spray, prescribing information, Janssen, section 6.1.
+.. [2] Short B, Fong J, Galvez V, et al. (2018). Side-effects associated with ketamine use in
+   depression: a systematic review. Lancet Psychiatry 5:65-78. doi:10.1016/S2215-0366(17)30272-9
+.. [3] Common Terminology Criteria for Adverse Events (CTCAE) v5.0, US NCI, 2017.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pandas as pd
+
+__all__ = [
+    "EFFECTS",
+    "PHASES",
+    "ROUTES",
+    "SEVERITIES",
+    "describe_vocabulary",
+    "fold",
+    "normalise_effect",
+    "normalise_phase",
+    "normalise_route",
+    "normalise_severity",
+    "normalise_yes_no",
+]
+
+ROUTES: dict[str, str] = {
+    "iv_ketamine": "IV ketamine",
+    "esketamine_nasal": "Esketamine nasal spray (Spravato)",
+    "im_ketamine": "IM ketamine",
+    "oral_ketamine": "Oral/sublingual ketamine",
+    "ketamine_nasal": "Racemic ketamine nasal spray",
+}
+
+_ROUTE_SPELLINGS: dict[str, list[str]] = {
+    "iv_ketamine": [
+        "IV",
+        "IV ketamine",
+        "ketamine IV",
+        "IV infusion",
+        "intravenous",
+        "intravenous ketamine",
+        "ketamine infusion",
+        "infusion",
+        "IV ketamine infusion",
+    ],
+    "esketamine_nasal": [
+        "Spravato",
+        "esketamine",
+        "esketamine nasal spray",
+        "esketamine nasal",
+        "nasal spray",
+        "intranasal esketamine",
+        "esketamine intranasal",
+        "IN esketamine",
+        "ESK",
+        "Spravato nasal spray",
+    ],
+    "im_ketamine": [
+        "IM",
+        "IM ketamine",
+        "ketamine IM",
+        "intramuscular",
+        "intramuscular ketamine",
+        "IM injection",
+    ],
+    "oral_ketamine": [
+        "oral",
+        "oral ketamine",
+        "sublingual",
+        "sublingual ketamine",
+        "SL",
+        "SL ketamine",
+        "troche",
+        "troches",
+        "lozenge",
+        "ketamine troche",
+        "ketamine lozenge",
+        "rapid dissolve tablet",
+        "RDT",
+        "oral/sublingual",
+    ],
+    "ketamine_nasal": [
+        "compounded nasal ketamine",
+        "compounded ketamine nasal spray",
+        "racemic intranasal ketamine",
+        "racemic ketamine nasal spray",
+        "racemic nasal ketamine",
+        "intranasal racemic ketamine",
+    ],
+}
+
+EFFECTS: dict[str, str] = {
+    # Spravato label, short-term trials (see the clinical reference).
+    "dissociation": "Dissociation",
+    "dizziness": "Dizziness",
+    "nausea": "Nausea",
+    "sedation": "Sedation",
+    "vertigo": "Vertigo",
+    "headache": "Headache",
+    "dysgeusia": "Dysgeusia (taste disturbance)",
+    "hypoesthesia": "Hypoesthesia (numbness)",
+    "anxiety": "Anxiety",
+    "lethargy": "Lethargy",
+    "blood_pressure_increased": "Blood pressure increased",
+    "vomiting": "Vomiting",
+    "feeling_drunk": "Feeling drunk",
+    # Common with IV ketamine (Short et al. 2018) and otherwise recorded by clinics.
+    "blurred_vision": "Blurred vision",
+    "fatigue": "Fatigue",
+    "paresthesia": "Paresthesia (tingling)",
+    "euphoria": "Euphoria",
+    "tachycardia": "Tachycardia",
+    "hallucination": "Hallucination",
+    "confusion": "Confusion",
+    "dry_mouth": "Dry mouth",
+    "urinary_symptoms": "Urinary symptoms",
+}
+
+_EFFECT_SPELLINGS: dict[str, list[str]] = {
+    "dissociation": [
+        "dissociative",
+        "dissociative symptoms",
+        "dissociated",
+        "derealization",
+        "derealisation",
+        "depersonalization",
+        "depersonalisation",
+        "out of body",
+        "out of body experience",
+        "feeling detached",
+    ],
+    "dizziness": ["dizzy", "lightheaded", "lightheadedness", "light headed"],
+    "nausea": ["nauseous", "nauseated", "queasy"],
+    "sedation": [
+        "sedated",
+        "sleepy",
+        "sleepiness",
+        "drowsy",
+        "drowsiness",
+        "somnolence",
+        "somnolent",
+    ],
+    "vertigo": ["room spinning", "spinning sensation"],
+    "headache": ["head ache", "head pain"],
+    "dysgeusia": [
+        "taste disturbance",
+        "metallic taste",
+        "bad taste",
+        "altered taste",
+        "taste change",
+        "bitter taste",
+    ],
+    "hypoesthesia": ["hypoaesthesia", "hypesthesia", "numbness", "numb", "oral hypoesthesia"],
+    "anxiety": ["anxious", "nervousness", "nervous"],
+    "lethargy": ["lethargic", "sluggish", "sluggishness"],
+    "blood_pressure_increased": [
+        "blood pressure increase",
+        "increased blood pressure",
+        "hypertension",
+        "hypertensive",
+        "high BP",
+        "BP high",
+        "high blood pressure",
+        "elevated blood pressure",
+        "elevated BP",
+        "BP elevated",
+        "BP elevation",
+        "BP increase",
+        "BP increased",
+        "increased BP",
+        "raised blood pressure",
+        "raised BP",
+        "blood pressure elevation",
+        "blood pressure raised",
+    ],
+    "vomiting": ["vomit", "vomited", "throwing up", "threw up", "emesis"],
+    "feeling_drunk": ["drunk", "feeling intoxicated", "intoxicated", "inebriated"],
+    "blurred_vision": ["blurry vision", "vision blurred", "visual blurring", "blurred eyesight"],
+    "fatigue": ["tired", "tiredness", "exhaustion", "exhausted"],
+    "paresthesia": ["paraesthesia", "tingling", "pins and needles"],
+    "euphoria": ["euphoric", "euphoric mood"],
+    "tachycardia": [
+        "fast heart rate",
+        "heart racing",
+        "racing heart",
+        "increased heart rate",
+        "elevated heart rate",
+        "heart rate increased",
+    ],
+    "hallucination": ["visual hallucination", "seeing things"],
+    "confusion": ["confused", "disorientation", "disoriented", "confusional state"],
+    "dry_mouth": ["xerostomia", "mouth dry"],
+    "urinary_symptoms": [
+        "urinary frequency",
+        "urinary urgency",
+        "frequent urination",
+        "dysuria",
+        "bladder pain",
+        "cystitis",
+    ],
+}
+
+SEVERITIES: dict[str, str] = {"mild": "Mild", "moderate": "Moderate", "severe": "Severe"}
+_SEVERITY_SPELLINGS = {
+    "mild": ["1", "grade 1", "mild severity"],
+    "moderate": ["2", "grade 2", "mod"],
+    "severe": ["3", "grade 3", "sev"],
+}
+
+PHASES: dict[str, str] = {"induction": "Induction", "maintenance": "Maintenance"}
+_PHASE_SPELLINGS = {
+    "induction": [
+        "induction phase",
+        "acute",
+        "acute phase",
+        "initial",
+        "initial series",
+        "loading",
+    ],
+    "maintenance": ["maintenance phase", "continuation", "booster", "boosters"],
+}
+
+_YES_NO_SPELLINGS = {
+    True: ["yes", "y", "true", "t", "1", "1.0", "present", "checked"],
+    False: ["no", "n", "false", "f", "0", "0.0", "absent", "unchecked"],
+}
+
+
+def fold(value: str) -> str:
+    """A spelling reduced for matching: accents, case, spaces and punctuation removed.
+
+    Examples
+    --------
+    >>> fold("I.V. Infusion")
+    'ivinfusion'
+    """
+    plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return re.sub(r"[^0-9a-z]", "", plain.lower())
+
+
+def _lookup(labels: dict, spellings: dict) -> dict[str, object]:
+    table: dict[str, object] = {}
+    for code, label in labels.items():
+        for spelling in [str(code), label, *spellings.get(code, [])]:
+            table[fold(spelling)] = code
+    return table
+
+
+_ROUTE_LOOKUP = _lookup(ROUTES, _ROUTE_SPELLINGS)
+_EFFECT_LOOKUP = _lookup(EFFECTS, _EFFECT_SPELLINGS)
+_SEVERITY_LOOKUP = _lookup(SEVERITIES, _SEVERITY_SPELLINGS)
+_PHASE_LOOKUP = _lookup(PHASES, _PHASE_SPELLINGS)
+# "1.0" must not fold to "10": yes/no keeps dots and matches on trimmed lower case.
+_YES_NO_LOOKUP = {s: flag for flag, spellings in _YES_NO_SPELLINGS.items() for s in spellings}
+
+
+def _check_extra(extra: dict | None, codes, kind: str) -> dict:
+    if extra is None:
+        return {}
+    if not isinstance(extra, dict):
+        raise TypeError(f"extra must be a dict of spelling -> {kind} code, got {type(extra)}")
+    for spelling, code in extra.items():
+        if code not in codes:
+            raise ValueError(
+                f"extra maps {spelling!r} to {code!r}, which is not a {kind} code; "
+                f"use one of {sorted(codes, key=str)}"
+            )
+    return extra
+
+
+def _normalise(
+    values: pd.Series, lookup: dict, extra: dict, key, plural: bool, dtype: str
+) -> tuple[pd.Series, pd.Series]:
+    if not isinstance(values, pd.Series):
+        raise TypeError(f"values must be a pandas Series, got {type(values).__name__}")
+    text = values.astype("string").str.strip()
+    text = text.where(text != "")
+    mine = {key(str(s)): c for s, c in extra.items()}
+
+    def one(value: str):
+        k = key(value)
+        for candidate in (k, k[:-1] if plural and k.endswith("s") else None):
+            if candidate is None:
+                continue
+            if candidate in mine:
+                return mine[candidate]
+            if candidate in lookup:
+                return lookup[candidate]
+        return pd.NA
+
+    uniques = text.dropna().unique()
+    mapping = {value: one(value) for value in uniques}
+    codes = text.map(mapping).astype(dtype)
+    unknown = (text.notna() & codes.isna()).astype(bool)
+    return codes, unknown
+
+
+def normalise_route(
+    values: pd.Series, extra: dict[str, str] | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Canonical route codes (:data:`ROUTES`) for the spellings in ``values``.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Routes as typed.
+    extra : dict, optional
+        The clinic's own spellings -> route code; wins over the built-in spellings.
+
+    Returns
+    -------
+    codes : pandas.Series
+        ``string`` dtype, same index; NA where blank or unknown.
+    unknown : pandas.Series
+        bool, True where a non-blank value matched nothing.
+
+    Examples
+    --------
+    >>> codes, unknown = normalise_route(pd.Series(["IV infusion", "Spravato", "nasal"]))
+    >>> codes.tolist(), unknown.tolist()
+    (['iv_ketamine', 'esketamine_nasal', <NA>], [False, False, True])
+    """
+    extra = _check_extra(extra, ROUTES, "route")
+    return _normalise(values, _ROUTE_LOOKUP, extra, fold, False, "string")
+
+
+def normalise_effect(
+    values: pd.Series, extra: dict[str, str] | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Canonical side-effect codes (:data:`EFFECTS`); as :func:`normalise_route`."""
+    extra = _check_extra(extra, EFFECTS, "effect")
+    return _normalise(values, _EFFECT_LOOKUP, extra, fold, True, "string")
+
+
+def normalise_severity(
+    values: pd.Series, extra: dict[str, str] | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """``"mild"``, ``"moderate"`` or ``"severe"``; 1-3 read as CTCAE grades; as routes."""
+    extra = _check_extra(extra, SEVERITIES, "severity")
+    return _normalise(values, _SEVERITY_LOOKUP, extra, fold, False, "string")
+
+
+def normalise_phase(
+    values: pd.Series, extra: dict[str, str] | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """``"induction"`` or ``"maintenance"``; as :func:`normalise_route`."""
+    extra = _check_extra(extra, PHASES, "phase")
+    return _normalise(values, _PHASE_LOOKUP, extra, fold, False, "string")
+
+
+def _yes_no_key(value: str) -> str:
+    return " ".join(value.split()).lower()
+
+
+def normalise_yes_no(
+    values: pd.Series, extra: dict[str, bool] | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Yes/no answers as a nullable ``boolean`` Series, with the unknown mask.
+
+    Accepted: yes/no, y/n, true/false, t/f, 1/0 (also 1.0/0.0), present/absent and
+    checked/unchecked (REDCap checkbox labels), in any case. Blank is NA and not unknown.
+
+    Examples
+    --------
+    >>> flags, unknown = normalise_yes_no(pd.Series(["Yes", "0", "", "maybe"]))
+    >>> flags.tolist(), unknown.tolist()
+    ([True, False, <NA>, <NA>], [False, False, False, True])
+    """
+    extra = _check_extra(extra, (True, False), "yes/no")
+    return _normalise(values, _YES_NO_LOOKUP, extra, _yes_no_key, False, "boolean")
+
+
+def describe_vocabulary() -> pd.DataFrame:
+    """Every code with its label and accepted spellings, for the docs and the dashboard.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``kind`` ("route", "effect", "severity", "phase", "yes_no"), ``code``,
+        ``label`` and ``accepted_spellings`` (the built-in spellings, joined by "; "; matching
+        also ignores case, spaces and punctuation).
+    """
+    rows = []
+    for kind, labels, spellings in (
+        ("route", ROUTES, _ROUTE_SPELLINGS),
+        ("effect", EFFECTS, _EFFECT_SPELLINGS),
+        ("severity", SEVERITIES, _SEVERITY_SPELLINGS),
+        ("phase", PHASES, _PHASE_SPELLINGS),
+    ):
+        for code, label in labels.items():
+            listed = [code, label, *spellings.get(code, [])]
+            unique = list(dict.fromkeys(listed))
+            rows.append((kind, code, label, "; ".join(unique)))
+    for flag, spellings in _YES_NO_SPELLINGS.items():
+        rows.append(("yes_no", str(flag).lower(), "Yes" if flag else "No", "; ".join(spellings)))
+    return pd.DataFrame(rows, columns=["kind", "code", "label", "accepted_spellings"])
