@@ -20,7 +20,13 @@ from scipy import stats
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions, ResponseRule
 from analytics.stats import Rate, rate
-from analytics.timepoints import baseline_scores, itt_patients, timepoint_scores
+from analytics.timepoints import (
+    baseline_scores,
+    isin_ids,
+    itt_patients,
+    lookup_by_id,
+    timepoint_scores,
+)
 
 __all__ = [
     "PATIENT_OUTCOME_COLUMNS",
@@ -280,20 +286,26 @@ def patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     """
     tp = timepoint_scores(data, definitions)
     itt = itt_patients(data, definitions)
-    base = baseline_scores(data, definitions).set_index("patient_id")["baseline"]
+    base = baseline_scores(data, definitions)
     # ITT patients missing at a timepoint get a row of their own.
     windows = pd.DataFrame(
         {
             "timepoint": pd.array([w.label for w in definitions.windows], dtype="string"),
             "target_day": np.array([w.target_day for w in definitions.windows], dtype="int64"),
+            "_order": np.arange(len(definitions.windows)),
         }
     )
     grid = windows.merge(pd.DataFrame({"patient_id": pd.array(itt, dtype="string")}), how="cross")
-    out = grid.merge(tp, on=["patient_id", "timepoint", "target_day"], how="outer", sort=False)
-    out["baseline"] = out["patient_id"].map(base).astype("float64")
+    out = grid.drop(columns="_order").merge(
+        tp, on=["patient_id", "timepoint", "target_day"], how="outer", sort=False
+    )
+    out = out.merge(windows[["timepoint", "_order"]], on="timepoint", how="left")
+    out["baseline"] = lookup_by_id(
+        out["patient_id"], base["patient_id"], base["baseline"].to_numpy(float)
+    )
     out["day"] = out["day"].astype("float64")
     out["observed"] = out["score"].notna().to_numpy(bool)
-    out["itt"] = out["patient_id"].isin(itt).to_numpy(bool)
+    out["itt"] = isin_ids(out["patient_id"], itt)
     change = out["change"].to_numpy(float)
     baseline = out["baseline"].to_numpy(float)
     score = out["score"].to_numpy(float)
@@ -310,10 +322,7 @@ def patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     out["rci"] = rci
     out["reliable_improved"] = rci < -Z_RCI
     out["reliable_deteriorated"] = rci > Z_RCI
-    order = {w.label: i for i, w in enumerate(definitions.windows)}
-    out = out.assign(_order=out["timepoint"].map(order)).sort_values(
-        ["_order", "patient_id"], kind="stable"
-    )
+    out = out.sort_values(["_order", "patient_id"], kind="stable")
     return out[PATIENT_OUTCOME_COLUMNS].reset_index(drop=True)
 
 

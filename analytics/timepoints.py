@@ -17,7 +17,9 @@ __all__ = [
     "SERIES_COLUMNS",
     "TIMEPOINT_COLUMNS",
     "baseline_scores",
+    "isin_ids",
     "itt_patients",
+    "lookup_by_id",
     "patient_series",
     "started_treatment",
     "timepoint_scores",
@@ -52,6 +54,31 @@ TIMEPOINT_COLUMNS = [
 # patient_series: every valid score of one instrument.
 #   session_number_before  int64  sessions given on days strictly before the score's day
 SERIES_COLUMNS = ["patient_id", "day", "score", "session_number_before"]
+
+
+def _codes(*arrays) -> list[np.ndarray]:
+    # One hash-table factorisation of all the ids: integer codes compare fast, where pandas'
+    # Arrow-backed string isin/get_indexer walk Python objects (slow for 100,000 patients).
+    arrays = [np.asarray(a, dtype=object) for a in arrays]
+    codes, _ = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object))
+    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+
+
+def isin_ids(values, pool) -> np.ndarray:
+    """Boolean mask of ``values`` (patient ids) found in ``pool``; ``Series.isin``, faster."""
+    value_codes, pool_codes = _codes(values, pool)
+    return np.isin(value_codes, pool_codes)
+
+
+def lookup_by_id(values, keys, table) -> np.ndarray:
+    """``table[i]`` where ``keys[i]`` equals each of ``values`` (unique keys); NaN when absent."""
+    table = np.asarray(table, dtype="float64")
+    value_codes, key_codes = _codes(values, keys)
+    size = int(max(value_codes.max(initial=-1), key_codes.max(initial=-1))) + 2
+    by_code = np.full(size, np.nan)
+    by_code[key_codes] = table  # code -1 (missing id) lands in the spare last slot
+    by_code[-1] = np.nan
+    return by_code[value_codes]
 
 
 def valid_scores(data: ClinicData, instrument: str) -> pd.DataFrame:
@@ -97,33 +124,32 @@ def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     """
     base = baseline_scores(data, definitions)
     scores = valid_scores(data, definitions.instrument)
-    scores = scores[scores["patient_id"].isin(base["patient_id"])]
+    scores = scores[isin_ids(scores["patient_id"], base["patient_id"])]
     day = scores["day"].to_numpy()
     parts = []
     # One pass per window (about ten), never per patient.
-    for window in definitions.windows:
+    for order, window in enumerate(definitions.windows):
         inside = (day >= window.low) & (day <= window.high)
         chosen = scores[inside].assign(distance=np.abs(day[inside] - window.target_day))
         chosen = chosen.sort_values(["patient_id", "distance", "day"], kind="stable")
         chosen = chosen.drop_duplicates("patient_id", keep="first")
         parts.append(
             chosen.drop(columns="distance").assign(
-                timepoint=window.label, target_day=window.target_day
+                timepoint=window.label, target_day=window.target_day, _order=order
             )
         )
     if parts:
         out = pd.concat(parts, ignore_index=True)
     else:
-        out = scores.iloc[:0].assign(timepoint="", target_day=0)
-    out = out.merge(base[["patient_id", "baseline"]], on="patient_id", how="inner", sort=False)
+        out = scores.iloc[:0].assign(timepoint="", target_day=0, _order=0)
+    out["baseline"] = lookup_by_id(
+        out["patient_id"], base["patient_id"], base["baseline"].to_numpy(float)
+    )
     out["change"] = out["score"] - out["baseline"]
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = 100.0 * out["change"].to_numpy(float) / out["baseline"].to_numpy(float)
     out["pct_change"] = np.where(out["baseline"].to_numpy(float) > 0, pct, np.nan)
-    order = {w.label: i for i, w in enumerate(definitions.windows)}
-    out = out.assign(_order=out["timepoint"].map(order)).sort_values(
-        ["_order", "patient_id"], kind="stable"
-    )
+    out = out.sort_values(["_order", "patient_id"], kind="stable")
     out = out.astype({"timepoint": "string", "target_day": "int64", "day": "int64"})
     return out[TIMEPOINT_COLUMNS].reset_index(drop=True)
 
@@ -140,7 +166,7 @@ def itt_patients(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Index:
     """The intention-to-treat population: every patient with a baseline who started treatment
     (every patient with a baseline when the upload had no sessions)."""
     base = baseline_scores(data, definitions)["patient_id"]
-    return pd.Index(base[base.isin(started_treatment(data))].unique())
+    return pd.Index(base[isin_ids(base, started_treatment(data))].unique())
 
 
 def patient_series(data: ClinicData, instrument: str) -> pd.DataFrame:
