@@ -370,7 +370,7 @@ def import_files(
         return ImportResult(None, out.finish(), table_of_files)
     for file, data in files.items():
         try:
-            part = _prepare(file, data, options, mapping, out)
+            part = _prepare(file, data, options, mapping, out, table_of_files)
         except Exception as exc:  # noqa: BLE001 - any byte input must give a problem, not a crash
             if options.raise_unexpected:
                 raise
@@ -401,7 +401,7 @@ def _describe(exc: Exception) -> str:
 # One file
 
 
-def _prepare(file, data, options, mapping, out: _Collector) -> _Part | None:
+def _prepare(file, data, options, mapping, out: _Collector, table_of_files) -> _Part | None:
     kwargs = {} if options.max_bytes is None else {"max_bytes": options.max_bytes}
     read = read_table(file, data, **kwargs)
     out.extend(read.problems)
@@ -423,6 +423,7 @@ def _prepare(file, data, options, mapping, out: _Collector) -> _Part | None:
             )
         )
         return None
+    table_of_files[file] = table
     if any(p.severity == ERROR for p in read.problems):
         return None
 
@@ -555,9 +556,9 @@ def _parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         other = pd.to_datetime(
             pd.DataFrame(
                 {
-                    "year": pd.to_numeric(parts[0], errors="coerce"),
-                    "month": pd.to_numeric(parts[2], errors="coerce"),
-                    "day": pd.to_numeric(parts[3], errors="coerce"),
+                    "year": pd.to_numeric(parts[0], errors="coerce").astype("float64"),
+                    "month": pd.to_numeric(parts[2], errors="coerce").astype("float64"),
+                    "day": pd.to_numeric(parts[3], errors="coerce").astype("float64"),
                 }
             ),
             errors="coerce",
@@ -614,13 +615,18 @@ def _vocabulary(part: _Part, column, normalise, accepted, out, extra=None) -> No
     if column not in f.columns:
         return
     raw = f[column]
-    codes, unknown = normalise(raw, extra) if extra is not None else normalise(raw)
+    try:
+        codes, unknown = normalise(raw, extra) if extra is not None else normalise(raw)
+    except (TypeError, ValueError) as exc:  # a preset's value mapping names no such code
+        out.add(Problem(part.file, None, part.headers[column], None, f"column mapping: {exc}"))
+        return
     unknown = pd.Series(unknown, index=f.index).fillna(False).astype(bool)
     rule = f"is not a known {column.replace('_', ' ')}; accepted: {', '.join(accepted)}"
     if column in ("route", "effect"):
         rule += " (or add a spelling to the column mapping; see docs/data-contract.md)"
     out.rows(part.file, f.loc[unknown, "_row"], part.headers[column], raw[unknown], rule)
-    f[column] = pd.Series(codes, index=f.index).astype("string")
+    codes = pd.Series(codes, index=f.index)
+    f[column] = codes if pd.api.types.is_bool_dtype(codes) else codes.astype("string")
 
 
 def _yes_no(part: _Part, column: str, out: _Collector) -> None:
@@ -916,9 +922,11 @@ def _assemble(parts: list[_Part], options: ImportOptions, out: _Collector) -> Cl
         day0 = pd.Series(dtype="int64")
 
     assessments = None
+    unplaced: list = []
     if by_table["assessments"]:
         placed = [
-            _place(p, day0, has_sessions, sessions_dated, out) for p in by_table["assessments"]
+            _place(p, day0, has_sessions, sessions_dated, out, unplaced_ids=unplaced)
+            for p in by_table["assessments"]
         ]
         placed = [p for p in placed if p is not None]
         if placed:
@@ -954,6 +962,17 @@ def _assemble(parts: list[_Part], options: ImportOptions, out: _Collector) -> Cl
                     pd.concat(placed, ignore_index=True), sessions, headers, out
                 )
     patients = _patients(frames.get("patients"), first_date, options, out, headers)
+    if unplaced:
+        # Never treated but seen in a table: listed, with nothing to place in time.
+        seen = pd.DataFrame({"patient_id": pd.array(sorted(set(unplaced)), dtype="string")})
+        patients = (
+            seen
+            if patients is None
+            else pd.concat(
+                [patients, seen[~seen["patient_id"].isin(patients["patient_id"])]],
+                ignore_index=True,
+            )
+        )
     if out.has_errors:
         return None
 
@@ -1004,9 +1023,11 @@ def _place(
     out: _Collector,
     *,
     drop_unplaced: bool = True,
+    unplaced_ids: list | None = None,
 ) -> pd.DataFrame | None:
     """Put one file's rows on the day axis; None when the file cannot be placed."""
     f = part.frame.copy()
+    unplaced_ids = [] if unplaced_ids is None else unplaced_ids
     time_header = part.headers.get(TIME_COLUMNS[part.table] if part.dated else "day")
     if part.dated and not has_sessions:
         out.add(
@@ -1051,6 +1072,7 @@ def _place(
                     WARNING,
                 )
             )
+            unplaced_ids.extend(f.loc[unplaced, "patient_id"].unique().tolist())
             f = f[~unplaced]
             start = start[~unplaced]
         f["day"] = f["_t"] - start
@@ -1154,7 +1176,7 @@ def _typed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         if column in frame:
             frame[column] = frame[column].astype("int64")
     if "_row" in frame:
-        frame["_row"] = frame["_row"].astype("int64")
+        frame["_row"] = frame["_row"].astype("Int64")
     if "_file" in frame:
         frame["_file"] = frame["_file"].astype("string")
     if table == "patients":

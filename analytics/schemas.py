@@ -41,8 +41,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 _CARRIED = {
-    "_file": pa.Column("string", required=False),
-    "_row": pa.Column("int64", required=False),
+    "_file": pa.Column("string", nullable=True, required=False),
+    "_row": pa.Column("Int64", nullable=True, required=False),
 }
 
 
