@@ -626,9 +626,12 @@ def older_patients(patients: pd.DataFrame, *, older_age: int = 65) -> pd.Series:
     """
     result = pd.Series(False, index=patients.index)
     if "age_band" in patients:
-        lower = patients["age_band"].astype("string").str.extract(_BAND_LOWER, expand=False)
-        lower = pd.to_numeric(lower, errors="coerce")
-        result = result | (lower >= older_age).fillna(False).astype(bool)
+        band = patients["age_band"].astype("string")
+        # A handful of distinct bands: parse each once, not once per patient.
+        distinct = pd.Series(band.dropna().unique(), dtype="string")
+        lower = pd.to_numeric(distinct.str.extract(_BAND_LOWER, expand=False), errors="coerce")
+        is_older = dict(zip(distinct, (lower >= older_age).fillna(False).astype(bool)))
+        result = result | band.map(is_older).fillna(False).astype(bool)
     if "age" in patients:
         age = pd.to_numeric(patients["age"].astype("object"), errors="coerce")
         known = age.notna()
@@ -676,13 +679,13 @@ def blood_pressure_sessions(data: ClinicData, settings: BPSettings | None = None
         ]
     ].copy()
     out["patient_id"] = out["patient_id"].astype("string")
-    patients = data.patients.assign(patient_id=data.patients["patient_id"].astype("string"))
+    codes, ids = pd.factorize(out["patient_id"])
+    patients = data.patients.drop_duplicates("patient_id")
     older = pd.Series(
         older_patients(patients, older_age=settings.older_age).to_numpy(),
-        index=patients["patient_id"].to_numpy(),
+        index=patients["patient_id"].astype("string").to_numpy(),
     )
-    older = older[~older.index.duplicated()]
-    out["older"] = out["patient_id"].map(older).fillna(False).astype(bool).to_numpy()
+    out["older"] = older.reindex(ids).fillna(False).to_numpy(dtype=bool)[codes]
     out["systolic_limit"] = np.where(
         out["older"], settings.systolic_pre_max_older, settings.systolic_pre_max
     )
@@ -739,8 +742,13 @@ def blood_pressure_rates(
     settings = settings or SafetySettings()
     if by in EFFECT_LEVEL_GROUPS:
         raise ValueError(f"blood pressure cannot be grouped by {by!r}")
+    return _blood_pressure_rates(data, blood_pressure_sessions(data, settings.bp), settings, by)
+
+
+def _blood_pressure_rates(
+    data: ClinicData, bp: pd.DataFrame, settings: SafetySettings, by: str | None
+) -> pd.DataFrame:
     exposed, _, preferred, _ = _sessions_with_group(data, by, settings)
-    bp = blood_pressure_sessions(data, settings.bp)
     for column in BP_MEASURES.values():
         # Both frames keep the row order of data.sessions.
         exposed[column] = bp[column].to_numpy()
@@ -821,7 +829,8 @@ def _cadss_sessions(data: ClinicData, settings: SafetySettings) -> pd.DataFrame:
     s = data.sessions
     out = pd.DataFrame(
         {
-            "patient_id": s["patient_id"].astype("string"),
+            # Integer codes: only counted and grouped on, never shown.
+            "patient_id": pd.factorize(s["patient_id"])[0],
             "session_number": s["session_number"].astype("int64"),
             "cadss": pd.to_numeric(s["dissociation_cadss"], errors="coerce").astype(float),
         }
@@ -841,8 +850,10 @@ def cadss_distribution(data: ClinicData, settings: SafetySettings | None = None)
         ``n_sessions``, ``n_patients``, ``mean``, ``sd`` (n - 1), ``median``, ``p90``, ``min``,
         ``max``; NaN statistics when nothing was recorded. Sessions, not patients, are the unit.
     """
-    settings = settings or SafetySettings()
-    c = _cadss_sessions(data, settings)
+    return _cadss_distribution(_cadss_sessions(data, settings or SafetySettings()))
+
+
+def _cadss_distribution(c: pd.DataFrame) -> dict:
     d = _describe(c["cadss"])
     return {
         "n_sessions": d.pop("n"),
@@ -876,7 +887,10 @@ def cadss_by_session_band(data: ClinicData, settings: SafetySettings | None = No
         sessions). Bands with no CADSS are left out.
     """
     settings = settings or SafetySettings()
-    c = _cadss_sessions(data, settings)
+    return _cadss_by_session_band(_cadss_sessions(data, settings), settings)
+
+
+def _cadss_by_session_band(c: pd.DataFrame, settings: SafetySettings) -> pd.DataFrame:
     per_patient = c.groupby(["band", "patient_id"], observed=True)["cadss"].mean().reset_index()
     g = per_patient.groupby("band", observed=True)["cadss"]
     out = pd.DataFrame(
@@ -966,7 +980,10 @@ def cadss_trend(data: ClinicData, settings: SafetySettings | None = None) -> Dis
        doi:10.1093/biomet/6.1.1
     """
     settings = settings or SafetySettings()
-    c = _cadss_sessions(data, settings)
+    return _cadss_trend(_cadss_sessions(data, settings), settings)
+
+
+def _cadss_trend(c: pd.DataFrame, settings: SafetySettings) -> DissociationTrend:
     n_sessions = len(c)
     rho = p = None
     if n_sessions >= 3 and c["session_number"].nunique() > 1 and c["cadss"].nunique() > 1:
@@ -1080,8 +1097,8 @@ def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> 
         for code in effects
     ]
 
-    bp_rates = blood_pressure_rates(data, settings)
     bp = blood_pressure_sessions(data, settings.bp)
+    bp_rates = _blood_pressure_rates(data, bp, settings, None)
     rise = bp_rise_distribution(bp).set_index("measure")
     blood_pressure = {
         "thresholds": settings.bp.to_dict(),
@@ -1101,13 +1118,14 @@ def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> 
     for part in blood_pressure["rise_distribution"].values():
         part["n"] = int(part["n"])
 
-    distribution = cadss_distribution(data, settings)
-    bands = cadss_by_session_band(data, settings)
+    cadss = _cadss_sessions(data, settings)
+    distribution = _cadss_distribution(cadss)
+    bands = _cadss_by_session_band(cadss, settings)
     flag = "dissociation_flag"
     dissociation = {
         **_json_value(distribution),
         "by_session_band": _json_value(bands.to_dict(orient="records")),
-        "trend": cadss_trend(data, settings).to_dict(),
+        "trend": _cadss_trend(cadss, settings).to_dict(),
         "session_flag": {
             "sessions": _rate_dict(_level(rates, "effect", flag, SESSION), method),
             "patients": _rate_dict(_level(rates, "effect", flag, PATIENT), method),
