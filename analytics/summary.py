@@ -57,7 +57,9 @@ def _group_values(data: ClinicData, by: str) -> pd.Series:
     if by not in data.patients.columns or by == "patient_id":
         usable = [c for c in data.patients.columns if c != "patient_id"]
         raise ValueError(f"cannot group by {by!r}; patients columns are {usable}")
-    values = data.patients[by].astype("string").fillna("(missing)")
+    from analytics.groups import MISSING_GROUP  # the label the cohort screens use
+
+    values = data.patients[by].astype("string").fillna(MISSING_GROUP)
     distinct = values.nunique()
     if distinct > MAX_GROUPS:
         raise ValueError(
@@ -116,7 +118,8 @@ def build_summary(
         ``pcl5_depth`` (PCL-5 only): :func:`analytics.pcl5_depth.pcl5_depth_summary`.
         ``groups`` (only with ``by``): ``{value: {"n_patients", "small", "baseline",
         "timepoints"}}``, ``small`` when fewer than 11 patients; a missing value is the group
-        ``"(missing)"``. Every group uses the whole cohort's baseline SD for reliable change.
+        ``"(not recorded)"`` (:data:`analytics.groups.MISSING_GROUP`). Every group uses the
+        whole cohort's baseline SD for reliable change.
         ``exposure``, ``side_effects``, ``blood_pressure``, ``dissociation``: from
         :func:`analytics.safety.safety_summary`.
 
