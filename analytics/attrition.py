@@ -64,6 +64,11 @@ FLOW_STEPS = (
 FLOW_COLUMNS = ["route", "step", "label", "k", "n", "rate", "ci_low", "ci_high"]
 
 
+def _isin(values, ids) -> np.ndarray:
+    """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
+    return pd.Index(ids).unique().get_indexer(pd.Index(values)) >= 0
+
+
 def attrition_patients(
     data: ClinicData, definitions: OutcomeDefinitions, *, week4: str = "week 4"
 ) -> pd.DataFrame:
@@ -111,7 +116,7 @@ def attrition_patients(
     )
     scored = timepoint_scores(data, definitions)
     scored = scored.loc[scored["timepoint"] == week4, "patient_id"]
-    out["scored_week4"] = out.index.isin(scored)
+    out["scored_week4"] = _isin(out.index, scored)
     # A session is maintenance by its phase; without a phase, by coming after induction.
     target = s["patient_id"].map(out["induction_target"]).astype("float64").to_numpy()
     phase = s["phase"].astype("string")

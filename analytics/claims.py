@@ -224,9 +224,14 @@ _OPENERS = {
 }
 
 
+def _isin(values, ids) -> np.ndarray:
+    """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
+    return pd.Index(ids).unique().get_indexer(pd.Index(values)) >= 0
+
+
 def _rates_for(tp: pd.DataFrame, itt: pd.Index, label: str, definitions: OutcomeDefinitions):
     at = tp[tp["timepoint"] == label]
-    at_itt = at[at["patient_id"].isin(itt)]
+    at_itt = at[_isin(at["patient_id"], itt)]
     responds = is_responder(at["change"], at["baseline"], definitions.response)
     responds_itt = is_responder(at_itt["change"], at_itt["baseline"], definitions.response)
     method = definitions.ci_method
@@ -270,8 +275,13 @@ def check_improvement(
         When ``timepoint`` is not one of the definitions' windows.
     """
     _require(definitions, timepoint)
-    tp = timepoint_scores(data, definitions)
-    itt = itt_patients(data, definitions)
+    tp, itt = timepoint_scores(data, definitions), itt_patients(data, definitions)
+    return _improvement(tp, itt, definitions, timepoint)
+
+
+def _improvement(
+    tp: pd.DataFrame, itt: pd.Index, definitions: OutcomeDefinitions, timepoint: str
+) -> ClaimCheck:
     at, scored, response, response_itt = _rates_for(tp, itt, timepoint, definitions)
     tests = _paired_tests(at["baseline"].to_numpy(float), at["score"].to_numpy(float))
     n = len(at)
@@ -332,8 +342,17 @@ def check_persistence(
         When a label is not one of the definitions' windows.
     """
     _require(definitions, *early, late)
-    tp = timepoint_scores(data, definitions)
-    itt = itt_patients(data, definitions)
+    tp, itt = timepoint_scores(data, definitions), itt_patients(data, definitions)
+    return _persistence(tp, itt, definitions, early, late)
+
+
+def _persistence(
+    tp: pd.DataFrame,
+    itt: pd.Index,
+    definitions: OutcomeDefinitions,
+    early: tuple[str, ...],
+    late: str,
+) -> ClaimCheck:
     method = definitions.ci_method
     early_rows = tp[tp["timepoint"].isin(list(early))]
     # First of the early windows each patient has, in the order given.
@@ -348,14 +367,14 @@ def check_persistence(
         "patient_id",
     ]
     late_rows, scored, _, response_itt = _rates_for(tp, itt, late, definitions)
-    both = late_rows[late_rows["patient_id"].isin(early_rows["patient_id"])]
+    both = late_rows[_isin(late_rows["patient_id"], early_rows["patient_id"])]
     late_responds = pd.Series(
         is_responder(both["change"], both["baseline"], definitions.response),
         index=both["patient_id"].to_numpy(),
     )
     response = rate(int(late_responds.sum()), len(both), method=method)
     kept = late_responds.reindex(pd.Index(early_responders), fill_value=False)
-    seen_late = pd.Index(early_responders).isin(both["patient_id"])
+    seen_late = _isin(early_responders, both["patient_id"])
     still = rate(int(kept[seen_late].sum()), int(seen_late.sum()), method=method)
     still_itt = rate(int(kept.sum()), len(early_responders), method=method)
     tests = _paired_tests(both["baseline"].to_numpy(float), both["score"].to_numpy(float))
@@ -406,9 +425,10 @@ def claims_summary(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
     A claim whose windows are not in the definitions is None.
     """
     labels = {w.label for w in definitions.windows}
-    within = check_improvement(data, definitions).to_dict() if "24h" in labels else None
+    tp, itt = timepoint_scores(data, definitions), itt_patients(data, definitions)
+    within = _improvement(tp, itt, definitions, "24h").to_dict() if "24h" in labels else None
     persisted = (
-        check_persistence(data, definitions).to_dict()
+        _persistence(tp, itt, definitions, ("24h", "week 1"), "week 4").to_dict()
         if {"24h", "week 1", "week 4"} <= labels
         else None
     )

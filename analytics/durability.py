@@ -223,6 +223,11 @@ def kaplan_meier(
 # Event times from the clinic's scores
 
 
+def _isin(values, ids) -> np.ndarray:
+    """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
+    return pd.Index(ids).unique().get_indexer(pd.Index(values)) >= 0
+
+
 def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:
     """Whether each score meets ``definitions.response`` against its baseline (vectorised);
     the outcome pages' own rule, so a score counts the same everywhere."""
@@ -233,7 +238,7 @@ def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:
 def _followed_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
     """Post-baseline scores (day >= 1) of the intention-to-treat patients, with baseline."""
     base = baseline_scores(data, definitions)
-    base = base[base["patient_id"].isin(itt_patients(data, definitions))]
+    base = base[_isin(base["patient_id"], itt_patients(data, definitions))]
     scores = valid_scores(data, definitions.instrument)
     scores = scores[scores["day"] >= 1].merge(
         base[["patient_id", "baseline"]], on="patient_id", how="inner", sort=False
@@ -292,7 +297,10 @@ def loss_of_response_times(data: ClinicData, definitions: OutcomeDefinitions) ->
     pandas.DataFrame
         Columns :data:`EVENT_COLUMNS`, one row per patient.
     """
-    scores = _followed_scores(data, definitions)
+    return _loss_of_response(_followed_scores(data, definitions), definitions)
+
+
+def _loss_of_response(scores: pd.DataFrame, definitions: OutcomeDefinitions) -> pd.DataFrame:
     meets = _responds(definitions, scores["baseline"], scores["score"])
     return _episode_times(scores, meets, ~meets)
 
@@ -307,7 +315,10 @@ def relapse_after_remission_times(
     score back at or above the cut. Censored at the last score. Only remitters with at least one
     later score are counted.
     """
-    scores = _followed_scores(data, definitions)
+    return _relapse(_followed_scores(data, definitions), definitions)
+
+
+def _relapse(scores: pd.DataFrame, definitions: OutcomeDefinitions) -> pd.DataFrame:
     floor = definitions.remission_requires_baseline_at_or_above
     scores = scores[scores["baseline"] >= floor].reset_index(drop=True)
     below = scores["score"].to_numpy(float) < definitions.remission_below
@@ -320,7 +331,10 @@ def time_to_response_times(data: ClinicData, definitions: OutcomeDefinitions) ->
     Every intention-to-treat patient with at least one post-baseline score is counted; one who
     never responds is censored at the last score.
     """
-    scores = _followed_scores(data, definitions)
+    return _time_to_response(_followed_scores(data, definitions), definitions)
+
+
+def _time_to_response(scores: pd.DataFrame, definitions: OutcomeDefinitions) -> pd.DataFrame:
     if scores.empty:
         return _empty_events()
     meets = _responds(definitions, scores["baseline"], scores["score"])
@@ -384,7 +398,7 @@ def sustained_response(
     anchors = pd.Index(anchors.unique())
     rows = []
     for label in later:  # a handful of timepoints, not patients
-        at = tp[(tp["timepoint"] == label) & tp["patient_id"].isin(anchors)]
+        at = tp[(tp["timepoint"] == label).to_numpy(bool) & _isin(tp["patient_id"], anchors)]
         k = int(at["responds"].sum())
         for population, n in (("observed", len(at)), ("intention to treat", len(anchors))):
             r = rate(k, n, method=definitions.ci_method)
@@ -436,13 +450,12 @@ def durability_summary(
         "first responding score. Kaplan-Meier estimates censored at the last assessment; median "
         f"with 95% CI ({ci_method} band), or not reached."
     )
+    scores = _followed_scores(data, definitions)
     return {
         "definition": definition,
         "sustained": sustained,
         "sustained_itt": sustained_itt,
-        "loss_of_response": _km_of(loss_of_response_times(data, definitions), ci_method).to_dict(),
-        "relapse_after_remission": _km_of(
-            relapse_after_remission_times(data, definitions), ci_method
-        ).to_dict(),
-        "time_to_response": _km_of(time_to_response_times(data, definitions), ci_method).to_dict(),
+        "loss_of_response": _km_of(_loss_of_response(scores, definitions), ci_method).to_dict(),
+        "relapse_after_remission": _km_of(_relapse(scores, definitions), ci_method).to_dict(),
+        "time_to_response": _km_of(_time_to_response(scores, definitions), ci_method).to_dict(),
     }

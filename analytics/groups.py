@@ -241,7 +241,9 @@ def group_outcomes(data: ClinicData, definitions: OutcomeDefinitions, by: str) -
         }
     )
     # Every group x window, so a group with nobody at a timepoint still shows n = 0.
-    group_names = pd.DataFrame({"group": sorted(set(groups.unique()) | set(rows["group"]))})
+    group_names = pd.DataFrame(
+        {"group": sorted(set(groups.unique()) | set(rows["group"].unique()))}
+    )
     grid = group_names.merge(windows, how="cross")
     out = grid.merge(agg.reset_index(), on=["group", "timepoint"], how="left")
     counts = ["patients", "n", "responders", "responders_itt"]
