@@ -376,8 +376,8 @@ def list_presets(directory: str | Path = DEFAULT_PRESET_DIR) -> list[str]:
 
 
 _DAY_PATTERNS = [
-    (re.compile(r"^(baseline|pre|pretreatment|screening|intake|bl)$"), lambda n: 0),
-    (re.compile(r"^(24h|24hr|24hrs|24hours|1d)$"), lambda n: 1),
+    (re.compile(r"^(?:baseline|pre|pretreatment|screening|intake|bl)$"), lambda n: 0),
+    (re.compile(r"^(?:24h|24hr|24hrs|24hours)$"), lambda n: 1),
     (re.compile(r"^(?:day|d)(\d+)$"), lambda n: n),
     (re.compile(r"^(?:week|wk|w)(\d+)$"), lambda n: 7 * n),
     (re.compile(r"^(?:month|mo|m)(\d+)$"), lambda n: 30 * n),
