@@ -116,6 +116,7 @@ class BPSettings:
                 raise ValueError(f"BPSettings.{name} must be a positive number, got {value!r}")
 
     def to_dict(self) -> dict:
+        """The thresholds as plain numbers, for printing beside the rates."""
         return {k: float(v) if isinstance(v, float) else int(v) for k, v in asdict(self).items()}
 
 
@@ -156,6 +157,7 @@ class SafetySettings:
             raise ValueError(f"ci_method must be one of {CI_METHODS}, got {self.ci_method!r}")
 
     def to_dict(self) -> dict:
+        """Every setting as JSON-ready values, band labels included."""
         return {
             "blood_pressure": self.bp.to_dict(),
             "session_band_edges": [int(e) for e in self.session_band_edges],
@@ -959,6 +961,7 @@ class DissociationTrend:
     late_session: int
 
     def to_dict(self) -> dict:
+        """The fields as JSON-ready values (None where not computable)."""
         return {k: _json_value(v) for k, v in asdict(self).items()}
 
 
