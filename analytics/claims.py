@@ -186,6 +186,10 @@ def _paired_tests(baseline: np.ndarray, score: np.ndarray) -> dict:
     return out
 
 
+def _patients(n: int) -> str:
+    return "no patient" if n == 0 else f"only {n} patient{'s' if n != 1 else ''}"
+
+
 def _when(label: str) -> str:
     return "at 24 hours" if label == "24h" else f"at {label}"
 
@@ -292,7 +296,7 @@ def _improvement(
     when = _when(timepoint)
     if verdict == NOT_ENOUGH:
         sentence = (
-            f"Not enough data: only {n} patient{'s' if n != 1 else ''} with a baseline had a "
+            f"Not enough data: {_patients(n)} with a baseline had a "
             f"{definitions.instrument} score {when} (at least {MIN_PATIENTS} are needed)."
         )
     else:
@@ -387,14 +391,13 @@ def _persistence(
     when = _when(late)
     if verdict == NOT_ENOUGH:
         sentence = (
-            f"Not enough data: only {n} patient{'s' if n != 1 else ''} had a "
-            f"{definitions.instrument} score at both {early_words} and {late} (at least "
-            f"{MIN_PATIENTS} are needed)."
+            f"Not enough data: {_patients(n)} had a {definitions.instrument} score both early "
+            f"({early_words}) and {when} (at least {MIN_PATIENTS} are needed)."
         )
     else:
         opener = _OPENERS[verdict].format(points=definitions.meaningful_points)
         if verdict == SUPPORTED:
-            opener = f"Yes, in the {n} patients scored at both {early_words} and {late}"
+            opener = f"Yes, in the {n} patients scored both early ({early_words}) and {when}"
         sentence = (
             f"{opener}: {_change_text(definitions.instrument, tests, when, n)}. "
             f"Of {still_itt.n} early responders, {still.k} still responded {when} "
@@ -404,7 +407,7 @@ def _persistence(
     return ClaimCheck(
         claim=f"the improvement persisted to {late}",
         timepoint=late,
-        population=f"patients with a baseline and scores at both {early_words} and {late}",
+        population=f"patients with a baseline, an early score ({early_words}) and a score {when}",
         n=n,
         eligible=len(itt),
         scored=scored,

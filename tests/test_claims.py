@@ -97,6 +97,8 @@ def test_improvement_numbers_by_hand():
         ([-3, 3, -2, 2, -1, 1, 0, 4, -4, 0], "not supported", "Not shown by this clinic's data"),
         # nine patients
         (CHANGES[:9], "not enough data", "Not enough data: only 9 patients with a baseline"),
+        # nobody scored at 24 hours
+        ([None] * 12, "not enough data", "Not enough data: no patient with a baseline"),
     ],
 )
 def test_improvement_sentence_table(changes, verdict, starts):
@@ -128,6 +130,10 @@ def test_persistence_by_hand():
     assert (check.still_responding.k, check.still_responding.n) == (1, 5)
     assert (check.still_responding_itt.k, check.still_responding_itt.n) == (1, 5)
     assert check.verdict == "supported"
+    assert check.sentence.startswith(
+        "Yes, in the 13 patients scored both early (24 hours or week 1) and at week 4: PCL-5 "
+        "fell by 13.5 points"  # -175 / 13 = -13.46
+    )
     assert "Of 5 early responders, 1 still responded at week 4 (20% of the 5 scored then" in (
         check.sentence
     )
