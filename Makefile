@@ -20,6 +20,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.app-installed
 
+$(VENV)/.bench-installed: requirements.txt requirements-dev.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@ $(VENV)/.dev-installed $(VENV)/.app-installed
+
 run: $(VENV)/.app-installed
 	$(BIN)/streamlit run dashboard.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
@@ -35,7 +39,7 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench
 
 sample: $(VENV)/.app-installed
