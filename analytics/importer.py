@@ -756,10 +756,12 @@ def _prepare_assessments(part: _Part, totals: dict[str, str], options, out: _Col
     if "instrument" in f.columns:
         raw = f["instrument"].astype("string").str.strip()
         raw = raw.mask(raw == "")
-        names = {v: canonical_instrument(v) for v in raw.dropna().unique()}
-        canonical = raw.map(names, na_action="ignore").astype("string").fillna(default)
-        unknown = raw.notna() & raw.map(lambda v: names.get(v) is None, na_action="ignore")
-        unknown = unknown.fillna(False).astype(bool)
+        # A few distinct spellings among many rows: resolve each spelling once.
+        codes, spellings = pd.factorize(raw)
+        names = np.array([canonical_instrument(v) or "" for v in spellings] + [""], dtype=object)
+        resolved = pd.Series(names[codes], index=f.index, dtype="string")
+        unknown = pd.Series((codes >= 0) & (names[codes] == ""), index=f.index)
+        canonical = resolved.mask(codes < 0, default)
         out.rows(
             file,
             f.loc[unknown, "_row"],
@@ -1012,7 +1014,7 @@ def _assemble(parts: list[_Part], options: ImportOptions, out: _Collector) -> Cl
 
 def _concat(parts: list[_Part]) -> pd.DataFrame:
     frames = [p.frame for p in parts]
-    return frames[0].copy() if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _place(
@@ -1026,7 +1028,7 @@ def _place(
     unplaced_ids: list | None = None,
 ) -> pd.DataFrame | None:
     """Put one file's rows on the day axis; None when the file cannot be placed."""
-    f = part.frame.copy()
+    f = part.frame
     unplaced_ids = [] if unplaced_ids is None else unplaced_ids
     time_header = part.headers.get(TIME_COLUMNS[part.table] if part.dated else "day")
     if part.dated and not has_sessions:
