@@ -74,11 +74,6 @@ TIME_COLUMNS = {
     "assessments": "assessment_date",
     "side_effects": "session_date",
 }
-# Canonical columns of each table as uploaded (before day arithmetic).
-CONTRACT_COLUMNS = {
-    table: list(names) for table, names in ((t, SYNONYMS[t].keys()) for t in TABLES)
-}
-CONTRACT_COLUMNS["assessments"] = CONTRACT_COLUMNS["assessments"]
 
 _FILE_PATTERNS = [
     ("side_effects", re.compile(r"side.?effect|adverse|sideeffect")),

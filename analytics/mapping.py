@@ -307,7 +307,8 @@ def guess_mapping(
     Returns
     -------
     ColumnMapping
-        Only headers that differ from their canonical name are listed. A canonical column already
+        Only headers that differ from their canonical name (ignoring case) are listed. A canonical
+        column already
         present in the file is never the target of a synonym, and each canonical column is
         claimed by the first header that matches it. Columns such as "PCL-5 Total" are listed
         in ``totals`` with their instrument.
@@ -316,7 +317,7 @@ def guess_mapping(
     --------
     >>> m = guess_mapping({"sessions": ["Patient ID", "Date of Service", "Route"]})
     >>> m.columns["sessions"]
-    {'Patient ID': 'patient_id', 'Date of Service': 'session_date', 'Route': 'route'}
+    {'Patient ID': 'patient_id', 'Date of Service': 'session_date'}
     """
     columns: dict[str, dict[str, str]] = {}
     totals: dict[str, dict[str, str]] = {}

@@ -171,8 +171,6 @@ SCHEMAS = {
     "patients": patients_schema,
 }
 
-# Which column a dataframe-level check is about (pandera lists every column of a failing row).
-_FRAME_CHECK_COLUMN = {"multiple_fields_uniqueness": None}
 _UNIQUE_RULE = {
     "sessions": "another row has the same patient and day",
     "assessments": "another row has the same patient, day and instrument",
