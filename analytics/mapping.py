@@ -307,10 +307,9 @@ def guess_mapping(
     Returns
     -------
     ColumnMapping
-        Only headers that differ from their canonical name (ignoring case) are listed. A canonical
-        column already
-        present in the file is never the target of a synonym, and each canonical column is
-        claimed by the first header that matches it. Columns such as "PCL-5 Total" are listed
+        Only headers that differ from their canonical name (ignoring case) are listed. A
+        canonical column already present in the file is never the target of a synonym, and each
+        canonical column is claimed by the first header that matches it. Columns such as "PCL-5 Total" are listed
         in ``totals`` with their instrument.
 
     Examples
