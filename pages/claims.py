@@ -47,6 +47,12 @@ TITLES = {
 }
 
 
+def _p(value: float | None) -> str:
+    if value is None:
+        return "p not computed"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
 def _mean_change(check: dict) -> str:
     if check.get("mean_change") is None:
         return "–"
@@ -99,11 +105,9 @@ for key, title in TITLES.items():
             )
         else:
             ui.rate_metric(c4, "Response, intention to treat", check["response_itt"])
-        p = check.get("p_value")
         st.caption(
-            ("Paired t test p = " + (f"{p:.3g}" if p is not None else "–"))
-            + (f"; Wilcoxon p = {check['p_wilcoxon']:.3g}" if check.get("p_wilcoxon") else "")
-            + f". Rule: {check['rule']}"
+            f"Paired t test {_p(check.get('p_value'))}; Wilcoxon signed-rank "
+            f"{_p(check.get('p_wilcoxon'))}. Rule: {check['rule']}"
         )
         ui.download_table(
             pd.DataFrame([{k: v for k, v in check.items() if not isinstance(v, dict)}]),

@@ -140,16 +140,28 @@ with tab_funnel:
 
 # ---------------------------------------------------------------------------- not on track
 with tab_track:
-    st.caption(f"Not on track: {described['not_on_track']}.")
+    rule = state.analytics_function("not_on_track", "not_on_track_rule")
+    if rule is not None:
+        st.caption(f"Not on track: {rule(definitions)}")
     track = state.call_cached(
         "not_on_track", "not_on_track", f"{key}|not_on_track", context.data, definitions
     )
     if track is None:
         ui.not_available("Not-on-track list", "analytics.not_on_track.not_on_track")
     elif track.empty:
-        st.success("Every patient with enough sessions is on track.")
+        st.success("Every patient with enough sessions or weeks of follow-up is on track.")
     else:
-        st.dataframe(track, hide_index=True, width="stretch")
+        shown = track.drop(columns="rule").assign(route=track["route"].map(figures.route_label))
+        st.dataframe(
+            shown,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "change": st.column_config.NumberColumn("change (points)", format="%+.0f"),
+                "baseline": st.column_config.NumberColumn(format="%.0f"),
+                "latest_score": st.column_config.NumberColumn(format="%.0f"),
+            },
+        )
         ui.download_table(track, "not_on_track")
 
 # ---------------------------------------------------------------------------- one patient

@@ -6,6 +6,15 @@ import streamlit as st
 from ui import components as ui
 from ui import figures, state
 
+# bins with fewer patients than this are too noisy to draw (the download keeps them)
+MIN_BIN = 10
+
+
+def _total_max(name: str) -> float | None:
+    get_instrument = state.analytics_function("instruments", "get_instrument")
+    return None if get_instrument is None else float(get_instrument(name).total_max)
+
+
 context = state.get_context()
 ui.page_header("Outcomes", context, caption="How scores change over the course of treatment.")
 if ui.empty_state(context):
@@ -30,7 +39,7 @@ group_choice = c2.selectbox(
 )
 x_axis = c3.radio(
     "Time axis",
-    ["Days since first session", "Session number"],
+    ["Weeks since first session", "Session number"],
     horizontal=True,
     key="outcomes_x",
     help="Session number counts the sessions given before the score.",
@@ -48,107 +57,61 @@ described = definitions.describe()
 key = f"{context.key}|{instrument}"
 
 
-def _groups() -> list[tuple[str, object]]:
-    """(group value, cohort) pairs; cohort filtering is a selection, not a statistic."""
-    if group_choice == "none":
-        return [(figures.ALL_PATIENTS, context.data)]
-    column = "route" if group_choice == "route" else group_choice.removeprefix("extra:")
-    p = context.data.patients
-    out = []
-    for value in sorted(p[column].dropna().unique().tolist()):
-        out.append((value, context.data.with_patients(p.loc[p[column] == value, "patient_id"])))
-    return out
-
-
-def _outcomes(value, cohort):
-    return state.call_cached(
-        "outcomes", "timepoint_outcomes", f"{key}|{group_choice}={value}", cohort, definitions
-    )
-
-
 # ---------------------------------------------------------------------------- trajectories
-st.subheader(f"Mean {instrument} change from baseline")
-trajectory = state.analytics_function("trajectories", "mean_trajectory")
-rows = []
-if x_axis == "Session number" and trajectory is not None:
-    for value, cohort in _groups():
-        frame = state.call_cached(
-            "trajectories",
-            "mean_trajectory",
-            f"{key}|{group_choice}={value}|session",
-            cohort,
-            definitions,
-            by="session_number",
-        )
-        if frame is not None and not frame.empty:
-            rows.append(frame.assign(group=value))
-    x_col, x_title = "x", "Sessions given before the score"
-    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-elif x_axis == "Session number":
-    table = pd.DataFrame()
-    ui.not_available("Scores by session number", "analytics.trajectories.mean_trajectory")
+st.subheader(f"Mean {instrument} over time")
+axis = "session" if x_axis == "Session number" else "week"
+by = None if group_choice == "none" else group_choice.removeprefix("extra:")
+x_title = "Sessions given before the score" if axis == "session" else "Weeks since first session"
+means = state.call_cached(
+    "trajectories", "mean_trajectory", f"{key}|mean|{axis}|{by}", context.data, definitions,
+    axis=axis, by=by, include_overall=False,
+)  # fmt: skip
+if means is None:
+    ui.not_available("Mean scores over time", "analytics.trajectories.mean_trajectory")
+elif means.empty:
+    st.info("No patient in this cohort has a baseline and a later score.")
 else:
-    for value, cohort in _groups():
-        results = _outcomes(value, cohort) or []
-        for tp in results:
-            if tp.mean_change is None:
-                continue
-            rows.append(
-                {
-                    "group": value,
-                    "timepoint": tp.label,
-                    "day": tp.target_day,
-                    "mean": tp.mean_change,
-                    "ci_low": tp.change_ci_low if tp.change_ci_low is not None else tp.mean_change,
-                    "ci_high": tp.change_ci_high
-                    if tp.change_ci_high is not None
-                    else tp.mean_change,
-                    "n": tp.n,
-                }
-            )
-    table = pd.DataFrame(rows)
-    x_col, x_title = "day", "Days since first session (timepoint target day)"
-if not table.empty:
     fig = figures.mean_score_figure(
-        table,
-        x=x_col,
-        group="group" if group_choice != "none" else None,
-        y_title=f"Mean change in {instrument} (points; negative = better)",
+        means[means["n"] >= MIN_BIN],
+        x="x",
+        group="group" if by else None,
+        y_title=f"Mean {instrument} total (points)",
         x_title=x_title,
     )
-    fig.add_hline(y=0, line=dict(color="#888", width=1))
+    total_max = _total_max(instrument)
+    if total_max is not None:
+        fig.update_yaxes(range=[0, total_max])
     st.caption(
-        f"Observed patients at each timepoint, mean change with t-based 95% CI. "
-        f"Baseline: {described['baseline']}."
+        "Patients with a baseline; each counts once per bin. Mean with t-based 95% CI (band); "
+        f"{'week' if axis == 'week' else 'session'} 0 is the baseline "
+        f"({described['baseline']})"
+        + ("; days 1-3 are a bin of their own at 0.3 weeks" if axis == "week" else "")
+        + f". Bins with fewer than {MIN_BIN} patients are left off the chart (they are in the "
+        "download)."
     )
-    ui.show_figure(fig, table, "mean_change")
-elif x_axis != "Session number":
-    st.info("No scores at any timepoint for this cohort.")
+    ui.show_figure(fig, means, "mean_scores")
 
 # ---------------------------------------------------------------------------- spaghetti
 with st.expander("Individual patients (pseudonymous ids)", icon=":material/timeline:"):
     series = state.call_cached(
-        "timepoints", "patient_series", f"{key}|series", context.data, instrument
-    )
+        "trajectories", "patient_trajectories", f"{key}|series|{axis}|{by}", context.data,
+        definitions, axis=axis, by=by,
+    )  # fmt: skip
     if series is None or series.empty:
         st.caption("No scores to draw.")
     else:
         ids = pd.Index(series["patient_id"].unique()).sort_values()
         how_many = st.slider(
-            "Patients shown", 5, min(200, max(len(ids), 5)), min(40, len(ids)), key="spaghetti_n"
+            "Patients shown", 1, min(200, len(ids)), min(40, len(ids)), key="spaghetti_n"
         )
-        # a fixed, evenly spaced pick so the same patients stay on screen between reruns
+        # an evenly spaced pick, so the same patients stay on screen between reruns
         picked = ids[:: max(len(ids) // how_many, 1)][:how_many]
-        shown = series[series["patient_id"].isin(picked)].merge(
-            context.data.patients[["patient_id", "route"]], on="patient_id", how="left"
-        )
-        by_session = x_axis == "Session number"
-        x = "session_number_before" if by_session else "day"
+        shown = series[series["patient_id"].isin(picked)]
         fig = figures.spaghetti_figure(
             shown,
-            x=x,
-            group="route",
-            x_title="Sessions given before the score" if by_session else "Days since first session",
+            x="x",
+            group="group" if by else None,
+            x_title=x_title,
             y_title=f"{instrument} total (points)",
         )
         ui.show_figure(fig, shown, "patient_scores")
@@ -156,7 +119,12 @@ with st.expander("Individual patients (pseudonymous ids)", icon=":material/timel
 # ---------------------------------------------------------------------------- rates
 st.subheader("Response, remission and change by timepoint")
 rate_rows = []
-all_results = _outcomes("all", context.data) or []
+all_results = (
+    state.call_cached(
+        "outcomes", "timepoint_outcomes", f"{key}|timepoints", context.data, definitions
+    )
+    or []
+)
 rate_fn = state.analytics_function("stats", "rate")
 for tp in all_results:
     for measure, observed, itt in (

@@ -6,6 +6,9 @@ import streamlit as st
 from ui import components as ui
 from ui import figures, state
 
+# weeks with fewer patients than this are too noisy to draw (the download keeps them)
+MIN_BIN = 10
+
 context = state.get_context()
 ui.page_header(
     "Overview",
@@ -107,24 +110,33 @@ else:
     d1.metric("Median time to response", "n/a")
     d1.caption("not available yet")
 
-induction = summary.get("induction_completed") or summary.get("induction")
+flow = state.call_cached(
+    "attrition", "attrition_flow", context.key + "|flow", context.data, definitions
+)
+
+
+def _step(step: str) -> dict | None:
+    if flow is None or flow.empty:
+        return None
+    # the first route row is the all-routes total
+    row = flow[(flow["route"] == flow["route"].iloc[0]) & (flow["step"] == step)]
+    return None if row.empty else row.iloc[0][["k", "n", "rate", "ci_low", "ci_high"]].to_dict()
+
+
 ui.rate_metric(
     d2,
     "Completed induction",
-    induction,
-    help="Patients who reached the induction session count of their route: "
-    + ", ".join(
-        f"{figures.route_label(k)} {v}" for k, v in described["induction_sessions"].items()
-    ),
+    _step("completed_induction"),
+    help="Patients who started and reached the induction session count of their route: "
+    + ", ".join(f"{figures.route_label(k)} {v}" for k, v in described["induction_sessions"].items())
+    + ".",
 )
-completeness = summary.get("completeness") or summary.get("data_completeness")
 ui.rate_metric(
     d3,
-    "Data completeness (week-4 score)",
-    completeness.get("week 4")
-    if isinstance(completeness, dict) and "week 4" in completeness
-    else completeness,
-    help="Share of patients with a baseline who have a PCL-5 score in the week-4 window.",
+    "Scored at week 4 (data completeness)",
+    _step("scored_week4"),
+    help="Patients who started with a baseline and a PCL-5 score in the week-4 window, among "
+    "all who started. Unscored patients are missing data, not failures.",
 )
 
 st.subheader("Side effects (share of patients, at least once)")
@@ -132,7 +144,9 @@ effects = summary.get("side_effects") or []
 if not effects:
     st.caption("No side effects recorded for this cohort.")
 else:
-    ranked = sorted(effects, key=lambda e: -((e.get("patients") or {}).get("rate") or 0))[:3]
+    # reported effects only: the sessions' yes/no flags are shown on the Safety page
+    reported = [e for e in effects if not str(e.get("effect", "")).endswith("_flag")]
+    ranked = sorted(reported, key=lambda e: -((e.get("patients") or {}).get("rate") or 0))[:3]
     cols = st.columns(3)
     for col, effect in zip(cols, ranked):
         ui.rate_metric(
@@ -143,20 +157,44 @@ else:
             f"Per session: {ui.format_rate(effect.get('sessions'))}.",
         )
 
-st.subheader("Activity")
-activity = summary.get("activity")
-if isinstance(activity, list) and activity:
-    table = pd.DataFrame(activity)
-    period = "month" if "month" in table and table["month"].notna().any() else "year"
-    if period == "month":
-        table["period"] = (
-            table["year"].astype(str) + "-" + table["month"].astype(int).map("{:02d}".format)
-        )
+left, right = st.columns(2)
+with left:
+    st.subheader("PCL-5 over time")
+    means = state.call_cached(
+        "trajectories", "mean_trajectory", context.key + "|overview_mean|week", context.data,
+        definitions, axis="week",
+    )  # fmt: skip
+    if means is None:
+        ui.not_available("Mean PCL-5 over time", "analytics.trajectories.mean_trajectory")
+    elif means.empty:
+        st.caption("No patient has a baseline and a later score.")
     else:
-        table["period"] = table["year"].astype(str)
-    fig = figures.counts_by_period_figure(
-        table, period="period", x_title="Year" if period == "year" else "Month"
-    )
-    ui.show_figure(fig, table.drop(columns="period"), "activity")
-else:
-    ui.not_available("New starts and sessions per year", "activity in analytics.summary")
+        drawn = means[means["n"] >= MIN_BIN]
+        fig = figures.mean_score_figure(
+            drawn, x="x", y_title="Mean PCL-5 total (points)", x_title="Weeks since first session"
+        )
+        fig.update_layout(height=380, showlegend=False)
+        fig.update_yaxes(range=[0, 80])
+        st.caption(
+            f"Mean with t-based 95% CI; week 0 is the baseline. Weeks with fewer than {MIN_BIN} "
+            "patients are left off the chart (they are in the download)."
+        )
+        ui.show_figure(fig, means, "overview_mean_pcl5")
+with right:
+    st.subheader("Activity")
+    activity = summary.get("activity")
+    if isinstance(activity, list) and activity:
+        table = pd.DataFrame(activity)
+        period = "month" if "month" in table and table["month"].notna().any() else "year"
+        if period == "month":
+            table["period"] = (
+                table["year"].astype(str) + "-" + table["month"].astype(int).map("{:02d}".format)
+            )
+        else:
+            table["period"] = table["year"].astype(str)
+        fig = figures.counts_by_period_figure(
+            table, period="period", x_title="Year" if period == "year" else "Month"
+        )
+        ui.show_figure(fig, table.drop(columns="period"), "activity")
+    else:
+        ui.not_available("New starts and sessions per year", "activity in analytics.summary")

@@ -1,6 +1,5 @@
 """Fixtures for the dashboard tests: the sample clinic folder and the running app."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,3 @@ def app_env(sample_dir, monkeypatch) -> Path:
     """Point the app at the sample clinic (the loader reads DASHBOARD_SAMPLE_DIR)."""
     monkeypatch.setenv("DASHBOARD_SAMPLE_DIR", str(sample_dir))
     return sample_dir
-
-
-def browser_required() -> bool:
-    return os.environ.get("REQUIRE_BROWSER") == "1"

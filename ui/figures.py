@@ -184,6 +184,7 @@ def mean_score_figure(
             y=band_y,
             fill="toself",
             fillcolor=_rgba(colour, 0.18),
+            mode="lines",
             line=dict(width=0),
             hoverinfo="skip",
             showlegend=False,
@@ -260,18 +261,26 @@ def rate_bars_figure(
     ``n`` (rates and bounds as proportions 0-1).
     """
     facets = list(dict.fromkeys(frame[facet])) if facet in frame else [""]
+    # two panels a row keeps the timepoint labels legible
+    n_cols = min(len(facets), 2) or 1
+    n_rows = -(-len(facets) // n_cols) or 1
     fig = make_subplots(
-        rows=1,
-        cols=max(len(facets), 1),
+        rows=n_rows,
+        cols=n_cols,
         subplot_titles=[str(f) for f in facets],
         shared_yaxes=True,
-        horizontal_spacing=0.04,
+        horizontal_spacing=0.05,
+        vertical_spacing=0.22 / n_rows + 0.08,
     )
     colour_values = list(dict.fromkeys(frame[colour])) if colour in frame else [None]
-    for col, facet_value in enumerate(facets, start=1):
+    in_legend: set[str] = set()
+    for index, facet_value in enumerate(facets):
+        row, col = divmod(index, n_cols)
         part = frame[frame[facet] == facet_value] if facet in frame else frame
         for i, value in enumerate(colour_values):
             rows = part[part[colour] == value] if colour in part else part
+            if rows.empty:
+                continue
             name = POPULATION_LABELS.get(value, _group_name(value))
             c = POPULATION_COLOURS.get(value) or colour_for(value, i)
             fig.add_bar(
@@ -279,7 +288,7 @@ def rate_bars_figure(
                 y=100 * rows["rate"],
                 name=name,
                 legendgroup=name,
-                showlegend=col == 1,
+                showlegend=name not in in_legend,
                 marker_color=c,
                 error_y=dict(
                     type="data",
@@ -294,14 +303,23 @@ def rate_bars_figure(
                     f"{name}<br>%{{x}}: %{{y:.0f}}% (%{{customdata[0]}}/%{{customdata[1]}})"
                     "<br>95% CI %{customdata[2]:.0%}–%{customdata[3]:.0%}<extra></extra>"
                 ),
-                row=1,
-                col=col,
+                row=row + 1,
+                col=col + 1,
             )
+            in_legend.add(name)
     _style(fig, title=title, x_title="", y_title="")
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text=x_title, type="category")
+    fig.update_layout(
+        barmode="group",
+        height=120 + 340 * n_rows,
+        # the legend sits above the panel titles, in the figure's own margin
+        legend=dict(yref="container", y=0.995, yanchor="top", orientation="h", x=0),
+        margin=dict(t=110 if title else 80),
+    )
+    fig.update_xaxes(type="category")
+    for r in range(1, n_rows + 1):
+        fig.update_xaxes(title_text=x_title, row=r)
+        fig.update_yaxes(title_text=y_title, row=r, col=1)
     fig.update_yaxes(range=[0, 100], ticksuffix="%")
-    fig.update_yaxes(title_text=y_title, row=1, col=1)
     return fig
 
 
@@ -309,7 +327,7 @@ def change_bars_figure(
     frame: pd.DataFrame,
     *,
     category: str,
-    x_title: str = "Mean change from baseline (points; negative = better)",
+    x_title: str = "Mean change (points)",
     y_title: str = "",
     group: str | None = None,
     title: str | None = None,
@@ -369,6 +387,7 @@ def km_figure(
             y=100 * pd.concat([part["ci_high"], part["ci_low"].iloc[::-1]]),
             fill="toself",
             fillcolor=_rgba(colour, 0.16),
+            mode="lines",
             line=dict(width=0, shape="hv"),
             hoverinfo="skip",
             showlegend=False,

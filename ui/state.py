@@ -267,6 +267,8 @@ def _filter_options(version: str, _data: ClinicData) -> dict[str, list]:
         "clinicians": _options(s["clinician"]),
     }
     for column in _data.extra_patient_columns:
+        if column in ("site", "clinician", "route"):
+            continue  # already offered from the sessions table
         values = _options(p[column])
         # free-text columns (one value per patient) make poor filters
         if 1 < len(values) <= 30:
