@@ -174,7 +174,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         return 2
     try:
         summary = build_summary(result.data, definitions, by=args.by)
-    except KeyError as exc:
+    except (KeyError, ValueError) as exc:
+        # an unknown grouping column: say which columns exist
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     if args.json:
