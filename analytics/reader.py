@@ -64,8 +64,11 @@ _FORMULA_RULE = (
 )
 # A plain number may start with a sign; "1,5" is a number where the comma is the decimal mark.
 _PLAIN_NUMBER = r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?"
-# A cell of dashes is a placeholder ("-", "--"), not a formula.
-_SAFE_SIGNED = rf"(?:{_PLAIN_NUMBER}|-+)"
+# A cell of dashes is a placeholder ("-", "--"), not a formula. A signed run of digits, spaces,
+# brackets and dashes ("+1 555 123 4567") is at worst arithmetic: it names no function, cell or
+# command, so it cannot run anything; refusing it would also stop the PHI guard from dropping a
+# phone column and would echo the number back in the message.
+_SAFE_SIGNED = rf"(?:{_PLAIN_NUMBER}|-+|[+-][\d\s().,+-]*)"
 _FORMULA_STARTS = ("=", "+", "-", "@")
 # Start bytes of files people upload by mistake, with what to tell them.
 _SIGNATURES = (

@@ -284,6 +284,12 @@ def test_normalise_header(header, name):
         ('"-0,5"', False),
         ("-", False),
         ("--", False),
+        # signed digits and punctuation only, like a phone number: arithmetic at worst, and the
+        # PHI guard (not this check) must see it so it can be dropped without being echoed
+        ("+1 555 123 4567", False),
+        ("+44 (0)20 7946 0958", False),
+        ("+1-1", False),
+        ("+1 555 CALL NOW", True),
         ("a=b", False),
         ("mild", False),
     ],
@@ -336,6 +342,10 @@ def _expected(cell: str):
     line_end=st.sampled_from(["\n", "\r\n"]),
 )
 def test_round_trip_of_csv_writer(width, data, separator, bom, line_end):
+    if width == 1:
+        # One column has no separator in its header to sniff, so the file is read as
+        # comma-separated; a ';' file with a comma in a cell is genuinely ambiguous.
+        separator = ","
     headers = [f"col {i}" for i in range(width)]
     rows = data.draw(st.lists(st.lists(_CELL, min_size=width, max_size=width), max_size=8))
     buffer = io.StringIO()
@@ -350,7 +360,7 @@ def test_round_trip_of_csv_writer(width, data, separator, bom, line_end):
         assert only_error(result).rule == "has a header but no data rows"
         return
     assert result.problems == [], [str(p) for p in result.problems]
-    assert result.separator == separator or width == 1
+    assert result.separator == separator
     frame = result.frame.drop(columns=ROW_COLUMN)
     got = [[None if pd.isna(c) else c for c in row] for row in frame.itertuples(index=False)]
     assert got == expected
