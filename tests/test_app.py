@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,6 +17,24 @@ PAGES = [
     "pages/data.py",
     "pages/settings.py",
 ]
+
+
+@pytest.fixture(autouse=True)
+def navigation_not_pages_folder(monkeypatch):
+    """Run the router on every rerun, as `streamlit run` does.
+
+    AppTest forgets before each run that the app called ``st.navigation`` and, seeing a
+    ``pages/`` folder, falls back to the old folder-based multipage mode: later runs execute
+    only the page, never the router, so the sidebar filters vanish. A real server sets the flag
+    to False once ``st.navigation`` runs; this does the same from the start.
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def _app(page: str | None = None) -> AppTest:
