@@ -3,7 +3,6 @@
 import csv
 import io
 import re
-import time
 
 import numpy as np
 import pandas as pd
@@ -11,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import analytics.reader as reader_module
 from analytics.problems import ERROR, WARNING
 from analytics.reader import (
     MAX_LISTED,
@@ -73,30 +73,38 @@ def test_non_utf8_names_row():
     assert problem.row == 2 and problem.value is None
 
 
-def test_too_large_is_refused_before_parsing():
-    # 1 MB over a 1 KB limit takes no parsing: time it against a generous bound.
+@pytest.fixture
+def no_parsing(monkeypatch):
+    """Fail the test if the reader decodes or parses: a refusal must come from the size alone."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the upload was parsed before being refused")
+
+    monkeypatch.setattr(reader_module, "_decode", refuse)
+    monkeypatch.setattr(reader_module, "_read_csv", refuse)
+
+
+def test_too_large_is_refused_before_parsing(no_parsing):
     data = b"a,b\n" + b"1,2\n" * 250_000
-    start = time.perf_counter()
     problem = only_error(read_table("big.csv", data, max_bytes=1024))
-    assert time.perf_counter() - start < 0.05
     assert problem.rule == "is 976.6 KB, over the 1.0 KB limit for one upload"
 
 
-def test_200_mb_upload_refused_cheaply():
+def test_200_mb_upload_refused_before_parsing(no_parsing):
     data = bytes(200 * 1024 * 1024)  # zeros: would be "not text" if it were ever looked at
-    start = time.perf_counter()
     problem = only_error(read_table("huge.csv", data))
-    assert time.perf_counter() - start < 0.5
     assert problem.rule == "is 200.0 MB, over the 100.0 MB limit for one upload"
     assert MAX_UPLOAD_BYTES == 100 * 1024 * 1024
 
 
-def test_ten_thousand_columns_refused_fast():
+def test_ten_thousand_columns_refused_on_the_header(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the body was parsed before the refusal")
+
+    monkeypatch.setattr(reader_module, "_read_csv", refuse)
     header = ",".join(f"c{i}" for i in range(10_000))
     data = (header + "\n" + ",".join(["1"] * 10_000) + "\n").encode() * 1
-    start = time.perf_counter()
     result = read_table("wide.csv", data)
-    assert time.perf_counter() - start < 1.0
     assert only_error(result).rule == "has 10,000 columns; at most 500 are allowed"
     assert only_error(read_table("w.csv", b"a,b,c\n1,2,3\n", max_columns=2)).rule == (
         "has 3 columns; at most 2 are allowed"
@@ -381,15 +389,13 @@ def test_arbitrary_csv_like_text_never_raises(text):
         assert result.frame[ROW_COLUMN].is_monotonic_increasing
 
 
-def test_many_rows_in_seconds():
-    # 100,000 rows keeps the suite quick; a million rows of 20 columns read in about 5-8 s.
+def test_many_rows():
+    # Speed is measured by `make bench`, never asserted here; this checks the bulk path is exact.
     rng = np.random.default_rng(1)
     n = 100_000
     frame = pd.DataFrame({f"c{i}": rng.integers(-500, 500, n).astype(str) for i in range(20)})
     data = frame.to_csv(index=False).encode()
-    start = time.perf_counter()
     result = read_table("big.csv", data)
-    elapsed = time.perf_counter() - start
     assert result.problems == []
     assert len(result.frame) == n
-    assert elapsed < 20, elapsed
+    assert result.frame["c7"].tolist() == frame["c7"].tolist()

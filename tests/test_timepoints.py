@@ -1,7 +1,5 @@
 """Baseline and timepoint selection, checked by hand and against a naive per-patient loop."""
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -206,8 +204,6 @@ def test_scales_to_many_patients():
         }
     )
     data = clinic_from_frames(assessments=assess)
-    start = time.perf_counter()
+    # how fast is measured by `make bench`; here, that the bulk path gives every patient a row
     tp = timepoint_scores(data, PCL)
-    elapsed = time.perf_counter() - start
     assert tp["patient_id"].nunique() == 100_000
-    assert elapsed < 30
