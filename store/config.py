@@ -1,0 +1,87 @@
+"""Every storage setting in one place, read from the environment.
+
+- ``DATABASE_URL``: an SQLAlchemy URL. Unset, the clinic's data lives in an embedded SQLite file,
+  ``var/clinic.sqlite`` under the project folder (``var/`` is ignored by git). ``postgres://`` and
+  ``postgresql://`` URLs are driven by psycopg 3.
+- ``SESSION_TTL_MINUTES``: minutes a signed-in session stays valid without activity (default 60).
+- The lockout policy: after :attr:`LockoutPolicy.free_failures` consecutive failed logins, each
+  further failure locks the account for a delay that doubles, up to a ceiling.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_SQLITE_PATH",
+    "LOCKOUT",
+    "LockoutPolicy",
+    "ROOT",
+    "database_url",
+    "session_ttl",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_PATH = ROOT / "var" / "clinic.sqlite"
+DEFAULT_SESSION_TTL_MINUTES = 60
+
+
+def database_url(environ: dict[str, str] | None = None) -> str:
+    """The database to use: ``DATABASE_URL`` when set, else the embedded SQLite file."""
+    env = os.environ if environ is None else environ
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    # Heroku-style and plain URLs name no driver; psycopg 3 is the one installed.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def session_ttl(environ: dict[str, str] | None = None) -> timedelta:
+    """How long a signed-in session lasts without activity (``SESSION_TTL_MINUTES``)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("SESSION_TTL_MINUTES", "").strip()
+    if not raw:
+        return timedelta(minutes=DEFAULT_SESSION_TTL_MINUTES)
+    try:
+        minutes = int(raw)
+    except ValueError:
+        raise ValueError(f"SESSION_TTL_MINUTES must be a whole number, not {raw!r}") from None
+    if minutes <= 0:
+        raise ValueError(f"SESSION_TTL_MINUTES must be positive, not {minutes}")
+    return timedelta(minutes=minutes)
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """Slow down password guessing.
+
+    Attributes
+    ----------
+    free_failures : int
+        Consecutive failures allowed before the account is locked.
+    base_delay : timedelta
+        Lock after the first failure beyond ``free_failures``; each further failure doubles it.
+    max_delay : timedelta
+        Ceiling of the lock.
+    """
+
+    free_failures: int = 5
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(hours=1)
+
+    def delay_after(self, failures: int) -> timedelta:
+        """How long the account is locked after ``failures`` consecutive failures."""
+        if failures < self.free_failures:
+            return timedelta(0)
+        # Exponent capped so that the multiplication cannot overflow timedelta.
+        doublings = min(failures - self.free_failures, 20)
+        return min(self.base_delay * 2**doublings, self.max_delay)
+
+
+LOCKOUT = LockoutPolicy()

@@ -1,0 +1,409 @@
+"""Users, roles and sign-in: argon2 password hashes, lockout with back-off, expiring sessions.
+
+Roles
+-----
+- ``director``: everything, including users, imports, rollback and the audit log;
+- ``clinician``: every dashboard and patient timeline, no imports;
+- ``staff``: the Data page only (upload and validation).
+
+Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106 "second recommended
+option"). There is no default password: :func:`ensure_first_director` creates the first director
+with a random one and returns it for the caller to show once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Engine
+
+from store.audit import record_audit
+from store.config import LOCKOUT, LockoutPolicy, session_ttl
+from store.db import get_engine
+from store.models import UserRow
+
+__all__ = [
+    "CLINICIAN",
+    "DIRECTOR",
+    "FIRST_DIRECTOR",
+    "LoginResult",
+    "LoginSession",
+    "MIN_PASSWORD_LENGTH",
+    "PAGES",
+    "ROLES",
+    "STAFF",
+    "User",
+    "add_user",
+    "allowed_pages",
+    "authenticate",
+    "can",
+    "change_role",
+    "ensure_first_director",
+    "generate_password",
+    "list_users",
+    "login",
+    "remove_user",
+    "set_password",
+    "start_session",
+]
+
+DIRECTOR = "director"
+CLINICIAN = "clinician"
+STAFF = "staff"
+ROLES = (DIRECTOR, CLINICIAN, STAFF)
+FIRST_DIRECTOR = "director"
+MIN_PASSWORD_LENGTH = 12
+
+# Page keys: the file stem under pages/ for existing pages, and the director's own pages.
+DASHBOARD_PAGES = ("overview", "outcomes", "durability", "safety", "cohorts", "claims", "settings")
+PAGES = (*DASHBOARD_PAGES, "data", "import_history", "audit", "users")
+_ROLE_PAGES = {
+    DIRECTOR: frozenset(PAGES),
+    CLINICIAN: frozenset(DASHBOARD_PAGES),
+    STAFF: frozenset({"data"}),
+}
+# What each role may do besides seeing pages.
+_ROLE_ACTIONS = {
+    DIRECTOR: frozenset(
+        {"import", "resolve_conflicts", "rollback", "clear_sample", "manage_users", "read_audit"}
+    ),
+    CLINICIAN: frozenset(),
+    STAFF: frozenset({"import"}),
+}
+
+_HASHER = PasswordHasher()
+# Verified against when the user does not exist, so that a wrong name costs as long as a wrong
+# password and the timing does not tell which names exist.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in (or listed) user. Never carries the password or its hash."""
+
+    username: str
+    role: str
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of one sign-in attempt.
+
+    Attributes
+    ----------
+    user : User or None
+        The user when the name and password are right and the account is not locked.
+    locked_until : datetime or None
+        When the account accepts tries again (set while it is locked).
+    """
+
+    user: User | None
+    locked_until: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    """A signed-in session that expires after ``SESSION_TTL_MINUTES`` without activity."""
+
+    user: User
+    started_at: datetime
+    expires_at: datetime
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return (now or datetime.now(UTC)) >= self.expires_at
+
+    def touched(self, now: datetime | None = None, ttl: timedelta | None = None) -> LoginSession:
+        """The same session with its expiry moved ``ttl`` past ``now`` (on each request)."""
+        now = now or datetime.now(UTC)
+        return replace(self, expires_at=now + (ttl or session_ttl()))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def start_session(
+    user: User, *, now: datetime | None = None, ttl: timedelta | None = None
+) -> LoginSession:
+    """A new session for ``user`` expiring ``ttl`` (default ``SESSION_TTL_MINUTES``) from now."""
+    now = now or _now()
+    return LoginSession(user=user, started_at=now, expires_at=now + (ttl or session_ttl()))
+
+
+def allowed_pages(role: str) -> frozenset[str]:
+    """The page keys ``role`` may see (:data:`PAGES`); the navigation lists only these."""
+    try:
+        return _ROLE_PAGES[role]
+    except KeyError:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}") from None
+
+
+def can(user: User | None, action: str) -> bool:
+    """Whether ``user`` may do ``action`` (import, rollback, manage_users, ...)."""
+    return user is not None and action in _ROLE_ACTIONS.get(user.role, frozenset())
+
+
+def generate_password() -> str:
+    """A random password of 24 URL-safe characters (144 bits)."""
+    return secrets.token_urlsafe(18)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _check_username(username: str) -> str:
+    name = username.strip()
+    if not name or len(name) > 150 or any(c.isspace() for c in name):
+        raise ValueError("a user name is 1 to 150 characters without spaces")
+    return name
+
+
+def _require_director(actor) -> None:
+    if isinstance(actor, User) and actor.role != DIRECTOR:
+        raise PermissionError("only a director can manage users")
+
+
+def add_user(
+    username: str,
+    password: str,
+    role: str,
+    *,
+    actor=None,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = _now,
+) -> User:
+    """Create a user. ``actor`` (a director, or a CLI name) is recorded in the audit log."""
+    _require_director(actor)
+    name = _check_username(username)
+    _check_role(role)
+    _check_password(password)
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        exists = conn.execute(sa.select(UserRow.id).where(UserRow.username == name)).first()
+        if exists:
+            raise ValueError(f"user {name!r} already exists")
+        conn.execute(
+            sa.insert(UserRow).values(
+                username=name,
+                password_hash=_HASHER.hash(password),
+                role=role,
+                created_at=clock(),
+                failed_logins=0,
+            )
+        )
+        record_audit("user_added", user=actor, detail={"username": name, "role": role}, conn=conn)
+    return User(name, role)
+
+
+def _directors(conn) -> int:
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(UserRow).where(UserRow.role == DIRECTOR)
+    ).scalar_one()
+
+
+def remove_user(username: str, *, actor=None, engine: Engine | None = None) -> None:
+    """Delete a user; the last director cannot be removed."""
+    _require_director(actor)
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        role = conn.execute(sa.select(UserRow.role).where(UserRow.username == username)).first()
+        if role is None:
+            raise ValueError(f"no user {username!r}")
+        if role[0] == DIRECTOR and _directors(conn) == 1:
+            raise ValueError("the last director cannot be removed")
+        conn.execute(sa.delete(UserRow).where(UserRow.username == username))
+        record_audit("user_removed", user=actor, detail={"username": username}, conn=conn)
+
+
+def set_password(username: str, password: str, *, actor=None, engine: Engine | None = None) -> None:
+    """Set a new password (a director for anyone; a user may change their own)."""
+    if isinstance(actor, User) and actor.role != DIRECTOR and actor.username != username:
+        raise PermissionError("only a director can change another user's password")
+    _check_password(password)
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        done = conn.execute(
+            sa.update(UserRow)
+            .where(UserRow.username == username)
+            .values(password_hash=_HASHER.hash(password), failed_logins=0, locked_until=None)
+        )
+        if done.rowcount == 0:
+            raise ValueError(f"no user {username!r}")
+        record_audit("password_changed", user=actor, detail={"username": username}, conn=conn)
+
+
+def change_role(username: str, role: str, *, actor=None, engine: Engine | None = None) -> None:
+    """Give ``username`` another role; the last director keeps theirs."""
+    _require_director(actor)
+    _check_role(role)
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        old = conn.execute(sa.select(UserRow.role).where(UserRow.username == username)).first()
+        if old is None:
+            raise ValueError(f"no user {username!r}")
+        if old[0] == DIRECTOR and role != DIRECTOR and _directors(conn) == 1:
+            raise ValueError("the last director cannot lose the director role")
+        conn.execute(sa.update(UserRow).where(UserRow.username == username).values(role=role))
+        record_audit(
+            "role_changed",
+            user=actor,
+            detail={"username": username, "from": old[0], "to": role},
+            conn=conn,
+        )
+
+
+def list_users(engine: Engine | None = None) -> pd.DataFrame:
+    """Users with role, creation, last sign-in and lock state (no password hashes)."""
+    query = sa.select(
+        UserRow.username,
+        UserRow.role,
+        UserRow.created_at,
+        UserRow.last_login_at,
+        UserRow.failed_logins,
+        UserRow.locked_until,
+    ).order_by(UserRow.username)
+    with (engine or get_engine()).connect() as conn:
+        rows = conn.execute(query).all()
+    columns = ["username", "role", "created_at", "last_login_at", "failed_logins", "locked_until"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def login(
+    username: str,
+    password: str,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = _now,
+    policy: LockoutPolicy = LOCKOUT,
+) -> LoginResult:
+    """Check a name and password, counting failures and locking the account after too many.
+
+    After ``policy.free_failures`` consecutive failures the account is locked for
+    ``policy.delay_after(failures)``, doubling with each further failure; tries while locked are
+    refused without looking at the password (and do not extend the lock). A success resets the
+    count. Every attempt is audited; a name that does not exist is logged as unknown, since it
+    may be a password typed into the wrong box.
+    """
+    engine = engine or get_engine()
+    now = clock()
+    name = username.strip()
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(
+                UserRow.id,
+                UserRow.password_hash,
+                UserRow.role,
+                UserRow.failed_logins,
+                UserRow.locked_until,
+            ).where(UserRow.username == name)
+        ).first()
+        if row is None:
+            _verify(_DUMMY_HASH, password)
+            record_audit("login_failed", detail={"reason": "unknown user"}, conn=conn, clock=clock)
+            return LoginResult(None)
+        if row.locked_until is not None and row.locked_until > now:
+            record_audit("login_locked", user=name, conn=conn, clock=clock)
+            return LoginResult(None, locked_until=row.locked_until)
+        if not _verify(row.password_hash, password):
+            failures = row.failed_logins + 1
+            delay = policy.delay_after(failures)
+            locked_until = now + delay if delay else None
+            conn.execute(
+                sa.update(UserRow)
+                .where(UserRow.id == row.id)
+                .values(failed_logins=failures, locked_until=locked_until)
+            )
+            record_audit(
+                "login_failed",
+                user=name,
+                detail={"consecutive_failures": failures},
+                conn=conn,
+                clock=clock,
+            )
+            return LoginResult(None, locked_until=locked_until)
+        values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+        if _HASHER.check_needs_rehash(row.password_hash):
+            values["password_hash"] = _HASHER.hash(password)
+        conn.execute(sa.update(UserRow).where(UserRow.id == row.id).values(**values))
+        record_audit("login", user=name, conn=conn, clock=clock)
+        return LoginResult(User(name, row.role))
+
+
+def authenticate(
+    username: str,
+    password: str,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = _now,
+    policy: LockoutPolicy = LOCKOUT,
+) -> User | None:
+    """The user when ``username`` and ``password`` are right and the account is not locked.
+
+    :func:`login` says, in addition, until when a locked account refuses tries.
+    """
+    return login(username, password, engine=engine, clock=clock, policy=policy).user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def ensure_first_director(
+    *, engine: Engine | None = None, clock: Callable[[], datetime] = _now
+) -> str | None:
+    """Create the first director when there are no users; return its one-time password.
+
+    Returns None when users exist. Prints nothing: the caller shows the password once (the
+    terminal that ran ``make run``, as Jupyter shows its token) and it is never stored in clear.
+    """
+    engine = engine or get_engine()
+    password = generate_password()
+    try:
+        return _create_first_director(engine, password, clock)
+    except sa.exc.IntegrityError:
+        # Another process created it at the same moment: that one shows the password.
+        return None
+
+
+def _create_first_director(engine: Engine, password: str, clock) -> str | None:
+    with engine.begin() as conn:
+        if conn.execute(sa.select(sa.func.count()).select_from(UserRow)).scalar_one():
+            return None
+        conn.execute(
+            sa.insert(UserRow).values(
+                username=FIRST_DIRECTOR,
+                password_hash=_HASHER.hash(password),
+                role=DIRECTOR,
+                created_at=clock(),
+                failed_logins=0,
+            )
+        )
+        record_audit(
+            "user_added",
+            user="system",
+            detail={"username": FIRST_DIRECTOR, "role": DIRECTOR, "first_start": True},
+            conn=conn,
+            clock=clock,
+        )
+    return password
