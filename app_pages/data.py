@@ -10,9 +10,46 @@ import streamlit as st
 from ui import components as ui
 from ui import state
 
+REPORT_KEY = "data_import_report"
+
 context = state.get_context()
 st.title("Data")
 ui.data_banner(context.loaded)
+
+
+def _show_report(report: dict) -> None:
+    """The outcome of the last import: a summary, and every problem with file, row and column."""
+    problems = report["problems"]
+    if report["ok"]:
+        st.success(
+            "Imported: "
+            + ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in report["counts"].items())
+            + ". The dashboard now shows this clinic for the rest of this session.",
+            icon=":material/check_circle:",
+        )
+        if report.get("mapping"):
+            st.download_button(
+                "Download this column mapping (JSON)",
+                report["mapping"].encode(),
+                file_name="column-mapping.json",
+                mime="application/json",
+            )
+    else:
+        errors = int((problems["severity"] == "error").sum()) if not problems.empty else 0
+        st.error(
+            f"Nothing was imported: {errors} error(s). Each is listed below with its file, row "
+            "and column; fix them in the export and upload again.",
+            icon=":material/error:",
+        )
+    if not problems.empty:
+        st.subheader("Validation report")
+        st.dataframe(problems, hide_index=True, width="stretch")
+        ui.download_table(problems, "validation_report")
+
+
+last_report = st.session_state.get(REPORT_KEY)
+if last_report is not None:
+    _show_report(last_report)
 
 import_files = state.analytics_function("importer", "import_files")
 ImportOptions = state.analytics_function("importer", "ImportOptions")
@@ -292,31 +329,12 @@ with st.status("Reading and validating…", expanded=True) as status:
     )
 
 problems = result.problems_frame()
+report = {"ok": result.ok, "counts": result.summary(), "problems": problems, "mapping": None}
 if result.ok:
-    counts = result.summary()
-    st.success(
-        "Imported: "
-        + ", ".join(f"{n:,} {table}" for table, n in counts.items())
-        + ". The dashboard now shows this clinic for the rest of this session.",
-        icon=":material/check_circle:",
-    )
     label = "Uploaded clinic (" + ", ".join(sorted(files)) + ")"
     state.store_upload(result.data, label=label, digest=digest, problems=problems)
     if mapping is not None:
-        st.download_button(
-            "Download this column mapping (JSON)",
-            json.dumps(mapping.to_dict(), indent=2).encode(),
-            file_name="column-mapping.json",
-            mime="application/json",
-        )
-else:
-    st.error(
-        f"Nothing was imported: {int((problems['severity'] == 'error').sum())} error(s). "
-        "Each is listed below with its file, row and column.",
-        icon=":material/error:",
-    )
-
-if not problems.empty:
-    st.subheader("Validation report")
-    st.dataframe(problems, hide_index=True, width="stretch")
-    ui.download_table(problems, "validation_report")
+        report["mapping"] = json.dumps(mapping.to_dict(), indent=2)
+st.session_state[REPORT_KEY] = report
+# rerun so the sidebar, the banner and every page pick up the new clinic at once
+st.rerun()

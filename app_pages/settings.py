@@ -137,14 +137,9 @@ try:
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}")
 else:
-    described = definitions.describe()
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {"definition": k.replace("_", " "), "in force": v if isinstance(v, str) else str(v)}
-                for k, v in described.items()
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
+    for name, text in definitions.describe().items():
+        if isinstance(text, list):
+            text = "; ".join(map(str, text))
+        elif isinstance(text, dict):
+            text = ", ".join(f"{k} {v}" for k, v in text.items())
+        st.markdown(f"**{name.replace('_', ' ').capitalize()}**: {text}")

@@ -3,38 +3,19 @@
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [
-    "pages/overview.py",
-    "pages/outcomes.py",
-    "pages/durability.py",
-    "pages/safety.py",
-    "pages/cohorts.py",
-    "pages/claims.py",
-    "pages/data.py",
-    "pages/settings.py",
+    "app_pages/overview.py",
+    "app_pages/outcomes.py",
+    "app_pages/durability.py",
+    "app_pages/safety.py",
+    "app_pages/cohorts.py",
+    "app_pages/claims.py",
+    "app_pages/data.py",
+    "app_pages/settings.py",
 ]
-
-
-@pytest.fixture(autouse=True)
-def navigation_not_pages_folder(monkeypatch):
-    """Run the router on every rerun, as `streamlit run` does.
-
-    AppTest forgets before each run that the app called ``st.navigation`` and, seeing a
-    ``pages/`` folder, falls back to the old folder-based multipage mode: later runs execute
-    only the page, never the router, so the sidebar filters vanish. A real server sets the flag
-    to False once ``st.navigation`` runs; this does the same from the start.
-    """
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def _app(page: str | None = None) -> AppTest:
@@ -79,11 +60,11 @@ def test_a_route_filter_changes_the_patient_count(app_env):
 def test_a_stricter_response_rule_lowers_week4_response(app_env):
     at = _app()
     before = _metric(at, "Response, observed")
-    at.switch_page("pages/settings.py").run()
+    at.switch_page("app_pages/settings.py").run()
     at.selectbox(key="settings_response").set_value("pct:50")
     at.button(key="settings_apply").click().run()
     assert not at.exception
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("app_pages/overview.py").run()
     after = _metric(at, "Response, observed")
     assert after != before
     assert int(after.rstrip("%")) < int(before.rstrip("%"))

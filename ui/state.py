@@ -430,5 +430,9 @@ def render_definitions_sidebar() -> None:
             st.caption("Outcome definitions (analytics.definitions) are not available yet.")
             return
         for name, text in definitions.describe().items():
+            if isinstance(text, list):
+                text = "; ".join(map(str, text))
+            elif isinstance(text, dict):
+                text = ", ".join(f"{k} {v}" for k, v in text.items())
             st.markdown(f"**{name.replace('_', ' ').capitalize()}**: {text}")
         st.caption("Change them on the Settings page.")
