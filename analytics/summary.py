@@ -15,6 +15,7 @@ import pandas as pd
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
 from analytics.outcomes import baseline_stats, timepoint_outcomes
+from analytics.timepoints import shared_intermediates
 
 __all__ = ["MAX_GROUPS", "SMALL_GROUP", "build_summary", "jsonable"]
 
@@ -22,7 +23,14 @@ __all__ = ["MAX_GROUPS", "SMALL_GROUP", "build_summary", "jsonable"]
 SMALL_GROUP = 11
 # A split into more groups than this is not a summary any more.
 MAX_GROUPS = 50
-SAFETY_KEYS = ("exposure", "side_effects", "blood_pressure", "dissociation")
+SAFETY_KEYS = (
+    "exposure",
+    "side_effects",
+    "blood_pressure",
+    "dissociation",
+    "serious_events",
+    "label_reference",
+)
 
 
 def jsonable(value):
@@ -121,13 +129,21 @@ def build_summary(
         ``"(not recorded)"`` (:data:`analytics.groups.MISSING_GROUP`). Every group uses the
         whole cohort's baseline SD for reliable change.
         ``exposure``, ``side_effects``, ``blood_pressure``, ``dissociation``: from
-        :func:`analytics.safety.safety_summary`.
+        :func:`analytics.safety.safety_summary`; also ``serious_events`` and
+        ``label_reference`` (the Spravato label's trial frequencies, another population), and
+        ``safety_settings`` (every threshold and band used). With ``by``, each group also gets
+        its own ``side_effects`` so a route's per-patient rates can be set beside the label.
 
     Raises
     ------
     ValueError
         When ``by`` is not a ``patients`` column, or splits into more than 50 groups.
     """
+    with shared_intermediates():  # baselines and timepoint scores are computed once
+        return _build_summary(data, definitions, by=by)
+
+
+def _build_summary(data: ClinicData, definitions: OutcomeDefinitions, *, by: str | None) -> dict:
     from analytics.durability import durability_summary
     from analytics.pcl5_depth import pcl5_depth_summary
     from analytics.safety import safety_summary
@@ -155,4 +171,10 @@ def build_summary(
         summary["groups"] = _groups(data, definitions, values)
     safety = safety_summary(data)
     summary.update({key: safety[key] for key in SAFETY_KEYS if key in safety})
+    summary["safety_settings"] = safety.get("settings")
+    if values is not None:
+        ids = data.patients["patient_id"].astype("string")
+        for value, group in summary["groups"].items():
+            cohort = data.with_patients(ids[values == value])
+            group["side_effects"] = safety_summary(cohort)["side_effects"]
     return jsonable(summary)

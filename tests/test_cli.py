@@ -30,6 +30,13 @@ def sample_summary() -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.fixture(scope="module")
+def route_summary() -> dict:
+    done = run("summary", str(SAMPLE), "--by", "route", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_validate_sample_is_clean():
     done = run("validate", str(SAMPLE))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -74,13 +81,26 @@ def test_summary_json_has_the_contract(sample_summary):
     assert {"blood_pressure", "dissociation", "durability"} <= set(s)
 
 
-def test_summary_by_route_has_groups(sample_summary):
-    done = run("summary", str(SAMPLE), "--by", "route", "--json")
-    assert done.returncode == 0, done.stderr
-    groups = json.loads(done.stdout)["groups"]
+def test_summary_by_route_has_groups(sample_summary, route_summary):
+    groups = route_summary["groups"]
     assert set(groups) == {"iv_ketamine", "esketamine_nasal"}
     # the groups partition the cohort's baseline
     assert sum(g["baseline"]["n"] for g in groups.values()) == sample_summary["baseline"]["n"]
+
+
+def test_sample_esketamine_side_effects_sit_near_the_label(route_summary):
+    # The sample was generated at the Spravato label's per-patient frequencies (esketamine arm,
+    # short-term trials, n = 346); each label figure should fall inside the sample's own 95% CI
+    # for the esketamine patients, give or take sampling noise at n ~ 100.
+    summary = route_summary
+    label = {row["effect"]: row["esketamine_pct"] / 100 for row in summary["label_reference"]}
+    clinic = {
+        e["effect"]: e["patients"] for e in summary["groups"]["esketamine_nasal"]["side_effects"]
+    }
+    common = ["dissociation", "dizziness", "nausea", "sedation", "headache", "anxiety", "vomiting"]
+    for effect in common:
+        rate = clinic[effect]
+        assert rate["ci_low"] - 0.05 <= label[effect] <= rate["ci_high"] + 0.05, effect
 
 
 @pytest.mark.parametrize(
