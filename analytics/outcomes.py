@@ -25,6 +25,7 @@ from analytics.timepoints import (
     isin_ids,
     itt_patients,
     lookup_by_id,
+    remembered,
     timepoint_scores,
 )
 
@@ -284,22 +285,55 @@ def patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     pandas.DataFrame
         Columns :data:`PATIENT_OUTCOME_COLUMNS`, sorted by window order then patient.
     """
+    frames = (data.assessments, data.patients, data.sessions)
+    key = (repr(definitions), data.has_sessions)
+    return remembered("patient_outcomes", frames, key, lambda: _patient_outcomes(data, definitions))
+
+
+def _patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
     tp = timepoint_scores(data, definitions)
     itt = itt_patients(data, definitions)
     base = baseline_scores(data, definitions)
+    n_windows = len(definitions.windows)
+    order_of = {w.label: i for i, w in enumerate(definitions.windows)}
+    # Rows are keyed by (window order, patient code); codes sort like the ids.
+    codes, uniques = pd.factorize(
+        pd.concat(
+            [tp["patient_id"], pd.Series(pd.array(itt, dtype="string"), copy=False)],
+            ignore_index=True,
+        ),
+        sort=True,
+    )
+    codes = np.asarray(codes)
+    size = len(uniques) + 1
+    tp_codes, itt_codes = codes[: len(tp)], codes[len(tp) :]
+    tp_order = tp["timepoint"].map(order_of).to_numpy("int64")
+    seen_keys = tp_order * size + tp_codes
     # ITT patients missing at a timepoint get a row of their own.
-    windows = pd.DataFrame(
+    grid_order = np.repeat(np.arange(n_windows), len(itt_codes))
+    grid_codes = np.tile(itt_codes, n_windows)
+    missing = ~np.isin(grid_order * size + grid_codes, seen_keys)
+    grid_order, grid_codes = grid_order[missing], grid_codes[missing]
+    labels = np.array([w.label for w in definitions.windows], dtype=object)
+    targets = np.array([w.target_day for w in definitions.windows], dtype="int64")
+    blank = np.full(len(grid_codes), np.nan)
+    grid = pd.DataFrame(
         {
-            "timepoint": pd.array([w.label for w in definitions.windows], dtype="string"),
-            "target_day": np.array([w.target_day for w in definitions.windows], dtype="int64"),
-            "_order": np.arange(len(definitions.windows)),
+            "patient_id": pd.array(np.asarray(uniques, dtype=object)[grid_codes], dtype="string"),
+            "timepoint": pd.array(labels[grid_order], dtype="string"),
+            "target_day": targets[grid_order],
+            "day": blank,
+            "score": blank,
+            "change": blank,
+            "pct_change": blank,
         }
     )
-    grid = windows.merge(pd.DataFrame({"patient_id": pd.array(itt, dtype="string")}), how="cross")
-    out = grid.drop(columns="_order").merge(
-        tp, on=["patient_id", "timepoint", "target_day"], how="outer", sort=False
+    out = pd.concat(
+        [tp.drop(columns="baseline").astype({"day": "float64"}), grid], ignore_index=True
     )
-    out = out.merge(windows[["timepoint", "_order"]], on="timepoint", how="left")
+    out = out.take(
+        np.argsort(np.concatenate([seen_keys, grid_order * size + grid_codes]), kind="stable")
+    ).reset_index(drop=True)
     out["baseline"] = lookup_by_id(
         out["patient_id"], base["patient_id"], base["baseline"].to_numpy(float)
     )
@@ -322,7 +356,6 @@ def patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     out["rci"] = rci
     out["reliable_improved"] = rci < -Z_RCI
     out["reliable_deteriorated"] = rci > Z_RCI
-    out = out.sort_values(["_order", "patient_id"], kind="stable")
     return out[PATIENT_OUTCOME_COLUMNS].reset_index(drop=True)
 
 

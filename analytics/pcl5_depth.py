@@ -17,7 +17,7 @@ from scipy import stats
 from analytics.contract import ClinicData, item_columns
 from analytics.definitions import OutcomeDefinitions
 from analytics.stats import rate
-from analytics.timepoints import baseline_scores, timepoint_scores
+from analytics.timepoints import baseline_scores, lookup_by_id, remembered, timepoint_scores
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -80,8 +80,28 @@ def _pcl5(definitions: OutcomeDefinitions) -> OutcomeDefinitions:
 
 def _forms(data: ClinicData) -> pd.DataFrame:
     a = data.assessments
-    keep = (a["instrument"] == PCL5).fillna(False).to_numpy(bool)
-    return a.loc[keep].astype({"patient_id": "string", "day": "int64"})
+
+    def compute() -> pd.DataFrame:
+        keep = (a["instrument"] == PCL5).fillna(False).to_numpy(bool)
+        return a.loc[keep].astype({"patient_id": "string", "day": "int64"})
+
+    return remembered("pcl5_forms", (a,), (), compute)
+
+
+def _form_rows(forms: pd.DataFrame, ids: pd.Series, days) -> np.ndarray | None:
+    """Row of ``forms`` holding each (id, day); -1 when none. None if (id, day) repeats."""
+    codes, _ = pd.factorize(pd.concat([forms["patient_id"], ids], ignore_index=True))
+    codes = np.asarray(codes, dtype="int64")
+    form_days = forms["day"].to_numpy("int64")
+    days = np.asarray(days, dtype="int64")
+    low = min(form_days.min(initial=0), days.min(initial=0))
+    span = max(form_days.max(initial=0), days.max(initial=0)) - low + 1
+    # One integer key per (patient, day): hashing integers, not (string, int) pairs.
+    keys = codes * span + (np.concatenate([form_days, days]) - low)
+    index = pd.Index(keys[: len(forms)])
+    if not index.is_unique:
+        return None
+    return index.get_indexer(keys[len(forms) :])
 
 
 def _pairs(data: ClinicData, definitions: OutcomeDefinitions, columns: list[str]) -> pd.DataFrame:
@@ -89,41 +109,82 @@ def _pairs(data: ClinicData, definitions: OutcomeDefinitions, columns: list[str]
     definitions = _pcl5(definitions)
     tp = timepoint_scores(data, definitions)[["patient_id", "timepoint", "target_day", "day"]]
     base = baseline_scores(data, definitions)[["patient_id", "baseline_day"]]
-    forms = _forms(data)[["patient_id", "day", *columns]]
-    pre = forms.rename(columns={"day": "baseline_day"} | {c: f"{c}__pre" for c in columns})
-    post = forms.rename(columns={c: f"{c}__post" for c in columns})
-    out = tp.merge(base, on="patient_id").merge(pre, on=["patient_id", "baseline_day"])
-    return out.merge(post, on=["patient_id", "day"])
+    forms = _forms(data)
+    baseline_day = lookup_by_id(
+        tp["patient_id"], base["patient_id"], base["baseline_day"].to_numpy(float)
+    )
+    tp = tp[~np.isnan(baseline_day)].assign(baseline_day=baseline_day[~np.isnan(baseline_day)])
+    tp = tp.astype({"baseline_day": "int64"}).reset_index(drop=True)
+    pre = _form_rows(forms, tp["patient_id"], tp["baseline_day"])
+    post = _form_rows(forms, tp["patient_id"], tp["day"])
+    if pre is None or post is None:  # repeated (patient, day) forms: join as SQL would
+        forms = forms[["patient_id", "day", *columns]]
+        before = forms.rename(columns={"day": "baseline_day"} | {c: f"{c}__pre" for c in columns})
+        after = forms.rename(columns={c: f"{c}__post" for c in columns})
+        out = tp.merge(before, on=["patient_id", "baseline_day"])
+        return out.merge(after, on=["patient_id", "day"])
+    found = (pre >= 0) & (post >= 0)
+    out = tp[found].reset_index(drop=True)
+    values = {}
+    for suffix, rows in (("__pre", pre[found]), ("__post", post[found])):
+        for c in columns:
+            values[f"{c}{suffix}"] = forms[c].take(rows).reset_index(drop=True)
+    return pd.concat([out, pd.DataFrame(values)], axis=1)
 
 
 def _change_table(
     data: ClinicData, definitions: OutcomeDefinitions, measures: list[str], labels: dict
 ) -> pd.DataFrame:
     pairs = _pairs(data, definitions, measures)
-    long = pd.concat(
-        [
-            pd.DataFrame(
+    order_tp = {w.label: i for i, w in enumerate(definitions.windows)}
+    windows = {i: w for i, w in enumerate(definitions.windows)}
+    # Wide, one column per measure, grouped by window order: the same values in the same row
+    # order per (timepoint, measure) as a long table, so pandas' sums come out bit for bit.
+    wide = {}
+    for m in measures:
+        pre = pairs[f"{m}__pre"].astype("float64").to_numpy(na_value=np.nan)
+        post = pairs[f"{m}__post"].astype("float64").to_numpy(na_value=np.nan)
+        both = ~np.isnan(pre) & ~np.isnan(post)
+        wide[("pre", m)] = np.where(both, pre, np.nan)
+        wide[("post", m)] = np.where(both, post, np.nan)
+        wide[("change", m)] = np.where(both, post - pre, np.nan)
+    wide = pd.DataFrame(wide)
+    grouped = wide.groupby(pairs["timepoint"].map(order_tp).to_numpy("int64"), sort=True)
+    counts = grouped.count()
+    means = grouped.mean()
+    sds = grouped.std()
+    rows = []
+    for t in counts.index:  # about ten windows times at most twenty measures
+        for m in measures:
+            n = int(counts.loc[t, ("change", m)])
+            if n == 0:
+                continue
+            rows.append(
                 {
-                    "timepoint": pairs["timepoint"],
-                    "target_day": pairs["target_day"],
+                    "timepoint": windows[t].label,
+                    "target_day": windows[t].target_day,
                     "measure": m,
-                    "pre": pairs[f"{m}__pre"].astype("float64"),
-                    "post": pairs[f"{m}__post"].astype("float64"),
+                    "n": n,
+                    "mean_baseline": means.loc[t, ("pre", m)],
+                    "mean_timepoint": means.loc[t, ("post", m)],
+                    "mean_change": means.loc[t, ("change", m)],
+                    "sd_change": sds.loc[t, ("change", m)],
                 }
             )
-            for m in measures
-        ],
-        ignore_index=True,
-    ).dropna(subset=["pre", "post"])
-    long["change"] = long["post"] - long["pre"]
-    grouped = long.groupby(["timepoint", "target_day", "measure"], sort=False)
-    table = grouped.agg(
-        n=("change", "size"),
-        mean_baseline=("pre", "mean"),
-        mean_timepoint=("post", "mean"),
-        mean_change=("change", "mean"),
-        sd_change=("change", "std"),
-    ).reset_index()
+    names = ["timepoint", "target_day", "measure", "n", "mean_baseline", "mean_timepoint"]
+    table = pd.DataFrame(rows, columns=[*names, "mean_change", "sd_change"])
+    table = table.astype(
+        {
+            "timepoint": "string",
+            "target_day": "int64",
+            "measure": "string",
+            "n": "int64",
+            "mean_baseline": "float64",
+            "mean_timepoint": "float64",
+            "mean_change": "float64",
+            "sd_change": "float64",
+        }
+    )
     n = table["n"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         half = stats.t.ppf(0.975, n - 1) * table["sd_change"].to_numpy(float) / np.sqrt(n)
@@ -132,12 +193,6 @@ def _change_table(
     table["ci_high"] = table["mean_change"] + half
     table["label"] = table["measure"].map(labels)
     table["flag"] = table["measure"].map(FLAGGED_ITEMS).fillna("")
-    order_tp = {w.label: i for i, w in enumerate(definitions.windows)}
-    order_m = {m: i for i, m in enumerate(measures)}
-    table = table.assign(
-        _t=table["timepoint"].map(order_tp), _m=table["measure"].map(order_m)
-    ).sort_values(["_t", "_m"])
-    table = table.astype({"n": "int64", "target_day": "int64", "measure": "string"})
     return table[CHANGE_COLUMNS].reset_index(drop=True)
 
 
@@ -182,9 +237,14 @@ def provisional_dx_rates(data: ClinicData, definitions: OutcomeDefinitions) -> d
     method = definitions.ci_method
     base = baseline_scores(data, definitions)[["patient_id", "baseline_day"]]
     forms = _forms(data)[["patient_id", "day", "provisional_dx"]]
-    at_base = base.merge(
-        forms.rename(columns={"day": "baseline_day"}), on=["patient_id", "baseline_day"]
-    )["provisional_dx"].dropna()
+    rows = _form_rows(forms, base["patient_id"], base["baseline_day"])
+    if rows is None:
+        at_base = base.merge(
+            forms.rename(columns={"day": "baseline_day"}), on=["patient_id", "baseline_day"]
+        )["provisional_dx"]
+    else:
+        at_base = forms["provisional_dx"].take(rows[rows >= 0])
+    at_base = at_base.dropna()
     pairs = _pairs(data, definitions, ["provisional_dx"]).dropna(
         subset=["provisional_dx__pre", "provisional_dx__post"]
     )

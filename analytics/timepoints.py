@@ -6,6 +6,9 @@ patient, so 100,000 patients with a million scores take seconds.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 import pandas as pd
 
@@ -20,7 +23,9 @@ __all__ = [
     "isin_ids",
     "itt_patients",
     "lookup_by_id",
+    "patient_order",
     "patient_series",
+    "shared_intermediates",
     "started_treatment",
     "timepoint_scores",
     "valid_scores",
@@ -59,9 +64,72 @@ SERIES_COLUMNS = ["patient_id", "day", "score", "session_number_before"]
 def _codes(*arrays) -> list[np.ndarray]:
     # One hash-table factorisation of all the ids: integer codes compare fast, where pandas'
     # Arrow-backed string isin/get_indexer walk Python objects (slow for 100,000 patients).
-    arrays = [np.asarray(a, dtype=object) for a in arrays]
-    codes, _ = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object))
+    if arrays and all(pd.api.types.is_string_dtype(getattr(a, "dtype", None)) for a in arrays):
+        # Already text: factorise the Arrow data without a trip through Python objects.
+        parts = [pd.Series(pd.array(a, dtype="string"), copy=False) for a in arrays]
+        codes, _ = pd.factorize(pd.concat(parts, ignore_index=True))
+        codes = np.asarray(codes)
+    else:
+        arrays = [np.asarray(a, dtype=object) for a in arrays]
+        codes, _ = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object))
     return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+
+
+def patient_order(ids, *keys) -> np.ndarray:
+    """Row positions sorting by ``ids`` then each of ``keys`` (stable, missing ids last).
+
+    The same order as ``sort_values(["patient_id", *keys], kind="stable")``, from integer codes:
+    sorting Arrow-backed strings directly is several times slower at a million rows.
+    """
+    codes, uniques = pd.factorize(pd.Series(ids, copy=False), sort=True)
+    codes = np.where(codes < 0, len(uniques), codes)
+    return np.lexsort((*(np.asarray(k) for k in reversed(keys)), codes))
+
+
+# ---------------------------------------------------------------------------------------------
+# Intermediates shared by the analyses of one clinic
+
+_SHARED: ContextVar[dict | None] = ContextVar("analytics_shared_intermediates", default=None)
+
+
+@contextmanager
+def shared_intermediates():
+    """Compute each clinic's valid scores, baselines, timepoint scores and populations once.
+
+    Inside the ``with`` block the functions of this module (and
+    :func:`analytics.outcomes.patient_outcomes`) remember their results per clinic frame and
+    definitions, so a summary that asks for the baselines ten times computes them once. The
+    clinic's frames must not be changed inside the block; results are handed out as shallow
+    copies, which pandas' copy-on-write keeps independent. Nested blocks share the outer cache.
+    """
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def remembered(name: str, frames: tuple, key: tuple, compute):
+    """``compute()``, or its result remembered inside :func:`shared_intermediates`.
+
+    ``frames`` are the inputs, matched by identity (and kept alive, so an id is never reused
+    while remembered); ``key`` holds everything else the result depends on.
+    """
+    cache = _SHARED.get()
+    if cache is None:
+        return compute()
+    full = (name, tuple(id(f) for f in frames), key)
+    if full not in cache:
+        cache[full] = (compute(), frames)
+    value = cache[full][0]
+    return value.copy(deep=False) if isinstance(value, pd.DataFrame) else value
+
+
+def _definitions_key(definitions: OutcomeDefinitions) -> tuple:
+    return (definitions.instrument, definitions.baseline_lookback_days, definitions.windows)
 
 
 def isin_ids(values, pool) -> np.ndarray:
@@ -85,10 +153,15 @@ def valid_scores(data: ClinicData, instrument: str) -> pd.DataFrame:
     """Scoreable forms of ``instrument``: ``patient_id``, ``day``, ``score`` (total not NaN),
     sorted by patient then day. A form with a blank item and no total is skipped."""
     a = data.assessments
+    return remembered("valid_scores", (a,), (instrument,), lambda: _valid_scores(a, instrument))
+
+
+def _valid_scores(a: pd.DataFrame, instrument: str) -> pd.DataFrame:
     keep = (a["instrument"] == instrument).fillna(False).to_numpy(bool) & a["total"].notna()
     out = a.loc[keep, ["patient_id", "day", "total"]].rename(columns={"total": "score"})
     out = out.astype({"patient_id": "string", "day": "int64", "score": "float64"})
-    return out.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
+    order = patient_order(out["patient_id"], out["day"].to_numpy())
+    return out.take(order).reset_index(drop=True)
 
 
 def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -103,6 +176,15 @@ def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Dat
     pandas.DataFrame
         Columns :data:`BASELINE_COLUMNS`, one row per patient, sorted by patient.
     """
+    return remembered(
+        "baseline_scores",
+        (data.assessments,),
+        _definitions_key(definitions)[:2],
+        lambda: _baseline_scores(data, definitions),
+    )
+
+
+def _baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
     scores = valid_scores(data, definitions.instrument)
     in_range = scores["day"].between(-definitions.baseline_lookback_days, 0)
     last = scores[in_range].drop_duplicates("patient_id", keep="last")
@@ -122,26 +204,38 @@ def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     pandas.DataFrame
         Columns :data:`TIMEPOINT_COLUMNS`, sorted by window order then patient.
     """
+    return remembered(
+        "timepoint_scores",
+        (data.assessments,),
+        _definitions_key(definitions),
+        lambda: _timepoint_scores(data, definitions),
+    )
+
+
+def _timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
     base = baseline_scores(data, definitions)
     scores = valid_scores(data, definitions.instrument)
-    scores = scores[isin_ids(scores["patient_id"], base["patient_id"])]
+    scores = scores[isin_ids(scores["patient_id"], base["patient_id"])].reset_index(drop=True)
+    # valid_scores is sorted by patient, so sorted codes follow the same order.
+    codes = np.asarray(pd.factorize(scores["patient_id"], sort=True)[0])
     day = scores["day"].to_numpy()
-    parts = []
-    # One pass per window (about ten), never per patient.
-    for order, window in enumerate(definitions.windows):
-        inside = (day >= window.low) & (day <= window.high)
-        chosen = scores[inside].assign(distance=np.abs(day[inside] - window.target_day))
-        chosen = chosen.sort_values(["patient_id", "distance", "day"], kind="stable")
-        chosen = chosen.drop_duplicates("patient_id", keep="first")
-        parts.append(
-            chosen.drop(columns="distance").assign(
-                timepoint=window.label, target_day=window.target_day, _order=order
-            )
-        )
-    if parts:
-        out = pd.concat(parts, ignore_index=True)
-    else:
-        out = scores.iloc[:0].assign(timepoint="", target_day=0, _order=0)
+    rows, labels, targets = [], [], []
+    # One pass per window (about ten), never per patient: nearest day, then the earlier one.
+    for window in definitions.windows:
+        inside = np.flatnonzero((day >= window.low) & (day <= window.high))
+        distance = np.abs(day[inside] - window.target_day)
+        picked = inside[np.lexsort((day[inside], distance, codes[inside]))]
+        first = np.ones(len(picked), dtype=bool)
+        first[1:] = codes[picked][1:] != codes[picked][:-1]
+        rows.append(picked[first])
+        labels.append(np.full(int(first.sum()), window.label, dtype=object))
+        targets.append(np.full(int(first.sum()), window.target_day, dtype="int64"))
+    take = np.concatenate(rows) if rows else np.array([], dtype="int64")
+    out = scores.take(take).reset_index(drop=True)
+    out["timepoint"] = pd.array(
+        np.concatenate(labels) if labels else np.array([], dtype=object), dtype="string"
+    )
+    out["target_day"] = np.concatenate(targets) if targets else np.array([], dtype="int64")
     out["baseline"] = lookup_by_id(
         out["patient_id"], base["patient_id"], base["baseline"].to_numpy(float)
     )
@@ -149,13 +243,21 @@ def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = 100.0 * out["change"].to_numpy(float) / out["baseline"].to_numpy(float)
     out["pct_change"] = np.where(out["baseline"].to_numpy(float) > 0, pct, np.nan)
-    out = out.sort_values(["_order", "patient_id"], kind="stable")
     out = out.astype({"timepoint": "string", "target_day": "int64", "day": "int64"})
     return out[TIMEPOINT_COLUMNS].reset_index(drop=True)
 
 
 def started_treatment(data: ClinicData) -> pd.Index:
     """Patients with a session on day 0 or later; without a sessions table, every patient."""
+    return remembered(
+        "started_treatment",
+        (data.patients, data.sessions),
+        (data.has_sessions,),
+        lambda: _started_treatment(data),
+    )
+
+
+def _started_treatment(data: ClinicData) -> pd.Index:
     if not data.has_sessions:
         return pd.Index(data.patients["patient_id"].astype("string").unique())
     s = data.sessions
@@ -165,8 +267,14 @@ def started_treatment(data: ClinicData) -> pd.Index:
 def itt_patients(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Index:
     """The intention-to-treat population: every patient with a baseline who started treatment
     (every patient with a baseline when the upload had no sessions)."""
-    base = baseline_scores(data, definitions)["patient_id"]
-    return pd.Index(base[isin_ids(base, started_treatment(data))].unique())
+
+    def compute() -> pd.Index:
+        base = baseline_scores(data, definitions)["patient_id"]
+        return pd.Index(base[isin_ids(base, started_treatment(data))].unique())
+
+    frames = (data.assessments, data.patients, data.sessions)
+    key = (*_definitions_key(definitions)[:2], data.has_sessions)
+    return remembered("itt_patients", frames, key, compute)
 
 
 def patient_series(data: ClinicData, instrument: str) -> pd.DataFrame:
