@@ -527,9 +527,12 @@ def _replace_sample(conn: Connection, user, clock) -> list[str]:
 
 
 def _misaligned(stored: dict, incoming: dict) -> pd.DataFrame:
-    """Patients whose first session (day 0) or first-session year differ from the stored ones.
+    """Patients whose days may not line up with the stored ones.
 
-    Returns patient_id and the names of the differing columns.
+    A patient already stored with sessions is misaligned when the export's day-0 session differs
+    from the stored one, when a stored session day is missing from the export, or when the
+    first-session year differs. Returns patient_id and what differs (a column name, or
+    "session days").
     """
     s_in, s_st = incoming["sessions"], stored["sessions"]
     compared = _compared_columns("sessions")
@@ -542,6 +545,16 @@ def _misaligned(stored: dict, incoming: dict) -> pd.DataFrame:
         pd.DataFrame({"patient_id": m["patient_id"], "column": compared[j]})[diff[:, j]]
         for j in range(len(compared))
     ]
+    # A stored session day missing from the export: the export's day 0 is not the stored one
+    # (or sessions were deleted at the source); either way the days cannot be trusted to align.
+    days = s_st[s_st["patient_id"].isin(s_in["patient_id"].unique())][["patient_id", "day"]]
+    days = days.merge(
+        s_in[["patient_id", "day"]], on=["patient_id", "day"], how="left", indicator=True
+    )
+    lost = days.loc[days["_merge"] == "left_only", "patient_id"].unique()
+    found.append(
+        pd.DataFrame({"patient_id": pd.array(lost, dtype="string"), "column": "session days"})
+    )
     p = incoming["patients"].merge(
         stored["patients"][["patient_id", "first_session_year"]],
         on="patient_id",
@@ -717,7 +730,7 @@ def list_conflicts(batch_id: int | None = None, *, engine: Engine | None = None)
 def conflict_detail(conflict_id: int, *, engine: Engine | None = None) -> pd.DataFrame:
     """The stored and the incoming value of each differing column of a row conflict."""
     with (engine or get_engine()).connect() as conn:
-        c = conn.execute(sa.select(Conflict).where(Conflict.id == conflict_id)).scalar_one_or_none()
+        c = conn.execute(sa.select(Conflict.__table__).where(Conflict.id == conflict_id)).first()
         if c is None:
             raise ValueError(f"no conflict {conflict_id}")
         if c.kind != "row":
@@ -785,8 +798,10 @@ def resolve_conflicts(
         if status != ACTIVE:
             raise ValueError(f"batch {batch_id} was rolled back")
         pending = conn.execute(
-            sa.select(Conflict).where(Conflict.batch_id == batch_id, Conflict.status == PENDING)
-        ).scalars()
+            sa.select(Conflict.__table__).where(
+                Conflict.batch_id == batch_id, Conflict.status == PENDING
+            )
+        ).all()
         pending = {c.id: c for c in pending}
         if isinstance(decisions, str):
             decisions = dict.fromkeys(pending, decisions)
@@ -1028,10 +1043,10 @@ def list_batches(engine: Engine | None = None) -> pd.DataFrame:
 def batch_details(batch_id: int, *, engine: Engine | None = None) -> dict:
     """Everything recorded about one batch: files with SHA-256, options, counts, warnings."""
     with (engine or get_engine()).connect() as conn:
-        batch = conn.execute(sa.select(Batch).where(Batch.id == batch_id)).scalar_one_or_none()
-    if batch is None:
+        row = conn.execute(sa.select(Batch.__table__).where(Batch.id == batch_id)).first()
+    if row is None:
         raise ValueError(f"no batch {batch_id}")
-    return {c.name: getattr(batch, c.key) for c in Batch.__table__.columns}
+    return dict(row._mapping)
 
 
 def data_version(engine: Engine | None = None) -> str:
@@ -1106,7 +1121,6 @@ def _with_attributes(patients: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
             io.StringIO("\n".join(text[given].tolist())),
             lines=True,
             dtype=False,
-            convert_dates=False,
         )
         parsed.index = base.index[given]
         for column in extra:
