@@ -44,8 +44,8 @@ def sample_files(folder: Path = SAMPLE) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
+@pytest.fixture(name="engine", params=BACKENDS)
+def engine_fixture(request, tmp_path):
     """A migrated, empty store on each backend."""
     if request.param == "sqlite":
         eng = open_store(f"sqlite:///{tmp_path / 'clinic.sqlite'}")

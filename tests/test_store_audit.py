@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from store_fixtures import engine  # noqa: F401
+from store_fixtures import engine_fixture  # noqa: F401
 
 from store.audit import read_audit, record_audit
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 import sqlalchemy as sa
-from store_fixtures import SAMPLE, engine, sample_files  # noqa: F401
+from store_fixtures import SAMPLE, engine_fixture, sample_files  # noqa: F401
 
 from analytics.importer import import_folder
 from store.audit import read_audit

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from store_fixtures import engine  # noqa: F401
+from store_fixtures import engine_fixture  # noqa: F401
 
 from store.audit import read_audit
 from store.config import LockoutPolicy
