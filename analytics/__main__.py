@@ -7,6 +7,13 @@ The same functions the dashboard calls, for checking numbers and for nightly job
   canonical CSV tables.
 - ``summary DIR``: outcome and safety summary of a folder, as text or ``--json``.
 - ``make-sample DIR``: write the seeded synthetic sample clinic.
+
+Storage (the configured database: ``DATABASE_URL``, else ``var/clinic.sqlite``):
+
+- ``import DIR``: import a folder as one batch (prints the batch; exit 1, nothing stored, on errors).
+- ``imports``: the import history. ``rollback BATCH``: remove exactly what a batch added.
+- ``users add|remove|passwd|list``: manage sign-in users.
+- ``summary`` without a folder: the summary of the clinic as stored.
 """
 
 from __future__ import annotations
@@ -160,20 +167,27 @@ def _print_summary_text(summary: dict) -> None:
 def _cmd_summary(args: argparse.Namespace) -> int:
     from analytics.summary import build_summary
 
-    result = _import(args)
-    if not result.ok:
-        _print_problems(result, stream=sys.stderr)
-        print(
-            "The data has errors; run `python -m analytics validate` for the list.", file=sys.stderr
-        )
-        return 1
+    if args.dir is None:
+        data = _stored_clinic()
+        if data is None:
+            return 1
+    else:
+        result = _import(args)
+        if not result.ok:
+            _print_problems(result, stream=sys.stderr)
+            print(
+                "The data has errors; run `python -m analytics validate` for the list.",
+                file=sys.stderr,
+            )
+            return 1
+        data = result.data
     try:
         definitions = _definitions(args)
     except (KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        summary = build_summary(result.data, definitions, by=args.by)
+        summary = build_summary(data, definitions, by=args.by)
     except (KeyError, ValueError) as exc:
         # an unknown grouping column: say which columns exist
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
@@ -194,6 +208,186 @@ def _cmd_make_sample(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{len(frame)} {name}" for name, frame in tables.items())
     print(f"wrote {args.out}: {counts}")
     return 0
+
+
+def _stored_clinic():
+    from store.batches import load_clinic
+
+    data = load_clinic()
+    if data.patients.empty:
+        print(
+            "error: the database holds no data; import a folder with "
+            "`python -m analytics import DIR`",
+            file=sys.stderr,
+        )
+        return None
+    return data
+
+
+def _cli_user(args: argparse.Namespace) -> str:
+    import getpass
+
+    if getattr(args, "user", None):
+        return args.user
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _cmd_import_batch(args: argparse.Namespace) -> int:
+    from analytics.importer import ImportOptions
+    from analytics.mapping import load_preset
+    from store.batches import import_upload, resolve_conflicts
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise SystemExit(f"error: {folder} is not a folder of CSV files")
+    files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
+    mapping = load_preset(args.mapping) if args.mapping else None
+    options = ImportOptions(
+        keep_month=args.keep_month, prorate=args.prorate, drop_phi=args.drop_phi
+    )
+    user = _cli_user(args)
+    result = import_upload(files, user, options, mapping)
+    if not result.ok:
+        for problem in result.problems:
+            print(str(problem), file=sys.stderr)
+        print("\n".join(result.summary_lines()), file=sys.stderr)
+        return 1
+    print("\n".join(result.summary_lines()))
+    if result.conflicts and args.conflicts != "pending":
+        resolved = resolve_conflicts(result.batch_id, args.conflicts, user)
+        print(f"Conflicts: {resolved.replaced} replaced, {resolved.kept} kept.")
+    return 0
+
+
+def _cmd_imports(args: argparse.Namespace) -> int:
+    from store.batches import list_batches
+
+    history = list_batches()
+    if args.json:
+        out = history.assign(
+            created_at=history["created_at"].map(lambda t: t.isoformat()),
+            rolled_back_at=history["rolled_back_at"].map(
+                lambda t: None if _is_missing(t) else t.isoformat()
+            ),
+        )
+        print(json.dumps(out.to_dict("records"), indent=2, default=str))
+        return 0
+    if history.empty:
+        print("No imports yet.")
+        return 0
+    for row in history.itertuples():
+        when = row.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        status = row.status if row.status == "active" else f"rolled back by {row.rolled_back_by}"
+        print(
+            f"{row.batch_id:>5}  {when}  {row.username:<16} {row.kind:<7} {status:<10} "
+            f"+{row.rows_added} ={row.rows_unchanged} !{row.rows_conflicting} "
+            f"(pending {row.conflicts_pending})  {row.files}"
+        )
+    return 0
+
+
+def _is_missing(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from store.batches import rollback
+
+    try:
+        result = rollback(args.batch, _cli_user(args))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    removed = ", ".join(f"{n} {table}" for table, n in result.removed.items())
+    restored = sum(result.restored.values())
+    print(f"Rolled back batch {result.batch_id}: removed {removed}; {restored} values restored.")
+    return 0
+
+
+def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from stdin, or a random one (True: show it once)."""
+    from store.users import generate_password
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    return generate_password(), True
+
+
+def _cmd_users(args: argparse.Namespace) -> int:
+    from store import users
+
+    actor = _cli_user(args)
+    try:
+        if args.users_command == "list":
+            table = users.list_users()
+            if table.empty:
+                print("No users yet.")
+            for row in table.itertuples():
+                print(f"{row.username:<20} {row.role:<10}")
+            return 0
+        if args.users_command == "remove":
+            users.remove_user(args.name, actor=actor)
+            print(f"Removed {args.name}.")
+            return 0
+        password, show = _new_password(args)
+        if args.users_command == "add":
+            users.add_user(args.name, password, args.role, actor=actor)
+            print(f"Added {args.name} ({args.role}).")
+        else:
+            users.set_password(args.name, password, actor=actor)
+            print(f"New password set for {args.name}.")
+        if show:
+            print(f"Password (shown once): {password}")
+        return 0
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _add_store_commands(commands) -> None:
+    batch = commands.add_parser("import", help="import a folder into the database as one batch")
+    batch.add_argument("dir", help="folder holding the clinic's CSV exports")
+    _add_import_options(batch)
+    batch.add_argument("--user", help="name recorded on the batch (default: cli:<login name>)")
+    batch.add_argument(
+        "--conflicts",
+        choices=["pending", "keep", "replace"],
+        default="pending",
+        help="changed values: leave for a director to decide in the app (default), keep the "
+        "stored ones, or replace them",
+    )
+    batch.set_defaults(func=_cmd_import_batch)
+
+    history = commands.add_parser("imports", help="the import history")
+    history.add_argument("--json", action="store_true", help="print the history as JSON")
+    history.set_defaults(func=_cmd_imports)
+
+    undo = commands.add_parser("rollback", help="remove exactly the rows of one import")
+    undo.add_argument("batch", type=int, help="the batch id (see `imports`)")
+    undo.add_argument("--user", help="name recorded in the audit log")
+    undo.set_defaults(func=_cmd_rollback)
+
+    users = commands.add_parser("users", help="manage sign-in users")
+    users.add_argument("--user", help="name recorded in the audit log")
+    sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="add a user (prints a random password once)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["director", "clinician", "staff"])
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    remove = sub.add_parser("remove", help="remove a user")
+    remove.add_argument("name")
+    passwd = sub.add_parser("passwd", help="set a new password (random unless --password-stdin)")
+    passwd.add_argument("name")
+    passwd.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    sub.add_parser("list", help="list users and roles")
+    users.set_defaults(func=_cmd_users)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,7 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     redcap.set_defaults(func=_cmd_convert_redcap)
 
     summary = commands.add_parser("summary", help="outcome and safety summary")
-    summary.add_argument("dir", help="folder holding the clinic's CSV exports")
+    summary.add_argument(
+        "dir", nargs="?", help="folder holding the clinic's CSV exports (default: the database)"
+    )
     summary.add_argument("--instrument", default="PCL-5", help="PCL-5, PHQ-9, GAD-7, BDI-II, MADRS")
     summary.add_argument(
         "--response", help="response rule: pct:30 (default for PCL-5), points:10 or pct:50"
@@ -239,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--patients", type=int, default=250)
     sample.add_argument("--seed", type=int, help="random seed (default: the sample's own)")
     sample.set_defaults(func=_cmd_make_sample)
+    _add_store_commands(commands)
     return parser
 
 

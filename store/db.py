@@ -14,7 +14,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from store.config import ROOT, database_url
 
-__all__ = ["get_engine", "make_engine", "open_store", "upgrade", "write_transaction"]
+__all__ = [
+    "dispose_engines",
+    "get_engine",
+    "make_engine",
+    "open_store",
+    "upgrade",
+    "write_transaction",
+]
 
 # Any fixed number: the advisory lock that serialises writers on PostgreSQL.
 _WRITE_LOCK = 7_215_001
@@ -93,6 +100,14 @@ def open_store(url: str | None = None) -> Engine:
     engine = make_engine(url)
     upgrade(engine)
     return engine
+
+
+def dispose_engines() -> None:
+    """Close every engine :func:`get_engine` opened (tests, and before forking workers)."""
+    with _LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
 
 
 def get_engine() -> Engine:
