@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import re
 
 import pandas as pd
 import streamlit as st
@@ -163,7 +164,10 @@ if kind.startswith("REDCap"):
         st.stop()
     st.markdown("**Day of each event** (days since the first treatment session; 0 = baseline).")
     guess_days = state.analytics_function("mapping", "guess_column_days")
-    guessed = guess_days(events) if guess_days else {}
+    # "week_4_arm_1" -> "week_4": the arm suffix says nothing about the day
+    stems = {e: re.sub(r"_arm_\d+$", "", e) for e in events}
+    by_stem = guess_days(list(stems.values())) if guess_days else {}
+    guessed = {e: by_stem.get(stem) for e, stem in stems.items()}
     event_table = st.data_editor(
         pd.DataFrame({"event": events, "day": [guessed.get(e) for e in events]}),
         key="redcap_events",

@@ -70,6 +70,13 @@ if means is None:
     ui.not_available("Mean scores over time", "analytics.trajectories.mean_trajectory")
 elif means.empty:
     st.info("No patient in this cohort has a baseline and a later score.")
+elif not (means["n"] >= MIN_BIN).any():
+    st.info(
+        f"Every bin has fewer than {MIN_BIN} patients: too few for a mean worth drawing. The "
+        "table below has them."
+    )
+    st.dataframe(means, hide_index=True)
+    ui.download_table(means, "mean_scores")
 else:
     fig = figures.mean_score_figure(
         means[means["n"] >= MIN_BIN],

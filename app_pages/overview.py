@@ -166,8 +166,11 @@ with left:
     )  # fmt: skip
     if means is None:
         ui.not_available("Mean PCL-5 over time", "analytics.trajectories.mean_trajectory")
-    elif means.empty:
-        st.caption("No patient has a baseline and a later score.")
+    elif not (means["n"] >= MIN_BIN).any():
+        st.caption(
+            f"Too few patients to draw: no week has {MIN_BIN} or more patients with a baseline "
+            "and a score."
+        )
     else:
         drawn = means[means["n"] >= MIN_BIN]
         fig = figures.mean_score_figure(

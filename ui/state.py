@@ -7,8 +7,10 @@ function is a thin wrapper keyed by a data version string; the analytics stay pu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
 from dataclasses import dataclass, field
@@ -66,6 +68,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "windows": None,
 }
 
+SAMPLE_PREFIX = "sample-"
 _UPLOAD_KEY = "clinic_upload"
 _SETTINGS_KEY = "clinic_settings"
 _CONTEXT_KEY = "clinic_context"
@@ -81,9 +84,24 @@ def analytics_function(module: str, name: str) -> Callable | None:
     return getattr(mod, name, None)
 
 
+def _available(module: str) -> bool:
+    # find_spec does not import: a cache hit then costs no analytics import at all
+    try:
+        return importlib.util.find_spec(f"analytics.{module}") is not None
+    except ImportError:
+        return False
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def _cached_call(module: str, name: str, key: str, _args: tuple, _kwargs: dict) -> Any:
-    return analytics_function(module, name)(*_args, **_kwargs)
+    return getattr(importlib.import_module(f"analytics.{module}"), name)(*_args, **_kwargs)
+
+
+# The synthetic sample's results are kept on disk (~/.streamlit/cache) so the app opens fast;
+# an uploaded clinic's results stay in memory only.
+@st.cache_data(max_entries=256, show_spinner=False, persist="disk")
+def _cached_sample_call(module: str, name: str, key: str, _args: tuple, _kwargs: dict) -> Any:
+    return getattr(importlib.import_module(f"analytics.{module}"), name)(*_args, **_kwargs)
 
 
 def call_cached(module: str, name: str, key: str, *args, **kwargs) -> Any:
@@ -91,11 +109,23 @@ def call_cached(module: str, name: str, key: str, *args, **kwargs) -> Any:
 
     ``key`` must identify every input (data version, cohort filters, definitions, options); the
     arguments themselves are not hashed, so large frames cost nothing to look up. Returns None
-    when the function is not available.
+    when the module is not available.
     """
-    if analytics_function(module, name) is None:
+    if not _available(module):
         return None
+    if key.startswith(SAMPLE_PREFIX):
+        return _cached_sample_call(module, name, key, args, kwargs)
     return _cached_call(module, name, key, args, kwargs)
+
+
+@functools.cache
+def code_version() -> str:
+    """Fingerprint of the analytics code, so cached sample results follow code changes."""
+    h = hashlib.sha1()
+    for path in sorted(Path(__file__).resolve().parents[1].glob("analytics/*.py")):
+        stat = path.stat()
+        h.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return h.hexdigest()[:12]
 
 
 # --------------------------------------------------------------------------- the loaded clinic
@@ -135,7 +165,7 @@ def _folder_version(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
-@st.cache_data(show_spinner="Loading the sample clinic…", max_entries=4)
+@st.cache_data(show_spinner="Loading the sample clinic…", max_entries=4, persist="disk")
 def _load_sample(folder: str, version: str) -> tuple[ClinicData | None, pd.DataFrame, str]:
     import_folder = analytics_function("importer", "import_folder")
     if import_folder is None:
@@ -155,7 +185,9 @@ def active_clinic() -> Loaded:
     if upload is not None:
         return upload
     folder = sample_dir()
-    version = "sample-" + _folder_version(folder) if folder.exists() else "sample-none"
+    if not folder.exists():
+        return Loaded(empty_clinic(), "none", "No data", "none", pd.DataFrame(), "No sample.")
+    version = f"{SAMPLE_PREFIX}{_folder_version(folder)}-{code_version()}"
     data, problems, note = _load_sample(str(folder), version)
     if data is None:
         return Loaded(empty_clinic(), "none", "No data", "none", problems, note)
