@@ -45,6 +45,7 @@ from scipy import stats
 
 from analytics.contract import ClinicData
 from analytics.stats import CI_METHODS, proportion_ci, rate
+from analytics.timepoints import isin_ids
 
 __all__ = [
     "BPSettings",
@@ -318,7 +319,7 @@ def _sessions_with_group(
     ids = pd.Index(ids)
     kind, preferred = "session", None
     if by is None or by in EFFECT_LEVEL_GROUPS:
-        group = np.full(len(out), ALL, dtype=object)
+        group = None  # one group, ALL: set from codes below
         kind = "none" if by is None else "effect"
         if by == "severity":
             preferred = ["mild", "moderate", "severe", NOT_RECORDED]
@@ -344,7 +345,11 @@ def _sessions_with_group(
             | {c for c in data.patients.columns if c != "patient_id"}
         )
         raise ValueError(f"cannot group by {by!r}; valid: {', '.join(valid)}")
-    out["group"] = pd.Categorical(np.asarray(group, dtype=object))
+    if kind in ("none", "effect"):
+        # One group: codes directly, not a categorical built from millions of equal strings.
+        out["group"] = pd.Categorical.from_codes(np.zeros(len(out), dtype="int8"), [ALL])
+    else:
+        out["group"] = pd.Categorical(np.asarray(group, dtype=object))
     return out, kind, preferred, ids
 
 
@@ -367,7 +372,13 @@ def _effect_group(effects: pd.DataFrame, by: str) -> pd.Series:
 
 
 def _order_groups(groups, preferred: list[str] | None) -> list[str]:
-    present = [str(g) for g in pd.unique(pd.Series(groups, dtype=object))]
+    if isinstance(getattr(groups, "dtype", None), pd.CategoricalDtype):
+        # The categories seen, read from the codes (the order is set below either way).
+        groups = pd.Series(groups, copy=False)
+        codes = np.unique(np.asarray(groups.cat.codes))
+        present = [str(g) for g in groups.cat.categories[codes[codes >= 0]]]
+    else:
+        present = [str(g) for g in pd.unique(pd.Series(groups, dtype=object))]
     if preferred is None:
         rest = sorted(g for g in present if g != NOT_RECORDED)
         return rest + ([NOT_RECORDED] if NOT_RECORDED in present else [])
@@ -557,7 +568,8 @@ def effect_rates(
 def _flag_counts(exposed: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     parts = []
     for column, code in SESSION_FLAGS.items():
-        recorded = exposed.loc[exposed[column].notna()]
+        recorded = exposed[["patient_id", "group", column]]
+        recorded = recorded.loc[recorded[column].notna()]
         if recorded.empty:
             continue
         yes = recorded.loc[recorded[column].astype(bool)]
@@ -598,6 +610,8 @@ def serious_events(data: ClinicData) -> pd.DataFrame:
     out = serious[["patient_id", "day", "session_number", "effect", "severity"]].astype(
         {"patient_id": "string"}
     )
+    # Only the sessions of patients with a serious report can match: join millions of rows less.
+    routes = routes[isin_ids(routes["patient_id"], out["patient_id"])]
     out = out.merge(routes, on=["patient_id", "day"], how="left")
     out = out[["patient_id", "day", "session_number", "route", "effect", "severity"]]
     return out.sort_values(["patient_id", "day", "effect"], kind="stable").reset_index(drop=True)
@@ -757,7 +771,8 @@ def _blood_pressure_rates(
     groups = _order_groups(exposed["group"], preferred)
     parts = []
     for measure, column in BP_MEASURES.items():
-        known = exposed.loc[exposed[column].notna()]
+        known = exposed[["patient_id", "group", column]]
+        known = known.loc[known[column].notna()]
         yes = known.loc[known[column].astype(bool)]
         yes_group = yes.groupby("group", observed=True)
         known_group = known.groupby("group", observed=True)
