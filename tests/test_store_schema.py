@@ -1,0 +1,67 @@
+"""The Alembic revisions build exactly the models' schema; configuration in one place."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from store_fixtures import engine_fixture  # noqa: F401
+
+from store.config import DEFAULT_SQLITE_PATH, database_url, session_ttl
+from store.db import alembic_config
+from store.models import Base
+
+
+def test_migrations_build_the_models_schema(engine):
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_downgrade_removes_every_table(engine):
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+
+
+@pytest.mark.parametrize(
+    "environ, url",
+    [
+        ({}, f"sqlite:///{DEFAULT_SQLITE_PATH}"),
+        ({"DATABASE_URL": "  "}, f"sqlite:///{DEFAULT_SQLITE_PATH}"),
+        ({"DATABASE_URL": "postgres://u:p@db/clinic"}, "postgresql+psycopg://u:p@db/clinic"),
+        ({"DATABASE_URL": "postgresql://u:p@db/clinic"}, "postgresql+psycopg://u:p@db/clinic"),
+        ({"DATABASE_URL": "sqlite:////srv/clinic.sqlite"}, "sqlite:////srv/clinic.sqlite"),
+    ],
+)
+def test_database_url(environ, url):
+    assert database_url(environ) == url
+
+
+def test_the_default_database_is_ignored_by_git():
+    gitignore = (DEFAULT_SQLITE_PATH.parents[1] / ".gitignore").read_text().splitlines()
+    assert "var/" in gitignore
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [(None, timedelta(minutes=60)), ("15", timedelta(minutes=15))],
+)
+def test_session_ttl(raw, expected):
+    assert session_ttl({} if raw is None else {"SESSION_TTL_MINUTES": raw}) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ("soon", "SESSION_TTL_MINUTES must be a whole number, not 'soon'"),
+        ("0", "SESSION_TTL_MINUTES must be positive, not 0"),
+    ],
+)
+def test_session_ttl_refuses(raw, match):
+    with pytest.raises(ValueError, match=match):
+        session_ttl({"SESSION_TTL_MINUTES": raw})
