@@ -65,3 +65,15 @@ def test_session_ttl(raw, expected):
 def test_session_ttl_refuses(raw, match):
     with pytest.raises(ValueError, match=match):
         session_ttl({"SESSION_TTL_MINUTES": raw})
+
+
+@pytest.mark.parametrize("module", ["store.batches", "store.users", "store.audit"])
+def test_every_public_function_is_documented(module):
+    import importlib
+    import inspect
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "storage.md").read_text()
+    mod = importlib.import_module(module)
+    functions = [n for n in mod.__all__ if inspect.isfunction(getattr(mod, n))]
+    assert [n for n in functions if f"{n}(" not in docs] == []
