@@ -227,3 +227,20 @@ def test_change_bars_and_funnel_and_timeline():
     ]
     assert timeline.data[1].marker.color == "#0072B2"
     assert timeline.layout.xaxis2.title.text == "Days since first session"
+
+
+@pytest.mark.parametrize("rows, trace_type", [(200, "histogram"), (60_000, "bar")])
+def test_large_histograms_are_binned_before_the_browser(rows, trace_type):
+    frame = pd.DataFrame({"rise": [i % 50 for i in range(rows)], "route": "iv_ketamine"})
+    fig = figures.distribution_figure(
+        frame, value="rise", group="route", x_title="Systolic rise (mmHg)",
+        thresholds=[(40, "40 mmHg")],
+    )  # fmt: skip
+    assert [t.type for t in fig.data] == [trace_type]
+    assert fig.data[0].marker.color == "#0072B2"
+    assert fig.layout.xaxis.title.text == "Systolic rise (mmHg)"
+    assert fig.layout.yaxis.title.text == "Sessions (count)"
+    if trace_type == "bar":
+        # 60,000 values cycling 0..49: 1,200 in each 1-mmHg bin
+        assert len(fig.data[0].y) == 50 and int(sum(fig.data[0].y)) == rows
+        assert fig.data[0].y[0] == 1200

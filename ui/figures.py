@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -47,6 +48,8 @@ POPULATION_LABELS = {"observed": "Observed", "itt": "Intention to treat"}
 ALL_PATIENTS = "All patients"
 NEUTRAL = "#4d4d4d"
 LABEL_REFERENCE_NAME = "Spravato label (trials; different population)"
+# Histograms of more rows than this are binned before they reach the browser.
+BIN_IN_BROWSER = 50_000
 
 _FALLBACK_ROUTE_LABELS = {
     "iv_ketamine": "IV ketamine",
@@ -492,11 +495,30 @@ def distribution_figure(
     thresholds: Sequence[tuple[float, str]] = (),
     title: str | None = None,
 ) -> go.Figure:
-    """A histogram of ``value`` (e.g. systolic rise) with labelled threshold lines."""
+    """A histogram of ``value`` (e.g. systolic rise) with labelled threshold lines.
+
+    Up to ``BIN_IN_BROWSER`` rows go to the browser as they are; above that, the same 1-unit
+    bins are counted here, so a million sessions do not travel as a million points.
+    """
     fig = go.Figure()
     for name, part, colour in _groups(frame, group):
-        fig.add_histogram(
-            x=part[value],
+        values = part[value].dropna().to_numpy(float)
+        if len(values) <= BIN_IN_BROWSER:
+            fig.add_histogram(
+                x=values,
+                xbins=dict(size=1),
+                name=name,
+                marker_color=colour,
+                opacity=0.75,
+                hovertemplate=f"{name}<br>%{{x}}: %{{y}}<extra></extra>",
+            )
+            continue
+        edges = np.arange(np.floor(values.min()), np.ceil(values.max()) + 2)
+        counts, edges = np.histogram(values, bins=edges)
+        fig.add_bar(
+            x=edges[:-1],
+            y=counts,
+            width=1,
             name=name,
             marker_color=colour,
             opacity=0.75,
