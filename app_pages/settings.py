@@ -22,6 +22,7 @@ current = state.settings()
 defaults = OutcomeDefinitions.for_instrument("PCL-5")
 
 RULES = {
+    "default": "Each instrument's default (PCL-5 ≥30%; PHQ-9, GAD-7, BDI-II, MADRS ≥50%)",
     "pct:30": "≥30% reduction (ketamine PTSD literature; default for PCL-5)",
     "points:10": "≥10-point reduction (NCPTSD clinically meaningful; Yale KPE responder rule)",
     "pct:50": "≥50% reduction (depression convention)",
@@ -32,29 +33,32 @@ with st.form("settings_form"):
     rule_choice = st.selectbox(
         "Response rule",
         [*RULES, "custom"],
-        index=list(RULES).index(current["response"]) if current["response"] in RULES else 3,
+        index=list(RULES).index(current["response"] or "default")
+        if (current["response"] or "default") in RULES
+        else len(RULES),
         format_func=lambda k: RULES.get(k, "Custom (type below)"),
-        help="Applies to every instrument. PHQ-9, GAD-7, BDI-II and MADRS default to ≥50%.",
+        help="A chosen rule applies to every instrument.",
         key="settings_response",
     )
     custom_rule = st.text_input(
         "Custom rule (pct:N or points:N)",
-        value="" if current["response"] in RULES else current["response"],
+        value="" if (current["response"] or "default") in RULES else current["response"],
         help="For example pct:40 or points:15.",
         key="settings_custom_rule",
     )
     remission_default = st.checkbox(
-        "Use each instrument's remission cut",
+        "Use the PCL-5 remission cut-point (below 33)",
         value=current["remission_cut"] is None,
-        help="PCL-5 below 33, PHQ-9 below 5, GAD-7 below 5, BDI-II 13 or less, MADRS 12 or less.",
+        help="Probable-PTSD cut-point (Bovin et al. 2016). Other instruments keep their own: "
+        "PHQ-9 and GAD-7 below 5, BDI-II 13 or less, MADRS 12 or less.",
     )
     remission_cut = st.number_input(
-        "Remission: score below",
+        "PCL-5 remission: score below",
         min_value=0.0,
         max_value=100.0,
         value=float(current["remission_cut"] or defaults.remission_below),
         step=1.0,
-        help="Used only when the box above is unticked; applies to the instrument in view.",
+        help="Used only when the box above is unticked.",
     )
     st.subheader("Reliable change (Jacobson & Truax 1991)")
     r1, r2 = st.columns(2)
@@ -62,17 +66,17 @@ with st.form("settings_form"):
         "Test-retest reliability r",
         min_value=0.01,
         max_value=0.99,
-        value=float(current["reliability_r"]),
+        value=float(current["reliability_r"] or defaults.reliability_r),
         step=0.01,
         help="PCL-5 test-retest r = .82 (Blevins et al. 2015); alpha .94.",
     )
     sd_cohort = r2.checkbox(
-        "Use the cohort's baseline SD",
+        "Use the cohort's baseline SD (PCL-5)",
         value=current["sd_pre"] is None,
         help="The SD of baseline scores in the cohort. Unticked: the SD below.",
     )
     sd_pre = r2.number_input(
-        "Baseline SD (points)",
+        "PCL-5 baseline SD (points)",
         min_value=0.1,
         max_value=50.0,
         value=float(current["sd_pre"] or 14.0),
@@ -103,7 +107,7 @@ with st.form("settings_form"):
     )
 
 if submitted:
-    response = custom_rule.strip() if rule_choice == "custom" else rule_choice
+    response = {"custom": custom_rule.strip(), "default": None}.get(rule_choice, rule_choice)
     rows = window_table.dropna()
     default_rows = [(w.label, w.target_day, w.low, w.high) for w in defaults.windows]
     window_rows = [
@@ -113,12 +117,12 @@ if submitted:
     values = {
         "response": response,
         "remission_cut": None if remission_default else remission_cut,
-        "reliability_r": reliability_r,
+        "reliability_r": None if reliability_r == defaults.reliability_r else reliability_r,
         "sd_pre": None if sd_cohort else sd_pre,
         "windows": None if window_rows == default_rows else window_rows,
     }
     try:
-        OutcomeDefinitions.for_instrument("PCL-5", **state.definition_overrides(values))
+        OutcomeDefinitions.for_instrument("PCL-5", **state.definition_overrides(values, "PCL-5"))
     except ValueError as error:
         st.error(f"Not applied: {error}")
     else:

@@ -68,3 +68,26 @@ def test_a_stricter_response_rule_lowers_week4_response(app_env):
     after = _metric(at, "Response, observed")
     assert after != before
     assert int(after.rstrip("%")) < int(before.rstrip("%"))
+
+
+def test_a_bad_custom_rule_is_refused_with_the_reason(app_env):
+    at = _app("app_pages/settings.py")
+    at.selectbox(key="settings_response").set_value("custom")
+    at.text_input(key="settings_custom_rule").set_value("pct:lots")
+    at.button(key="settings_apply").click().run()
+    assert not at.exception
+    assert any(
+        "Not applied: response rule must look like 'pct:30' or 'points:10'" in e.value
+        for e in at.error
+    )
+
+
+def test_reset_brings_back_the_defaults(app_env):
+    at = _app()
+    default = _metric(at, "Response, observed")
+    at.switch_page("app_pages/settings.py").run()
+    at.selectbox(key="settings_response").set_value("points:10")
+    at.button(key="settings_apply").click().run()
+    at.button(key="settings_reset").click().run()
+    at.switch_page("app_pages/overview.py").run()
+    assert _metric(at, "Response, observed") == default

@@ -61,9 +61,9 @@ BAND_HELP = (
 
 # Settings the user may change on the Settings page; None means "the instrument's default".
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "response": "pct:30",
+    "response": None,
     "remission_cut": None,
-    "reliability_r": 0.82,
+    "reliability_r": None,
     "sd_pre": None,
     "windows": None,
 }
@@ -224,20 +224,21 @@ def settings_key(values: dict[str, Any] | None = None) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-def definition_overrides(values: dict[str, Any]) -> dict[str, Any]:
-    """The settings as keyword overrides of ``OutcomeDefinitions.for_instrument``.
+def definition_overrides(values: dict[str, Any], instrument: str = "PCL-5") -> dict[str, Any]:
+    """The settings as keyword overrides of ``OutcomeDefinitions.for_instrument(instrument)``.
 
-    The response rule and reliability r apply to every instrument; the remission cut, the SD and
-    the windows are stored per the Settings page and apply as entered.
+    A chosen response rule, reliability r and the windows apply to every instrument; the
+    remission cut and the baseline SD are PCL-5 points, so they apply to the PCL-5 only. None
+    leaves the analytics' default for the instrument.
     """
     overrides: dict[str, Any] = {}
     if values.get("response"):
         overrides["response"] = str(values["response"])
-    if values.get("remission_cut") is not None:
-        overrides["remission_below"] = float(values["remission_cut"])
     if values.get("reliability_r") is not None:
         overrides["reliability_r"] = float(values["reliability_r"])
-    if values.get("sd_pre") is not None:
+    if instrument == "PCL-5" and values.get("remission_cut") is not None:
+        overrides["remission_below"] = float(values["remission_cut"])
+    if instrument == "PCL-5" and values.get("sd_pre") is not None:
         overrides["reliability_sd"] = float(values["sd_pre"])
     if values.get("windows"):
         window = analytics_function("definitions", "Window")
@@ -256,7 +257,7 @@ def current_definitions(instrument: str = "PCL-5"):
     defs = analytics_function("definitions", "OutcomeDefinitions")
     if defs is None:
         return None
-    return defs.for_instrument(instrument, **definition_overrides(settings()))
+    return defs.for_instrument(instrument, **definition_overrides(settings(), instrument))
 
 
 # --------------------------------------------------------------------------- cohort filters
