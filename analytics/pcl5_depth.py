@@ -153,26 +153,33 @@ def _change_table(
     counts = grouped.count()
     means = grouped.mean()
     sds = grouped.std()
+
+    def column(frame: pd.DataFrame, kind: str, m: str) -> np.ndarray:
+        return frame[(kind, m)].to_numpy()
+
     rows = []
-    for t in counts.index:  # about ten windows times at most twenty measures
-        for m in measures:
-            n = int(counts.loc[t, ("change", m)])
-            if n == 0:
+    for j, m in enumerate(measures):  # at most twenty measures, each over every window at once
+        n = column(counts, "change", m)
+        for i, t in enumerate(counts.index):
+            if n[i] == 0:
                 continue
             rows.append(
                 {
                     "timepoint": windows[t].label,
                     "target_day": windows[t].target_day,
                     "measure": m,
-                    "n": n,
-                    "mean_baseline": means.loc[t, ("pre", m)],
-                    "mean_timepoint": means.loc[t, ("post", m)],
-                    "mean_change": means.loc[t, ("change", m)],
-                    "sd_change": sds.loc[t, ("change", m)],
+                    "n": int(n[i]),
+                    "mean_baseline": column(means, "pre", m)[i],
+                    "mean_timepoint": column(means, "post", m)[i],
+                    "mean_change": column(means, "change", m)[i],
+                    "sd_change": column(sds, "change", m)[i],
+                    "_t": t,
+                    "_m": j,
                 }
             )
+    rows.sort(key=lambda row: (row["_t"], row["_m"]))  # window order, then measure order
     names = ["timepoint", "target_day", "measure", "n", "mean_baseline", "mean_timepoint"]
-    table = pd.DataFrame(rows, columns=[*names, "mean_change", "sd_change"])
+    table = pd.DataFrame(rows, columns=[*names, "mean_change", "sd_change"])  # drops _t, _m
     table = table.astype(
         {
             "timepoint": "string",
