@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -55,6 +56,8 @@ if last_report is not None:
 import_files = state.analytics_function("importer", "import_files")
 ImportOptions = state.analytics_function("importer", "ImportOptions")
 TABLES = ("sessions", "assessments", "side_effects", "patients")
+# saved column mappings (git-ignored with the rest of var/)
+PRESET_DIR = Path("var/presets")
 
 with st.expander("What to upload", icon=":material/help:"):
     st.markdown(
@@ -278,6 +281,18 @@ else:
                     [c for c in frame.columns if c != "_row"]
                 )
         guessed = guess_mapping(headers)
+        list_presets = state.analytics_function("mapping", "list_presets")
+        load_preset = state.analytics_function("mapping", "load_preset")
+        presets = list_presets(PRESET_DIR) if list_presets else []
+        if presets:
+            preset = st.selectbox(
+                "Column mapping",
+                ["Guess from the headers", *presets],
+                key="mapping_preset",
+                help="A mapping saved from an earlier upload of the same export.",
+            )
+            if preset != "Guess from the headers":
+                guessed = load_preset(PRESET_DIR / f"{preset}.json")
         rows = [
             {"table": t, "their column": h, "our column": c}
             for t, cols in guessed.columns.items()
@@ -308,11 +323,18 @@ else:
             mapping = ColumnMapping(columns=columns_map, values=guessed.values, totals=totals_map)
             save_preset = state.analytics_function("mapping", "save_preset")
             p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
-            preset_name = p1.text_input("Save this mapping as a preset named", key="preset_name")
-            if p2.button("Save preset", icon=":material/save:", disabled=not preset_name):
+            preset_name = p1.text_input(
+                "Save this mapping as a preset named",
+                key="preset_name",
+                help="Letters, digits, - and _ only, e.g. ehr-export.",
+            ).strip()
+            valid_name = re.fullmatch(r"[A-Za-z0-9_-]{1,60}", preset_name) is not None
+            if preset_name and not valid_name:
+                p1.warning("Use letters, digits, - and _ only (at most 60).")
+            if p2.button("Save preset", icon=":material/save:", disabled=not valid_name):
                 path = save_preset(
                     ColumnMapping(columns_map, guessed.values, totals_map, preset_name),
-                    f"var/presets/{preset_name}.json",
+                    PRESET_DIR / f"{preset_name}.json",
                 )
                 st.toast(f"Saved preset {path.stem}.")
     if not st.button("Validate and import", type="primary", icon=":material/task_alt:"):

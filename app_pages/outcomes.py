@@ -172,6 +172,25 @@ else:
             f"(r = {reliable[0].r:g}, SD = {reliable[0].sd:.1f})."
         )
 
+published = state.analytics_function("benchmarks", "published_benchmarks")
+if published is not None:
+    with st.expander("Published figures (other populations)", icon=":material/menu_book:"):
+        st.caption(
+            "Trials and real-world cohorts set beside a clinic's numbers for context only: "
+            "different patients, instruments and schedules."
+        )
+        st.dataframe(
+            published(),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "value": st.column_config.NumberColumn(format="%.3g"),
+                "ci_low": st.column_config.NumberColumn(format="%.3g"),
+                "ci_high": st.column_config.NumberColumn(format="%.3g"),
+                "n": st.column_config.NumberColumn(format="%d"),
+            },
+        )
+
 # ---------------------------------------------------------------------------- clusters and items
 st.subheader("Symptom clusters and items")
 if instrument != "PCL-5":
