@@ -119,13 +119,16 @@ with tab_funnel:
         ui.show_figure(fig, flow, "attrition")
         stopped = overall[overall["step"] == "stopped_after_first"]
         if not stopped.empty:
-            st.metric(
+            ui.rate_metric(
+                st,
                 "Stopped after the first session",
-                ui.format_rate(stopped.iloc[0][["k", "n", "rate", "ci_low", "ci_high"]].to_dict()),
+                stopped.iloc[0][["k", "n", "rate", "ci_low", "ci_high"]].to_dict(),
+                help="Patients with exactly one session, among those who started.",
             )
-        by_route = flow[flow["route"] != flow["route"].iloc[0]].assign(
-            measure=lambda f: f["label"], population="observed"
-        )
+        # every route starts at 100%, so the first step says nothing by route
+        by_route = flow[
+            (flow["route"] != flow["route"].iloc[0]) & (flow["step"] != "started")
+        ].assign(measure=lambda f: f["label"], population="observed")
         if by_route["route"].nunique() > 1:
             fig = figures.rate_bars_figure(
                 by_route[by_route["n"] > 0].assign(group=lambda f: f["route"]),
@@ -197,7 +200,17 @@ with tab_patient:
     p1, p2 = st.columns(2)
     with p1:
         st.markdown("**Sessions**")
-        st.dataframe(one.sessions.dropna(axis=1, how="all"), hide_index=True)
+        st.dataframe(
+            one.sessions.drop(columns="patient_id")
+            .assign(route=one.sessions["route"].map(figures.route_label))
+            .dropna(axis=1, how="all"),
+            hide_index=True,
+        )
     with p2:
         st.markdown("**Side effects**")
-        st.dataframe(one.side_effects.dropna(axis=1, how="all"), hide_index=True)
+        st.dataframe(
+            one.side_effects.drop(columns="patient_id")
+            .assign(effect=one.side_effects["effect"].map(effect_label))
+            .dropna(axis=1, how="all"),
+            hide_index=True,
+        )

@@ -610,6 +610,6 @@ def patient_timeline_figure(
         )
     _style(fig, title=title, x_title="", y_title="")
     fig.update_xaxes(title_text="Days since first session", row=2, col=1)
-    fig.update_yaxes(title_text="Score (points)", row=1, col=1)
+    fig.update_yaxes(title_text="Score (points)", rangemode="tozero", row=1, col=1)
     fig.update_layout(height=520)
     return fig
