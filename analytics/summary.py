@@ -123,6 +123,8 @@ def build_summary(
         ``timepoints``: :meth:`TimepointOutcome.to_dict` for each timepoint with a score, in
         window order; each rate is ``{"k", "n", "rate", "ci_low", "ci_high"}``.
         ``durability``: :func:`analytics.durability.durability_summary`.
+        ``activity``: new starts and their sessions per first-session year (or month), from
+        :func:`analytics.activity.activity_by_period`.
         ``pcl5_depth`` (PCL-5 only): :func:`analytics.pcl5_depth.pcl5_depth_summary`.
         ``groups`` (only with ``by``): ``{value: {"n_patients", "small", "baseline",
         "timepoints"}}``, ``small`` when fewer than 11 patients; a missing value is the group
@@ -144,6 +146,7 @@ def build_summary(
 
 
 def _build_summary(data: ClinicData, definitions: OutcomeDefinitions, *, by: str | None) -> dict:
+    from analytics.activity import activity_by_period
     from analytics.durability import durability_summary
     from analytics.pcl5_depth import pcl5_depth_summary
     from analytics.safety import safety_summary
@@ -164,6 +167,7 @@ def _build_summary(data: ClinicData, definitions: OutcomeDefinitions, *, by: str
         "definitions": definitions.describe(),
         **_outcome_block(data, definitions),
         "durability": durability_summary(data, definitions),
+        "activity": activity_by_period(data),
     }
     if definitions.instrument == "PCL-5":
         summary["pcl5_depth"] = pcl5_depth_summary(data, definitions)

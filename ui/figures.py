@@ -134,7 +134,12 @@ def counts_by_period_figure(
     ``frame`` columns: ``period`` (label), ``new_starts``, ``sessions``.
     """
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("New patients starting treatment", "Sessions given")
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            "New patients starting treatment",
+            "Sessions given to the patients who started then",
+        ),
     )
     x = frame[period].astype(str)
     fig.add_bar(
