@@ -13,7 +13,7 @@ import pandas as pd
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
 from analytics.stats import proportion_ci
-from analytics.timepoints import timepoint_scores
+from analytics.timepoints import isin_ids, timepoint_scores
 
 __all__ = [
     "ALL_ROUTES",
@@ -66,7 +66,7 @@ FLOW_COLUMNS = ["route", "step", "label", "k", "n", "rate", "ci_low", "ci_high"]
 
 def _isin(values, ids) -> np.ndarray:
     """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
-    return pd.Index(ids).unique().get_indexer(pd.Index(values)) >= 0
+    return isin_ids(values, ids)
 
 
 def attrition_patients(

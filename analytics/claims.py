@@ -27,7 +27,7 @@ from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
 from analytics.outcomes import is_responder
 from analytics.stats import Rate, rate
-from analytics.timepoints import itt_patients, timepoint_scores
+from analytics.timepoints import isin_ids, itt_patients, timepoint_scores
 
 __all__ = [
     "MIN_PATIENTS",
@@ -230,7 +230,7 @@ _OPENERS = {
 
 def _isin(values, ids) -> np.ndarray:
     """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
-    return pd.Index(ids).unique().get_indexer(pd.Index(values)) >= 0
+    return isin_ids(values, ids)
 
 
 def _rates_for(tp: pd.DataFrame, itt: pd.Index, label: str, definitions: OutcomeDefinitions):

@@ -18,7 +18,13 @@ from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
 from analytics.outcomes import is_responder
 from analytics.stats import Rate, rate
-from analytics.timepoints import baseline_scores, itt_patients, timepoint_scores, valid_scores
+from analytics.timepoints import (
+    baseline_scores,
+    isin_ids,
+    itt_patients,
+    timepoint_scores,
+    valid_scores,
+)
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -225,7 +231,7 @@ def kaplan_meier(
 
 def _isin(values, ids) -> np.ndarray:
     """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
-    return pd.Index(ids).unique().get_indexer(pd.Index(values)) >= 0
+    return isin_ids(values, ids)
 
 
 def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:

@@ -17,7 +17,7 @@ from scipy import stats
 from analytics.contract import ClinicData, item_columns
 from analytics.definitions import OutcomeDefinitions
 from analytics.stats import rate
-from analytics.timepoints import baseline_scores, lookup_by_id, remembered, timepoint_scores
+from analytics.timepoints import _baseline, _timepoints
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -78,57 +78,17 @@ def _pcl5(definitions: OutcomeDefinitions) -> OutcomeDefinitions:
     )
 
 
-def _forms(data: ClinicData) -> pd.DataFrame:
-    a = data.assessments
-
-    def compute() -> pd.DataFrame:
-        keep = (a["instrument"] == PCL5).fillna(False).to_numpy(bool)
-        return a.loc[keep].astype({"patient_id": "string", "day": "int64"})
-
-    return remembered("pcl5_forms", (a,), (), compute)
-
-
-def _form_rows(forms: pd.DataFrame, ids: pd.Series, days) -> np.ndarray | None:
-    """Row of ``forms`` holding each (id, day); -1 when none. None if (id, day) repeats."""
-    codes, _ = pd.factorize(pd.concat([forms["patient_id"], ids], ignore_index=True))
-    codes = np.asarray(codes, dtype="int64")
-    form_days = forms["day"].to_numpy("int64")
-    days = np.asarray(days, dtype="int64")
-    low = min(form_days.min(initial=0), days.min(initial=0))
-    span = max(form_days.max(initial=0), days.max(initial=0)) - low + 1
-    # One integer key per (patient, day): hashing integers, not (string, int) pairs.
-    keys = codes * span + (np.concatenate([form_days, days]) - low)
-    index = pd.Index(keys[: len(forms)])
-    if not index.is_unique:
-        return None
-    return index.get_indexer(keys[len(forms) :])
-
-
 def _pairs(data: ClinicData, definitions: OutcomeDefinitions, columns: list[str]) -> pd.DataFrame:
     """Baseline and timepoint values of ``columns`` for every observed (patient, timepoint)."""
     definitions = _pcl5(definitions)
-    tp = timepoint_scores(data, definitions)[["patient_id", "timepoint", "target_day", "day"]]
-    base = baseline_scores(data, definitions)[["patient_id", "baseline_day"]]
-    forms = _forms(data)
-    baseline_day = lookup_by_id(
-        tp["patient_id"], base["patient_id"], base["baseline_day"].to_numpy(float)
-    )
-    tp = tp[~np.isnan(baseline_day)].assign(baseline_day=baseline_day[~np.isnan(baseline_day)])
-    tp = tp.astype({"baseline_day": "int64"}).reset_index(drop=True)
-    pre = _form_rows(forms, tp["patient_id"], tp["baseline_day"])
-    post = _form_rows(forms, tp["patient_id"], tp["day"])
-    if pre is None or post is None:  # repeated (patient, day) forms: join as SQL would
-        forms = forms[["patient_id", "day", *columns]]
-        before = forms.rename(columns={"day": "baseline_day"} | {c: f"{c}__pre" for c in columns})
-        after = forms.rename(columns={c: f"{c}__post" for c in columns})
-        out = tp.merge(before, on=["patient_id", "baseline_day"])
-        return out.merge(after, on=["patient_id", "day"])
-    found = (pre >= 0) & (post >= 0)
-    out = tp[found].reset_index(drop=True)
-    values = {}
-    for suffix, rows in (("__pre", pre[found]), ("__post", post[found])):
+    # The chosen forms' rows in data.assessments: read the other columns there, no id joins.
+    tp, rows, baseline_rows = _timepoints(data, definitions)
+    out = tp[["patient_id", "timepoint", "target_day", "day"]]
+    a = data.assessments
+    values = {"baseline_day": a["day"].take(baseline_rows).to_numpy("int64")}
+    for suffix, at in (("__pre", baseline_rows), ("__post", rows)):
         for c in columns:
-            values[f"{c}{suffix}"] = forms[c].take(rows).reset_index(drop=True)
+            values[f"{c}{suffix}"] = a[c].take(at).reset_index(drop=True)
     return pd.concat([out, pd.DataFrame(values)], axis=1)
 
 
@@ -242,16 +202,8 @@ def provisional_dx_rates(data: ClinicData, definitions: OutcomeDefinitions) -> d
     """
     definitions = _pcl5(definitions)
     method = definitions.ci_method
-    base = baseline_scores(data, definitions)[["patient_id", "baseline_day"]]
-    forms = _forms(data)[["patient_id", "day", "provisional_dx"]]
-    rows = _form_rows(forms, base["patient_id"], base["baseline_day"])
-    if rows is None:
-        at_base = base.merge(
-            forms.rename(columns={"day": "baseline_day"}), on=["patient_id", "baseline_day"]
-        )["provisional_dx"]
-    else:
-        at_base = forms["provisional_dx"].take(rows[rows >= 0])
-    at_base = at_base.dropna()
+    _, baseline_rows = _baseline(data, definitions)
+    at_base = data.assessments["provisional_dx"].take(baseline_rows).dropna()
     pairs = _pairs(data, definitions, ["provisional_dx"]).dropna(
         subset=["provisional_dx__pre", "provisional_dx__post"]
     )

@@ -45,7 +45,7 @@ from scipy import stats
 
 from analytics.contract import ClinicData
 from analytics.stats import CI_METHODS, proportion_ci, rate
-from analytics.timepoints import isin_ids
+from analytics.timepoints import isin_ids, lookup_by_id
 
 __all__ = [
     "BPSettings",
@@ -444,6 +444,12 @@ def _complete_grid(
 # Side effects
 
 
+def _positions(values, ids: pd.Index) -> np.ndarray:
+    """``ids.get_indexer(values)`` for unique ids, by integer codes (-1 when absent)."""
+    found = lookup_by_id(values, ids, np.arange(len(ids), dtype="float64"))
+    return np.where(np.isnan(found), -1, found).astype("int64")
+
+
 def _effect_events(
     data: ClinicData, exposed: pd.DataFrame, ids: pd.Index, by: str | None, kind: str
 ) -> pd.DataFrame:
@@ -452,7 +458,7 @@ def _effect_events(
     e = e.loc[e["effect"].notna()]
     events = pd.DataFrame(
         {
-            "patient_id": ids.get_indexer(e["patient_id"].astype("string")),
+            "patient_id": _positions(e["patient_id"], ids),
             "day": e["day"].to_numpy(dtype="int64"),
             "effect": e["effect"].astype("string").to_numpy(dtype=object),
         }

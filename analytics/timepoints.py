@@ -125,6 +125,8 @@ def remembered(name: str, frames: tuple, key: tuple, compute):
     if full not in cache:
         cache[full] = (compute(), frames)
     value = cache[full][0]
+    if isinstance(value, tuple):
+        return tuple(v.copy(deep=False) if isinstance(v, pd.DataFrame) else v for v in value)
     return value.copy(deep=False) if isinstance(value, pd.DataFrame) else value
 
 
@@ -140,8 +142,11 @@ def isin_ids(values, pool) -> np.ndarray:
 
 def lookup_by_id(values, keys, table) -> np.ndarray:
     """``table[i]`` where ``keys[i]`` equals each of ``values`` (unique keys); NaN when absent."""
+    return _lookup_codes(*_codes(values, keys), table)
+
+
+def _lookup_codes(value_codes: np.ndarray, key_codes: np.ndarray, table) -> np.ndarray:
     table = np.asarray(table, dtype="float64")
-    value_codes, key_codes = _codes(values, keys)
     size = int(max(value_codes.max(initial=-1), key_codes.max(initial=-1))) + 2
     by_code = np.full(size, np.nan)
     by_code[key_codes] = table  # code -1 (missing id) lands in the spare last slot
@@ -152,16 +157,21 @@ def lookup_by_id(values, keys, table) -> np.ndarray:
 def valid_scores(data: ClinicData, instrument: str) -> pd.DataFrame:
     """Scoreable forms of ``instrument``: ``patient_id``, ``day``, ``score`` (total not NaN),
     sorted by patient then day. A form with a blank item and no total is skipped."""
+    return _valid(data, instrument)[0]
+
+
+def _valid(data: ClinicData, instrument: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`valid_scores` and each row's position in ``data.assessments``."""
     a = data.assessments
     return remembered("valid_scores", (a,), (instrument,), lambda: _valid_scores(a, instrument))
 
 
-def _valid_scores(a: pd.DataFrame, instrument: str) -> pd.DataFrame:
+def _valid_scores(a: pd.DataFrame, instrument: str) -> tuple[pd.DataFrame, np.ndarray]:
     keep = (a["instrument"] == instrument).fillna(False).to_numpy(bool) & a["total"].notna()
     out = a.loc[keep, ["patient_id", "day", "total"]].rename(columns={"total": "score"})
     out = out.astype({"patient_id": "string", "day": "int64", "score": "float64"})
     order = patient_order(out["patient_id"], out["day"].to_numpy())
-    return out.take(order).reset_index(drop=True)
+    return out.take(order).reset_index(drop=True), np.flatnonzero(keep)[order]
 
 
 def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -176,6 +186,11 @@ def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Dat
     pandas.DataFrame
         Columns :data:`BASELINE_COLUMNS`, one row per patient, sorted by patient.
     """
+    return _baseline(data, definitions)[0]
+
+
+def _baseline(data: ClinicData, definitions: OutcomeDefinitions) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`baseline_scores` and each baseline's position in ``data.assessments``."""
     return remembered(
         "baseline_scores",
         (data.assessments,),
@@ -184,12 +199,14 @@ def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Dat
     )
 
 
-def _baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    scores = valid_scores(data, definitions.instrument)
+def _baseline_scores(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray]:
+    scores, rows = _valid(data, definitions.instrument)
     in_range = scores["day"].between(-definitions.baseline_lookback_days, 0)
     last = scores[in_range].drop_duplicates("patient_id", keep="last")
     out = last.rename(columns={"day": "baseline_day", "score": "baseline"})
-    return out[BASELINE_COLUMNS].reset_index(drop=True)
+    return out[BASELINE_COLUMNS].reset_index(drop=True), rows[last.index.to_numpy()]
 
 
 def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -204,6 +221,14 @@ def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     pandas.DataFrame
         Columns :data:`TIMEPOINT_COLUMNS`, sorted by window order then patient.
     """
+    return _timepoints(data, definitions)[0]
+
+
+def _timepoints(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`timepoint_scores`, and the positions in ``data.assessments`` of each row's score
+    and of its baseline (so forms' other columns are read without joining on ids)."""
     return remembered(
         "timepoint_scores",
         (data.assessments,),
@@ -212,10 +237,13 @@ def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     )
 
 
-def _timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    base = baseline_scores(data, definitions)
-    scores = valid_scores(data, definitions.instrument)
-    scores = scores[isin_ids(scores["patient_id"], base["patient_id"])].reset_index(drop=True)
+def _timepoint_scores(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    base, base_rows = _baseline(data, definitions)
+    scores, score_rows = _valid(data, definitions.instrument)
+    with_base = isin_ids(scores["patient_id"], base["patient_id"])
+    scores, score_rows = scores[with_base].reset_index(drop=True), score_rows[with_base]
     # valid_scores is sorted by patient, so sorted codes follow the same order.
     codes = np.asarray(pd.factorize(scores["patient_id"], sort=True)[0])
     day = scores["day"].to_numpy()
@@ -236,15 +264,16 @@ def _timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.D
         np.concatenate(labels) if labels else np.array([], dtype=object), dtype="string"
     )
     out["target_day"] = np.concatenate(targets) if targets else np.array([], dtype="int64")
-    out["baseline"] = lookup_by_id(
-        out["patient_id"], base["patient_id"], base["baseline"].to_numpy(float)
-    )
+    value_codes, key_codes = _codes(out["patient_id"], base["patient_id"])
+    out["baseline"] = _lookup_codes(value_codes, key_codes, base["baseline"].to_numpy(float))
+    # Every row's patient has a baseline (filtered above), so no position is missing.
+    baseline_rows = _lookup_codes(value_codes, key_codes, base_rows).astype("int64")
     out["change"] = out["score"] - out["baseline"]
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = 100.0 * out["change"].to_numpy(float) / out["baseline"].to_numpy(float)
     out["pct_change"] = np.where(out["baseline"].to_numpy(float) > 0, pct, np.nan)
     out = out.astype({"timepoint": "string", "target_day": "int64", "day": "int64"})
-    return out[TIMEPOINT_COLUMNS].reset_index(drop=True)
+    return out[TIMEPOINT_COLUMNS].reset_index(drop=True), score_rows[take], baseline_rows
 
 
 def started_treatment(data: ClinicData) -> pd.Index:
