@@ -131,16 +131,18 @@ class ClinicData:
 
     def with_patients(self, patient_ids) -> ClinicData:
         """The same clinic restricted to ``patient_ids`` (a cohort filter)."""
+        from analytics.timepoints import isin_ids  # integer-code isin; Arrow string isin is slow
+
         keep = pd.Index(patient_ids)
+
+        def rows(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[isin_ids(frame["patient_id"], keep)].reset_index(drop=True)
+
         return ClinicData(
-            patients=self.patients[self.patients["patient_id"].isin(keep)].reset_index(drop=True),
-            sessions=self.sessions[self.sessions["patient_id"].isin(keep)].reset_index(drop=True),
-            assessments=self.assessments[self.assessments["patient_id"].isin(keep)].reset_index(
-                drop=True
-            ),
-            side_effects=self.side_effects[self.side_effects["patient_id"].isin(keep)].reset_index(
-                drop=True
-            ),
+            patients=rows(self.patients),
+            sessions=rows(self.sessions),
+            assessments=rows(self.assessments),
+            side_effects=rows(self.side_effects),
             has_sessions=self.has_sessions,
             months_kept=self.months_kept,
             extra_patient_columns=self.extra_patient_columns,

@@ -22,6 +22,7 @@ from analytics.timepoints import (
     baseline_scores,
     isin_ids,
     itt_patients,
+    shared_intermediates,
     timepoint_scores,
     valid_scores,
 )
@@ -436,6 +437,11 @@ def durability_summary(
         :meth:`KaplanMeier.to_dict`: n, events, median_days, median_ci_low, median_ci_high,
         median_reached).
     """
+    with shared_intermediates():  # baselines and timepoint scores are computed once
+        return _durability_summary(data, definitions, ci_method=ci_method)
+
+
+def _durability_summary(data: ClinicData, definitions: OutcomeDefinitions, *, ci_method) -> dict:
     rule = definitions.response.describe()
     labels = [w.label for w in definitions.windows]
     later = tuple(label for label in ("week 8", "week 12") if label in labels)

@@ -26,6 +26,7 @@ from analytics.timepoints import (
     itt_patients,
     lookup_by_id,
     remembered,
+    shared_intermediates,
     timepoint_scores,
 )
 
@@ -368,6 +369,11 @@ def timepoint_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> lis
 
     See :class:`TimepointOutcome` for the fields and the module docstring for the populations.
     """
+    with shared_intermediates():  # baselines and the ITT population are computed once
+        return _timepoint_outcomes(data, definitions)
+
+
+def _timepoint_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> list:
     rows = patient_outcomes(data, definitions)
     sd = _rci_sd(data, definitions)
     method = definitions.ci_method

@@ -17,7 +17,7 @@ from scipy import stats
 from analytics.contract import ClinicData, item_columns
 from analytics.definitions import OutcomeDefinitions
 from analytics.stats import rate
-from analytics.timepoints import _baseline, _timepoints
+from analytics.timepoints import _baseline, _timepoints, shared_intermediates
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -237,6 +237,11 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 def pcl5_depth_summary(data: ClinicData, definitions: OutcomeDefinitions, *, top: int = 5) -> dict:
     """Clusters, provisional diagnosis and items as JSON-able data (None, never NaN)."""
+    with shared_intermediates():  # the chosen forms are found once for all three tables
+        return _pcl5_depth_summary(data, definitions, top=top)
+
+
+def _pcl5_depth_summary(data: ClinicData, definitions: OutcomeDefinitions, *, top: int) -> dict:
     clusters = cluster_change(data, definitions)
     items = item_change(data, definitions)
     dx = provisional_dx_rates(data, definitions)
