@@ -1,13 +1,17 @@
-"""The dashboard's router: page setup, navigation, the shared sidebar, then the chosen page.
+"""The dashboard's router: first start, sign-in, the pages the role may see, the sidebar.
 
 The page scripts live in ``app_pages/``, not ``pages/``: Streamlit treats a ``pages/`` folder as
 the old folder-based navigation until this router has run once in the process, so a first visit
 to a deep link would bypass the router (and its sidebar).
+
+Only the pages the signed-in role may see (``store.allowed_pages``) are given to
+``st.navigation``, so the others are neither listed nor reachable by URL; each page checks again
+with ``ui.auth.require_page``.
 """
 
 import streamlit as st
 
-from ui import state
+from ui import auth, state
 
 st.set_page_config(
     layout="wide",
@@ -15,30 +19,59 @@ st.set_page_config(
     page_icon=":material/monitoring:",
 )
 
-PAGES = {
-    "Clinic": [
+# (section, page key of store.users.PAGES, script, title, icon)
+PAGES = [
+    ("Clinic", "overview", "overview.py", "Overview", ":material/dashboard:"),
+    ("Clinic", "outcomes", "outcomes.py", "Outcomes", ":material/trending_down:"),
+    ("Clinic", "durability", "durability.py", "Durability", ":material/timelapse:"),
+    ("Clinic", "safety", "safety.py", "Safety", ":material/health_and_safety:"),
+    ("Clinicians", "cohorts", "cohorts.py", "Cohorts & patients", ":material/groups:"),
+    ("Clinicians", "claims", "claims.py", "Claims check", ":material/fact_check:"),
+    ("Data", "data", "data.py", "Data", ":material/upload_file:"),
+    ("Data", "settings", "settings.py", "Settings", ":material/tune:"),
+    ("Administration", "import_history", "imports.py", "Import history", ":material/history:"),
+    ("Administration", "audit", "audit.py", "Audit log", ":material/policy:"),
+    ("Administration", "users", "users.py", "Users", ":material/manage_accounts:"),
+]
+# Pages that show the clinic's numbers, and so need the cohort filters in the sidebar.
+DASHBOARD_PAGES = {"overview", "outcomes", "durability", "safety", "cohorts", "claims"}
+
+first_start = auth.bootstrap(str(state.sample_dir()))
+user = auth.current_user()
+st.session_state[auth.RUN_USER_KEY] = user
+
+if user is None:
+    login = st.Page(
+        lambda: auth.render_login(first_start), title="Sign in", icon=":material/login:"
+    )
+    st.navigation([login], position="hidden").run()
+    st.stop()
+
+from store import allowed_pages  # noqa: E402  (after sign-in: keeps the login path light)
+
+allowed = allowed_pages(user.role)
+shown = [row for row in PAGES if row[1] in allowed]
+sections: dict[str, list] = {}
+for section, key, script, title, icon in shown:
+    sections.setdefault(section, []).append(
         st.Page(
-            "app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
-        ),
-        st.Page("app_pages/outcomes.py", title="Outcomes", icon=":material/trending_down:"),
-        st.Page("app_pages/durability.py", title="Durability", icon=":material/timelapse:"),
-        st.Page("app_pages/safety.py", title="Safety", icon=":material/health_and_safety:"),
-    ],
-    "Clinicians": [
-        st.Page("app_pages/cohorts.py", title="Cohorts & patients", icon=":material/groups:"),
-        st.Page("app_pages/claims.py", title="Claims check", icon=":material/fact_check:"),
-    ],
-    "Data": [
-        st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:"),
-        st.Page("app_pages/settings.py", title="Settings", icon=":material/tune:"),
-    ],
-}
+            f"app_pages/{script}",
+            title=title,
+            icon=icon,
+            url_path=script.removesuffix(".py"),
+            default=key == shown[0][1],
+        )
+    )
+page = st.navigation(sections)
 
-page = st.navigation(PAGES)
-
+auth.render_account(user)
 loaded = state.active_clinic()
-filters = state.render_sidebar(loaded)
+if allowed & DASHBOARD_PAGES:
+    filters = state.render_sidebar(loaded)
+else:
+    filters = state.CohortFilters()
 state.build_context(loaded, filters)
-state.render_definitions_sidebar()
+if allowed & DASHBOARD_PAGES:
+    state.render_definitions_sidebar()
 
 page.run()

@@ -3,9 +3,10 @@
 import pandas as pd
 import streamlit as st
 
+from ui import auth, state
 from ui import components as ui
-from ui import state
 
+auth.require_page("claims")
 context = state.get_context()
 ui.page_header(
     "Claims check",

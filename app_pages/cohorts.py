@@ -3,9 +3,10 @@
 import pandas as pd
 import streamlit as st
 
+from ui import auth, figures, state
 from ui import components as ui
-from ui import figures, state
 
+auth.require_page("cohorts")
 context = state.get_context()
 ui.page_header(
     "Cohorts & patients", context, caption="For clinicians: who is doing well, who is not."

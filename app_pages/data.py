@@ -1,6 +1,5 @@
-"""Data: upload a clinic's CSV exports, map their columns, convert, validate, replace the sample."""
+"""Data: upload a clinic's CSV exports, map their columns, validate, and store them as a batch."""
 
-import hashlib
 import io
 import json
 import re
@@ -9,31 +8,46 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from ui import auth, state
 from ui import components as ui
-from ui import state
 
 REPORT_KEY = "data_import_report"
 
+auth.require_page("data")
 context = state.get_context()
 st.title("Data")
 ui.data_banner(context.loaded)
 
 
 def _show_report(report: dict) -> None:
-    """The outcome of the last import: a summary, and every problem with file, row and column."""
+    """The outcome of the last import: the batch's counts, and every problem with its place."""
     problems = report["problems"]
     if report["ok"]:
+        counts = report["counts"]
+        added = ", ".join(
+            f"{c['added']:,} {table.replace('_', ' ')}" for table, c in counts.items()
+        )
+        unchanged = sum(c["unchanged"] for c in counts.values())
         st.success(
-            "Imported: "
-            + ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in report["counts"].items())
-            + ". The dashboard now shows this clinic for the rest of this session.",
+            f"Imported as batch {report['batch_id']}: {added} added; {unchanged:,} rows were "
+            "already stored unchanged. It is in the database: every page shows it, for every "
+            "user, after a restart too.",
             icon=":material/check_circle:",
         )
+        for warning in report["warnings"]:
+            st.warning(warning, icon=":material/warning:")
+        if report["conflicts"]:
+            st.warning(
+                f"{report['conflicts']:,} stored value(s) differ in this upload. The stored "
+                "values stay until a director replaces or keeps them on the Import history page.",
+                icon=":material/rule:",
+            )
         if report.get("mapping"):
-            st.download_button(
+            auth.audited_download(
                 "Download this column mapping (JSON)",
                 report["mapping"].encode(),
                 file_name="column-mapping.json",
+                rows=0,
                 mime="application/json",
             )
     else:
@@ -71,12 +85,6 @@ with st.expander("What to upload", icon=":material/help:"):
         "session is kept unless you choose to keep months. Names, contact details and other "
         "identifiers are refused (or dropped, if you allow it)."
     )
-
-if context.loaded.source == "upload":
-    st.success(f"This session shows your upload: {context.loaded.label}.")
-    if st.button("Go back to the sample clinic", icon=":material/restart_alt:"):
-        state.clear_upload()
-        st.rerun()
 
 kind = st.radio(
     "What kind of export is it?",
@@ -120,11 +128,10 @@ if import_files is None or ImportOptions is None:
     ui.not_available("Uploading a clinic", "analytics.importer.import_files")
     st.stop()
 if not uploads:
-    st.caption("Choose files to start. Nothing leaves this session until you import it.")
+    st.caption("Choose files to start. Nothing is stored until you import them.")
     st.stop()
 
 files = {f.name: f.getvalue() for f in uploads}
-digest = hashlib.sha1(b"".join(sorted(files.values()))).hexdigest()[:12]
 
 
 def _read(name: str, payload: bytes) -> pd.DataFrame | None:
@@ -341,26 +348,34 @@ else:
         st.stop()
 
 # ---------------------------------------------------------------------------- import
-with st.status("Reading and validating…", expanded=True) as status:
-    progress = st.progress(0.0, text="Reading files")
+from analytics.problems import WARNING, problems_frame  # noqa: E402
+from store import import_upload  # noqa: E402
+
+with st.status("Reading, validating and storing…", expanded=True) as status:
     st.write(f"{len(files)} file(s): " + ", ".join(files))
     options = ImportOptions(keep_month=keep_month, prorate=prorate, drop_phi=drop_phi)
-    progress.progress(0.3, text="Validating every row")
-    result = import_files(files, options=options, mapping=mapping)
-    progress.progress(1.0, text="Done")
+    result = import_upload(files, auth.run_user(), options, mapping)
     status.update(
-        label="Imported" if result.ok else "Not imported: fix the errors below",
+        label=f"Stored as batch {result.batch_id}" if result.ok else "Not imported: see below",
         state="complete" if result.ok else "error",
         expanded=False,
     )
 
-problems = result.problems_frame()
-report = {"ok": result.ok, "counts": result.summary(), "problems": problems, "mapping": None}
-if result.ok:
-    label = "Uploaded clinic (" + ", ".join(sorted(files)) + ")"
-    state.store_upload(result.data, label=label, digest=digest, problems=problems)
-    if mapping is not None:
-        report["mapping"] = json.dumps(mapping.to_dict(), indent=2)
+importer_warnings = {
+    str(p).removeprefix(f"{WARNING}: ") for p in result.problems if p.severity == WARNING
+}
+report = {
+    "ok": result.ok,
+    "batch_id": result.batch_id,
+    "counts": result.counts,
+    "conflicts": result.conflicts,
+    # the store's own notes (sample removed, same files as before); the importer's are below
+    "warnings": [w for w in result.warnings if w not in importer_warnings],
+    "problems": problems_frame(list(result.problems)),
+    "mapping": None,
+}
+if result.ok and mapping is not None:
+    report["mapping"] = json.dumps(mapping.to_dict(), indent=2)
 st.session_state[REPORT_KEY] = report
-# rerun so the sidebar, the banner and every page pick up the new clinic at once
+# rerun so the sidebar, the banner and every page read the new data version at once
 st.rerun()

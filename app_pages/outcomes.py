@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
+from ui import auth, figures, state
 from ui import components as ui
-from ui import figures, state
 
 # bins with fewer patients than this are too noisy to draw (the download keeps them)
 MIN_BIN = 10
@@ -15,6 +15,7 @@ def _total_max(name: str) -> float | None:
     return None if get_instrument is None else float(get_instrument(name).total_max)
 
 
+auth.require_page("outcomes")
 context = state.get_context()
 ui.page_header("Outcomes", context, caption="How scores change over the course of treatment.")
 if ui.empty_state(context):

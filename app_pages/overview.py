@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
+from ui import auth, figures, state
 from ui import components as ui
-from ui import figures, state
 
 # weeks with fewer patients than this are too noisy to draw (the download keeps them)
 MIN_BIN = 10
 
+auth.require_page("overview")
 context = state.get_context()
 ui.page_header(
     "Overview",

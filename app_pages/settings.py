@@ -3,14 +3,16 @@
 import pandas as pd
 import streamlit as st
 
+from ui import auth, state
 from ui import components as ui
-from ui import state
 
+auth.require_page("settings")
 context = state.get_context()
 st.title("Settings")
 st.caption(
-    "Definitions apply to every page for this session. Each number on screen says which "
-    "definition it used; the defaults follow the published sources shown beside them."
+    "Definitions apply to every page for this session; each change is recorded in the audit "
+    "log. Each number on screen says which definition it used; the defaults follow the "
+    "published sources shown beside them."
 )
 
 OutcomeDefinitions = state.analytics_function("definitions", "OutcomeDefinitions")
@@ -127,11 +129,21 @@ if submitted:
         st.error(f"Not applied: {error}")
     else:
         state.save_settings(values)
+        changed = sorted(k for k in values if values[k] != current.get(k))
+        # the audit takes numbers and text: windows are logged as their count
+        logged = {k: v for k, v in values.items() if k != "windows" and v is not None}
+        auth.audit(
+            "settings_changed",
+            changed=changed,
+            windows=len(values["windows"]) if values["windows"] else "default",
+            **logged,
+        )
         st.success("Applied to every page.")
         st.rerun()
 
 if st.button("Reset to defaults", icon=":material/restart_alt:", key="settings_reset"):
     state.reset_settings()
+    auth.audit("settings_changed", reset=True)
     st.session_state.pop("settings_windows", None)
     st.rerun()
 

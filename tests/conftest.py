@@ -1,10 +1,21 @@
-"""Fixtures for the dashboard tests: the sample clinic folder and the running app."""
+"""Fixtures for the dashboard tests: the sample clinic, a throwaway database, the running app.
 
+No test touches the developer's database: ``DATABASE_URL`` points at a temporary SQLite file,
+copied for each test from one prepared per session (sample loaded, one user per role).
+"""
+
+import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# One account per role in the prepared database (passwords only valid in these tests).
+TEST_USERS = {
+    "director": ("director-test", "director-password"),
+    "clinician": ("clinician-test", "clinician-password"),
+    "staff": ("staff-test", "staff-password-1"),
+}
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +30,32 @@ def sample_dir(tmp_path_factory) -> Path:
     return folder
 
 
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def prepared_db(tmp_path_factory, sample_dir) -> Path:
+    """A database file with the sample clinic and the users of :data:`TEST_USERS`."""
+    from store.batches import ensure_sample
+    from store.db import open_store
+    from store.users import add_user
+
+    path = tmp_path_factory.mktemp("db") / "prepared.sqlite"
+    engine = open_store(sqlite_url(path))
+    ensure_sample(sample_dir, engine=engine)
+    for role, (name, password) in TEST_USERS.items():
+        add_user(name, password, role, actor="test", engine=engine)
+    # closing the last connection checkpoints the write-ahead log into the file
+    engine.dispose()
+    return path
+
+
 @pytest.fixture()
-def app_env(sample_dir, monkeypatch) -> Path:
-    """Point the app at the sample clinic (the loader reads DASHBOARD_SAMPLE_DIR)."""
+def app_env(sample_dir, prepared_db, tmp_path, monkeypatch) -> Path:
+    """Point the app at the sample clinic and at a fresh copy of the prepared database."""
+    path = tmp_path / "clinic.sqlite"
+    shutil.copyfile(prepared_db, path)
+    monkeypatch.setenv("DATABASE_URL", sqlite_url(path))
     monkeypatch.setenv("DASHBOARD_SAMPLE_DIR", str(sample_dir))
     return sample_dir

@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import auth
 from ui.state import Loaded, PageContext
 
 __all__ = [
@@ -78,15 +79,34 @@ def rate_metric(container, label: str, value: Any, *, help: str | None = None) -
     container.caption(format_rate(r))
 
 
+def _clear_sample() -> None:
+    from store import clear_sample
+
+    clear_sample(auth.run_user())
+
+
 def data_banner(loaded: Loaded) -> None:
-    """Say which clinic is on screen; the synthetic sample is always labelled as such."""
+    """Say which clinic is on screen; the synthetic sample is always labelled as such.
+
+    A director also gets the one click that removes the sample from the database.
+    """
     if loaded.source == "sample":
         st.info(
-            "**Sample data — synthetic clinic.** Every patient here is generated; upload your "
-            "clinic's CSV files on the Data page to see your own outcomes.",
+            "**Sample data — synthetic clinic.** Every patient here is generated; import your "
+            "clinic's CSV files on the Data page to see your own outcomes (the first import "
+            "replaces the sample).",
             icon=":material/science:",
         )
-    elif loaded.source == "upload":
+        user = auth.run_user()
+        if user is not None and user.role == "director":
+            st.button(
+                "Clear the sample data",
+                key="clear_sample",
+                on_click=_clear_sample,
+                icon=":material/delete_sweep:",
+                help="Removes the synthetic clinic from the database; it is not loaded again.",
+            )
+    elif loaded.source == "database":
         st.caption(f"Showing: {loaded.label}")
     else:
         st.warning(f"No clinic data loaded. {loaded.note}", icon=":material/info:")
@@ -123,13 +143,14 @@ def not_available(what: str, needs: str) -> None:
 
 
 def download_table(frame: pd.DataFrame | None, name: str, *, label: str | None = None) -> None:
-    """A CSV download of the table behind a chart."""
+    """A CSV download of the table behind a chart; each click is audited."""
     if frame is None or frame.empty:
         return
-    st.download_button(
+    auth.audited_download(
         label or f"Download {name}.csv",
         frame.to_csv(index=False).encode("utf-8"),
         file_name=f"{name}.csv",
+        rows=len(frame),
         mime="text/csv",
         key=f"download_{name}",
         icon=":material/download:",

@@ -1,7 +1,7 @@
 """Where the app's data, cohort filters and settings live.
 
-The loader is in one place (:func:`active_clinic`) so a database can replace ``st.session_state``
-later without touching the pages. Caching happens only here, at the UI boundary: every cached
+The loader is in one place (:func:`active_clinic`): it reads the clinic's database through the
+``store`` package. Caching happens only here, at the UI boundary: every cached
 function is a thin wrapper keyed by a data version string; the analytics stay pure.
 """
 
@@ -34,12 +34,10 @@ __all__ = [
     "analytics_function",
     "build_context",
     "call_cached",
-    "clear_upload",
     "current_definitions",
     "get_context",
     "render_sidebar",
     "settings",
-    "store_upload",
 ]
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -69,7 +67,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 SAMPLE_PREFIX = "sample-"
-_UPLOAD_KEY = "clinic_upload"
 _SETTINGS_KEY = "clinic_settings"
 _CONTEXT_KEY = "clinic_context"
 
@@ -137,7 +134,7 @@ class Loaded:
     ----------
     data : ClinicData
         The canonical tables (empty when nothing could be loaded).
-    source : {"sample", "upload", "none"}
+    source : {"sample", "database", "none"}
     label : str
         What to call it on screen.
     version : str
@@ -156,52 +153,58 @@ class Loaded:
     note: str = ""
 
 
-def _folder_version(folder: Path) -> str:
-    h = hashlib.sha1(str(folder).encode())
-    for path in sorted(folder.glob("*")):
-        if path.is_file():
-            stat = path.stat()
-            h.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return h.hexdigest()[:12]
+@st.cache_data(max_entries=8, show_spinner=False)
+def _stored_version(url: str, data_version: str) -> tuple[str, str]:
+    """The cache key and source of the stored clinic at ``data_version``.
+
+    While the database holds only the sample clinic, the key is the SHA-256 of the sample's
+    files and the code version, so its results can come from the disk cache across restarts
+    and databases. Any other content is keyed by the database and its data version, and its
+    results stay in memory.
+    """
+    from store import list_batches, sample_loaded
+    from store.batches import batch_details
+
+    if sample_loaded():
+        active = list_batches()
+        active = active[(active["status"] == "active") & (active["kind"] == "sample")]
+        digests = sorted(
+            f["sha256"] for f in batch_details(int(active["batch_id"].iloc[0]))["files"]
+        )
+        digest = hashlib.sha1("".join(digests).encode()).hexdigest()[:12]
+        return f"{SAMPLE_PREFIX}{digest}-{code_version()}", "sample"
+    where = hashlib.sha1(url.encode()).hexdigest()[:8]
+    return f"db-{where}-{data_version}", "database"
 
 
-@st.cache_data(show_spinner="Loading the sample clinic…", max_entries=4, persist="disk")
-def _load_sample(folder: str, version: str) -> tuple[ClinicData | None, pd.DataFrame, str]:
-    import_folder = analytics_function("importer", "import_folder")
-    if import_folder is None:
-        return None, pd.DataFrame(), "The importer (analytics.importer) is not available yet."
-    if not any(Path(folder).glob("*.csv")):
-        return None, pd.DataFrame(), "The sample clinic (data/sample) has not been generated yet."
-    result = import_folder(Path(folder))
-    problems = result.problems_frame()
-    if result.data is None:
-        return None, problems, "The sample clinic did not import cleanly."
-    return result.data, problems, ""
+# cache_resource, not cache_data: the frames are only read, and a copy per run of a clinic of
+# millions of rows would cost more than the page itself.
+@st.cache_resource(max_entries=2, show_spinner="Loading the clinic…")
+def _stored_clinic(url: str, version: str) -> ClinicData:
+    from store import load_clinic
+
+    return load_clinic()
 
 
 def active_clinic() -> Loaded:
-    """The uploaded clinic of this session if there is one, else the synthetic sample clinic."""
-    upload = st.session_state.get(_UPLOAD_KEY)
-    if upload is not None:
-        return upload
-    folder = sample_dir()
-    if not folder.exists():
-        return Loaded(empty_clinic(), "none", "No data", "none", pd.DataFrame(), "No sample.")
-    version = f"{SAMPLE_PREFIX}{_folder_version(folder)}-{code_version()}"
-    data, problems, note = _load_sample(str(folder), version)
-    if data is None:
-        return Loaded(empty_clinic(), "none", "No data", "none", problems, note)
-    return Loaded(data, "sample", "Sample data — synthetic clinic", version, problems)
+    """The clinic as stored in the database (the sample clinic until the first import).
 
+    Read through ``store.load_clinic`` and cached per data version, which changes after every
+    import, rollback and resolved conflict: the next run after one of those reads again.
+    """
+    from store import data_version
+    from store.config import database_url
 
-def store_upload(data: ClinicData, *, label: str, digest: str, problems: pd.DataFrame) -> None:
-    """Make an uploaded clinic the one this session shows."""
-    st.session_state[_UPLOAD_KEY] = Loaded(data, "upload", label, "upload-" + digest, problems)
-
-
-def clear_upload() -> None:
-    """Go back to the sample clinic."""
-    st.session_state.pop(_UPLOAD_KEY, None)
+    url = database_url()
+    version, source = _stored_version(url, data_version())
+    data = _stored_clinic(url, version)
+    if data.patients.empty:
+        note = "The database holds no patients: import the clinic's exports on the Data page."
+        return Loaded(empty_clinic(), "none", "No data", version, pd.DataFrame(), note)
+    if source == "sample":
+        return Loaded(data, "sample", "Sample data — synthetic clinic", version)
+    label = f"The clinic's data ({len(data.patients):,} patients)"
+    return Loaded(data, "database", label, version)
 
 
 # --------------------------------------------------------------------------- settings

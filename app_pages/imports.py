@@ -1,0 +1,198 @@
+"""Import history: every batch with its files, counts and warnings; conflicts; rollback."""
+
+import pandas as pd
+import streamlit as st
+
+from store import conflict_detail, list_batches, list_conflicts, resolve_conflicts, rollback
+from store.batches import batch_details
+from ui import auth
+
+user = auth.require_page("import_history")
+st.title("Import history")
+st.caption(
+    "Each upload is one batch, stored in one transaction. A value that differs from the stored "
+    "one is a conflict: the stored value stays until you replace or keep it. Rolling a batch "
+    "back removes exactly the rows it added and brings back the values it replaced."
+)
+
+NOTICE_KEY = "imports_notice"
+notice = st.session_state.pop(NOTICE_KEY, None)
+if notice:
+    st.success(notice, icon=":material/check_circle:")
+
+batches = list_batches()
+if batches.empty:
+    st.info("No imports yet: upload the clinic's exports on the Data page.")
+    st.stop()
+
+# The SHA-256 prefix of each file tells two exports with the same names apart.
+details = {int(b): batch_details(int(b)) for b in batches["batch_id"]}
+shown = batches.assign(
+    sha256=[
+        ", ".join(f["sha256"][:12] for f in details[int(b)]["files"]) for b in batches["batch_id"]
+    ]
+)
+st.dataframe(
+    shown[
+        [
+            "batch_id",
+            "created_at",
+            "username",
+            "kind",
+            "status",
+            "files",
+            "sha256",
+            "rows_added",
+            "rows_unchanged",
+            "rows_conflicting",
+            "conflicts_pending",
+            "warnings",
+        ]
+    ],
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "batch_id": st.column_config.NumberColumn("Batch", format="%d"),
+        "created_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
+        "username": "By",
+        "kind": "Kind",
+        "status": "Status",
+        "files": "Files",
+        "sha256": st.column_config.TextColumn("SHA-256 (first 12)", width="medium"),
+        "rows_added": st.column_config.NumberColumn("Added", format="%d"),
+        "rows_unchanged": st.column_config.NumberColumn("Unchanged", format="%d"),
+        "rows_conflicting": st.column_config.NumberColumn("Conflicting", format="%d"),
+        "conflicts_pending": st.column_config.NumberColumn("Pending", format="%d"),
+        "warnings": st.column_config.NumberColumn("Warnings", format="%d"),
+    },
+)
+
+ids = [int(b) for b in batches["batch_id"]]
+pending_first = sorted(
+    ids, key=lambda b: -int(batches.loc[batches["batch_id"] == b, "conflicts_pending"].iloc[0])
+)
+batch_id = st.selectbox(
+    "Batch",
+    ids,
+    index=ids.index(pending_first[0]),
+    format_func=lambda b: f"Batch {b} ({details[b]['kind']}, {details[b]['status']})",
+    key="imports_batch",
+)
+detail = details[batch_id]
+
+st.subheader(f"Batch {batch_id}")
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown(
+        f"**By** {detail['username']} · **at** {pd.Timestamp(detail['created_at']):%Y-%m-%d %H:%M} "
+        f"UTC · **status** {detail['status'].replace('_', ' ')}"
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"file": f["name"], "read as": f["table"] or "(not used)", "SHA-256": f["sha256"]}
+                for f in detail["files"]
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    options = ", ".join(f"{k} {v}" for k, v in (detail.get("options") or {}).items())
+    st.caption(f"Import options: {options or 'defaults'}.")
+with c2:
+    counts = pd.DataFrame(detail.get("counts") or {}).T
+    if not counts.empty:
+        st.dataframe(counts, width="stretch")
+    for warning in detail.get("warnings") or []:
+        st.warning(warning, icon=":material/warning:")
+
+# ---------------------------------------------------------------------------- conflicts
+conflicts = list_conflicts(batch_id)
+if not conflicts.empty:
+    st.subheader("Conflicts")
+    pending = conflicts[conflicts["status"] == "pending"]
+    st.caption(
+        f"{len(pending):,} pending of {len(conflicts):,}. A patient-level conflict means the "
+        "export has a different first session for that patient, so every day would shift: "
+        "replacing swaps all of the patient's rows at once."
+    )
+    decided = conflicts[conflicts["status"] != "pending"]
+    if not pending.empty:
+        table = pending.assign(decision="keep stored")
+        edited = st.data_editor(
+            table.drop(columns=["batch_id", "status"]),
+            hide_index=True,
+            width="stretch",
+            disabled=[c for c in table.columns if c != "decision"],
+            key=f"conflicts_{batch_id}",
+            column_config={
+                "decision": st.column_config.SelectboxColumn(
+                    "Decision", options=["keep stored", "replace"], required=True
+                )
+            },
+        )
+        first_row = pending[pending["kind"] == "row"]
+        if not first_row.empty:
+            cid = st.selectbox(
+                "Stored and incoming values of conflict",
+                first_row["conflict_id"].tolist(),
+                key=f"conflict_detail_{batch_id}",
+            )
+            st.dataframe(conflict_detail(int(cid)), hide_index=True)
+        b1, b2, b3 = st.columns(3)
+        decisions = None
+        if b1.button("Apply the decisions", type="primary", key="conflicts_apply"):
+            decisions = {
+                int(r.conflict_id): "replace" if r.decision == "replace" else "keep"
+                for r in edited.itertuples(index=False)
+            }
+        if b2.button("Replace all with the incoming values", key="conflicts_replace_all"):
+            decisions = "replace"
+        if b3.button("Keep all stored values", key="conflicts_keep_all"):
+            decisions = "keep"
+        if decisions is not None:
+            try:
+                done = resolve_conflicts(batch_id, decisions, user)
+            except ValueError as error:
+                st.error(f"Not applied: {error}", icon=":material/block:")
+            else:
+                st.session_state[NOTICE_KEY] = f"{done.replaced} replaced, {done.kept} kept."
+                st.rerun()
+    if not decided.empty:
+        with st.expander(f"{len(decided):,} decided"):
+            st.dataframe(decided, hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------------------- rollback
+if detail["status"] == "active":
+    st.subheader("Roll back")
+    st.caption(
+        "Removes exactly the rows this batch added and brings back the values it replaced. "
+        "Refused while a later batch changed the same patients (roll that one back first)."
+    )
+    sure = st.checkbox(
+        f"I want to roll back batch {batch_id} ({detail['rows_added']:,} rows added)",
+        key=f"rollback_confirm_{batch_id}",
+    )
+    if st.button(
+        f"Roll back batch {batch_id}",
+        disabled=not sure,
+        icon=":material/undo:",
+        key="rollback_button",
+    ):
+        try:
+            done = rollback(batch_id, user)
+        except ValueError as error:
+            st.error(f"Not rolled back: {error}", icon=":material/block:")
+        else:
+            removed = sum(done.removed.values())
+            restored = sum(done.restored.values())
+            st.session_state[NOTICE_KEY] = (
+                f"Batch {batch_id} rolled back: {removed:,} rows removed, {restored:,} former "
+                "values restored."
+            )
+            st.rerun()
+else:
+    st.caption(
+        f"Rolled back by {detail.get('rolled_back_by')} at "
+        f"{pd.Timestamp(detail.get('rolled_back_at')):%Y-%m-%d %H:%M} UTC."
+    )

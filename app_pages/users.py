@@ -1,0 +1,126 @@
+"""Users: who may sign in, with which role; add, remove, reset passwords, change roles."""
+
+import streamlit as st
+
+from store.users import (
+    MIN_PASSWORD_LENGTH,
+    ROLES,
+    add_user,
+    change_role,
+    generate_password,
+    list_users,
+    remove_user,
+    set_password,
+)
+from ui import auth
+
+director = auth.require_page("users")
+st.title("Users")
+st.caption(
+    "**director**: every page, users, imports, conflicts, rollback and the audit log. "
+    "**clinician**: every dashboard and patient timeline, no imports. "
+    "**staff**: the Data page only (upload and validation). After five failed sign-ins in a "
+    "row an account waits 30 seconds, doubling with each further failure."
+)
+if auth.oidc_configured():
+    st.info(
+        "Sign-in goes through the clinic's identity provider: roles come from the [roles] "
+        "table of secrets.toml, and the accounts below are not used.",
+        icon=":material/key:",
+    )
+
+# A new password is shown once, on the run after it was set, then forgotten.
+SHOW_KEY = "users_new_password"
+DONE_KEY = "users_done"
+done = st.session_state.pop(DONE_KEY, None)
+if done:
+    st.success(done, icon=":material/check_circle:")
+shown = st.session_state.pop(SHOW_KEY, None)
+if shown:
+    name, password = shown
+    st.success(
+        f"Password of **{name}**, shown only now: give it to them in person; they can sign in "
+        "with it at once.",
+        icon=":material/key:",
+    )
+    st.code(password, language=None)
+
+users = list_users()
+st.dataframe(
+    users,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "username": "User",
+        "role": "Role",
+        "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD HH:mm"),
+        "last_login_at": st.column_config.DatetimeColumn(
+            "Last sign-in (UTC)", format="YYYY-MM-DD HH:mm"
+        ),
+        "failed_logins": st.column_config.NumberColumn("Failed in a row", format="%d"),
+        "locked_until": st.column_config.DatetimeColumn(
+            "Locked until (UTC)", format="YYYY-MM-DD HH:mm:ss"
+        ),
+    },
+)
+names = users["username"].tolist()
+
+
+def _done(message: str) -> None:
+    st.session_state[DONE_KEY] = message
+
+
+add, manage = st.columns(2, gap="large")
+with add, st.form("add_user", clear_on_submit=True):
+    st.subheader("Add a user")
+    new_name = st.text_input("User name", key="users_new_name")
+    new_role = st.selectbox("Role", ROLES, index=1, key="users_new_role")
+    typed = st.text_input(
+        f"Password (blank: a random one; at least {MIN_PASSWORD_LENGTH} characters)",
+        type="password",
+        key="users_new_password_input",
+    )
+    if st.form_submit_button("Add", type="primary", icon=":material/person_add:"):
+        password = typed or generate_password()
+        try:
+            created = add_user(new_name, password, new_role, actor=director)
+        except (ValueError, PermissionError) as error:
+            st.error(f"Not added: {error}")
+        else:
+            if not typed:
+                st.session_state[SHOW_KEY] = (created.username, password)
+            _done(f"Added {created.username} ({created.role}).")
+            st.rerun()
+
+with manage:
+    st.subheader("Change a user")
+    who = st.selectbox("User", names, key="users_target")
+    target_role = users.loc[users["username"] == who, "role"].iloc[0]
+    role = st.selectbox("Role", ROLES, index=ROLES.index(target_role), key=f"users_role_{who}")
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Change role", disabled=role == target_role, key="users_change_role"):
+        try:
+            change_role(who, role, actor=director)
+        except (ValueError, PermissionError) as error:
+            st.error(f"Not changed: {error}")
+        else:
+            _done(f"{who} is now {role}.")
+            st.rerun()
+    if c2.button("Reset password", key="users_reset", icon=":material/lock_reset:"):
+        password = generate_password()
+        try:
+            set_password(who, password, actor=director)
+        except (ValueError, PermissionError) as error:
+            st.error(f"Not reset: {error}")
+        else:
+            st.session_state[SHOW_KEY] = (who, password)
+            st.rerun()
+    sure = st.checkbox(f"Yes, remove {who}", key=f"users_remove_sure_{who}")
+    if c3.button("Remove", disabled=not sure, key="users_remove", icon=":material/person_remove:"):
+        try:
+            remove_user(who, actor=director)
+        except (ValueError, PermissionError) as error:
+            st.error(f"Not removed: {error}")
+        else:
+            _done(f"Removed {who}.")
+            st.rerun()
