@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -314,9 +315,12 @@ def _normalise(
                 return lookup[candidate]
         return pd.NA
 
-    uniques = text.dropna().unique()
-    mapping = {value: one(value) for value in uniques}
-    codes = text.map(mapping).astype(dtype)
+    # Each distinct spelling is resolved once, then spread by integer codes: mapping millions
+    # of Arrow-backed strings through a dict walks Python objects.
+    positions, uniques = pd.factorize(text)
+    table = pd.Series([one(value) for value in uniques] + [pd.NA], dtype=object).astype(dtype)
+    spread = table.array.take(np.where(positions < 0, len(uniques), positions))
+    codes = pd.Series(spread, index=text.index, name=text.name)
     unknown = (text.notna() & codes.isna()).astype(bool)
     return codes, unknown
 
