@@ -9,6 +9,8 @@ Only the pages the signed-in role may see (``store.allowed_pages``) are given to
 with ``ui.auth.require_page``.
 """
 
+import functools
+
 import streamlit as st
 
 from ui import auth, state
@@ -41,10 +43,19 @@ user = auth.current_user()
 st.session_state[auth.RUN_USER_KEY] = user
 
 if user is None:
-    login = st.Page(
-        lambda: auth.render_login(first_start), title="Sign in", icon=":material/login:"
-    )
-    st.navigation([login], position="hidden").run()
+    # Every page's URL leads to the sign-in form, so a deep link opens its page after sign-in
+    # (when the role may see it) instead of a "page not found" over the form.
+    sign_in = [
+        st.Page(
+            functools.partial(auth.render_login, first_start),
+            title="Sign in",
+            icon=":material/login:",
+            url_path=script.removesuffix(".py"),
+            default=number == 0,
+        )
+        for number, (_, _, script, _, _) in enumerate(PAGES)
+    ]
+    st.navigation(sign_in, position="hidden").run()
     st.stop()
 
 from store import allowed_pages  # noqa: E402  (after sign-in: keeps the login path light)
@@ -66,12 +77,14 @@ page = st.navigation(sections)
 
 auth.render_account(user)
 loaded = state.active_clinic()
-if allowed & DASHBOARD_PAGES:
+# cohort filters only beside the pages that show the clinic's numbers
+page_key = next(key for _, key, _, title, _ in shown if title == page.title)
+if page_key in DASHBOARD_PAGES:
     filters = state.render_sidebar(loaded)
 else:
     filters = state.CohortFilters()
 state.build_context(loaded, filters)
-if allowed & DASHBOARD_PAGES:
+if page_key in DASHBOARD_PAGES:
     state.render_definitions_sidebar()
 
 page.run()

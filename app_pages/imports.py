@@ -90,7 +90,11 @@ with c1:
     st.dataframe(
         pd.DataFrame(
             [
-                {"file": f["name"], "read as": f["table"] or "(not used)", "SHA-256": f["sha256"]}
+                {
+                    "file": f["name"],
+                    "read as": f["table"] or "(not used)",
+                    "SHA-256 (first 16)": f["sha256"][:16],
+                }
                 for f in detail["files"]
             ]
         ),
@@ -103,8 +107,10 @@ with c2:
     counts = pd.DataFrame(detail.get("counts") or {}).T
     if not counts.empty:
         st.dataframe(counts, width="stretch")
-    for warning in detail.get("warnings") or []:
-        st.warning(warning, icon=":material/warning:")
+    warnings = detail.get("warnings") or []
+    if warnings:
+        with st.expander(f"{len(warnings):,} warning(s)", icon=":material/warning:"):
+            st.markdown("\n".join(f"- {w}" for w in warnings))
 
 # ---------------------------------------------------------------------------- conflicts
 conflicts = list_conflicts(batch_id)

@@ -97,8 +97,7 @@ with manage:
     who = st.selectbox("User", names, key="users_target")
     target_role = users.loc[users["username"] == who, "role"].iloc[0]
     role = st.selectbox("Role", ROLES, index=ROLES.index(target_role), key=f"users_role_{who}")
-    c1, c2, c3 = st.columns(3)
-    if c1.button("Change role", disabled=role == target_role, key="users_change_role"):
+    if st.button("Change role", disabled=role == target_role, key="users_change_role"):
         try:
             change_role(who, role, actor=director)
         except (ValueError, PermissionError) as error:
@@ -106,7 +105,7 @@ with manage:
         else:
             _done(f"{who} is now {role}.")
             st.rerun()
-    if c2.button("Reset password", key="users_reset", icon=":material/lock_reset:"):
+    if st.button("Reset the password", key="users_reset", icon=":material/lock_reset:"):
         password = generate_password()
         try:
             set_password(who, password, actor=director)
@@ -116,7 +115,9 @@ with manage:
             st.session_state[SHOW_KEY] = (who, password)
             st.rerun()
     sure = st.checkbox(f"Yes, remove {who}", key=f"users_remove_sure_{who}")
-    if c3.button("Remove", disabled=not sure, key="users_remove", icon=":material/person_remove:"):
+    if st.button(
+        f"Remove {who}", disabled=not sure, key="users_remove", icon=":material/person_remove:"
+    ):
         try:
             remove_user(who, actor=director)
         except (ValueError, PermissionError) as error:

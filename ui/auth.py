@@ -322,6 +322,7 @@ def _sign_out() -> None:
 
 def render_account(user) -> None:
     """Who is signed in, and the sign-out button, at the top of the sidebar."""
-    c1, c2 = st.sidebar.columns([3, 2], vertical_alignment="center")
-    c1.caption(f":material/person: **{user.username}** · {user.role}")
-    c2.button("Sign out", key="sign_out", on_click=_sign_out, icon=":material/logout:")
+    st.sidebar.caption(f":material/person: Signed in as **{user.username}** ({user.role})")
+    st.sidebar.button(
+        "Sign out", key="sign_out", on_click=_sign_out, icon=":material/logout:", width="stretch"
+    )
