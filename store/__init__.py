@@ -4,32 +4,36 @@ The names the dashboard needs are re-exported here; ``analytics`` never imports 
 (its analyses take :class:`analytics.contract.ClinicData`, which :func:`load_clinic` returns).
 """
 
-from store.audit import read_audit, record_audit
-from store.batches import (
-    BatchResult,
-    clear_sample,
-    conflict_detail,
-    data_version,
-    ensure_sample,
-    import_upload,
-    list_batches,
-    list_conflicts,
-    load_clinic,
-    resolve_conflicts,
-    rollback,
-    sample_loaded,
-)
-from store.db import get_engine
-from store.users import (
-    LoginSession,
-    User,
-    allowed_pages,
-    authenticate,
-    can,
-    ensure_first_director,
-    login,
-    start_session,
-)
+import importlib
+
+# Each name is imported from its module on first use (PEP 562), so that `import store.users`
+# for the sign-in screen does not pull in the importer, pandera and Alembic.
+_EXPORTS = {
+    "BatchResult": "store.batches",
+    "LoginSession": "store.users",
+    "User": "store.users",
+    "allowed_pages": "store.users",
+    "authenticate": "store.users",
+    "can": "store.users",
+    "clear_sample": "store.batches",
+    "conflict_detail": "store.batches",
+    "data_version": "store.batches",
+    "ensure_first_director": "store.users",
+    "ensure_sample": "store.batches",
+    "get_engine": "store.db",
+    "import_upload": "store.batches",
+    "list_batches": "store.batches",
+    "list_conflicts": "store.batches",
+    "load_clinic": "store.batches",
+    "login": "store.users",
+    "read_audit": "store.audit",
+    "record_audit": "store.audit",
+    "resolve_conflicts": "store.batches",
+    "rollback": "store.batches",
+    "sample_loaded": "store.batches",
+    "start_session": "store.users",
+}
+
 
 __all__ = [
     "BatchResult",
@@ -56,3 +60,16 @@ __all__ = [
     "sample_loaded",
     "start_session",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

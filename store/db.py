@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from store.config import ROOT, database_url
@@ -80,8 +78,12 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def alembic_config() -> Config:
+def alembic_config():
     """The Alembic configuration of this project (``alembic.ini``, ``migrations/``)."""
+    # Alembic is imported here, not at module level: only migrations need it, and keeping it
+    # off the import path keeps the sign-in screen quick.
+    from alembic.config import Config
+
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     return config
@@ -89,16 +91,38 @@ def alembic_config() -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or migrate the schema of ``engine`` to ``revision``."""
+    from alembic import command
+
     config = alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 
 
+# The newest revision in migrations/versions (tests/test_store_schema.py checks it against
+# Alembic's own view). A database already there is opened without importing Alembic at all.
+HEAD_REVISION = "0001"
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision ``engine`` is at, or None for a database Alembic never touched."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def has_batches(engine: Engine) -> bool:
+    """True once anything (the sample or an import) was ever stored; a cheap first-start test."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT 1 FROM batches LIMIT 1")).first() is not None
+
+
 def open_store(url: str | None = None) -> Engine:
     """An engine whose schema is at the newest revision."""
     engine = make_engine(url)
-    upgrade(engine)
+    if current_revision(engine) != HEAD_REVISION:
+        upgrade(engine)
     return engine
 
 

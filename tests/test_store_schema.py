@@ -7,10 +7,11 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from store_fixtures import engine_fixture  # noqa: F401
 
 from store.config import DEFAULT_SQLITE_PATH, database_url, session_ttl
-from store.db import alembic_config
+from store.db import HEAD_REVISION, alembic_config, current_revision, open_store
 from store.models import Base
 
 
@@ -18,6 +19,19 @@ def test_migrations_build_the_models_schema(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_head_revision_constant_is_alembics_head(engine):
+    # open_store skips Alembic when the database is at HEAD_REVISION, so the two must agree
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+    assert current_revision(engine) == HEAD_REVISION
+
+
+def test_a_fresh_database_is_migrated_on_open(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    assert current_revision(engine) == HEAD_REVISION
+    assert "batches" in sa.inspect(engine).get_table_names()
+    engine.dispose()
 
 
 def test_downgrade_removes_every_table(engine):

@@ -51,10 +51,13 @@ def _bootstrap(url: str, sample_folder: str) -> bool:
     """Migrate, load the sample on an empty database, create the first director once."""
     from pathlib import Path
 
-    from store import ensure_first_director, ensure_sample, get_engine
+    from store.db import get_engine, has_batches
+    from store.users import ensure_first_director
 
-    get_engine()
-    if any(Path(sample_folder).glob("*.csv")):
+    # only a database that never held a batch needs the sample (and the importer behind it)
+    if not has_batches(get_engine()) and any(Path(sample_folder).glob("*.csv")):
+        from store.batches import ensure_sample
+
         ensure_sample(Path(sample_folder))
     password = ensure_first_director()
     if password is None:
