@@ -189,6 +189,10 @@ with right:
     activity = summary.get("activity")
     if isinstance(activity, list) and activity:
         table = pd.DataFrame(activity)
+        st.caption(
+            "Patients whose first session fell in each period, and every session those patients "
+            "were given, whenever it was: only the year (or month) of the first session is kept."
+        )
         period = "month" if "month" in table and table["month"].notna().any() else "year"
         if period == "month":
             table["period"] = (
