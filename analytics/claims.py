@@ -26,7 +26,7 @@ from scipy import stats
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
 from analytics.outcomes import is_responder
-from analytics.stats import Rate, rate
+from analytics.stats import Rate, mean_ci, rate
 from analytics.timepoints import isin_ids, itt_patients, timepoint_scores
 
 __all__ = [
@@ -169,10 +169,8 @@ def _paired_tests(baseline: np.ndarray, score: np.ndarray) -> dict:
     out["mean_change"] = _finite(change.mean())
     if n < 2:
         return out
-    sd = change.std(ddof=1)
-    half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
-    out["change_ci_low"] = _finite(change.mean() - half)
-    out["change_ci_high"] = _finite(change.mean() + half)
+    low, high = mean_ci(change.mean(), change.std(ddof=1), n)
+    out["change_ci_low"], out["change_ci_high"] = _finite(low), _finite(high)
     with warnings.catch_warnings():
         # Identical changes give t = ±inf or NaN; reported as None.
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions, ResponseRule
-from analytics.stats import Rate, rate
+from analytics.stats import Rate, mean_ci, rate
 from analytics.timepoints import (
     baseline_scores,
     isin_ids,
@@ -175,9 +174,8 @@ def mean_change_ci(changes, *, confidence: float = 0.95) -> tuple[float | None, 
     n = changes.size
     if n < 2:
         return None, None
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * changes.std(ddof=1) / np.sqrt(n)
-    mean = changes.mean()
-    return _float(mean - half), _float(mean + half)
+    low, high = mean_ci(changes.mean(), changes.std(ddof=1), n, confidence=confidence)
+    return _float(low), _float(high)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,10 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analytics.contract import ClinicData, item_columns
 from analytics.definitions import OutcomeDefinitions
-from analytics.stats import rate
+from analytics.stats import mean_ci, rate
 from analytics.timepoints import _baseline, _timepoints, shared_intermediates
 
 __all__ = [
@@ -152,12 +151,11 @@ def _change_table(
             "sd_change": "float64",
         }
     )
-    n = table["n"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.975, n - 1) * table["sd_change"].to_numpy(float) / np.sqrt(n)
-    half = np.where(n >= 2, half, np.nan)
-    table["ci_low"] = table["mean_change"] - half
-    table["ci_high"] = table["mean_change"] + half
+    table["ci_low"], table["ci_high"] = mean_ci(
+        table["mean_change"].to_numpy(float),
+        table["sd_change"].to_numpy(float),
+        table["n"].to_numpy(float),
+    )
     table["label"] = table["measure"].map(labels)
     table["flag"] = table["measure"].map(FLAGGED_ITEMS).fillna("")
     return table[CHANGE_COLUMNS].reset_index(drop=True)

@@ -44,7 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from analytics.contract import ClinicData
-from analytics.stats import CI_METHODS, proportion_ci, rate
+from analytics.stats import CI_METHODS, mean_ci, proportion_ci, rate
 from analytics.timepoints import isin_ids, lookup_by_id
 
 __all__ = [
@@ -885,15 +885,6 @@ def _cadss_distribution(c: pd.DataFrame) -> dict:
     }
 
 
-def _t_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, confidence: float = 0.95):
-    n = n.astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tq = stats.t.ppf(0.5 + confidence / 2, n - 1)
-        half = tq * sd / np.sqrt(n)
-    half = np.where(n > 1, half, np.nan)
-    return mean - half, mean + half
-
-
 def cadss_by_session_band(data: ClinicData, settings: SafetySettings | None = None):
     """Mean CADSS per session-number band, with a t-based 95% interval.
 
@@ -927,7 +918,7 @@ def _cadss_by_session_band(c: pd.DataFrame, settings: SafetySettings) -> pd.Data
     )
     out.index.name = "band"
     out = out.reset_index()
-    low, high = _t_interval(
+    low, high = mean_ci(
         out["mean"].to_numpy(float), out["sd"].to_numpy(float), out["n_patients"].to_numpy()
     )
     out["ci_low"], out["ci_high"] = low, high
@@ -1024,8 +1015,7 @@ def _cadss_trend(c: pd.DataFrame, settings: SafetySettings) -> DissociationTrend
     ci_low = ci_high = paired_p = None
     if n >= 2:
         sd = change.std(ddof=1)
-        low, high = _t_interval(np.array([change.mean()]), np.array([sd]), np.array([n]))
-        ci_low, ci_high = float(low[0]), float(high[0])
+        ci_low, ci_high = mean_ci(change.mean(), sd, n)
         if sd > 0:
             paired_p = float(stats.ttest_rel(paired["late"], paired["first"]).pvalue)
     return DissociationTrend(

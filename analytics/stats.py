@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["Rate", "proportion_ci", "rate"]
+__all__ = ["Rate", "mean_ci", "proportion_ci", "rate"]
 
 CI_METHODS = ("wilson", "clopper-pearson")
 
@@ -124,3 +124,42 @@ def rate(k: int, n: int, *, method: str = "wilson", confidence: float = 0.95) ->
         return Rate(k=0, n=0, rate=None, ci_low=None, ci_high=None)
     low, high = proportion_ci(k, n, method=method, confidence=confidence)
     return Rate(k=k, n=n, rate=k / n, ci_low=low, ci_high=high)
+
+
+def mean_ci(mean, sd, n, *, confidence: float = 0.95):
+    """t-based confidence interval of a mean: ``mean ± t(n-1; 1-α/2) · sd / sqrt(n)``.
+
+    Parameters
+    ----------
+    mean, sd, n : float or array_like
+        Sample means, sample standard deviations (ddof = 1) and sizes; broadcast together.
+    confidence : float
+        Coverage, strictly between 0 and 1.
+
+    Returns
+    -------
+    low, high : float or ndarray
+        NaN where ``n < 2`` (no spread to estimate).
+
+    References
+    ----------
+    .. [1] Student (1908). The probable error of a mean. Biometrika 6:1-25.
+       doi:10.1093/biomet/6.1.1
+
+    Examples
+    --------
+    >>> low, high = mean_ci(-16.5, 10.2, 157)
+    >>> round(float(low), 2), round(float(high), 2)
+    (-18.11, -14.89)
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    mean = np.asarray(mean, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(0.5 + confidence / 2, n - 1) * np.asarray(sd, dtype=float) / np.sqrt(n)
+    half = np.where(n >= 2, half, np.nan)
+    low, high = mean - half, mean + half
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
 from analytics.groups import patient_groups
+from analytics.stats import mean_ci
 from analytics.timepoints import baseline_scores, patient_series
 
 __all__ = [
@@ -206,12 +206,11 @@ def mean_trajectory(
         mean=(value, "mean"),
         sd=(value, "std"),
     ).reset_index()
-    n = out["n"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = stats.t.ppf(0.5 + confidence / 2, n - 1)
-        half = t * out["sd"].to_numpy(float) / np.sqrt(n)
-    half = np.where(n >= 2, half, np.nan)
-    out["ci_low"] = out["mean"] - half
-    out["ci_high"] = out["mean"] + half
+    out["ci_low"], out["ci_high"] = mean_ci(
+        out["mean"].to_numpy(float),
+        out["sd"].to_numpy(float),
+        out["n"].to_numpy(float),
+        confidence=confidence,
+    )
     out = out.astype({"group": "string", "label": "string", "n": "int64"})
     return out[TRAJECTORY_COLUMNS].reset_index(drop=True)

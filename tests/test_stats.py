@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from analytics.stats import proportion_ci, rate
+from analytics.stats import mean_ci, proportion_ci, rate
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,12 @@ def test_rate_carries_k_n_and_interval():
     assert r.ci_low == pytest.approx(0.4171, abs=1e-4)
     with pytest.raises(ValueError, match="k must be 0 when n is 0"):
         rate(1, 0)
+
+
+def test_mean_ci_is_the_t_interval():
+    # Hand computation: mean 5, SD sqrt(13), n = 4 -> t(3; .975) = 3.182446 (tables), half-width
+    # 3.182446 * sqrt(13) / 2 = 5.7372.
+    low, high = mean_ci(5.0, 13**0.5, 4)
+    assert_allclose((low, high), (5 - 5.7372, 5 + 5.7372), atol=1e-4)
+    lows, highs = mean_ci(np.array([5.0, 1.0]), np.array([13**0.5, 2.0]), np.array([4, 1]))
+    assert_allclose(lows[0], low) and np.isnan(lows[1]) and np.isnan(highs[1])
