@@ -125,7 +125,7 @@ def reliable_change_threshold(sd: float, r: float) -> float:
     >>> round(reliable_change_threshold(14, 0.94), 1), round(reliable_change_threshold(14, 0.82), 1)
     (9.5, 16.5)
     """
-    return Z_RCI * np.sqrt(2.0) * sd * np.sqrt(1.0 - r)
+    return float(Z_RCI * np.sqrt(2.0) * sd * np.sqrt(1.0 - r))
 
 
 def d_z(changes) -> float | None:
