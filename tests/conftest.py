@@ -4,10 +4,18 @@ No test touches the developer's database: ``DATABASE_URL`` points at a temporary
 copied for each test from one prepared per session (sample loaded, one user per role).
 """
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# In CI the property tests draw the same examples every run, so a red build is reproducible;
+# locally they explore new ones each time.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 # One account per role in the prepared database (passwords only valid in these tests).
