@@ -205,7 +205,9 @@ def profile_step(step: str, n_patients: int) -> str:
     profiler.start()
     run()
     profiler.stop()
-    return profiler.output_text(unicode=False, color=False, show_all=False)
+    text = profiler.output_text(unicode=False, color=False, show_all=False)
+    # paths relative to the project, so the results name no machine's folders
+    return text.replace(str(Path(__file__).resolve().parent.parent) + "/", "")
 
 
 def main(argv: list[str]) -> int:
