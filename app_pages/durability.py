@@ -69,36 +69,27 @@ def _median_text(stats: dict) -> str:
     return f"{stats['median_days']:.0f} days ({ci}; n = {stats['n']}, {stats['events']} events)"
 
 
+def _median_metric(column, label: str, stats: dict, help: str | None = None) -> None:
+    """One Kaplan-Meier median as a metric, its interval and n underneath."""
+    value = f"{stats['median_days']:.0f} d" if stats["median_reached"] else "not reached"
+    column.metric(label, value, help=help)
+    column.caption(_median_text(stats))
+
+
 m1, m2, m3 = st.columns(3)
-m1.metric(
+_median_metric(
+    m1,
     "Median time to loss of response",
-    (
-        f"{summary['loss_of_response']['median_days']:.0f} d"
-        if summary["loss_of_response"]["median_reached"]
-        else "not reached"
-    ),
+    summary["loss_of_response"],
     help="Feder et al. 2021 reported 27.5 days among ketamine responders (other population).",
 )
-m1.caption(_median_text(summary["loss_of_response"]))
-m2.metric(
+_median_metric(
+    m2,
     "Median time to relapse after remission",
-    (
-        f"{summary['relapse_after_remission']['median_days']:.0f} d"
-        if summary["relapse_after_remission"]["median_reached"]
-        else "not reached"
-    ),
+    summary["relapse_after_remission"],
     help="Albott et al. 2018 reported 41 days to PTSD relapse (other population).",
 )
-m2.caption(_median_text(summary["relapse_after_remission"]))
-m3.metric(
-    "Median time to response",
-    (
-        f"{summary['time_to_response']['median_days']:.0f} d"
-        if summary["time_to_response"]["median_reached"]
-        else "not reached"
-    ),
-)
-m3.caption(_median_text(summary["time_to_response"]))
+_median_metric(m3, "Median time to response", summary["time_to_response"])
 
 st.subheader("Time to loss of response")
 curve, medians = _km_frames("loss_of_response_times")
