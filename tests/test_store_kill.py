@@ -31,7 +31,10 @@ insert = batches._insert_frame
 
 def insert_and_wait(conn, table, frame):
     insert(conn, table, frame)
-    pathlib.Path(marker).write_text(table.name)
+    # Written beside the marker and renamed, so the test never reads a half-written file.
+    partial = pathlib.Path(marker + ".partial")
+    partial.write_text(table.name)
+    partial.replace(marker)
     time.sleep(0.5)
 
 batches._insert_frame = insert_and_wait
