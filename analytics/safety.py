@@ -45,7 +45,7 @@ from scipy import stats
 
 from analytics.contract import ClinicData
 from analytics.stats import CI_METHODS, mean_ci, proportion_ci, rate
-from analytics.timepoints import isin_ids, lookup_by_id
+from analytics.timepoints import factorize_ids, isin_ids, lookup_by_id, remembered
 
 __all__ = [
     "BPSettings",
@@ -305,8 +305,21 @@ def _sessions_with_group(
     millions of rows group and join on integers), the kind of grouping (``"none"``,
     ``"session"``, ``"patient"`` or ``"effect"``), a preferred group order, and the ids.
     """
+    # Side effects and blood pressure both start here: built once per summary.
+    key = (by, tuple(settings.session_band_edges), tuple(settings.mg_per_kg_edges))
+    return remembered(
+        "safety_sessions_with_group",
+        (data.sessions, data.patients),
+        key,
+        lambda: _build_sessions_with_group(data, by, settings),
+    )
+
+
+def _build_sessions_with_group(
+    data: ClinicData, by: str | None, settings: SafetySettings
+) -> tuple[pd.DataFrame, str, list[str] | None, pd.Index]:
     s = data.sessions
-    codes, ids = pd.factorize(s["patient_id"].astype("string"))
+    codes, ids = factorize_ids(s["patient_id"].astype("string"))
     out = pd.DataFrame(
         {
             "patient_id": codes,
@@ -315,7 +328,7 @@ def _sessions_with_group(
         }
     )
     for column in SESSION_FLAGS:
-        out[column] = s[column].astype("boolean").to_numpy()
+        out[column] = s[column].astype("boolean").array
     ids = pd.Index(ids)
     kind, preferred = "session", None
     if by is None or by in EFFECT_LEVEL_GROUPS:
@@ -548,8 +561,8 @@ def effect_rates(
         ).astype("int64")
     else:
         groups = _order_groups(exposed["group"], preferred)
-        n_s = exposed.groupby("group", observed=True).size()
-        n_p = exposed.groupby("group", observed=True)["patient_id"].nunique()
+        n_p, n_s = _per_group(exposed, np.ones(len(exposed), dtype=bool))
+        n_p, n_s = n_p[n_s > 0], n_s[n_s > 0]  # the groups seen, as groupby(observed=True)
         denominators = pd.concat(
             [
                 pd.DataFrame({"group": n_p.index.astype(object), "level": PATIENT, "n": n_p}),
@@ -571,19 +584,54 @@ def effect_rates(
     return frame[columns].reset_index(drop=True)
 
 
+def _known_and_yes(flags) -> tuple[np.ndarray, np.ndarray]:
+    """Rows where a nullable yes/no flag was recorded, and rows where it is yes."""
+    flags = pd.array(flags, dtype="boolean")
+    known = ~np.asarray(flags.isna(), dtype=bool)
+    return known, known & np.asarray(flags.fillna(False), dtype=bool)
+
+
+def _per_group(exposed: pd.DataFrame, mask: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """Distinct patients and rows per category of ``exposed["group"]`` among ``mask`` rows.
+
+    The same counts as ``groupby("group")["patient_id"].nunique()`` and ``.size()`` (zero for a
+    group without rows), by counting integer codes instead of hashing groups.
+    """
+    group = pd.Categorical(exposed["group"])
+    n_groups = len(group.categories)
+    codes = np.asarray(group.codes)[mask]
+    patient = exposed["patient_id"].to_numpy(dtype="int64")[mask]
+    keep = codes >= 0  # a missing group is no group, as in groupby
+    codes, patient = codes[keep].astype("int64"), patient[keep]
+    index = group.categories
+    if not len(codes):
+        zero = np.zeros(n_groups, dtype="int64")
+        return pd.Series(zero, index=index), pd.Series(zero.copy(), index=index)
+    # A missing id (code -1) is one distinct value of its own, as nunique counts it.
+    patient = np.where(patient < 0, patient.max() + 1, patient)
+    width = int(max(patient.max(), 0)) + 1
+    if n_groups * width <= 1 << 25:  # a bitmap of (group, patient) seen
+        seen = np.zeros(n_groups * width, dtype=bool)
+        seen[codes * width + patient] = True
+        patients = seen.reshape(n_groups, width).sum(axis=1)
+    else:
+        pairs = np.unique(codes * width + patient)
+        patients = np.bincount(pairs // width, minlength=n_groups)
+    sessions = np.bincount(codes, minlength=n_groups)
+    return pd.Series(patients, index=index), pd.Series(sessions, index=index)
+
+
 def _flag_counts(exposed: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     parts = []
     for column, code in SESSION_FLAGS.items():
-        recorded = exposed[["patient_id", "group", column]]
-        recorded = recorded.loc[recorded[column].notna()]
-        if recorded.empty:
+        known, yes = _known_and_yes(exposed[column])
+        if not known.any():
             continue
-        yes = recorded.loc[recorded[column].astype(bool)]
-        by_group = recorded.groupby("group", observed=True)
-        yes_group = yes.groupby("group", observed=True)
+        yes_patients, yes_sessions = _per_group(exposed, yes)
+        known_patients, known_sessions = _per_group(exposed, known)
         for level, k, n in (
-            (PATIENT, yes_group["patient_id"].nunique(), by_group["patient_id"].nunique()),
-            (SESSION, yes_group.size(), by_group.size()),
+            (PATIENT, yes_patients, known_patients),
+            (SESSION, yes_sessions, known_sessions),
         ):
             part = pd.DataFrame({"group": groups})
             part["item"] = code
@@ -699,15 +747,12 @@ def blood_pressure_sessions(data: ClinicData, settings: BPSettings | None = None
             "bp_systolic_peak",
             "bp_diastolic_peak",
         ]
-    ].copy()
+    ]  # a new frame: copy-on-write keeps data.sessions unchanged
     out["patient_id"] = out["patient_id"].astype("string")
-    codes, ids = pd.factorize(out["patient_id"])
     patients = data.patients.drop_duplicates("patient_id")
-    older = pd.Series(
-        older_patients(patients, older_age=settings.older_age).to_numpy(),
-        index=patients["patient_id"].astype("string").to_numpy(),
-    )
-    out["older"] = older.reindex(ids).fillna(False).to_numpy(dtype=bool)[codes]
+    older = older_patients(patients, older_age=settings.older_age).to_numpy(dtype="float64")
+    older = lookup_by_id(out["patient_id"], patients["patient_id"].astype("string"), older)
+    out["older"] = older == 1.0  # a session of a patient not in data.patients: not older
     out["systolic_limit"] = np.where(
         out["older"], settings.systolic_pre_max_older, settings.systolic_pre_max
     )
@@ -773,18 +818,16 @@ def _blood_pressure_rates(
     exposed, _, preferred, _ = _sessions_with_group(data, by, settings)
     for column in BP_MEASURES.values():
         # Both frames keep the row order of data.sessions.
-        exposed[column] = bp[column].to_numpy()
+        exposed[column] = bp[column].array
     groups = _order_groups(exposed["group"], preferred)
     parts = []
     for measure, column in BP_MEASURES.items():
-        known = exposed[["patient_id", "group", column]]
-        known = known.loc[known[column].notna()]
-        yes = known.loc[known[column].astype(bool)]
-        yes_group = yes.groupby("group", observed=True)
-        known_group = known.groupby("group", observed=True)
+        known, yes = _known_and_yes(exposed[column])
+        yes_patients, yes_sessions = _per_group(exposed, yes)
+        known_patients, known_sessions = _per_group(exposed, known)
         for level, k, n in (
-            (PATIENT, yes_group["patient_id"].nunique(), known_group["patient_id"].nunique()),
-            (SESSION, yes_group.size(), known_group.size()),
+            (PATIENT, yes_patients, known_patients),
+            (SESSION, yes_sessions, known_sessions),
         ):
             part = pd.DataFrame({"group": groups})
             part["measure"] = measure
@@ -850,15 +893,17 @@ def bp_rise_distribution(bp_sessions: pd.DataFrame) -> pd.DataFrame:
 
 def _cadss_sessions(data: ClinicData, settings: SafetySettings) -> pd.DataFrame:
     s = data.sessions
+    cadss = pd.to_numeric(s["dissociation_cadss"], errors="coerce").to_numpy(dtype=float)
+    recorded = ~np.isnan(cadss)
     out = pd.DataFrame(
         {
             # Integer codes: only counted and grouped on, never shown.
-            "patient_id": pd.factorize(s["patient_id"])[0],
-            "session_number": s["session_number"].astype("int64"),
-            "cadss": pd.to_numeric(s["dissociation_cadss"], errors="coerce").astype(float),
-        }
+            "patient_id": factorize_ids(s["patient_id"])[0][recorded],
+            "session_number": s["session_number"].to_numpy(dtype="int64")[recorded],
+            "cadss": cadss[recorded],
+        },
+        index=s.index[recorded],
     )
-    out = out.loc[out["cadss"].notna()].copy()
     band = session_number_band(out["session_number"], edges=settings.session_band_edges)
     out["band"] = band.astype("string").fillna(NOT_RECORDED)
     return out

@@ -20,6 +20,7 @@ __all__ = [
     "SERIES_COLUMNS",
     "TIMEPOINT_COLUMNS",
     "baseline_scores",
+    "factorize_ids",
     "isin_ids",
     "itt_patients",
     "lookup_by_id",
@@ -61,14 +62,48 @@ TIMEPOINT_COLUMNS = [
 SERIES_COLUMNS = ["patient_id", "day", "score", "session_number_before"]
 
 
+def factorize_ids(values, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=sort)`` for patient ids, hashing each run of equal ids once.
+
+    The clinic's tables are sorted by patient, so a million rows hold only about 100,000 runs:
+    neighbours are compared in Arrow, and only the first id of each run is hashed. The result is
+    exactly ``pd.factorize``'s (codes in order of first appearance, or of the sorted ids with
+    ``sort``; -1 for a missing id), whatever the order of ``values``.
+
+    Examples
+    --------
+    >>> codes, uniques = factorize_ids(pd.Series(["b", "b", "a", None, "b"], dtype="string"))
+    >>> codes.tolist(), uniques.tolist()
+    ([0, 0, 1, -1, 0], ['b', 'a'])
+    """
+    values = pd.Series(values, copy=False)
+    if len(values) < 2 or not isinstance(values.dtype, pd.StringDtype):
+        codes, uniques = pd.factorize(values, sort=sort)
+        return np.asarray(codes), pd.Index(uniques)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = pa.array(values.array)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    # A run starts where the id differs from the one before; missing ids compare as null.
+    differs = pc.not_equal(arrow[1:], arrow[:-1]).fill_null(True)
+    starts = np.flatnonzero(np.concatenate(([True], np.asarray(differs, dtype=bool))))
+    if 2 * len(starts) > len(values):  # hardly any runs: hashing every id is as cheap
+        codes, uniques = pd.factorize(values, sort=sort)
+        return np.asarray(codes), pd.Index(uniques)
+    run_codes, uniques = pd.factorize(values.iloc[starts], sort=sort)
+    lengths = np.diff(np.append(starts, len(values)))
+    return np.repeat(np.asarray(run_codes), lengths), pd.Index(uniques)
+
+
 def _codes(*arrays) -> list[np.ndarray]:
     # One hash-table factorisation of all the ids: integer codes compare fast, where pandas'
     # Arrow-backed string isin/get_indexer walk Python objects (slow for 100,000 patients).
     if arrays and all(pd.api.types.is_string_dtype(getattr(a, "dtype", None)) for a in arrays):
         # Already text: factorise the Arrow data without a trip through Python objects.
         parts = [pd.Series(pd.array(a, dtype="string"), copy=False) for a in arrays]
-        codes, _ = pd.factorize(pd.concat(parts, ignore_index=True))
-        codes = np.asarray(codes)
+        codes, _ = factorize_ids(pd.concat(parts, ignore_index=True))
     else:
         arrays = [np.asarray(a, dtype=object) for a in arrays]
         codes, _ = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object))

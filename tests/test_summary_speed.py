@@ -1,0 +1,62 @@
+"""The fast paths of the summary give exactly the results of the plain pandas operations."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.safety import _per_group
+from analytics.timepoints import factorize_ids
+
+ID_CASES = [
+    [],
+    ["a"],
+    ["b", "b", "a", "a", "a", "c"],
+    ["b", "a", "b", "a"],  # unsorted: more runs than half the rows
+    ["x", None, None, "y", "x", "x", None],
+    [None, None],
+    ["p1"] * 50 + ["p0"] * 30 + [None] * 5 + ["p2"] * 40,
+]
+
+
+@pytest.mark.parametrize("values", ID_CASES)
+@pytest.mark.parametrize("sort", [False, True])
+@pytest.mark.parametrize("dtype", ["string", "string[python]", object])
+def test_factorize_ids_matches_pandas(values, sort, dtype):
+    series = pd.Series(values, dtype=dtype)
+    codes, uniques = factorize_ids(series, sort=sort)
+    expected_codes, expected_uniques = pd.factorize(series, sort=sort)
+    assert codes.tolist() == np.asarray(expected_codes).tolist()
+    assert list(uniques) == list(expected_uniques)
+
+
+def test_factorize_ids_of_shuffled_runs():
+    rng = np.random.default_rng(3)
+    ids = pd.Series(np.repeat([f"P{i:04d}" for i in range(300)], rng.integers(1, 9, 300)))
+    for values in (ids.astype("string"), ids.sample(frac=1, random_state=2).astype("string")):
+        for sort in (False, True):
+            codes, uniques = factorize_ids(values, sort=sort)
+            expected_codes, expected_uniques = pd.factorize(values, sort=sort)
+            assert np.array_equal(codes, expected_codes)
+            assert list(uniques) == list(expected_uniques)
+
+
+@pytest.mark.parametrize("n_groups", [1, 3])
+def test_per_group_matches_groupby(n_groups):
+    rng = np.random.default_rng(n_groups)
+    n = 500
+    exposed = pd.DataFrame(
+        {
+            "patient_id": rng.integers(-1, 40, n),  # -1: a missing id, one value of its own
+            "group": pd.Categorical(rng.choice([f"g{i}" for i in range(n_groups)], n)),
+        }
+    )
+    # a category with no rows at all
+    exposed["group"] = exposed["group"].cat.add_categories(["unused"])
+    for mask in (np.ones(n, bool), rng.random(n) < 0.3, np.zeros(n, bool)):
+        patients, sessions = _per_group(exposed, mask)
+        grouped = exposed[mask].groupby("group", observed=True)
+        expected_p = grouped["patient_id"].nunique()
+        expected_s = grouped.size()
+        for name in exposed["group"].cat.categories:
+            assert patients[name] == expected_p.get(name, 0)
+            assert sessions[name] == expected_s.get(name, 0)
