@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from analytics.problems import ERROR, WARNING, Problem
 
@@ -70,6 +73,14 @@ _PLAIN_NUMBER = r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?"
 # phone column and would echo the number back in the message.
 _SAFE_SIGNED = rf"(?:{_PLAIN_NUMBER}|-+|[+-][\d\s().,+-]*)"
 _FORMULA_STARTS = ("=", "+", "-", "@")
+# By first byte: starts like a formula; is not printable ASCII (whitespace may follow).
+_FORMULA_FIRST = np.zeros(256, dtype=bool)
+_FORMULA_FIRST[np.frombuffer("".join(_FORMULA_STARTS).encode("ascii"), dtype=np.uint8)] = True
+_UNPRINTABLE = np.ones(256, dtype=bool)
+_UNPRINTABLE[0x21:0x7F] = False
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
+# pandas keeps its ``string`` columns as Arrow large_string: cells are made so, not cast later.
+_TEXT = pa.large_string()
 # Start bytes of files people upload by mistake, with what to tell them.
 _SIGNATURES = (
     (b"PK\x03\x04", "it looks like an Excel workbook or a zip archive"),
@@ -84,6 +95,8 @@ _CONTROL_SHARE = 0.10
 _SAMPLE_CHARS = 65_536
 _NON_BLANK = re.compile(r"\S")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# pyarrow parses in blocks; a record longer than one block sends the file to pandas.
+_ARROW_BLOCK_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -182,8 +195,11 @@ def read_table(
     text = text_or_problem
     if not _NON_BLANK.search(text):
         return _refuse(file, "is empty")
+    # While the text is the file's UTF-8 bytes unchanged, the body is parsed from those bytes.
+    same_bytes = data[:2] not in (b"\xff\xfe", b"\xfe\xff")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+        same_bytes = False
 
     # Blank lines before the header still count as lines.
     lead = re.match(r"(?:[ \t\f\v]*\n)*", text).end()
@@ -204,11 +220,16 @@ def read_table(
         return _refuse(file, "has a header but no data rows", headers=headers, separator=separator)
 
     body_line = first_line_number + header_lines
-    parsed = _parse_body(file, body, separator, len(headers), body_line)
+    if same_bytes:
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        body_bytes = data[bom + len(text[:body_start].encode("utf-8")) :]
+    else:
+        body_bytes = body.encode("utf-8")
+    parsed = _parse_body(file, body, body_bytes, separator, len(headers), body_line)
     if isinstance(parsed, list):
         return ReadResult(frame=None, problems=parsed, headers=headers, separator=separator)
-    frame, rows = parsed
-    return _finish(file, frame, rows, headers, first_line_number, separator)
+    columns, rows = parsed
+    return _finish(file, columns, rows, headers, first_line_number, separator)
 
 
 def _refuse(
@@ -337,10 +358,74 @@ def _read_csv(body: str, separator: str, width: int) -> pd.DataFrame:
         )
 
 
+def _read_arrow(body: bytes, separator: str, width: int, quoted: bool) -> list[pa.ChunkedArray]:
+    """The body's cells with pyarrow's parser, one text column per header cell.
+
+    Raises ``pyarrow.ArrowInvalid`` for any record that is not exactly ``width`` cells wide
+    (blank lines among several columns included): those files take the pandas route, which
+    knows how to report them.
+    """
+    names = [str(i) for i in range(width)]
+    table = pa_csv.read_csv(
+        pa.BufferReader(body),
+        read_options=pa_csv.ReadOptions(
+            column_names=names, block_size=_ARROW_BLOCK_BYTES, use_threads=True
+        ),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=separator,
+            quote_char='"',
+            double_quote=True,
+            escape_char=False,
+            newlines_in_values=quoted,
+            ignore_empty_lines=False,
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: _TEXT for name in names},
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return [table.column(i) for i in range(width)]
+
+
 def _parse_body(
+    file: str, body: str, body_bytes: bytes, separator: str, width: int, body_line: int
+) -> tuple[list[pa.ChunkedArray], np.ndarray] | list[Problem]:
+    """Cells and physical row numbers of the data rows, or the problems that stop the parse.
+
+    A file whose every record has as many cells as the header is parsed by pyarrow; any other
+    (and any file pyarrow refuses) by pandas, which gives the same cells and also reports short,
+    wide and broken records.
+    """
+    quoted = '"' in body
+    try:
+        columns = _read_arrow(body_bytes, separator, width, quoted)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        parsed = _parse_body_pandas(file, body, separator, width, body_line)
+        if isinstance(parsed, list):
+            return parsed
+        frame, rows = parsed
+        return [_text_column(frame[position]) for position in range(width)], rows
+    n = len(columns[0]) if columns else 0
+    spans = np.ones(n, dtype=np.int64)
+    if quoted:
+        for cells in columns:
+            counts = pc.count_substring(cells, "\n")
+            if pc.max(counts).as_py():
+                spans += counts.to_numpy().astype(np.int64)
+    rows = body_line + np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
+    return columns, rows
+
+
+def _text_column(cells: pd.Series) -> pa.ChunkedArray:
+    array = pa.array(cells.astype("string").array, type=_TEXT)
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def _parse_body_pandas(
     file: str, body: str, separator: str, width: int, body_line: int
 ) -> tuple[pd.DataFrame, np.ndarray] | list[Problem]:
-    """Cells and physical row numbers of the data rows, or the problems that stop the parse."""
     try:
         frame = _read_csv(body, separator, width)
     except (pd.errors.ParserError, pd.errors.ParserWarning):
@@ -439,22 +524,27 @@ def _too_wide_problems(file: str, too_wide: list[tuple[int, int]], width: int) -
 
 def _finish(
     file: str,
-    raw: pd.DataFrame,
+    raw: list[pa.ChunkedArray],
     rows: np.ndarray,
     headers: list[str],
     header_row: int,
     separator: str,
 ) -> ReadResult:
     """Strip and blank cells, check headers and formulas, and assemble the result."""
-    cells = {}
-    for position in range(len(headers)):
-        column = raw[position].astype("string").str.strip()
-        cells[position] = column.where(column != "")
-    frame = pd.DataFrame(cells)
-    keep_rows = frame.notna().any(axis=1).to_numpy()
-    frame = frame.loc[keep_rows].reset_index(drop=True)
-    rows = rows[keep_rows]
-    if frame.empty:
+    cells: list[pa.ChunkedArray] = []
+    starts: list[np.ndarray] = []
+    keep_rows = np.zeros(len(rows), dtype=bool)
+    for column in raw:
+        clean, filled, start = _clean(column)
+        cells.append(clean)
+        starts.append(start)
+        keep_rows |= filled
+    if not keep_rows.all():
+        keep = pa.array(keep_rows)
+        cells = [column.filter(keep) for column in cells]
+        starts = [start[keep_rows] for start in starts]
+        rows = rows[keep_rows]
+    if not len(rows):
         return _refuse(file, "has a header but no data rows", headers=headers, separator=separator)
 
     problems: list[Problem] = []
@@ -463,21 +553,98 @@ def _finish(
         if header:
             kept.append(position)
             continue
-        problem = _blank_header(file, frame[position], position, header_row)
+        problem = _blank_header(file, _series(cells[position]), position, header_row)
         problems.append(problem)
         if problem.severity == ERROR:
             kept.append(position)
     problems += _header_problems(file, headers, kept, header_row)
-    problems += _formula_problems(file, frame, rows, headers, kept, header_row)
+    problems += _formula_problems(file, cells, starts, rows, headers, kept, header_row)
     if any(p.severity == ERROR for p in problems):
         return ReadResult(frame=None, problems=problems, headers=headers, separator=separator)
 
-    out = frame[kept]
-    out.columns = [normalise_header(headers[p]) for p in kept]
-    out = out.assign(**{ROW_COLUMN: pd.Series(rows, dtype="int64")})
+    out = pd.DataFrame(
+        {normalise_header(headers[p]): _series(cells[p]) for p in kept}
+        | {ROW_COLUMN: pd.Series(rows, dtype="int64")}
+    )
     return ReadResult(
         frame=out, problems=problems, headers=[headers[p] for p in kept], separator=separator
     )
+
+
+def _clean(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
+    """Cells stripped (``utf8_trim_whitespace``, as pandas strips) with blank cells null, which
+    cells are filled, and which start like a formula (``=``, ``+``, ``-``, ``@``)."""
+    chunks, filled, starts = [], [], []
+    for chunk in column.chunks:
+        chunk, full, start = _clean_chunk(chunk)
+        chunks.append(chunk)
+        filled.append(full)
+        starts.append(start)
+    if not chunks:
+        return pa.chunked_array([], type=_TEXT), np.zeros(0, bool), np.zeros(0, bool)
+    return (
+        pa.chunked_array(chunks, type=_TEXT),
+        np.concatenate(filled),
+        np.concatenate(starts),
+    )
+
+
+def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (one more than the cells) and the bytes of a text array, as views."""
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[
+        chunk.offset : chunk.offset + len(chunk) + 1
+    ]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else _NO_BYTES
+    return offsets, data
+
+
+def _clean_chunk(chunk: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    if chunk.type != _TEXT:
+        chunk = chunk.cast(_TEXT)
+    n = len(chunk)
+    valid = chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else None
+    offsets, data = _string_buffers(chunk)
+    filled, first, last = _edges(offsets, data, valid)
+    # Whitespace is an ASCII byte up to 0x20 or a character outside ASCII: a column whose cells
+    # all begin and end with a printable ASCII byte has nothing to strip.
+    if (_UNPRINTABLE[first] & filled).any() or (_UNPRINTABLE[last] & filled).any():
+        chunk = pc.utf8_trim_whitespace(chunk)
+        offsets, data = _string_buffers(chunk)
+        filled, first, _ = _edges(offsets, data, valid)
+    start = _FORMULA_FIRST[first] & filled
+    if not filled.all():
+        if chunk.offset == 0:
+            chunk = pa.Array.from_buffers(
+                _TEXT,
+                n,
+                [pa.py_buffer(np.packbits(filled, bitorder="little")), *chunk.buffers()[1:]],
+            )
+        else:
+            chunk = pc.if_else(pa.array(filled), chunk, pa.scalar(None, _TEXT))
+    return chunk, filled, start
+
+
+def _edges(
+    offsets: np.ndarray, data: np.ndarray, valid: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which cells are filled, and the first and last byte of each (meaningless where blank)."""
+    filled = offsets[1:] > offsets[:-1]
+    if valid is not None:
+        filled &= valid
+    if not len(data):
+        zeros = np.zeros(len(filled), dtype=np.uint8)
+        return filled, zeros, zeros
+    # A blank cell at the very end starts past the last byte, one at the very start ends
+    # before the first: clipped, both read some byte that is then ignored.
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    last = data[np.maximum(offsets[1:] - 1, 0)]
+    return filled, first, last
+
+
+def _series(cells: pa.ChunkedArray) -> pd.Series:
+    """A pandas ``string`` column over the Arrow cells (no copy)."""
+    return pd.Series(pd.arrays.ArrowStringArray(cells), copy=False)
 
 
 def _column_letter(position: int) -> str:
@@ -576,7 +743,8 @@ def _formula_mask(cells: pd.Series) -> pd.Series:
 
 def _formula_problems(
     file: str,
-    frame: pd.DataFrame,
+    columns: list[pa.ChunkedArray],
+    starts: list[np.ndarray],
     rows: np.ndarray,
     headers: list[str],
     kept: list[int],
@@ -599,14 +767,18 @@ def _formula_problems(
     hits: list[tuple[int, int, str]] = []
     total = 0
     for position in kept:
-        cells = frame[position]
-        mask = _formula_mask(cells).to_numpy()
-        count = int(mask.sum())
+        column = columns[position]
+        # Only cells that start like a formula can be one; the full test runs on those alone.
+        if not starts[position].any():
+            continue
+        candidates = np.flatnonzero(starts[position])
+        values = _series(column.take(pa.array(candidates)))
+        bad = np.flatnonzero(_formula_mask(values).to_numpy())
+        count = len(bad)
         if not count:
             continue
         total += count
-        where = np.flatnonzero(mask)[:MAX_LISTED]
-        hits += [(int(rows[i]), position, cells.iloc[i]) for i in where]
+        hits += [(int(rows[candidates[j]]), position, values.iloc[j]) for j in bad[:MAX_LISTED]]
     hits.sort()
     for row, position, value in hits[:MAX_LISTED]:
         problems.append(
