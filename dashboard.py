@@ -13,7 +13,7 @@ import functools
 
 import streamlit as st
 
-from ui import auth, state
+from ui import auth
 
 st.set_page_config(
     layout="wide",
@@ -38,7 +38,8 @@ PAGES = [
 # Pages that show the clinic's numbers, and so need the cohort filters in the sidebar.
 DASHBOARD_PAGES = {"overview", "outcomes", "durability", "safety", "cohorts", "claims"}
 
-first_start = auth.bootstrap(str(state.sample_dir()))
+# Prepares the database on a background thread: the sign-in form needs only Streamlit.
+first_start = auth.bootstrap()
 user = auth.current_user()
 st.session_state[auth.RUN_USER_KEY] = user
 
@@ -58,7 +59,9 @@ if user is None:
     st.navigation(sign_in, position="hidden").run()
     st.stop()
 
-from store import allowed_pages  # noqa: E402  (after sign-in: keeps the login path light)
+# after sign-in: keeps the sign-in form's path free of pandas, SQLAlchemy and the analytics
+from store import allowed_pages  # noqa: E402
+from ui import state  # noqa: E402
 
 allowed = allowed_pages(user.role)
 shown = [row for row in PAGES if row[1] in allowed]

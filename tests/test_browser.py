@@ -183,8 +183,11 @@ def director(server, browser) -> tuple[str, str]:
     _settle(page)
     _screenshot(page, "00-sign-in")
     context.close()
-    found = re.search(r"user name: (\S+)\s+password:\s+(\S+)", server.text())
-    assert found, server.text()[-2000:]
+    # the database is prepared beside the form: the password may be printed just after it
+    deadline = time.monotonic() + 120
+    while not (found := re.search(r"user name: (\S+)\s+password:\s+(\S+)", server.text())):
+        assert time.monotonic() < deadline, server.text()[-2000:]
+        time.sleep(0.2)
     engine = open_store(server.env["DATABASE_URL"])
     for name, password in (CLINICIAN, STAFF, LOCKABLE):
         role = "clinician" if name == CLINICIAN[0] else "staff"

@@ -22,6 +22,8 @@ from typing import Any
 
 import streamlit as st
 
+from ui import startup
+
 __all__ = [
     "ROLE_ORDER",
     "audit",
@@ -46,40 +48,14 @@ ROLE_ORDER = ("director", "clinician", "staff")
 
 
 # --------------------------------------------------------------------------- first start
-@st.cache_resource(show_spinner="Preparing the clinic's database…")
-def _bootstrap(url: str, sample_folder: str) -> bool:
-    """Migrate, load the sample on an empty database, create the first director once."""
-    from pathlib import Path
+def bootstrap() -> bool:
+    """Start preparing the configured database; True once it is known to be a first start.
 
-    from store.db import get_engine, has_batches
-    from store.users import ensure_first_director
-
-    # only a database that never held a batch needs the sample (and the importer behind it)
-    if not has_batches(get_engine()) and any(Path(sample_folder).glob("*.csv")):
-        from store.batches import ensure_sample
-
-        ensure_sample(Path(sample_folder))
-    password = ensure_first_director()
-    if password is None:
-        return False
-    # Shown once, in the terminal that started the app, as Jupyter shows its token.
-    print(
-        "\n"
-        "  First start: the dashboard created its director account.\n"
-        "    user name: director\n"
-        f"    password:  {password}\n"
-        "  This password is shown only now. Sign in and add the clinic's users on the Users "
-        "page.\n",
-        flush=True,
-    )
-    return True
-
-
-def bootstrap(sample_folder: str) -> bool:
-    """Prepare the configured database once per process; True if the director was just made."""
-    from store.config import database_url
-
-    return _bootstrap(database_url(), sample_folder)
+    Returns at once (see :mod:`ui.startup`): the sign-in form needs no database, and the runs
+    that do wait for it.
+    """
+    startup.begin()
+    return startup.first_start()
 
 
 # --------------------------------------------------------------------------- audit helpers
@@ -205,12 +181,13 @@ def current_user():
     A session past its expiry is ended (and audited); each run moves the expiry forward. The
     role is read from the database on each run, so a change by the director applies at once.
     """
-    from store import start_session
-
     if oidc_configured():
         user = _oidc_user()
         if user is None:
             return None
+        startup.wait()
+        from store import start_session
+
         session = st.session_state.get(SESSION_KEY)
         if session is None or session.user != user:
             st.session_state[SESSION_KEY] = start_session(user)
@@ -220,6 +197,7 @@ def current_user():
     session = st.session_state.get(SESSION_KEY)
     if session is None:
         return None
+    startup.wait()
     if session.expired():
         st.session_state.pop(SESSION_KEY, None)
         from store import record_audit
@@ -286,12 +264,9 @@ def render_login(first_start: bool = False) -> None:
             key="login_oidc",
         )
         return
+    first_start_notice = st.empty()
     if first_start:
-        st.info(
-            "First start: the director account `director` was created, and its one-time "
-            "password was printed in the terminal that started the dashboard.",
-            icon=":material/key:",
-        )
+        _first_start_notice(first_start_notice)
     with st.form("login_form", clear_on_submit=True, width=420):
         username = st.text_input("User name", key="login_username", autocomplete="username")
         password = st.text_input(
@@ -301,7 +276,11 @@ def render_login(first_start: bool = False) -> None:
             "Sign in", type="primary", icon=":material/login:", key="login_submit"
         )
     if not submitted:
+        if not first_start and startup.wait():
+            # the form is already on screen; the notice joins it when the database is ready
+            _first_start_notice(first_start_notice)
         return
+    startup.wait()
     from store import login, start_session
 
     result = login(username, password)
@@ -312,6 +291,14 @@ def render_login(first_start: bool = False) -> None:
         st.error(_locked_message(result.locked_until), icon=":material/lock_clock:")
     else:
         st.error("Wrong user name or password.", icon=":material/error:")
+
+
+def _first_start_notice(slot) -> None:
+    slot.info(
+        "First start: the director account `director` was created, and its one-time "
+        "password was printed in the terminal that started the dashboard.",
+        icon=":material/key:",
+    )
 
 
 def _sign_out() -> None:

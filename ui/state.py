@@ -13,6 +13,8 @@ import importlib
 import importlib.util
 import json
 import os
+import pickle
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.contract import ClinicData, empty_clinic
+from ui.startup import SAMPLE_DIR, sample_dir
 
 __all__ = [
     "BAND_LABELS",
@@ -33,19 +36,15 @@ __all__ = [
     "active_clinic",
     "analytics_function",
     "build_context",
+    "cache_dir",
     "call_cached",
     "current_definitions",
     "get_context",
     "render_sidebar",
+    "overview",
     "settings",
+    "warm_overview",
 ]
-
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
-
-
-def sample_dir() -> Path:
-    """The sample clinic's folder; ``DASHBOARD_SAMPLE_DIR`` points elsewhere (tests, demos)."""
-    return Path(os.environ.get("DASHBOARD_SAMPLE_DIR") or SAMPLE_DIR)
 
 
 # Display bands of baseline PCL-5. Ours, not validated: PCL-5 has no validated severity bands;
@@ -207,6 +206,73 @@ def active_clinic() -> Loaded:
     return Loaded(data, "database", label, version)
 
 
+# --------------------------------------------------------------------------- the overview
+def cache_dir() -> Path:
+    """Where results kept across restarts live: ``DASHBOARD_CACHE_DIR``, else ``var/cache``."""
+    default = Path(__file__).resolve().parents[1] / "var" / "cache"
+    return Path(os.environ.get("DASHBOARD_CACHE_DIR") or default)
+
+
+def _read_kept(path: Path) -> Any:
+    try:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    except Exception:  # missing, half-written by a killed process or from older code: recompute
+        return None
+
+
+def _keep(path: Path, value: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".part") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(f.name, path)  # atomic: a reader sees the old file or the whole new one
+    except OSError:
+        pass  # a read-only disk only costs the next start a recomputation
+
+
+# Each patient's share of the Overview, worked out once per data version and definitions, kept
+# in memory (cache_resource: read only, never copied) and on disk (it survives a restart).
+@st.cache_resource(max_entries=4, show_spinner="Preparing the overview…")
+def _overview_parts(version: str, definitions_key: str, _data: ClinicData, _definitions):
+    from analytics.overview import OverviewParts, overview_parts
+
+    digest = hashlib.sha1(f"{version}|{definitions_key}|{code_version()}".encode()).hexdigest()
+    path = cache_dir() / f"overview-{digest[:20]}.pickle"
+    parts = _read_kept(path)
+    if isinstance(parts, OverviewParts):
+        return parts
+    parts = overview_parts(_data, _definitions)
+    _keep(path, parts)
+    return parts
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _overview_numbers(key: str, _parts, _ids) -> dict:
+    from analytics.overview import overview_numbers
+
+    return overview_numbers(_parts, _ids)
+
+
+def overview(context: PageContext, definitions) -> dict:
+    """The Overview's numbers for the page's cohort (:func:`analytics.overview.overview_numbers`).
+
+    A filter change only adds up per-patient rows: the per-patient parts are computed once per
+    data version and definitions.
+    """
+    definitions_key = repr(definitions)
+    loaded = context.loaded
+    parts = _overview_parts(loaded.version, definitions_key, loaded.data, definitions)
+    return _overview_numbers(f"{context.key}|overview|{definitions_key}", parts, context.ids)
+
+
+def warm_overview(definitions) -> None:
+    """Prepare the Overview of the stored clinic now (after an import), not on its first visit."""
+    loaded = active_clinic()
+    if loaded.source != "none":
+        _overview_parts(loaded.version, repr(definitions), loaded.data, definitions)
+
+
 # --------------------------------------------------------------------------- settings
 def settings() -> dict[str, Any]:
     """The outcome definitions the user chose (a copy); defaults until changed."""
@@ -342,8 +408,13 @@ def patient_baselines(version: str, data: ClinicData, instrument: str) -> pd.Ser
     return frame.set_index("patient_id")["baseline"].dropna()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _filtered(version: str, filters_key: str, _data: ClinicData, _filters: CohortFilters):
+# cache_resource: ids and cohorts are only read, and copying a cohort of millions of rows on
+# every run would cost more than the page.
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _cohort_ids(version: str, filters_key: str, _data: ClinicData, _filters: CohortFilters):
+    """The ids the filters keep, or None when no filter is on (every patient)."""
+    if not _filters.active:
+        return None
     p = _data.patients
     keep = pd.Series(True, index=p.index)
     if _filters.years:
@@ -361,7 +432,13 @@ def _filtered(version: str, filters_key: str, _data: ClinicData, _filters: Cohor
     if _filters.bands:
         bands = baseline_bands(version, _data)
         ids = ids[ids.isin(bands.index[bands.isin(_filters.bands)])]
-    return _data.with_patients(ids)
+    return pd.Index(ids.drop_duplicates())
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _filtered(version: str, filters_key: str, _data: ClinicData, _filters: CohortFilters):
+    ids = _cohort_ids(version, filters_key, _data, _filters)
+    return _data if ids is None else _data.with_patients(ids)
 
 
 def render_sidebar(loaded: Loaded) -> CohortFilters:
@@ -426,22 +503,37 @@ def _route_label(code: str) -> str:
 # --------------------------------------------------------------------------- page context
 @dataclass(frozen=True)
 class PageContext:
-    """Everything a page needs: the loaded clinic, the filtered cohort and the cache key."""
+    """Everything a page needs: the loaded clinic, the cohort and the cache key.
+
+    ``ids`` are the patients the filters keep (None: every patient); ``data``, the clinic cut
+    down to them, is made on first use, so a page that only adds up per-patient numbers (the
+    Overview) never copies the cohort's tables.
+    """
 
     loaded: Loaded
     filters: CohortFilters
-    data: ClinicData
+    ids: pd.Index | None
     key: str
 
     @property
+    def data(self) -> ClinicData:
+        return _filtered(self.loaded.version, self.filters.key(), self.loaded.data, self.filters)
+
+    @property
+    def n_patients(self) -> int:
+        if self.ids is None:
+            return int(self.loaded.data.patients["patient_id"].nunique())
+        return len(self.ids)
+
+    @property
     def empty(self) -> bool:
-        return self.data.patients.empty
+        return self.n_patients == 0
 
 
 def build_context(loaded: Loaded, filters: CohortFilters) -> PageContext:
-    data = _filtered(loaded.version, filters.key(), loaded.data, filters)
+    ids = _cohort_ids(loaded.version, filters.key(), loaded.data, filters)
     key = f"{loaded.version}|{filters.key()}|{settings_key()}"
-    context = PageContext(loaded, filters, data, key)
+    context = PageContext(loaded, filters, ids, key)
     st.session_state[_CONTEXT_KEY] = context
     return context
 
