@@ -28,15 +28,15 @@ if definitions is None:
     ui.not_available("Outcome definitions", "analytics.definitions")
     st.stop()
 described = definitions.describe()
-
-summary = state.call_cached(
-    "summary", "build_summary", context.key + "|summary|PCL-5", context.data, definitions
+TTR_HELP = (
+    f"Days from the first session to the first PCL-5 score meeting the response rule "
+    f"({described['response']}). Kaplan-Meier estimate: patients who have not responded are "
+    "counted up to their last score (censored)."
 )
-if summary is None:
-    ui.not_available("The clinic summary", "analytics.summary.build_summary")
-    st.stop()
 
-counts = summary.get("counts", {})
+# Per-patient parts added up for the cohort: a filter change costs no new analysis.
+numbers = state.overview(context, definitions)
+counts = numbers["counts"]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(
     "Patients treated",
@@ -53,7 +53,7 @@ c3.metric(
     ui.format_count(counts.get("assessments")),
     help="Completed questionnaires of any instrument.",
 )
-baseline = summary.get("baseline", {})
+baseline = numbers["baseline"]
 c4.metric(
     "PCL-5 baseline, mean",
     "–" if not baseline.get("n") else f"{baseline['mean']:.1f}",
@@ -61,8 +61,8 @@ c4.metric(
 )
 
 st.subheader("Week 4 (PCL-5)")
-week4 = next((tp for tp in summary.get("timepoints", []) if tp.get("label") == "week 4"), None)
-if week4 is None:
+week4 = numbers["timepoint"]
+if not week4:
     st.info("No week-4 timepoint in the definitions in force.")
 else:
     r1, r2, r3, r4 = st.columns(4)
@@ -93,41 +93,27 @@ else:
 
 st.subheader("Course of treatment")
 d1, d2, d3 = st.columns(3)
-durability = summary.get("durability") or {}
-ttr = durability.get("time_to_response") or {}
+ttr = numbers["time_to_response"]
 if ttr.get("median_reached"):
     low, high = ttr.get("median_ci_low"), ttr.get("median_ci_high")
     ci = f"95% CI {low:.0f}–{high:.0f}" if low is not None and high is not None else "CI open"
     d1.metric(
         "Median time to response",
         f"{ttr['median_days']:.0f} days",
-        help=durability.get("definition"),
+        help=TTR_HELP,
     )
     d1.caption(f"{ci}; Kaplan-Meier, n = {ttr['n']}, {ttr['events']} responded")
 elif ttr:
-    d1.metric("Median time to response", "not reached", help=durability.get("definition"))
+    d1.metric("Median time to response", "not reached", help=TTR_HELP)
     d1.caption(f"Kaplan-Meier, n = {ttr.get('n', 0)}")
 else:
     d1.metric("Median time to response", "n/a")
     d1.caption("not available yet")
 
-flow = state.call_cached(
-    "attrition", "attrition_flow", context.key + "|flow", context.data, definitions
-)
-
-
-def _step(step: str) -> dict | None:
-    if flow is None or flow.empty:
-        return None
-    # the first route row is the all-routes total
-    row = flow[(flow["route"] == flow["route"].iloc[0]) & (flow["step"] == step)]
-    return None if row.empty else row.iloc[0][["k", "n", "rate", "ci_low", "ci_high"]].to_dict()
-
-
 ui.rate_metric(
     d2,
     "Completed induction",
-    _step("completed_induction"),
+    numbers["flow"]["completed_induction"],
     help="Patients who started and reached the induction session count of their route: "
     + ", ".join(f"{figures.route_label(k)} {v}" for k, v in described["induction_sessions"].items())
     + ".",
@@ -135,19 +121,17 @@ ui.rate_metric(
 ui.rate_metric(
     d3,
     "Scored at week 4 (data completeness)",
-    _step("scored_week4"),
+    numbers["flow"]["scored_timepoint"],
     help="Patients who started with a baseline and a PCL-5 score in the week-4 window, among "
     "all who started. Unscored patients are missing data, not failures.",
 )
 
 st.subheader("Side effects (share of patients, at least once)")
-effects = summary.get("side_effects") or []
+effects = numbers["side_effects"]  # reported effects; the sessions' yes/no flags are on Safety
 if not effects:
     st.caption("No side effects recorded for this cohort.")
 else:
-    # reported effects only: the sessions' yes/no flags are shown on the Safety page
-    reported = [e for e in effects if not str(e.get("effect", "")).endswith("_flag")]
-    ranked = sorted(reported, key=lambda e: -((e.get("patients") or {}).get("rate") or 0))[:3]
+    ranked = sorted(effects, key=lambda e: -((e.get("patients") or {}).get("rate") or 0))[:3]
     cols = st.columns(3)
     for col, effect in zip(cols, ranked):
         ui.rate_metric(
@@ -161,13 +145,8 @@ else:
 left, right = st.columns(2)
 with left:
     st.subheader("PCL-5 over time")
-    means = state.call_cached(
-        "trajectories", "mean_trajectory", context.key + "|overview_mean|week", context.data,
-        definitions, axis="week",
-    )  # fmt: skip
-    if means is None:
-        ui.not_available("Mean PCL-5 over time", "analytics.trajectories.mean_trajectory")
-    elif not (means["n"] >= MIN_BIN).any():
+    means = numbers["mean_by_week"]
+    if not (means["n"] >= MIN_BIN).any():
         st.caption(
             f"Too few patients to draw: no week has {MIN_BIN} or more patients with a baseline "
             "and a score."
@@ -186,7 +165,7 @@ with left:
         ui.show_figure(fig, means, "overview_mean_pcl5")
 with right:
     st.subheader("Activity")
-    activity = summary.get("activity")
+    activity = numbers["activity"]
     if isinstance(activity, list) and activity:
         table = pd.DataFrame(activity)
         st.caption(

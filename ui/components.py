@@ -119,7 +119,7 @@ def page_header(title: str, context: PageContext, *, caption: str | None = None)
     data_banner(context.loaded)
     if context.filters.active:
         st.caption(
-            f"Cohort filter on: {len(context.data.patients):,} of "
+            f"Cohort filter on: {context.n_patients:,} of "
             f"{len(context.loaded.data.patients):,} patients."
         )
 
