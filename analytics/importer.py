@@ -513,7 +513,7 @@ def _common(part: _Part, out: _Collector) -> set[str]:
     time = TIME_COLUMNS[part.table]
     if time in f.columns:
         part.dated = True
-        t, bad, blank_t = _parse_dates(f[time])
+        t, bad, blank_t = _per_distinct(_parse_dates, f[time])
         header = part.headers[time]
         out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, time], _DATE_RULE)
         out.rows(part.file, f.loc[blank_t, "_row"], header, None, "must not be blank")
@@ -529,7 +529,7 @@ def _common(part: _Part, out: _Collector) -> set[str]:
                 )
             )
     else:
-        t, bad, blank_t = _parse_days(f["day"])
+        t, bad, blank_t = _per_distinct(_parse_days, f["day"])
         header = part.headers["day"]
         out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, "day"], "must be a whole number")
         out.rows(part.file, f.loc[blank_t, "_row"], header, None, "must not be blank")
@@ -537,6 +537,27 @@ def _common(part: _Part, out: _Collector) -> set[str]:
     f["_file"] = part.file
     part.frame = f.drop(columns=[c for c in (time, "day") if c in f.columns])
     return {"patient_id", "_t", "_row", "_file"}
+
+
+def _per_distinct(parse, raw: pd.Series) -> tuple[pd.Series, ...]:
+    """``parse(raw)``, computed once per distinct value of ``raw`` and spread back by codes.
+
+    ``parse`` must treat each cell on its own (or, like :func:`_floats`, decide on the set of
+    values, which the distinct values share with the column); a column of millions of cells
+    holds a few hundred dates or numbers, so the text is parsed a few hundred times.
+    """
+    text = raw.astype("string")
+    codes, uniques = pd.factorize(text)
+    if 2 * len(uniques) > len(text):
+        return parse(raw)
+    values = pd.Series(uniques.array, dtype="string")
+    if (codes < 0).any():
+        values = pd.concat([values, pd.Series([pd.NA], dtype="string")], ignore_index=True)
+        codes = np.where(codes < 0, len(uniques), codes)
+    return tuple(
+        pd.Series(result.array.take(codes), index=raw.index, name=raw.name)
+        for result in parse(values)
+    )
 
 
 def _parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -596,13 +617,19 @@ def _floats(text: pd.Series) -> pd.Series:
 
 
 def _to_number(raw: pd.Series, rows: pd.Series, file: str, header: str, out) -> pd.Series:
+    number, bad = _per_distinct(_number_values, raw)
+    out.rows(file, rows[bad], header, raw[bad], "must be a number")
+    return number
+
+
+def _number_values(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """float64 of number cells (NaN when blank, not a number or not finite), and the bad mask."""
     text = raw.astype("string").str.strip()
     blank = text.isna() | (text == "")
     number = _floats(text.mask(blank)).astype("float64")
     number = number.where(np.isfinite(number))
-    bad = number.isna() & ~blank
-    out.rows(file, rows[bad], header, raw[bad], "must be a number")
-    return number
+    bad = (number.isna() & ~blank).astype(bool)
+    return number, bad
 
 
 def _vocabulary(part: _Part, column, normalise, accepted, out, extra=None) -> None:

@@ -196,21 +196,27 @@ def _is_age(header: str) -> bool:
 
 
 def _sample(cells: pd.Series) -> pd.Series:
-    values = cells.dropna()
-    if len(values) <= PHI_SAMPLE:
-        return values
+    # Positions of the non-blank cells, so that a long column is not copied to drop its blanks.
+    filled = np.flatnonzero(cells.notna().to_numpy(dtype=bool))
+    if len(filled) <= PHI_SAMPLE:
+        return cells.iloc[filled]
     half = PHI_SAMPLE // 2
-    spread = np.linspace(half, len(values) - 1, PHI_SAMPLE - half).astype(np.int64)
-    return values.iloc[np.concatenate([np.arange(half), spread])]
+    spread = np.linspace(half, len(filled) - 1, PHI_SAMPLE - half).astype(np.int64)
+    return cells.iloc[filled[np.concatenate([np.arange(half), spread])]]
 
 
 def _value_reasons(header: str, cells: pd.Series) -> list[str]:
     sample = _sample(cells).astype("string")
     if sample.empty:
         return []
+    # Each pattern runs once per distinct sampled value; hits still count sampled cells.
+    counts = sample.value_counts(sort=False, dropna=True)
+    distinct = pd.Series(counts.index, dtype="string")
+    weights = counts.to_numpy(dtype=np.int64)
     reasons = []
     for pattern, reason, loose in _VALUE_RULES:
-        hits = int(sample.str.contains(pattern, regex=True).fillna(False).sum())
+        matched = distinct.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+        hits = int(weights[matched].sum())
         if hits and (not loose or hits >= LOOSE_SHARE * len(sample)):
             reasons.append(reason)
     if _is_age(header):
