@@ -15,18 +15,21 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions, ResponseRule
 from analytics.stats import Rate, mean_ci, rate
 from analytics.timepoints import (
+    _baseline_coded,
+    _itt_by_code,
+    _text_of,
+    _timepoints_coded,
+    _valid_coded,
     baseline_scores,
-    isin_ids,
-    itt_patients,
-    lookup_by_id,
+    factorize_ids,
     remembered,
     shared_intermediates,
-    timepoint_scores,
 )
 
 __all__ = [
@@ -290,55 +293,50 @@ def patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
 
 
 def _patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    tp = timepoint_scores(data, definitions)
-    itt = itt_patients(data, definitions)
-    base = baseline_scores(data, definitions)
+    tp, _, _, tp_codes, tp_windows = _timepoints_coded(data, definitions)
+    text = _valid_coded(data, definitions.instrument)[3]
+    base, _, base_codes = _baseline_coded(data, definitions)
+    itt_by_code = _itt_by_code(data, definitions)
     n_windows = len(definitions.windows)
-    order_of = {w.label: i for i, w in enumerate(definitions.windows)}
     # Rows are keyed by (window order, patient code); codes sort like the ids.
-    codes, uniques = pd.factorize(
-        pd.concat(
-            [tp["patient_id"], pd.Series(pd.array(itt, dtype="string"), copy=False)],
-            ignore_index=True,
-        ),
-        sort=True,
-    )
-    codes = np.asarray(codes)
-    size = len(uniques) + 1
-    tp_codes, itt_codes = codes[: len(tp)], codes[len(tp) :]
-    tp_order = tp["timepoint"].map(order_of).to_numpy("int64")
-    seen_keys = tp_order * size + tp_codes
+    size = len(text) + 1
+    seen_keys = tp_windows * size + tp_codes
+    itt_codes = np.flatnonzero(itt_by_code)
     # ITT patients missing at a timepoint get a row of their own.
-    grid_order = np.repeat(np.arange(n_windows), len(itt_codes))
+    grid_order = np.repeat(np.arange(n_windows, dtype="int64"), len(itt_codes))
     grid_codes = np.tile(itt_codes, n_windows)
     missing = ~np.isin(grid_order * size + grid_codes, seen_keys)
     grid_order, grid_codes = grid_order[missing], grid_codes[missing]
-    labels = np.array([w.label for w in definitions.windows], dtype=object)
+    order = np.argsort(np.concatenate([seen_keys, grid_order * size + grid_codes]), kind="stable")
+    codes = np.concatenate([tp_codes, grid_codes])[order]
+    windows = np.concatenate([tp_windows, grid_order])[order]
+    # Observed rows take their values from the timepoint scores, ITT-only rows are blank.
+    observed_row = order < len(tp)
+    from_tp = order[observed_row]
+
+    def observed_values(column: str) -> np.ndarray:
+        values = np.full(len(order), np.nan)
+        values[observed_row] = tp[column].to_numpy(dtype=float)[from_tp]
+        return values
+
+    labels = pa.array([w.label for w in definitions.windows], type=pa.large_string())
     targets = np.array([w.target_day for w in definitions.windows], dtype="int64")
-    blank = np.full(len(grid_codes), np.nan)
-    grid = pd.DataFrame(
+    out = pd.DataFrame(
         {
-            "patient_id": pd.array(np.asarray(uniques, dtype=object)[grid_codes], dtype="string"),
-            "timepoint": pd.array(labels[grid_order], dtype="string"),
-            "target_day": targets[grid_order],
-            "day": blank,
-            "score": blank,
-            "change": blank,
-            "pct_change": blank,
+            "patient_id": _text_of(text, codes),
+            "timepoint": _text_of(labels, windows),
+            "target_day": targets[windows],
+            "day": observed_values("day"),
+            "score": observed_values("score"),
+            "change": observed_values("change"),
+            "pct_change": observed_values("pct_change"),
         }
     )
-    out = pd.concat(
-        [tp.drop(columns="baseline").astype({"day": "float64"}), grid], ignore_index=True
-    )
-    out = out.take(
-        np.argsort(np.concatenate([seen_keys, grid_order * size + grid_codes]), kind="stable")
-    ).reset_index(drop=True)
-    out["baseline"] = lookup_by_id(
-        out["patient_id"], base["patient_id"], base["baseline"].to_numpy(float)
-    )
-    out["day"] = out["day"].astype("float64")
+    baseline_by_code = np.full(size, np.nan)
+    baseline_by_code[base_codes] = base["baseline"].to_numpy(float)
+    out["baseline"] = baseline_by_code[codes]
     out["observed"] = out["score"].notna().to_numpy(bool)
-    out["itt"] = isin_ids(out["patient_id"], itt)
+    out["itt"] = itt_by_code[codes]
     change = out["change"].to_numpy(float)
     baseline = out["baseline"].to_numpy(float)
     score = out["score"].to_numpy(float)
@@ -356,6 +354,22 @@ def _patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.D
     out["reliable_improved"] = rci < -Z_RCI
     out["reliable_deteriorated"] = rci > Z_RCI
     return out[PATIENT_OUTCOME_COLUMNS].reset_index(drop=True)
+
+
+# The columns of patient_outcomes that timepoint_outcomes reads.
+_WINDOW_COLUMNS = (
+    "observed",
+    "itt",
+    "change",
+    "score",
+    "baseline",
+    "remission_eligible",
+    "reliable_improved",
+    "reliable_deteriorated",
+    "responder",
+    "remitter",
+    "meaningful",
+)
 
 
 def _count(mask) -> int:
@@ -378,24 +392,28 @@ def _timepoint_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> li
     r = definitions.reliability_r
     threshold = _float(reliable_change_threshold(sd, r)) if sd is not None and sd > 0 else None
     results = []
+    # Rows are sorted by window: one factorisation of the labels (a run each), then numpy.
+    window_codes, labels = factorize_ids(rows["timepoint"])
+    number = {label: i for i, label in enumerate(labels)}
+    column = {name: rows[name].to_numpy() for name in _WINDOW_COLUMNS}
     for window in definitions.windows:
-        at = rows[rows["timepoint"] == window.label]
-        seen = at[at["observed"]]
-        n = len(seen)
+        at = window_codes == number.get(window.label, -2)
+        seen = at & column["observed"]
+        n = _count(seen)
         if n == 0:
             continue
-        itt = at[at["itt"]]
-        change = seen["change"].to_numpy(float)
-        score = seen["score"].to_numpy(float)
-        baseline = seen["baseline"].to_numpy(float)
+        itt = at & column["itt"]
+        change = column["change"][seen].astype(float)
+        score = column["score"][seen].astype(float)
+        baseline = column["baseline"][seen].astype(float)
         ci_low, ci_high = mean_change_ci(change)
-        eligible = seen[seen["remission_eligible"]]
-        itt_eligible = itt[itt["remission_eligible"]]
+        eligible = seen & column["remission_eligible"]
+        itt_eligible = itt & column["remission_eligible"]
         if threshold is None:
             improved = unchanged = deteriorated = None
         else:
-            improved = _count(seen["reliable_improved"])
-            deteriorated = _count(seen["reliable_deteriorated"])
+            improved = _count(seen & column["reliable_improved"])
+            deteriorated = _count(seen & column["reliable_deteriorated"])
             unchanged = n - improved - deteriorated
         results.append(
             TimepointOutcome(
@@ -414,14 +432,16 @@ def _timepoint_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> li
                 d_av=(
                     d_av(change.mean(), baseline.std(ddof=1), score.std(ddof=1)) if n >= 2 else None
                 ),
-                response=rate(_count(seen["responder"]), n, method=method),
-                response_itt=rate(_count(itt["responder"]), len(itt), method=method),
-                remission=rate(_count(eligible["remitter"]), len(eligible), method=method),
-                remission_itt=rate(
-                    _count(itt_eligible["remitter"]), len(itt_eligible), method=method
+                response=rate(_count(seen & column["responder"]), n, method=method),
+                response_itt=rate(_count(itt & column["responder"]), _count(itt), method=method),
+                remission=rate(
+                    _count(eligible & column["remitter"]), _count(eligible), method=method
                 ),
-                meaningful=rate(_count(seen["meaningful"]), n, method=method),
-                meaningful_itt=rate(_count(itt["meaningful"]), len(itt), method=method),
+                remission_itt=rate(
+                    _count(itt_eligible & column["remitter"]), _count(itt_eligible), method=method
+                ),
+                meaningful=rate(_count(seen & column["meaningful"]), n, method=method),
+                meaningful_itt=rate(_count(itt & column["meaningful"]), _count(itt), method=method),
                 reliable_change=ReliableChange(
                     n=n,
                     improved=improved,

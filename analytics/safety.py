@@ -1197,7 +1197,7 @@ def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> 
     summary = {
         "settings": settings.to_dict(),
         "exposure": {
-            "patients": int(sessions["patient_id"].nunique()),
+            "patients": len(factorize_ids(sessions["patient_id"])[1]),  # nunique
             "sessions": int(len(sessions)),
         },
         "side_effects": side_effects,

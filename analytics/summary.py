@@ -15,7 +15,7 @@ import pandas as pd
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
 from analytics.outcomes import baseline_stats, timepoint_outcomes
-from analytics.timepoints import shared_intermediates
+from analytics.timepoints import factorize_ids, shared_intermediates
 
 __all__ = ["MAX_GROUPS", "SMALL_GROUP", "build_summary", "jsonable"]
 
@@ -52,6 +52,19 @@ def jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _distinct_sessions(sessions: pd.DataFrame) -> int:
+    """Distinct (patient_id, day) pairs: ``len(drop_duplicates())`` on integer codes."""
+    codes, _ = factorize_ids(sessions["patient_id"])
+    day = sessions["day"].to_numpy(dtype="int64")
+    if not len(day):
+        return 0
+    span = int(day.max()) - int(day.min()) + 1
+    keys = (codes.astype("int64") + 1) * span + (day - day.min())  # a missing id is code -1
+    if np.all(keys[1:] >= keys[:-1]):  # sorted by patient then day, as the contract has it
+        return int(1 + np.count_nonzero(np.diff(keys)))
+    return int(len(np.unique(keys)))
 
 
 def _outcome_block(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
@@ -155,7 +168,7 @@ def _build_summary(data: ClinicData, definitions: OutcomeDefinitions, *, by: str
     assessments = data.assessments
     counts = {
         "patients": int(data.patients["patient_id"].nunique()),
-        "sessions": int(len(data.sessions[["patient_id", "day"]].drop_duplicates())),
+        "sessions": _distinct_sessions(data.sessions),
         "assessments": int(len(assessments)),
         "instrument_assessments": int(
             (assessments["instrument"] == definitions.instrument).fillna(False).sum()

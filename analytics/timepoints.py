@@ -11,6 +11,8 @@ from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
@@ -62,6 +64,12 @@ TIMEPOINT_COLUMNS = [
 SERIES_COLUMNS = ["patient_id", "day", "score", "session_number_before"]
 
 
+def _arrow(values) -> pa.Array:
+    """``values`` (pandas text) as one contiguous Arrow array."""
+    arrow = pa.array(values)
+    return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+
+
 def factorize_ids(values, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(values, sort=sort)`` for patient ids, hashing each run of equal ids once.
 
@@ -80,21 +88,27 @@ def factorize_ids(values, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
     if len(values) < 2 or not isinstance(values.dtype, pd.StringDtype):
         codes, uniques = pd.factorize(values, sort=sort)
         return np.asarray(codes), pd.Index(uniques)
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arrow = pa.array(values.array)
-    if isinstance(arrow, pa.ChunkedArray):
-        arrow = arrow.combine_chunks()
+    arrow = _arrow(values.array)
     # A run starts where the id differs from the one before; missing ids compare as null.
     differs = pc.not_equal(arrow[1:], arrow[:-1]).fill_null(True)
     starts = np.flatnonzero(np.concatenate(([True], np.asarray(differs, dtype=bool))))
     if 2 * len(starts) > len(values):  # hardly any runs: hashing every id is as cheap
         codes, uniques = pd.factorize(values, sort=sort)
         return np.asarray(codes), pd.Index(uniques)
-    run_codes, uniques = pd.factorize(values.iloc[starts], sort=sort)
+    # Arrow's hash keeps first appearance, as pd.factorize does; a missing id is no entry.
+    encoded = arrow.take(pa.array(starts)).dictionary_encode()
+    run_codes = np.asarray(encoded.indices.fill_null(-1), dtype="int64")
+    uniques = encoded.dictionary
+    if sort:  # renumber by the sorted ids (code point order, as Python compares str)
+        order = np.asarray(pc.array_sort_indices(uniques), dtype="int64")
+        rank = np.empty(len(order) + 1, dtype="int64")
+        rank[order] = np.arange(len(order))
+        rank[-1] = -1
+        run_codes = rank[run_codes]
+        uniques = uniques.take(pa.array(order))
     lengths = np.diff(np.append(starts, len(values)))
-    return np.repeat(np.asarray(run_codes), lengths), pd.Index(uniques)
+    codes = np.repeat(run_codes, lengths)
+    return codes, pd.Index(pd.array(uniques, dtype=values.dtype))
 
 
 def _codes(*arrays) -> list[np.ndarray]:
@@ -197,16 +211,57 @@ def valid_scores(data: ClinicData, instrument: str) -> pd.DataFrame:
 
 def _valid(data: ClinicData, instrument: str) -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`valid_scores` and each row's position in ``data.assessments``."""
+    return _valid_coded(data, instrument)[:2]
+
+
+def _valid_coded(
+    data: ClinicData, instrument: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pa.Array]:
+    """:func:`_valid`, each row's patient code and the ids of the codes (Arrow text).
+
+    Codes number the sorted distinct ids of the valid scores, a missing id last (the order of
+    the rows); ``ids[code]`` is the id, null for the missing one. Every later step (baselines,
+    timepoints, the ITT population) works on these codes, so ids are hashed once.
+    """
     a = data.assessments
     return remembered("valid_scores", (a,), (instrument,), lambda: _valid_scores(a, instrument))
 
 
-def _valid_scores(a: pd.DataFrame, instrument: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _id_text(uniques) -> pa.Array:
+    """The ids of codes ``0..n-1`` as Arrow text, with a null for the missing-id code ``n``."""
+    ids = _arrow(pd.array(uniques, dtype="string")).cast(pa.large_string())
+    return pa.concat_arrays([ids, pa.nulls(1, pa.large_string())])
+
+
+def _text_of(text: pa.Array, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``text[codes]`` as a pandas ``string`` array, taken in Arrow (no Python objects)."""
+    return pd.array(text.take(pa.array(np.asarray(codes, dtype="int64"))), dtype="string")
+
+
+def _sorted_by(codes: np.ndarray, day: np.ndarray) -> bool:
+    """Whether rows are already ordered by code, then day."""
+    if len(codes) < 2:
+        return True
+    same = codes[1:] == codes[:-1]
+    return bool(np.all((codes[1:] > codes[:-1]) | (same & (day[1:] >= day[:-1]))))
+
+
+def _valid_scores(
+    a: pd.DataFrame, instrument: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pa.Array]:
     keep = (a["instrument"] == instrument).fillna(False).to_numpy(bool) & a["total"].notna()
     out = a.loc[keep, ["patient_id", "day", "total"]].rename(columns={"total": "score"})
     out = out.astype({"patient_id": "string", "day": "int64", "score": "float64"})
-    order = patient_order(out["patient_id"], out["day"].to_numpy())
-    return out.take(order).reset_index(drop=True), np.flatnonzero(keep)[order]
+    codes, uniques = factorize_ids(out["patient_id"], sort=True)
+    codes = np.where(codes < 0, len(uniques), codes)  # a missing id sorts last
+    day = out["day"].to_numpy()
+    rows = np.flatnonzero(keep)
+    text = _id_text(uniques)
+    if _sorted_by(codes, day):  # the contract's order: nothing to move
+        return out.reset_index(drop=True), rows, codes, text
+    # The same order as patient_order: stable, by id then day.
+    order = np.lexsort((day, codes))
+    return out.take(order).reset_index(drop=True), rows[order], codes[order], text
 
 
 def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -226,6 +281,13 @@ def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Dat
 
 def _baseline(data: ClinicData, definitions: OutcomeDefinitions) -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`baseline_scores` and each baseline's position in ``data.assessments``."""
+    return _baseline_coded(data, definitions)[:2]
+
+
+def _baseline_coded(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`_baseline` and each baseline's patient code (see :func:`_valid_coded`)."""
     return remembered(
         "baseline_scores",
         (data.assessments,),
@@ -236,12 +298,15 @@ def _baseline(data: ClinicData, definitions: OutcomeDefinitions) -> tuple[pd.Dat
 
 def _baseline_scores(
     data: ClinicData, definitions: OutcomeDefinitions
-) -> tuple[pd.DataFrame, np.ndarray]:
-    scores, rows = _valid(data, definitions.instrument)
-    in_range = scores["day"].between(-definitions.baseline_lookback_days, 0)
-    last = scores[in_range].drop_duplicates("patient_id", keep="last")
-    out = last.rename(columns={"day": "baseline_day", "score": "baseline"})
-    return out[BASELINE_COLUMNS].reset_index(drop=True), rows[last.index.to_numpy()]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    scores, rows, codes, _ = _valid_coded(data, definitions.instrument)
+    day = scores["day"].to_numpy()
+    in_range = np.flatnonzero((day >= -definitions.baseline_lookback_days) & (day <= 0))
+    # Rows are sorted by patient then day: the last in-range row of each patient's run.
+    patient = codes[in_range]
+    last = in_range[np.append(patient[1:] != patient[:-1], True)] if len(in_range) else in_range
+    out = scores.take(last).rename(columns={"day": "baseline_day", "score": "baseline"})
+    return out[BASELINE_COLUMNS].reset_index(drop=True), rows[last], codes[last]
 
 
 def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -264,6 +329,14 @@ def _timepoints(
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """:func:`timepoint_scores`, and the positions in ``data.assessments`` of each row's score
     and of its baseline (so forms' other columns are read without joining on ids)."""
+    return _timepoints_coded(data, definitions)[:3]
+
+
+def _timepoints_coded(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_timepoints`, each row's patient code (see :func:`_valid_coded`) and window
+    number (its position in ``definitions.windows``)."""
     return remembered(
         "timepoint_scores",
         (data.assessments,),
@@ -272,43 +345,56 @@ def _timepoints(
     )
 
 
+def _by_code(size: int, codes: np.ndarray, values, fill=np.nan, dtype="float64") -> np.ndarray:
+    """A table indexed by patient code: ``values`` at ``codes``, ``fill`` elsewhere."""
+    table = np.full(size, fill, dtype=dtype)
+    table[codes] = values
+    return table
+
+
 def _timepoint_scores(
     data: ClinicData, definitions: OutcomeDefinitions
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    base, base_rows = _baseline(data, definitions)
-    scores, score_rows = _valid(data, definitions.instrument)
-    with_base = isin_ids(scores["patient_id"], base["patient_id"])
-    scores, score_rows = scores[with_base].reset_index(drop=True), score_rows[with_base]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    base, base_rows, base_codes = _baseline_coded(data, definitions)
+    scores, score_rows, all_codes, text = _valid_coded(data, definitions.instrument)
+    size = len(text)
+    with_base = np.flatnonzero(_by_code(size, base_codes, True, False, bool)[all_codes])
     # valid_scores is sorted by patient, so sorted codes follow the same order.
-    codes = np.asarray(pd.factorize(scores["patient_id"], sort=True)[0])
-    day = scores["day"].to_numpy()
-    rows, labels, targets = [], [], []
+    codes = all_codes[with_base]
+    day = scores["day"].to_numpy()[with_base]
+    rows, windows = [], []
     # One pass per window (about ten), never per patient: nearest day, then the earlier one.
-    for window in definitions.windows:
+    for number, window in enumerate(definitions.windows):
         inside = np.flatnonzero((day >= window.low) & (day <= window.high))
         distance = np.abs(day[inside] - window.target_day)
         picked = inside[np.lexsort((day[inside], distance, codes[inside]))]
         first = np.ones(len(picked), dtype=bool)
         first[1:] = codes[picked][1:] != codes[picked][:-1]
         rows.append(picked[first])
-        labels.append(np.full(int(first.sum()), window.label, dtype=object))
-        targets.append(np.full(int(first.sum()), window.target_day, dtype="int64"))
+        windows.append(np.full(int(first.sum()), number, dtype="int64"))
     take = np.concatenate(rows) if rows else np.array([], dtype="int64")
-    out = scores.take(take).reset_index(drop=True)
-    out["timepoint"] = pd.array(
-        np.concatenate(labels) if labels else np.array([], dtype=object), dtype="string"
-    )
-    out["target_day"] = np.concatenate(targets) if targets else np.array([], dtype="int64")
-    value_codes, key_codes = _codes(out["patient_id"], base["patient_id"])
-    out["baseline"] = _lookup_codes(value_codes, key_codes, base["baseline"].to_numpy(float))
+    window_number = np.concatenate(windows) if windows else np.array([], dtype="int64")
+    out = scores.take(with_base[take]).reset_index(drop=True)
+    out_codes = codes[take]
+    labels = pa.array([w.label for w in definitions.windows], type=pa.large_string())
+    out["timepoint"] = _text_of(labels, window_number)
+    targets = np.array([w.target_day for w in definitions.windows], dtype="int64")
+    out["target_day"] = targets[window_number]
+    out["baseline"] = _by_code(size, base_codes, base["baseline"].to_numpy(float))[out_codes]
     # Every row's patient has a baseline (filtered above), so no position is missing.
-    baseline_rows = _lookup_codes(value_codes, key_codes, base_rows).astype("int64")
+    baseline_rows = _by_code(size, base_codes, base_rows, -1, "int64")[out_codes]
     out["change"] = out["score"] - out["baseline"]
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = 100.0 * out["change"].to_numpy(float) / out["baseline"].to_numpy(float)
     out["pct_change"] = np.where(out["baseline"].to_numpy(float) > 0, pct, np.nan)
     out = out.astype({"timepoint": "string", "target_day": "int64", "day": "int64"})
-    return out[TIMEPOINT_COLUMNS].reset_index(drop=True), score_rows[take], baseline_rows
+    return (
+        out[TIMEPOINT_COLUMNS].reset_index(drop=True),
+        score_rows[with_base[take]],
+        baseline_rows,
+        out_codes,
+        window_number,
+    )
 
 
 def started_treatment(data: ClinicData) -> pd.Index:
@@ -325,7 +411,15 @@ def _started_treatment(data: ClinicData) -> pd.Index:
     if not data.has_sessions:
         return pd.Index(data.patients["patient_id"].astype("string").unique())
     s = data.sessions
-    return pd.Index(s.loc[s["day"] >= 0, "patient_id"].astype("string").unique())
+    ids = _arrow(s["patient_id"].astype("string").array)
+    kept = np.flatnonzero(s["day"].to_numpy() >= 0)
+    # Series.unique (first appearance, a missing id in its place), hashing one id per run:
+    # the first kept row of each run of equal ids.
+    if len(ids) > 1 and len(kept):
+        differs = pc.not_equal(ids[1:], ids[:-1]).fill_null(True)
+        run = np.cumsum(np.concatenate(([True], np.asarray(differs, dtype=bool))))[kept]
+        kept = kept[np.concatenate(([True], run[1:] != run[:-1]))]
+    return pd.Index(pd.array(pc.unique(ids.take(pa.array(kept))), dtype="string"))
 
 
 def itt_patients(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Index:
@@ -339,6 +433,23 @@ def itt_patients(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Index:
     frames = (data.assessments, data.patients, data.sessions)
     key = (*_definitions_key(definitions)[:2], data.has_sessions)
     return remembered("itt_patients", frames, key, compute)
+
+
+def _itt_by_code(data: ClinicData, definitions: OutcomeDefinitions) -> np.ndarray:
+    """Whether each patient code (see :func:`_valid_coded`) is in :func:`itt_patients`."""
+
+    def compute() -> np.ndarray:
+        _, _, base_codes = _baseline_coded(data, definitions)
+        text = _valid_coded(data, definitions.instrument)[3]
+        started = _arrow(started_treatment(data).array).cast(pa.large_string())
+        # isin_ids on the distinct ids (a missing id matches a missing one), in Arrow
+        started_by_code = np.asarray(pc.is_in(text, value_set=started), dtype=bool)
+        has_base = _by_code(len(text), base_codes, True, False, bool)
+        return has_base & started_by_code
+
+    frames = (data.assessments, data.patients, data.sessions)
+    key = (*_definitions_key(definitions)[:2], data.has_sessions)
+    return remembered("itt_by_code", frames, key, compute)
 
 
 def patient_series(data: ClinicData, instrument: str) -> pd.DataFrame:

@@ -26,7 +26,7 @@ def test_factorize_ids_matches_pandas(values, sort, dtype):
     codes, uniques = factorize_ids(series, sort=sort)
     expected_codes, expected_uniques = pd.factorize(series, sort=sort)
     assert codes.tolist() == np.asarray(expected_codes).tolist()
-    assert list(uniques) == list(expected_uniques)
+    pd.testing.assert_index_equal(uniques, pd.Index(expected_uniques))
 
 
 def test_factorize_ids_of_shuffled_runs():
