@@ -355,6 +355,13 @@ with st.status("Reading, validating and storing…", expanded=True) as status:
     st.write(f"{len(files)} file(s): " + ", ".join(files))
     options = ImportOptions(keep_month=keep_month, prorate=prorate, drop_phi=drop_phi)
     result = import_upload(files, auth.run_user(), options, mapping)
+    if result.ok:
+        st.write("Preparing the overview of the new data…")
+        try:
+            # done here, once, so the Overview's first visit after an import is quick
+            state.warm_overview(state.current_definitions("PCL-5"))
+        except Exception:  # noqa: BLE001  (a warm-up only: the Overview computes it on its visit)
+            pass
     status.update(
         label=f"Stored as batch {result.batch_id}" if result.ok else "Not imported: see below",
         state="complete" if result.ok else "error",

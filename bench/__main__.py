@@ -291,16 +291,21 @@ def _targets(report: dict) -> list[str]:
     flt = median("filter_change")
     if flt is not None:
         lines.append(
-            f"| filter change on a warm page < {TARGET_FILTER_S * 1000:.0f} ms | {_fmt(flt)} | "
-            f"{_verdict(flt < TARGET_FILTER_S)} |"
+            f"| filter change on a warm page < {TARGET_FILTER_S * 1000:.0f} ms (the Overview: "
+            f"cohort ids, then its numbers from the per-patient parts) | {_fmt(flt)} "
+            f"(cpu {_fmt(cpu('filter_change'))}) | {_verdict(flt < TARGET_FILTER_S)} |"
         )
     b = report.get("browser", {}).get(str(n))
     if b and "error" not in b:
-        first = b["cold"]
+        # An import through the Data page prepares the Overview before it reports success, so
+        # a user's first render after an import is the "restart" case: the prepared parts are
+        # read back. "cold" is a database filled outside the app, with nothing prepared.
+        first = b["restart"]
         lines.append(
-            f"| Overview's first render < {TARGET_RENDER_S:g} s | cold {_fmt(first)}, "
-            f"restart {_fmt(b['restart'])}, warm {_fmt(b['warm'])} | "
-            f"{_verdict(first < TARGET_RENDER_S)} (cold) |"
+            f"| Overview's first render < {TARGET_RENDER_S:g} s | after an import or a restart "
+            f"{_fmt(first)}; cold (nothing prepared) {_fmt(b['cold'])}; warm {_fmt(b['warm'])} | "
+            f"{_verdict(first < TARGET_RENDER_S)} (after an import or a restart); "
+            f"{_verdict(b['cold'] < TARGET_RENDER_S)} (cold) |"
         )
     return lines
 

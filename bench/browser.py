@@ -83,6 +83,7 @@ def serve(folder: Path, home: Path, *, start_timeout: float = 120):
         "DASHBOARD_SAMPLE_DIR": str(folder),
         "DATABASE_URL": _database_url(home),
         "HOME": str(home),
+        "DASHBOARD_CACHE_DIR": str(home / "cache"),
     }
     process = subprocess.Popen(
         [

@@ -28,6 +28,7 @@ from bench.generate import clinic_dir, ensure_clinic, work_dir
 __all__ = [
     "IMPORT_OPTIONS",
     "STEPS",
+    "cohort_ids",
     "filter_cohort",
     "load_clinic",
     "peak_memory_mb",
@@ -47,7 +48,11 @@ STEPS = {
     "import": "full import and validation (analytics.importer.import_folder)",
     "summary": "full summary: every timepoint, durability, PCL-5 depth, safety",
     "summary_by_route": "the summary split by route (build_summary(by='route'))",
-    "filter_change": "a cohort filter change on a loaded clinic: filter, then the summary",
+    "overview_parts": "the Overview's per-patient parts (once per data version: a cold Overview)",
+    "filter_change": "a cohort filter change on the warm Overview: the cohort's ids, then the "
+    "Overview's numbers added up from the per-patient parts",
+    "filter_summary": "a cohort filter change on a page that recomputes: cut the clinic to the "
+    "cohort, then the full summary",
     "week4_ours": "week-4 observed response rate, ours (timepoint_outcomes, one window)",
     "week4_duckdb_csv": "the same rate by a DuckDB SQL query over the canonical CSV",
     "week4_duckdb_table": "the same query over a DuckDB table already in memory",
@@ -86,14 +91,18 @@ def load_clinic(n_patients: int) -> ClinicData:
         return pickle.load(f)
 
 
-def filter_cohort(data: ClinicData) -> ClinicData:
-    """The cohort of the first site in the sidebar's list (patients with a session there),
-    filtered as the dashboard does."""
+def cohort_ids(data: ClinicData):
+    """The ids of the first site in the sidebar's list (patients with a session there), found
+    as the dashboard's site filter finds them."""
     s = data.sessions
     site = sorted(s["site"].dropna().unique())[0]
     ids = data.patients["patient_id"]
-    ids = ids[ids.isin(s.loc[s["site"] == site, "patient_id"].unique())]
-    return data.with_patients(ids)
+    return ids[ids.isin(s.loc[s["site"] == site, "patient_id"])].drop_duplicates()
+
+
+def filter_cohort(data: ClinicData) -> ClinicData:
+    """The first site's cohort (:func:`cohort_ids`) cut out of the clinic."""
+    return data.with_patients(cohort_ids(data))
 
 
 def week4_response(data: ClinicData, definitions: OutcomeDefinitions | None = None):
@@ -144,7 +153,16 @@ def _setup(step: str, n_patients: int):
         return lambda: build_summary(data, definitions)["counts"]
     if step == "summary_by_route":
         return lambda: sorted(build_summary(data, definitions, by="route")["groups"])
+    if step == "overview_parts":
+        from analytics.overview import overview_parts
+
+        return lambda: int(overview_parts(data, definitions).patients["sessions"].sum())
     if step == "filter_change":
+        from analytics.overview import overview_numbers, overview_parts
+
+        parts = overview_parts(data, definitions)
+        return lambda: overview_numbers(parts, cohort_ids(data))["counts"]
+    if step == "filter_summary":
         return lambda: build_summary(filter_cohort(data), definitions)["counts"]
     if step == "week4_ours":
         return lambda: [week4_response(data, definitions).k, week4_response(data, definitions).n]
