@@ -16,7 +16,7 @@ import pandas as pd
 from analytics.contract import ClinicData, item_columns
 from analytics.definitions import OutcomeDefinitions
 from analytics.stats import mean_ci, rate
-from analytics.timepoints import _baseline, _timepoints, shared_intermediates
+from analytics.timepoints import _baseline, _timepoints_coded, shared_intermediates
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -77,48 +77,36 @@ def _pcl5(definitions: OutcomeDefinitions) -> OutcomeDefinitions:
     )
 
 
-def _pairs(data: ClinicData, definitions: OutcomeDefinitions, columns: list[str]) -> pd.DataFrame:
-    """Baseline and timepoint values of ``columns`` for every observed (patient, timepoint)."""
-    definitions = _pcl5(definitions)
-    # The chosen forms' rows in data.assessments: read the other columns there, no id joins.
-    tp, rows, baseline_rows = _timepoints(data, definitions)
-    out = tp[["patient_id", "timepoint", "target_day", "day"]]
-    a = data.assessments
-    values = {"baseline_day": a["day"].take(baseline_rows).to_numpy("int64")}
-    for suffix, at in (("__pre", baseline_rows), ("__post", rows)):
-        for c in columns:
-            values[f"{c}{suffix}"] = a[c].take(at).reset_index(drop=True)
-    return pd.concat([out, pd.DataFrame(values)], axis=1)
-
-
 def _change_table(
     data: ClinicData, definitions: OutcomeDefinitions, measures: list[str], labels: dict
 ) -> pd.DataFrame:
-    pairs = _pairs(data, definitions, measures)
-    order_tp = {w.label: i for i, w in enumerate(definitions.windows)}
+    # The chosen forms' rows in data.assessments: read the measures there, no id joins.
+    _, form_rows, baseline_rows, _, window_number = _timepoints_coded(data, _pcl5(definitions))
     windows = {i: w for i, w in enumerate(definitions.windows)}
+    a = data.assessments
     # Wide, one column per measure, grouped by window order: the same values in the same row
     # order per (timepoint, measure) as a long table, so pandas' sums come out bit for bit.
-    wide = {}
-    for m in measures:
-        pre = pairs[f"{m}__pre"].astype("float64").to_numpy(na_value=np.nan)
-        post = pairs[f"{m}__post"].astype("float64").to_numpy(na_value=np.nan)
+    # One float block: the pre values of every measure, then the post values, then changes.
+    n_measures = len(measures)
+    block = np.empty((3 * n_measures, len(form_rows)), dtype="float64")
+    for j, m in enumerate(measures):
+        values = a[m].astype("float64").to_numpy(na_value=np.nan)
+        pre, post = values[baseline_rows], values[form_rows]
         both = ~np.isnan(pre) & ~np.isnan(post)
-        wide[("pre", m)] = np.where(both, pre, np.nan)
-        wide[("post", m)] = np.where(both, post, np.nan)
-        wide[("change", m)] = np.where(both, post - pre, np.nan)
-    wide = pd.DataFrame(wide)
-    grouped = wide.groupby(pairs["timepoint"].map(order_tp).to_numpy("int64"), sort=True)
-    counts = grouped.count()
-    means = grouped.mean()
-    sds = grouped.std()
-
-    def column(frame: pd.DataFrame, kind: str, m: str) -> np.ndarray:
-        return frame[(kind, m)].to_numpy()
+        block[j] = np.where(both, pre, np.nan)
+        block[n_measures + j] = np.where(both, post, np.nan)
+        block[2 * n_measures + j] = np.where(both, post - pre, np.nan)
+    wide = pd.DataFrame(block.T, copy=False)
+    # Each column is reduced on its own, so only the columns read below are reduced.
+    changes = wide.iloc[:, 2 * n_measures :].groupby(window_number, sort=True)
+    counts = changes.count()
+    means = wide.groupby(window_number, sort=True).mean().to_numpy()
+    sds = changes.std().to_numpy()
+    count_values = counts.to_numpy()
 
     rows = []
     for j, m in enumerate(measures):  # at most twenty measures, each over every window at once
-        n = column(counts, "change", m)
+        n = count_values[:, j]
         for i, t in enumerate(counts.index):
             if n[i] == 0:
                 continue
@@ -128,10 +116,10 @@ def _change_table(
                     "target_day": windows[t].target_day,
                     "measure": m,
                     "n": int(n[i]),
-                    "mean_baseline": column(means, "pre", m)[i],
-                    "mean_timepoint": column(means, "post", m)[i],
-                    "mean_change": column(means, "change", m)[i],
-                    "sd_change": column(sds, "change", m)[i],
+                    "mean_baseline": means[i, j],
+                    "mean_timepoint": means[i, n_measures + j],
+                    "mean_change": means[i, 2 * n_measures + j],
+                    "sd_change": sds[i, j],
                     "_t": t,
                     "_m": j,
                 }
@@ -201,22 +189,25 @@ def provisional_dx_rates(data: ClinicData, definitions: OutcomeDefinitions) -> d
     definitions = _pcl5(definitions)
     method = definitions.ci_method
     _, baseline_rows = _baseline(data, definitions)
-    at_base = data.assessments["provisional_dx"].take(baseline_rows).dropna()
-    pairs = _pairs(data, definitions, ["provisional_dx"]).dropna(
-        subset=["provisional_dx__pre", "provisional_dx__post"]
-    )
+    dx = data.assessments["provisional_dx"]
+    at_base = dx.take(baseline_rows).dropna()
+    _, form_rows, pair_rows, _, window_number = _timepoints_coded(data, definitions)
+    known = pd.array(dx, dtype="boolean")
+    recorded = ~np.asarray(known.isna(), dtype=bool)
+    yes = np.asarray(known.fillna(False), dtype=bool)
+    both = recorded[pair_rows] & recorded[form_rows]  # a diagnosis on both forms
     rows = []
-    for window in definitions.windows:
-        at = pairs[pairs["timepoint"] == window.label]
-        if at.empty:
+    for number, window in enumerate(definitions.windows):
+        at = both & (window_number == number)
+        n = int(np.count_nonzero(at))
+        if n == 0:
             continue
-        n = len(at)
         rows.append(
             {
                 "label": window.label,
                 "target_day": window.target_day,
-                "baseline": rate(int(at["provisional_dx__pre"].sum()), n, method=method),
-                "timepoint": rate(int(at["provisional_dx__post"].sum()), n, method=method),
+                "baseline": rate(int(np.count_nonzero(yes[pair_rows] & at)), n, method=method),
+                "timepoint": rate(int(np.count_nonzero(yes[form_rows] & at)), n, method=method),
             }
         )
     return {
