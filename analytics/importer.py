@@ -936,7 +936,8 @@ def _assemble(parts: list[_Part], options: ImportOptions, out: _Collector) -> Cl
     if sessions is not None:
         sessions = _dedupe(sessions, ["patient_id", "_t"], "the same patient and day", out, headers)
         day0 = sessions.groupby("patient_id")["_t"].min()
-        sessions["day"] = (sessions["_t"] - sessions["patient_id"].map(day0)).astype("int64")
+        first_t = sessions.groupby("patient_id")["_t"].transform("min")
+        sessions["day"] = (sessions["_t"] - first_t).astype("int64")
         sessions = sessions.sort_values(["patient_id", "day"], kind="stable")
         sessions["session_number"] = sessions.groupby("patient_id").cumcount().astype("int64") + 1
         if sessions_dated:
@@ -1112,7 +1113,17 @@ def _dedupe(
     frame: pd.DataFrame, key: list[str], what: str, out: _Collector, headers
 ) -> pd.DataFrame:
     values = [c for c in frame.columns if c not in ("_row", "_file")]
-    exact = frame.duplicated(subset=values, keep="first")
+    repeated = frame.duplicated(subset=key, keep="first")
+    if not set(key) <= set(values):
+        exact = frame.duplicated(subset=values, keep="first")
+    elif repeated.any():
+        # Rows that repeat another exactly share its key: only rows whose key repeats are
+        # compared on every column.
+        candidates = (repeated | frame.duplicated(subset=key, keep="last")).to_numpy()
+        exact = pd.Series(False, index=frame.index)
+        exact[candidates] = frame[candidates].duplicated(subset=values, keep="first").to_numpy()
+    else:
+        exact = pd.Series(False, index=frame.index)
     if exact.any():
         for file, n in frame.loc[exact, "_file"].value_counts(sort=False).items():
             out.add(
@@ -1126,7 +1137,10 @@ def _dedupe(
                 )
             )
         frame = frame[~exact]
-    clash = frame.duplicated(subset=key, keep="first")
+        # The first row of each key is never an exact repeat, so repeats of a key among the
+        # rows kept are the rows that repeated it before.
+        repeated = repeated[~exact]
+    clash = repeated
     if clash.any():
         group = frame.groupby(key, sort=False, dropna=False)
         first_row = group["_row"].transform("first")

@@ -358,7 +358,7 @@ def _read_csv(body: str, separator: str, width: int) -> pd.DataFrame:
         )
 
 
-def _read_arrow(body: bytes, separator: str, width: int, quoted: bool) -> list[pa.ChunkedArray]:
+def _read_arrow(body: bytes, separator: str, width: int) -> list[pa.ChunkedArray]:
     """The body's cells with pyarrow's parser, one text column per header cell.
 
     Raises ``pyarrow.ArrowInvalid`` for any record that is not exactly ``width`` cells wide
@@ -373,10 +373,9 @@ def _read_arrow(body: bytes, separator: str, width: int, quoted: bool) -> list[p
         ),
         parse_options=pa_csv.ParseOptions(
             delimiter=separator,
-            quote_char='"',
-            double_quote=True,
+            quote_char=False,
             escape_char=False,
-            newlines_in_values=quoted,
+            newlines_in_values=False,
             ignore_empty_lines=False,
         ),
         convert_options=pa_csv.ConvertOptions(
@@ -394,28 +393,25 @@ def _parse_body(
 ) -> tuple[list[pa.ChunkedArray], np.ndarray] | list[Problem]:
     """Cells and physical row numbers of the data rows, or the problems that stop the parse.
 
-    A file whose every record has as many cells as the header is parsed by pyarrow; any other
-    (and any file pyarrow refuses) by pandas, which gives the same cells and also reports short,
-    wide and broken records.
+    A file without a double quote whose every record has as many cells as the header is parsed
+    by pyarrow; any other by pandas, which gives the same cells and also reports short, wide
+    and broken records. Quoted files stay with pandas: pyarrow silently ends a quote left open
+    at the end of the file, where pandas reports it.
     """
-    quoted = '"' in body
-    try:
-        columns = _read_arrow(body_bytes, separator, width, quoted)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        parsed = _parse_body_pandas(file, body, separator, width, body_line)
-        if isinstance(parsed, list):
-            return parsed
-        frame, rows = parsed
-        return [_text_column(frame[position]) for position in range(width)], rows
-    n = len(columns[0]) if columns else 0
-    spans = np.ones(n, dtype=np.int64)
-    if quoted:
-        for cells in columns:
-            counts = pc.count_substring(cells, "\n")
-            if pc.max(counts).as_py():
-                spans += counts.to_numpy().astype(np.int64)
-    rows = body_line + np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
-    return columns, rows
+    if '"' not in body:
+        try:
+            columns = _read_arrow(body_bytes, separator, width)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            # Without quotes a record is one line.
+            rows = body_line + np.arange(len(columns[0]) if columns else 0, dtype=np.int64)
+            return columns, rows
+    parsed = _parse_body_pandas(file, body, separator, width, body_line)
+    if isinstance(parsed, list):
+        return parsed
+    frame, rows = parsed
+    return [_text_column(frame[position]) for position in range(width)], rows
 
 
 def _text_column(cells: pd.Series) -> pa.ChunkedArray:

@@ -7,12 +7,15 @@ the sample clinic and on hand-made edge cases.
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import analytics.reader as reader_module
+from analytics.problems import WARNING, Problem
 from analytics.reader import read_table
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -91,3 +94,91 @@ _CELL = st.text(alphabet=st.sampled_from(list('ab1=-+@ \t"é\u00a0\u2003,;\n')),
 def test_reader_fast_path_equals_pandas_on_random_text(monkeypatch, rows):
     body = "\n".join(",".join(cells) for cells in rows)
     _same_read(monkeypatch, "f.csv", ("a,b,c\n" + body + "\n").encode("utf-8"))
+
+
+# ---- once per distinct value -----------------------------------------------------------------
+
+_TEXTS = [
+    None,
+    "",
+    "  ",
+    "2025-01-02",
+    " 2025-01-02 ",
+    "2025/1/2",
+    "2025-01-02T10:30:00Z",
+    "2025-02-30",
+    "03/04/2025",
+    "7",
+    "-3",
+    "7.0",
+    "7.5",
+    "1e3",
+    "1e400",
+    "inf",
+    "nan",
+    "1,5",
+    "abc",
+    "\u00a012\u00a0",
+]
+
+
+@pytest.mark.parametrize("parse", ["_parse_dates", "_parse_days", "_number_values"])
+@pytest.mark.parametrize("texts", [_TEXTS, [t for t in _TEXTS if t], ["1", "2", "3"], ["x"]])
+def test_parsing_once_per_distinct_value_equals_parsing_every_cell(parse, texts):
+    from analytics import importer
+
+    function = getattr(importer, parse)
+    column = pd.Series(texts * 3, dtype="string", index=range(10, 10 + 3 * len(texts)))
+    fast = importer._per_distinct(function, column)
+    slow = function(column)
+    assert len(fast) == len(slow)
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype
+        pd.testing.assert_series_equal(a, b, check_names=False)
+
+
+# ---- duplicates ----------------------------------------------------------------------------
+
+
+def _dedupe_every_column(frame, key, what, out):
+    """The duplicate check as it was: every column compared on every row."""
+    from analytics.importer import _Collector
+
+    values = [c for c in frame.columns if c not in ("_row", "_file")]
+    exact = frame.duplicated(subset=values, keep="first")
+    if exact.any():
+        for file, n in frame.loc[exact, "_file"].value_counts(sort=False).items():
+            out.add(Problem(file, None, None, None, f"{n} rows repeat", WARNING))
+        frame = frame[~exact]
+    clash = frame.duplicated(subset=key, keep="first")
+    assert isinstance(out, _Collector)
+    return frame.reset_index(drop=True), clash.to_numpy()
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [("P1", 0, 1.0), ("P1", 1, 2.0), ("P2", 0, 1.0)],
+        [("P1", 0, 1.0), ("P1", 0, 1.0), ("P1", 0, 2.0), ("P1", 0, 1.0), ("P2", 0, None)],
+        [("P1", 0, None), ("P1", 0, None), ("P1", 0, 3.0), ("P2", 5, 3.0), ("P2", 5, 4.0)],
+        [("P1", 0, 2.0), ("P1", 0, 1.0), ("P1", 0, 2.0), ("P1", 0, 1.0)],
+    ],
+)
+def test_dedupe_on_keys_first_equals_every_column(rows):
+    from analytics.importer import _Collector, _dedupe
+
+    frame = pd.DataFrame(
+        {
+            "patient_id": pd.array([r[0] for r in rows], dtype="string"),
+            "_t": np.array([r[1] for r in rows], dtype="int64"),
+            "dose_mg": np.array([np.nan if r[2] is None else r[2] for r in rows]),
+            "_row": np.arange(2, 2 + len(rows)),
+            "_file": "sessions.csv",
+        }
+    )
+    out = _Collector(20)
+    kept = _dedupe(frame.copy(), ["patient_id", "_t"], "the same patient and day", out, {})
+    expected, clash = _dedupe_every_column(frame.copy(), ["patient_id", "_t"], "", _Collector(20))
+    pd.testing.assert_frame_equal(kept, expected)
+    conflicts = [p for p in out.finish() if p.rule.startswith("conflicts")]
+    assert sorted(p.row for p in conflicts) == sorted(expected.loc[clash, "_row"].tolist())
