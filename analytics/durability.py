@@ -19,12 +19,12 @@ from analytics.definitions import OutcomeDefinitions
 from analytics.outcomes import is_responder
 from analytics.stats import Rate, rate
 from analytics.timepoints import (
-    baseline_scores,
-    isin_ids,
-    itt_patients,
+    _baseline_coded,
+    _itt_by_code,
+    _timepoints_coded,
+    _valid_coded,
+    factorize_ids,
     shared_intermediates,
-    timepoint_scores,
-    valid_scores,
 )
 
 __all__ = [
@@ -230,11 +230,6 @@ def kaplan_meier(
 # Event times from the clinic's scores
 
 
-def _isin(values, ids) -> np.ndarray:
-    """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
-    return isin_ids(values, ids)
-
-
 def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:
     """Whether each score meets ``definitions.response`` against its baseline (vectorised);
     the outcome pages' own rule, so a score counts the same everywhere."""
@@ -243,14 +238,16 @@ def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:
 
 
 def _followed_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    """Post-baseline scores (day >= 1) of the intention-to-treat patients, with baseline."""
-    base = baseline_scores(data, definitions)
-    base = base[_isin(base["patient_id"], itt_patients(data, definitions))]
-    scores = valid_scores(data, definitions.instrument)
-    scores = scores[scores["day"] >= 1].merge(
-        base[["patient_id", "baseline"]], on="patient_id", how="inner", sort=False
-    )
-    return scores.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
+    """Post-baseline scores (day >= 1) of the intention-to-treat patients, with baseline;
+    sorted by patient then day, as the valid scores are."""
+    scores, _, codes, _ = _valid_coded(data, definitions.instrument)
+    base, _, base_codes = _baseline_coded(data, definitions)
+    baseline = np.full(len(_itt_by_code(data, definitions)), np.nan)
+    baseline[base_codes] = base["baseline"].to_numpy(float)
+    keep = (scores["day"].to_numpy() >= 1) & _itt_by_code(data, definitions)[codes]
+    out = scores[keep].reset_index(drop=True)
+    out["baseline"] = baseline[codes[keep]]
+    return out
 
 
 def _empty_events() -> pd.DataFrame:
@@ -265,6 +262,42 @@ def _empty_events() -> pd.DataFrame:
     )
 
 
+def _per_patient(scores: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """Sorted patient codes of ``scores`` (a missing id is no patient, as in groupby), their
+    ids, and the days."""
+    codes, ids = factorize_ids(scores["patient_id"].astype("string"), sort=True)
+    return codes, ids, scores["day"].to_numpy(dtype="int64")
+
+
+def _first_day(codes: np.ndarray, day: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Each patient's earliest day among ``mask`` rows; -1 when none."""
+    first = np.full(size, np.iinfo("int64").max, dtype="int64")
+    keep = mask & (codes >= 0)
+    np.minimum.at(first, codes[keep], day[keep])
+    return np.where(first == np.iinfo("int64").max, -1, first)
+
+
+def _last_day(codes: np.ndarray, day: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Each patient's latest day among ``mask`` rows; -1 when none."""
+    last = np.full(size, -1, dtype="int64")
+    keep = mask & (codes >= 0)
+    np.maximum.at(last, codes[keep], day[keep])
+    return last
+
+
+def _events(ids: pd.Index, patients, start, end, event) -> pd.DataFrame:
+    """Columns :data:`EVENT_COLUMNS` for ``patients`` (codes, sorted like the ids)."""
+    return pd.DataFrame(
+        {
+            "patient_id": pd.array(ids.take(patients), dtype="string"),
+            "start_day": np.asarray(start, dtype="int64"),
+            "end_day": np.asarray(end, dtype="int64"),
+            "time": np.asarray(end, dtype="int64") - np.asarray(start, dtype="int64"),
+            "event": np.asarray(event, dtype=bool),
+        }
+    )[EVENT_COLUMNS]
+
+
 def _episode_times(scores: pd.DataFrame, entered: np.ndarray, left: np.ndarray) -> pd.DataFrame:
     """Time from each patient's first ``entered`` score to the first later ``left`` score.
 
@@ -273,23 +306,20 @@ def _episode_times(scores: pd.DataFrame, entered: np.ndarray, left: np.ndarray) 
     """
     if scores.empty:
         return _empty_events()
-    frame = scores[["patient_id", "day"]].assign(_in=entered, _out=left)
-    start = frame[frame["_in"]].groupby("patient_id", sort=False)["day"].min().rename("start_day")
-    later = frame.merge(start, left_on="patient_id", right_index=True, how="inner")
-    later = later[later["day"] > later["start_day"]]
-    if later.empty:
+    codes, ids, day = _per_patient(scores)
+    size = len(ids)
+    entered, left = np.asarray(entered, dtype=bool), np.asarray(left, dtype=bool)
+    start = _first_day(codes, day, entered, size)
+    start_of_row = np.where(codes >= 0, start[codes], -1)
+    later = (codes >= 0) & (start_of_row >= 0) & (day > start_of_row)
+    last = _last_day(codes, day, later, size)
+    patients = np.flatnonzero(last >= 0)  # entered, and scored after entering
+    if not len(patients):
         return _empty_events()
-    grouped = later.groupby("patient_id", sort=True)
-    last = grouped["day"].max()
-    first_out = later[later["_out"]].groupby("patient_id")["day"].min()
-    out = pd.DataFrame({"start_day": grouped["start_day"].first(), "last": last})
-    out["first_out"] = first_out.reindex(out.index)
-    out["event"] = out["first_out"].notna()
-    out["end_day"] = out["first_out"].where(out["event"], out["last"]).astype("int64")
-    out["time"] = out["end_day"] - out["start_day"]
-    out = out.reset_index()
-    out["patient_id"] = out["patient_id"].astype("string")
-    return out.astype({"start_day": "int64", "time": "int64", "event": "bool"})[EVENT_COLUMNS]
+    first_out = _first_day(codes, day, later & left, size)[patients]
+    event = first_out >= 0
+    end = np.where(event, first_out, last[patients])
+    return _events(ids, patients, start[patients], end, event)
 
 
 def loss_of_response_times(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -345,17 +375,15 @@ def _time_to_response(scores: pd.DataFrame, definitions: OutcomeDefinitions) -> 
     if scores.empty:
         return _empty_events()
     meets = _responds(definitions, scores["baseline"], scores["score"])
-    grouped = scores.groupby("patient_id", sort=True)
-    first = scores[meets].groupby("patient_id")["day"].min()
-    out = pd.DataFrame({"last": grouped["day"].max()})
-    out["first"] = first.reindex(out.index)
-    out["event"] = out["first"].notna()
-    out["end_day"] = out["first"].where(out["event"], out["last"]).astype("int64")
-    out["start_day"] = 0
-    out["time"] = out["end_day"]
-    out = out.reset_index()
-    out["patient_id"] = out["patient_id"].astype("string")
-    return out.astype({"start_day": "int64", "time": "int64", "event": "bool"})[EVENT_COLUMNS]
+    codes, ids, day = _per_patient(scores)
+    size = len(ids)
+    last = _last_day(codes, day, np.ones(len(day), dtype=bool), size)
+    patients = np.flatnonzero(last >= 0)  # every patient with a score
+    last = last[patients]
+    first = _first_day(codes, day, np.asarray(meets, dtype=bool), size)[patients]
+    event = first >= 0
+    end = np.where(event, first, last)
+    return _events(ids, patients, np.zeros(len(patients), dtype="int64"), end, event)
 
 
 def _km_of(events: pd.DataFrame, ci_method: str) -> KaplanMeier:
@@ -399,15 +427,20 @@ def sustained_response(
     for label in (anchor, *later):
         if label not in labels:
             raise ValueError(f"timepoint {label!r} is not one of the windows {labels}")
-    tp = timepoint_scores(data, definitions)
-    tp = tp.assign(responds=_responds(definitions, tp["baseline"], tp["score"]))
-    anchors = tp.loc[(tp["timepoint"] == anchor) & tp["responds"], "patient_id"]
-    anchors = pd.Index(anchors.unique())
+    tp, _, _, codes, window = _timepoints_coded(data, definitions)
+    responds = _responds(definitions, tp["baseline"], tp["score"])
+    # Patient codes: one row per patient and window, so counting rows counts patients.
+    is_anchor = np.zeros(int(codes.max(initial=-1)) + 1, dtype=bool)
+    is_anchor[codes[(window == labels.index(anchor)) & responds]] = True
+    n_anchors = int(np.count_nonzero(is_anchor))
     rows = []
     for label in later:  # a handful of timepoints, not patients
-        at = tp[(tp["timepoint"] == label).to_numpy(bool) & _isin(tp["patient_id"], anchors)]
-        k = int(at["responds"].sum())
-        for population, n in (("observed", len(at)), ("intention to treat", len(anchors))):
+        at = (window == labels.index(label)) & is_anchor[codes]
+        k = int(np.count_nonzero(responds & at))
+        for population, n in (
+            ("observed", int(np.count_nonzero(at))),
+            ("intention to treat", n_anchors),
+        ):
             r = rate(k, n, method=definitions.ci_method)
             rows.append({"timepoint": label, "population": population, **r.to_dict()})
     return pd.DataFrame(rows, columns=SUSTAINED_COLUMNS)
