@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,13 @@ from store.models import (
     Batch,
     Conflict,
 )
+from store.snapshot import (
+    prune_snapshots,
+    read_snapshot,
+    snapshot_folder,
+    snapshot_key,
+    write_snapshot,
+)
 from store.users import DIRECTOR, User
 
 __all__ = [
@@ -74,12 +83,14 @@ __all__ = [
     "list_batches",
     "list_conflicts",
     "load_clinic",
+    "refresh_snapshot",
     "rollback",
     "resolve_conflicts",
     "sample_loaded",
 ]
 
 TABLES = ("patients", "sessions", "assessments", "side_effects")
+logger = logging.getLogger(__name__)
 BOOKKEEPING = ("row_id", "batch_id", "state", "superseded_by_batch")
 ACTIVE = "active"
 ROLLED_BACK = "rolled_back"
@@ -90,6 +101,8 @@ REPLACE = "replace"
 KEEP = "keep"
 # Rows per INSERT/COPY round trip: large enough to amortise, small enough to bound memory.
 CHUNK_ROWS = 50_000
+# SQLite page cache during an import, in KiB (its default is 2 MB).
+BULK_CACHE_KIB = 256 * 1024
 
 _DTYPES = {
     "patients": PATIENT_DTYPES | {"attributes": "string"},
@@ -253,13 +266,19 @@ def _storable(name: str, data: ClinicData) -> pd.DataFrame:
     return out[_value_columns(name)]
 
 
-def _python_columns(frame: pd.DataFrame) -> list[list]:
-    """Each column as Python scalars with None for missing (what DB-API drivers bind)."""
+def _sqlite_columns(frame: pd.DataFrame) -> list[list]:
+    """Each column as the Python scalars SQLite binds, with None for missing.
+
+    Float columns keep NaN for missing: SQLite stores a bound NaN as NULL (the round trip is
+    tested), which spares a pass over every value of the mostly empty item columns.
+    """
     out = []
     for column in frame.columns:
         series = frame[column]
-        values = series.astype(object)
-        out.append(values.where(series.notna(), None).tolist())
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iubf":
+            out.append(series.to_numpy().tolist())
+        else:
+            out.append(series.array.to_numpy(dtype=object, na_value=None).tolist())
     return out
 
 
@@ -286,10 +305,12 @@ def _insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> Non
             cursor.close()
         else:
             marks = ", ".join("?" for _ in columns)
-            rows = list(zip(*_python_columns(part)))
-            conn.exec_driver_sql(
-                f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows
+            cursor = conn.connection.driver_connection.cursor()
+            cursor.executemany(
+                f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})",
+                zip(*_sqlite_columns(part), strict=True),
             )
+            cursor.close()
 
 
 def _read_rows(
@@ -334,18 +355,31 @@ def _read_rows(
     cursor = conn.connection.driver_connection.cursor()
     rows = cursor.execute(select).fetchall()
     cursor.close()
-    frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
-    for column, dtype in dtypes.items():
-        series = frame[column]
-        if dtype == "bool":
-            frame[column] = series.astype(bool)
-        elif dtype == "float64":
-            frame[column] = pd.to_numeric(series).astype("float64")
-        elif dtype == "boolean":
-            frame[column] = series.astype("Float64").astype("boolean")
-        else:
-            frame[column] = series.astype(dtype)
-    return frame
+    # Transposed once in C, then each column typed from its tuple: no per-row DataFrame work.
+    values = list(zip(*rows)) if rows else [()] * len(columns)
+    return pd.DataFrame(
+        {c: _typed_column(v, dtypes[c]) for c, v in zip(columns, values, strict=True)},
+        columns=columns,
+    )
+
+
+def _typed_column(values: tuple, dtype: str):
+    """One column of SQLite values (None for NULL, 0/1 for booleans) as ``dtype``.
+
+    Arrow converts the Python values in C (None becoming null, then NaN or a mask).
+    """
+    import pyarrow as pa
+
+    if dtype == "string":
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+    if dtype in ("int64", "bool"):
+        return np.array(values, dtype=np.int64).astype(dtype, copy=False)
+    if dtype == "float64":
+        return pa.array(values, type=pa.float64()).to_numpy(zero_copy_only=False)
+    integers = pa.array(values, type=pa.int64())
+    if dtype == "boolean":
+        return pd.BooleanDtype().__from_arrow__(integers.cast(pa.bool_()))
+    return pd.Int64Dtype().__from_arrow__(integers)
 
 
 def _differs(left: pd.DataFrame, right: pd.DataFrame, columns, *, absent_na: bool) -> np.ndarray:
@@ -486,6 +520,7 @@ def _store_batch(engine, data, *, user, kind, records, options, problems, clock)
             conn=conn,
             clock=clock,
         )
+    refresh_snapshot(engine)
     return BatchResult(
         batch_id,
         problems=problems,
@@ -568,7 +603,31 @@ def _misaligned(stored: dict, incoming: dict) -> pd.DataFrame:
     return pd.concat(found, ignore_index=True)
 
 
+@contextmanager
+def _bulk_cache(conn: Connection):
+    """SQLite: a page cache large enough for the indexes a bulk import updates (256 MB at most,
+    taken only as pages are used), for the duration of the import, on this connection only.
+
+    ``cache_size`` may change inside a transaction and touches neither durability nor
+    atomicity; the connection's own value is restored afterwards, as it goes back to the pool.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+
+
 def _store_rows(conn: Connection, data: ClinicData, batch_id: int):
+    with _bulk_cache(conn):
+        return _store_rows_cached(conn, data, batch_id)
+
+
+def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
     incoming = {name: _storable(name, data) for name in TABLES}
     every = {name: _read_rows(conn, name, states=(CURRENT, PENDING, DECLINED)) for name in TABLES}
     current = {name: f[f["state"] == CURRENT] for name, f in every.items()}
@@ -835,6 +894,7 @@ def resolve_conflicts(
             conn=conn,
             clock=clock,
         )
+    refresh_snapshot(engine)
     return ResolveResult(batch_id, replaced, len(chosen) - replaced)
 
 
@@ -981,6 +1041,7 @@ def rollback(
             conn=conn,
             clock=clock,
         )
+    refresh_snapshot(engine)
     return result
 
 
@@ -1068,45 +1129,99 @@ def data_version(engine: Engine | None = None) -> str:
 # Loading
 
 
-def load_clinic(engine: Engine | None = None) -> ClinicData:
+def load_clinic(engine: Engine | None = None, *, snapshot: bool = True) -> ClinicData:
     """The clinic as stored: the current rows of every table, as :class:`ClinicData`.
 
     Returns exactly the frames the importer produced (same columns, dtypes and order) for a
     single import; after several, rows sort by patient, day and arrival. ``has_sessions`` and
     ``months_kept`` are true when any active batch had sessions or kept months; the extra
     patient columns are those of the active batches, in upload order.
+
+    Parameters
+    ----------
+    engine : Engine, optional
+        The store; the configured one by default.
+    snapshot : bool
+        Read the columnar snapshot of the current data version when there is one, and write it
+        when there is not (:mod:`store.snapshot`); False reads and writes SQL only. Either way
+        the result is the same.
     """
     engine = engine or get_engine()
-    with engine.connect() as conn, conn.begin():
-        batches = conn.execute(
-            sa.select(Batch.has_sessions, Batch.months_kept, Batch.extra_patient_columns).where(
-                Batch.status == ACTIVE
-            )
-        ).all()
-        if not batches:
-            return empty_clinic()
-        frames = {name: _read_rows(conn, name) for name in TABLES}
-    extra: list[str] = []
-    for _, _, columns in batches:
-        extra += [c for c in columns if c not in extra]
-    out = {}
-    for name, frame in frames.items():
-        if name == "patients":
-            frame = frame.sort_values(["patient_id"], kind="stable")
-        else:
-            frame = frame.sort_values(["patient_id", "day", "row_id"], kind="stable")
-        out[name] = frame.reset_index(drop=True)
-    patients = _with_attributes(out["patients"], extra)
-    drop = [*BOOKKEEPING, "occurrence"]
+    folder = snapshot_folder(engine) if snapshot else None
+    key = None
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # One snapshot of the database for the key and all four tables, as SQLite's
+            # transaction gives in WAL mode.
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            batches = conn.execute(
+                sa.select(Batch.has_sessions, Batch.months_kept, Batch.extra_patient_columns).where(
+                    Batch.status == ACTIVE
+                )
+            ).all()
+            if not batches:
+                return empty_clinic()
+            extra: list[str] = []
+            for _, _, columns in batches:
+                extra += [c for c in columns if c not in extra]
+            frames = None
+            if folder is not None:
+                key = snapshot_key(conn)
+                frames = read_snapshot(folder, key, tuple(extra))
+            fresh = frames is None
+            if fresh:
+                frames = _load_frames(conn, extra)
+    if fresh and folder is not None:
+        written = write_snapshot(folder, key, frames, tuple(extra))
+        if written is not None and _current_key(engine) == key:
+            prune_snapshots(folder, keep=key)
     return ClinicData(
-        patients=patients,
-        sessions=out["sessions"].drop(columns=drop, errors="ignore"),
-        assessments=out["assessments"].drop(columns=drop, errors="ignore"),
-        side_effects=out["side_effects"].drop(columns=drop, errors="ignore"),
+        patients=frames["patients"],
+        sessions=frames["sessions"],
+        assessments=frames["assessments"],
+        side_effects=frames["side_effects"],
         has_sessions=any(b.has_sessions for b in batches),
         months_kept=any(b.months_kept for b in batches),
         extra_patient_columns=tuple(extra),
     )
+
+
+def _current_key(engine: Engine) -> str:
+    with engine.connect() as conn, conn.begin():
+        return snapshot_key(conn)
+
+
+def _load_frames(conn: Connection, extra: list[str]) -> dict[str, pd.DataFrame]:
+    """The canonical frames read through SQL: current rows, sorted, bookkeeping dropped."""
+    out = {}
+    for name in TABLES:
+        frame = _read_rows(conn, name, columns=["row_id", *_value_columns(name)])
+        if name == "patients":
+            frame = frame.sort_values(["patient_id"], kind="stable")
+        else:
+            frame = frame.sort_values(["patient_id", "day", "row_id"], kind="stable")
+        frame = frame.reset_index(drop=True)
+        if name == "patients":
+            out[name] = _with_attributes(frame, extra)
+        else:
+            out[name] = frame.drop(columns=["row_id", "occurrence"], errors="ignore")
+    return out
+
+
+def refresh_snapshot(engine: Engine | None = None) -> None:
+    """Write the snapshot of the current data now, so the next :func:`load_clinic` is quick.
+
+    Called after every commit that changes the clinic's data. Best effort: a failure is logged
+    and the next load reads SQL (and tries to write the snapshot again).
+    """
+    engine = engine or get_engine()
+    if snapshot_folder(engine) is None:
+        return
+    try:
+        load_clinic(engine)
+    except Exception as error:  # noqa: BLE001 - the data is committed; the snapshot is optional
+        logger.warning("could not refresh the clinic snapshot: %s", error)
 
 
 def _with_attributes(patients: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
@@ -1198,4 +1313,6 @@ def clear_sample(
             record_audit(
                 "sample_cleared", user=user, detail={"batch_id": batch_id}, conn=conn, clock=clock
             )
+    if ids:
+        refresh_snapshot(engine)
     return len(ids)

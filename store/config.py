@@ -3,6 +3,8 @@
 - ``DATABASE_URL``: an SQLAlchemy URL. Unset, the clinic's data lives in an embedded SQLite file,
   ``var/clinic.sqlite`` under the project folder (``var/`` is ignored by git). ``postgres://`` and
   ``postgresql://`` URLs are driven by psycopg 3.
+- ``SNAPSHOT_DIR``: where the columnar snapshots of the clinic go (:mod:`store.snapshot`).
+  Unset: beside the SQLite file, or ``var/snapshots/`` for PostgreSQL; ``off`` disables them.
 - ``SESSION_TTL_MINUTES``: minutes a signed-in session stays valid without activity (default 60).
 - The lockout policy: after :attr:`LockoutPolicy.free_failures` consecutive failed logins, each
   further failure locks the account for a delay that doubles, up to a ceiling.
@@ -22,6 +24,7 @@ __all__ = [
     "ROOT",
     "database_url",
     "session_ttl",
+    "snapshot_parent",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +43,17 @@ def database_url(environ: dict[str, str] | None = None) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def snapshot_parent(environ: dict[str, str] | None = None) -> Path | None | bool:
+    """``SNAPSHOT_DIR`` as a folder; None when unset (the default place), False when "off"."""
+    env = os.environ if environ is None else environ
+    raw = env.get("SNAPSHOT_DIR", "").strip()
+    if not raw:
+        return None
+    if raw.lower() in ("off", "none", "0", "false", "no"):
+        return False
+    return Path(raw)
 
 
 def session_ttl(environ: dict[str, str] | None = None) -> timedelta:

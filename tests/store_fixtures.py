@@ -45,14 +45,19 @@ def sample_files(folder: Path = SAMPLE) -> dict[str, bytes]:
 
 
 @pytest.fixture(name="engine", params=BACKENDS)
-def engine_fixture(request, tmp_path):
-    """A migrated, empty store on each backend."""
+def engine_fixture(request, tmp_path, monkeypatch):
+    """A migrated, empty store on each backend.
+
+    SQLite keeps its snapshots beside the file (in ``tmp_path``); PostgreSQL's go to
+    ``tmp_path/snapshots`` rather than the project's ``var/``.
+    """
     if request.param == "sqlite":
         eng = open_store(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
         yield eng
         eng.dispose()
         return
     base = sa.make_url(postgres_url())
+    monkeypatch.setenv("SNAPSHOT_DIR", str(tmp_path / "snapshots"))
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base)
     with admin.begin() as conn:
