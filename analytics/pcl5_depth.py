@@ -90,12 +90,16 @@ def _change_table(
     n_measures = len(measures)
     block = np.empty((3 * n_measures, len(form_rows)), dtype="float64")
     for j, m in enumerate(measures):
-        values = a[m].astype("float64").to_numpy(na_value=np.nan)
+        values = a[m]
+        if values.dtype == np.float64:  # NaN already marks a missing value: no copy
+            values = values.to_numpy()
+        else:
+            values = values.astype("float64").to_numpy(na_value=np.nan)
         pre, post = values[baseline_rows], values[form_rows]
-        both = ~np.isnan(pre) & ~np.isnan(post)
-        block[j] = np.where(both, pre, np.nan)
-        block[n_measures + j] = np.where(both, post, np.nan)
-        block[2 * n_measures + j] = np.where(both, post - pre, np.nan)
+        pre[np.isnan(post)] = np.nan  # a pair needs both values
+        post[np.isnan(pre)] = np.nan
+        block[j], block[n_measures + j] = pre, post
+        block[2 * n_measures + j] = post - pre
     wide = pd.DataFrame(block.T, copy=False)
     # Each column is reduced on its own, so only the columns read below are reduced.
     changes = wide.iloc[:, 2 * n_measures :].groupby(window_number, sort=True)

@@ -1099,16 +1099,20 @@ def _json_value(value):
     return value
 
 
-def _rate_dict(frame: pd.DataFrame, method: str) -> dict:
-    """The single row of ``frame`` (k, n) as a Rate dict, through :func:`analytics.stats.rate`."""
-    if frame.empty:
-        return rate(0, 0, method=method).to_dict()
-    row = frame.iloc[0]
-    return _json_value(rate(int(row["k"]), int(row["n"]), method=method).to_dict())
+def _first_rates(frame: pd.DataFrame, key: str, method: str):
+    """A function ``(value, level) -> RATE dict`` of the first row of ``frame`` with ``key``
+    equal to ``value`` at ``level`` (k = n = 0 when there is none); the rows are read once."""
+    first = {}
+    for value, level, k, n in zip(frame[key], frame["level"], frame["k"], frame["n"]):
+        first.setdefault((value, level), (int(k), int(n)))
 
+    def rate_of(value: str, level: str) -> dict:
+        if (value, level) not in first:
+            return rate(0, 0, method=method).to_dict()
+        k, n = first[(value, level)]
+        return _json_value(rate(k, n, method=method).to_dict())
 
-def _level(frame: pd.DataFrame, key: str, value: str, level: str) -> pd.DataFrame:
-    return frame.loc[(frame[key] == value) & (frame["level"] == level)]
+    return rate_of
 
 
 def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> dict:
@@ -1145,13 +1149,14 @@ def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> 
     method = settings.ci_method
     rates = effect_rates(data, settings=settings)
     effects = list(dict.fromkeys(rates["effect"]))
+    rate_of = _first_rates(rates, "effect", method)
     side_effects = [
         {
             "effect": code,
             "label": effect_label(code),
             "basis": "session flag" if code in FLAG_LABELS else "report",
-            "patients": _rate_dict(_level(rates, "effect", code, PATIENT), method),
-            "sessions": _rate_dict(_level(rates, "effect", code, SESSION), method),
+            "patients": rate_of(code, PATIENT),
+            "sessions": rate_of(code, SESSION),
         }
         for code in effects
     ]
@@ -1159,12 +1164,13 @@ def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> 
     bp = blood_pressure_sessions(data, settings.bp)
     bp_rates = _blood_pressure_rates(data, bp, settings, None)
     rise = bp_rise_distribution(bp).set_index("measure")
+    bp_rate_of = _first_rates(bp_rates, "measure", method)
     blood_pressure = {
         "thresholds": settings.bp.to_dict(),
         **{
             measure: {
-                "sessions": _rate_dict(_level(bp_rates, "measure", measure, SESSION), method),
-                "patients": _rate_dict(_level(bp_rates, "measure", measure, PATIENT), method),
+                "sessions": bp_rate_of(measure, SESSION),
+                "patients": bp_rate_of(measure, PATIENT),
             }
             for measure in BP_MEASURES
         },
@@ -1186,8 +1192,8 @@ def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> 
         "by_session_band": _json_value(bands.to_dict(orient="records")),
         "trend": _cadss_trend(cadss, settings).to_dict(),
         "session_flag": {
-            "sessions": _rate_dict(_level(rates, "effect", flag, SESSION), method),
-            "patients": _rate_dict(_level(rates, "effect", flag, PATIENT), method),
+            "sessions": rate_of(flag, SESSION),
+            "patients": rate_of(flag, PATIENT),
         },
     }
 

@@ -183,14 +183,33 @@ def _definitions_key(definitions: OutcomeDefinitions) -> tuple:
     return (definitions.instrument, definitions.baseline_lookback_days, definitions.windows)
 
 
+def _both_text(values, pool) -> bool:
+    return all(pd.api.types.is_string_dtype(getattr(a, "dtype", None)) for a in (values, pool))
+
+
+def _large_text(values) -> pa.Array:
+    return _arrow(pd.array(values, dtype="string")).cast(pa.large_string())
+
+
 def isin_ids(values, pool) -> np.ndarray:
     """Boolean mask of ``values`` (patient ids) found in ``pool``; ``Series.isin``, faster."""
+    if _both_text(values, pool):
+        # Arrow hashes the pool once and probes it, a missing id matching a missing one.
+        found = pc.is_in(_large_text(values), value_set=_large_text(pool))
+        return np.asarray(found, dtype=bool)
     value_codes, pool_codes = _codes(values, pool)
     return np.isin(value_codes, pool_codes)
 
 
 def lookup_by_id(values, keys, table) -> np.ndarray:
     """``table[i]`` where ``keys[i]`` equals each of ``values`` (unique keys); NaN when absent."""
+    if _both_text(values, keys):
+        keys = _large_text(keys)
+        if pc.count_distinct(keys, mode="all").as_py() == len(keys):
+            # A missing id finds nothing, as with the codes below.
+            at = pc.index_in(_large_text(values), value_set=keys, skip_nulls=True)
+            at = np.asarray(at.fill_null(len(keys)), dtype="int64")
+            return np.append(np.asarray(table, dtype="float64"), np.nan)[at]
     return _lookup_codes(*_codes(values, keys), table)
 
 

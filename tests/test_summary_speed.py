@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from analytics.safety import _per_group
-from analytics.timepoints import factorize_ids
+from analytics.timepoints import factorize_ids, isin_ids, lookup_by_id
 
 ID_CASES = [
     [],
@@ -60,3 +60,38 @@ def test_per_group_matches_groupby(n_groups):
         for name in exposed["group"].cat.categories:
             assert patients[name] == expected_p.get(name, 0)
             assert sessions[name] == expected_s.get(name, 0)
+
+
+TEXT_CASES = [
+    (["a", "b", None, "c", "a"], ["a", "c"]),
+    (["a", "b", None, "c", "a"], ["a", None]),
+    ([], ["a"]),
+    (["a", "b"], []),
+    (["x", "x", "y"], ["y", "z", "x"]),
+]
+
+
+@pytest.mark.parametrize(("values", "pool"), TEXT_CASES)
+def test_isin_ids_matches_the_integer_codes(values, pool):
+    from analytics.timepoints import _codes
+
+    values = pd.Series(values, dtype="string")
+    pool = pd.Index(pd.array(pool, dtype="string"))
+    value_codes, pool_codes = _codes(values, pool)
+    assert isin_ids(values, pool).tolist() == np.isin(value_codes, pool_codes).tolist()
+
+
+@pytest.mark.parametrize(("values", "keys"), TEXT_CASES)
+def test_lookup_by_id_matches_the_integer_codes(values, keys):
+    from analytics.timepoints import _codes, _lookup_codes
+
+    values = pd.Series(values, dtype="string")
+    keys = pd.Series(keys, dtype="string")
+    table = np.arange(len(keys), dtype="float64") + 0.5
+    expected = _lookup_codes(*_codes(values, keys), table)
+    assert np.array_equal(lookup_by_id(values, keys, table), expected, equal_nan=True)
+    # duplicate keys: the codes' answer (the last), not Arrow's first
+    doubled = pd.concat([keys, keys], ignore_index=True)
+    table = np.arange(len(doubled), dtype="float64")
+    expected = _lookup_codes(*_codes(values, doubled), table)
+    assert np.array_equal(lookup_by_id(values, doubled, table), expected, equal_nan=True)
