@@ -41,11 +41,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import stats
 
 from analytics.contract import ClinicData
 from analytics.stats import CI_METHODS, mean_ci, proportion_ci, rate
-from analytics.timepoints import factorize_ids, isin_ids, lookup_by_id, remembered
+from analytics.timepoints import _text_of, factorize_ids, isin_ids, lookup_by_id, remembered
 
 __all__ = [
     "BPSettings",
@@ -591,25 +592,31 @@ def _known_and_yes(flags) -> tuple[np.ndarray, np.ndarray]:
     return known, known & np.asarray(flags.fillna(False), dtype=bool)
 
 
-def _per_group(exposed: pd.DataFrame, mask: np.ndarray) -> tuple[pd.Series, pd.Series]:
+def _group_keys(exposed: pd.DataFrame) -> tuple:
+    """Integer group codes (-1: no group), patient codes, their width and the groups of
+    ``exposed``, computed once for several :func:`_per_group` calls."""
+    group = pd.Categorical(exposed["group"])
+    codes = np.asarray(group.codes).astype("int64")
+    patient = exposed["patient_id"].to_numpy(dtype="int64")
+    top = int(patient.max(initial=-1))
+    # A missing id (code -1) is one distinct value of its own, as nunique counts it.
+    patient = np.where(patient < 0, top + 1, patient)
+    return codes, patient, max(top + 2, 1), group.categories
+
+
+def _per_group(
+    exposed: pd.DataFrame, mask: np.ndarray, keys: tuple | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Distinct patients and rows per category of ``exposed["group"]`` among ``mask`` rows.
 
     The same counts as ``groupby("group")["patient_id"].nunique()`` and ``.size()`` (zero for a
-    group without rows), by counting integer codes instead of hashing groups.
+    group without rows), by counting integer codes instead of hashing groups. ``keys`` are
+    :func:`_group_keys` of ``exposed`` when already computed.
     """
-    group = pd.Categorical(exposed["group"])
-    n_groups = len(group.categories)
-    codes = np.asarray(group.codes)[mask]
-    patient = exposed["patient_id"].to_numpy(dtype="int64")[mask]
-    keep = codes >= 0  # a missing group is no group, as in groupby
-    codes, patient = codes[keep].astype("int64"), patient[keep]
-    index = group.categories
-    if not len(codes):
-        zero = np.zeros(n_groups, dtype="int64")
-        return pd.Series(zero, index=index), pd.Series(zero.copy(), index=index)
-    # A missing id (code -1) is one distinct value of its own, as nunique counts it.
-    patient = np.where(patient < 0, patient.max() + 1, patient)
-    width = int(max(patient.max(), 0)) + 1
+    codes, patient, width, index = keys if keys is not None else _group_keys(exposed)
+    n_groups = len(index)
+    keep = np.asarray(mask, dtype=bool) & (codes >= 0)  # a missing group is no group
+    codes, patient = codes[keep], patient[keep]
     if n_groups * width <= 1 << 25:  # a bitmap of (group, patient) seen
         seen = np.zeros(n_groups * width, dtype=bool)
         seen[codes * width + patient] = True
@@ -618,17 +625,21 @@ def _per_group(exposed: pd.DataFrame, mask: np.ndarray) -> tuple[pd.Series, pd.S
         pairs = np.unique(codes * width + patient)
         patients = np.bincount(pairs // width, minlength=n_groups)
     sessions = np.bincount(codes, minlength=n_groups)
-    return pd.Series(patients, index=index), pd.Series(sessions, index=index)
+    return (
+        pd.Series(patients.astype("int64"), index=index),
+        pd.Series(sessions.astype("int64"), index=index),
+    )
 
 
 def _flag_counts(exposed: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     parts = []
+    keys = _group_keys(exposed)
     for column, code in SESSION_FLAGS.items():
         known, yes = _known_and_yes(exposed[column])
         if not known.any():
             continue
-        yes_patients, yes_sessions = _per_group(exposed, yes)
-        known_patients, known_sessions = _per_group(exposed, known)
+        yes_patients, yes_sessions = _per_group(exposed, yes, keys)
+        known_patients, known_sessions = _per_group(exposed, known, keys)
         for level, k, n in (
             (PATIENT, yes_patients, known_patients),
             (SESSION, yes_sessions, known_sessions),
@@ -821,10 +832,11 @@ def _blood_pressure_rates(
         exposed[column] = bp[column].array
     groups = _order_groups(exposed["group"], preferred)
     parts = []
+    keys = _group_keys(exposed)
     for measure, column in BP_MEASURES.items():
         known, yes = _known_and_yes(exposed[column])
-        yes_patients, yes_sessions = _per_group(exposed, yes)
-        known_patients, known_sessions = _per_group(exposed, known)
+        yes_patients, yes_sessions = _per_group(exposed, yes, keys)
+        known_patients, known_sessions = _per_group(exposed, known, keys)
         for level, k, n in (
             (PATIENT, yes_patients, known_patients),
             (SESSION, yes_sessions, known_sessions),
@@ -904,8 +916,11 @@ def _cadss_sessions(data: ClinicData, settings: SafetySettings) -> pd.DataFrame:
         },
         index=s.index[recorded],
     )
-    band = session_number_band(out["session_number"], edges=settings.session_band_edges)
-    out["band"] = band.astype("string").fillna(NOT_RECORDED)
+    band = session_number_band(out["session_number"], edges=settings.session_band_edges).array
+    # astype("string").fillna(NOT_RECORDED), from the codes: a few labels taken in Arrow
+    labels = pa.array([*map(str, band.categories), NOT_RECORDED], type=pa.large_string())
+    codes = np.where(band.codes < 0, len(band.categories), band.codes)
+    out["band"] = pd.Series(_text_of(labels, codes), index=out.index)
     return out
 
 

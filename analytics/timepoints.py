@@ -194,9 +194,12 @@ def _large_text(values) -> pa.Array:
 def isin_ids(values, pool) -> np.ndarray:
     """Boolean mask of ``values`` (patient ids) found in ``pool``; ``Series.isin``, faster."""
     if _both_text(values, pool):
-        # Arrow hashes the pool once and probes it, a missing id matching a missing one.
-        found = pc.is_in(_large_text(values), value_set=_large_text(pool))
-        return np.asarray(found, dtype=bool)
+        # Arrow hashes the pool once and probes it with each distinct id (a run of equal ids
+        # is hashed once), a missing id matching a missing one.
+        codes, distinct = factorize_ids(values)
+        found = pc.is_in(_large_text(distinct), value_set=_large_text(pool))
+        missing_found = bool(pc.any(pc.is_null(_large_text(pool))).as_py() or False)
+        return np.append(np.asarray(found, dtype=bool), missing_found)[codes]
     value_codes, pool_codes = _codes(values, pool)
     return np.isin(value_codes, pool_codes)
 
@@ -207,9 +210,11 @@ def lookup_by_id(values, keys, table) -> np.ndarray:
         keys = _large_text(keys)
         if pc.count_distinct(keys, mode="all").as_py() == len(keys):
             # A missing id finds nothing, as with the codes below.
-            at = pc.index_in(_large_text(values), value_set=keys, skip_nulls=True)
+            codes, distinct = factorize_ids(values)
+            at = pc.index_in(_large_text(distinct), value_set=keys, skip_nulls=True)
             at = np.asarray(at.fill_null(len(keys)), dtype="int64")
-            return np.append(np.asarray(table, dtype="float64"), np.nan)[at]
+            table = np.append(np.asarray(table, dtype="float64"), np.nan)
+            return table[np.append(at, len(keys))[codes]]  # a missing id (-1) finds nothing
     return _lookup_codes(*_codes(values, keys), table)
 
 
