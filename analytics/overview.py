@@ -22,9 +22,10 @@ import pandas as pd
 
 from analytics.contract import ClinicData
 from analytics.definitions import OutcomeDefinitions
-from analytics.stats import mean_ci, rate
+from analytics.stats import mean_ci, proportion_ci, rate
+from analytics.timepoints import isin_ids
 
-__all__ = ["OverviewParts", "overview_numbers", "overview_parts"]
+__all__ = ["OverviewParts", "overview_numbers", "overview_parts", "session_members"]
 
 # Per-patient flags of the timepoint the Overview headlines (``week 4`` by default).
 _TIMEPOINT_FLAGS = ("observed", "itt", "responder", "remission_eligible", "remitter")
@@ -42,31 +43,63 @@ class OverviewParts:
         (NaN without one), the timepoint flags ``tp_observed``, ``tp_itt``, ``tp_responder``,
         ``tp_remission_eligible``, ``tp_remitter``, the time to response ``ttr_time`` (NaN
         when the patient is not in that analysis) and ``ttr_event``, ``completed_induction``,
-        ``scored_timepoint``, and the start ``year`` and ``month`` (NA when unknown).
+        ``scored_timepoint``, and ``period`` (the start period: a row of ``periods``, -1 when
+        unknown).
     ids : pandas.Index
         The patient ids, aligned with ``patients``.
     weekly : pandas.DataFrame
         One row per patient and week bin (:func:`analytics.trajectories.patient_trajectories`
-        on the week axis): ``code`` (the patient's position in ``ids``), ``x``, ``label``,
-        ``score``.
+        on the week axis): ``code`` (the patient's position in ``ids``), ``bin`` (a row of
+        ``bins``), ``score``.
     effects : pandas.DataFrame
-        One row per patient and reported effect: ``code``, ``effect``, ``sessions`` (sessions
-        of that patient with the effect).
+        One row per patient and reported effect: ``code``, ``effect`` (a position in
+        ``effect_names``), ``sessions`` (sessions of that patient with the effect).
     timepoint : str or None
         The headline timepoint's label; None when the windows have no such timepoint.
     ci_method : str
         Interval method of the rates.
     months_kept : bool
         Whether the activity is counted per month rather than per year.
+    bins : pandas.DataFrame
+        The week bins in order: ``x``, ``label``.
+    periods : pandas.DataFrame
+        The start periods in order: ``year``, ``month``; ``patients["period"]`` points here
+        (-1: unknown start).
+    effect_names : tuple of str
+        The reported effects' canonical names.
     """
 
     patients: pd.DataFrame
     ids: pd.Index
     weekly: pd.DataFrame
     effects: pd.DataFrame
-    timepoint: str
+    timepoint: str | None
     ci_method: str
     months_kept: bool
+    bins: pd.DataFrame
+    periods: pd.DataFrame
+    effect_names: tuple[str, ...]
+
+
+def session_members(data: ClinicData, column: str) -> pd.DataFrame:
+    """Each distinct (``column`` value, patient) pair of the sessions, e.g. who was seen where.
+
+    A site or clinician filter then looks through these pairs (tens of thousands) instead of
+    every session (millions).
+
+    Examples
+    --------
+    >>> from analytics.contract import clinic_from_frames
+    >>> clinic = clinic_from_frames(sessions=pd.DataFrame({"patient_id": ["a", "a", "b"],
+    ...     "day": [0, 2, 0], "route": "iv_ketamine", "site": ["north", "north", "south"]}))
+    >>> session_members(clinic, "site").values.tolist()
+    [['north', 'a'], ['south', 'b']]
+    """
+    s = data.sessions
+    pairs = pd.DataFrame(
+        {column: s[column].astype("string"), "patient_id": s["patient_id"].astype("string")}
+    )
+    return pairs.dropna(subset=[column]).drop_duplicates().reset_index(drop=True)
 
 
 def _positions(values, ids: pd.Index) -> np.ndarray:
@@ -163,31 +196,62 @@ def overview_parts(
             out["scored_timepoint"] = False
 
         points = patient_trajectories(data, definitions, axis="week")
+    x = points["x"].to_numpy(float)
+    bin_codes, bin_x = pd.factorize(x, sort=True)
+    labels = pd.Series(points["label"].astype("string").to_numpy()).groupby(bin_codes).first()
+    bins = pd.DataFrame({"x": np.asarray(bin_x, dtype=float), "label": labels.to_numpy()})
     weekly = pd.DataFrame(
         {
             "code": _positions(points["patient_id"], ids),
-            "x": points["x"].to_numpy(float),
-            "label": points["label"].astype("string").to_numpy(),
+            "bin": bin_codes.astype("int64"),
             "score": points["score"].to_numpy(float),
         }
     )
     weekly = weekly[weekly["code"] >= 0].reset_index(drop=True)
 
-    out["year"] = people["first_session_year"].astype("Int64").to_numpy()
-    out["month"] = people["first_session_month"].astype("Int64").to_numpy()
+    # start periods: the year, or the year and month when months are kept
+    keys = ["year", "month"] if data.months_kept else ["year"]
+    start = pd.DataFrame(
+        {
+            "year": people["first_session_year"].astype("Int64").to_numpy(),
+            "month": people["first_session_month"].astype("Int64").to_numpy(),
+        }
+    )
+    known = start[keys].notna().all(axis=1).to_numpy()
+    period_codes, periods = _factorize_rows(start[keys], known)
+    out["period"] = period_codes
 
+    effects, effect_names = _effect_parts(data, ids, s_codes)
     return OverviewParts(
         patients=out,
         ids=ids,
         weekly=weekly,
-        effects=_effect_parts(data, ids, s_codes),
+        effects=effects,
         timepoint=timepoint,
         ci_method=definitions.ci_method,
         months_kept=bool(data.months_kept),
+        bins=bins,
+        periods=periods,
+        effect_names=effect_names,
     )
 
 
-def _effect_parts(data: ClinicData, ids: pd.Index, s_codes: np.ndarray) -> pd.DataFrame:
+def _factorize_rows(keys: pd.DataFrame, known: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer code of each row's period (-1 when unknown) and the periods in time order."""
+    periods = keys[known].drop_duplicates().sort_values(list(keys.columns)).reset_index(drop=True)
+    codes = np.full(len(keys), -1, dtype="int64")
+    if len(periods):
+        found = pd.MultiIndex.from_frame(periods).get_indexer(pd.MultiIndex.from_frame(keys[known]))
+        codes[known] = found
+    periods = periods.astype("int64")
+    if "month" not in periods:
+        periods["month"] = pd.array([pd.NA] * len(periods), dtype="Int64")
+    return codes, periods[["year", "month"]]
+
+
+def _effect_parts(
+    data: ClinicData, ids: pd.Index, s_codes: np.ndarray
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Sessions with each reported effect, per patient (reports matched to a session only)."""
     e = data.side_effects
     e = e.loc[e["effect"].notna()]
@@ -203,12 +267,31 @@ def _effect_parts(data: ClinicData, ids: pd.Index, s_codes: np.ndarray) -> pd.Da
     ).drop_duplicates()
     events = events[events["code"] >= 0].merge(given, on=["code", "day"])
     events = events.drop_duplicates(["effect", "code", "day"])
-    counts = events.groupby(["code", "effect"], sort=True).size().rename("sessions")
-    return counts.reset_index().astype({"code": "int64", "sessions": "int64"})
+    counts = events.groupby(["code", "effect"], sort=True).size().rename("sessions").reset_index()
+    effect_codes, names = pd.factorize(counts["effect"], sort=True)
+    counts["effect"] = effect_codes
+    counts = counts.astype({"code": "int64", "effect": "int64", "sessions": "int64"})
+    return counts, tuple(str(name) for name in names)
 
 
-def _rate(k, n, method: str) -> dict:
-    return rate(int(k), int(n), method=method).to_dict()
+def _rates(k, n, method: str) -> list[dict]:
+    """:meth:`analytics.stats.Rate.to_dict` of each ``k[i]`` of ``n[i]``, in one CI call."""
+    k = np.asarray(k, dtype="int64")
+    n = np.asarray(n, dtype="int64")
+    low, high = proportion_ci(k, n, method=method)
+    low, high = np.atleast_1d(low), np.atleast_1d(high)
+    return [
+        rate(0, 0).to_dict()
+        if n[i] == 0
+        else {
+            "k": int(k[i]),
+            "n": int(n[i]),
+            "rate": int(k[i]) / int(n[i]),
+            "ci_low": float(low[i]),
+            "ci_high": float(high[i]),
+        }
+        for i in range(len(k))
+    ]
 
 
 def overview_numbers(parts: OverviewParts, patient_ids=None) -> dict:
@@ -242,54 +325,68 @@ def overview_numbers(parts: OverviewParts, patient_ids=None) -> dict:
     if patient_ids is None:
         keep = np.ones(len(p), dtype=bool)
     else:
-        keep = np.zeros(len(p), dtype=bool)
-        codes = _positions(pd.Series(patient_ids, dtype="string"), parts.ids)
-        keep[codes[codes >= 0]] = True
-    c = p[keep]
+        keep = isin_ids(parts.ids, pd.Series(patient_ids, dtype="string"))
     method = parts.ci_method
 
     def flag(name: str) -> np.ndarray:
-        return c[name].to_numpy(bool)
+        return p[name].to_numpy(bool) & keep
 
-    baseline = c["baseline"].dropna().to_numpy(float)
+    sessions = p["sessions"].to_numpy()
+    started = keep & (sessions > 0)
+    baseline = p["baseline"].to_numpy(float)[keep]
+    baseline = baseline[~np.isnan(baseline)]
     observed, itt = flag("tp_observed"), flag("tp_itt")
     responder, eligible, remitter = (
         flag("tp_responder"),
         flag("tp_remission_eligible"),
         flag("tp_remitter"),
     )
-    in_ttr = c["ttr_time"].notna().to_numpy()
-    km = kaplan_meier(
-        c["ttr_time"].to_numpy(float)[in_ttr],
-        c["ttr_event"].to_numpy(bool)[in_ttr],
-        ci_method="log-log",
-    )
-    started = c["sessions"].to_numpy() > 0
-    n_started = int(started.sum())
+    ttr_time = p["ttr_time"].to_numpy(float)
+    in_ttr = keep & ~np.isnan(ttr_time)
+    km = kaplan_meier(ttr_time[in_ttr], p["ttr_event"].to_numpy(bool)[in_ttr], ci_method="log-log")
 
-    patients_with_sessions = int(started.sum())
-    sessions_given = int(c["sessions"].sum())
+    # every rate of the page in one interval computation
+    n_started = int(started.sum())
+    sessions_given = int(sessions[keep].sum())
     e = parts.effects
-    e = e[keep[e["code"].to_numpy()]]
-    per_effect = e.groupby("effect", sort=True).agg(
-        patients=("code", "size"), sessions=("sessions", "sum")
-    )
-    order = sorted(per_effect.index, key=lambda code: (-per_effect.at[code, "patients"], code))
+    e_keep = keep[e["code"].to_numpy()]
+    e_codes = e["effect"].to_numpy()[e_keep]
+    n_names = len(parts.effect_names)
+    effect_patients = np.bincount(e_codes, minlength=n_names)
+    effect_sessions = np.bincount(
+        e_codes, weights=e["sessions"].to_numpy()[e_keep], minlength=n_names
+    ).astype("int64")
+    seen = [i for i in range(n_names) if effect_patients[i] > 0]
+    order = sorted(seen, key=lambda i: (-effect_patients[i], parts.effect_names[i]))
+    headline = [
+        ((observed & responder).sum(), observed.sum()),
+        ((itt & responder).sum(), itt.sum()),
+        ((observed & eligible & remitter).sum(), (observed & eligible).sum()),
+        ((itt & eligible & remitter).sum(), (itt & eligible).sum()),
+        ((started & flag("completed_induction")).sum(), n_started),
+        ((started & flag("scored_timepoint")).sum(), n_started),
+    ]
+    ks = [k for k, _ in headline]
+    ns = [n for _, n in headline]
+    for i in order:
+        ks += [effect_patients[i], effect_sessions[i]]
+        ns += [n_started, sessions_given]
+    rates = _rates(ks, ns, method)
     side_effects = [
         {
-            "effect": code,
-            "label": effect_label(code),
-            "patients": _rate(per_effect.at[code, "patients"], patients_with_sessions, method),
-            "sessions": _rate(per_effect.at[code, "sessions"], sessions_given, method),
+            "effect": parts.effect_names[i],
+            "label": effect_label(parts.effect_names[i]),
+            "patients": rates[6 + 2 * j],
+            "sessions": rates[7 + 2 * j],
         }
-        for code in order
+        for j, i in enumerate(order)
     ]
 
     return {
         "counts": {
             "patients": int(keep.sum()),
-            "sessions": int(c["session_days"].sum()),
-            "assessments": int(c["assessments"].sum()),
+            "sessions": int(p["session_days"].to_numpy()[keep].sum()),
+            "assessments": int(p["assessments"].to_numpy()[keep].sum()),
         },
         "baseline": {
             "n": int(baseline.size),
@@ -299,59 +396,54 @@ def overview_numbers(parts: OverviewParts, patient_ids=None) -> dict:
         if parts.timepoint is None
         else {
             "label": parts.timepoint,
-            "response": _rate((observed & responder).sum(), observed.sum(), method),
-            "response_itt": _rate((itt & responder).sum(), itt.sum(), method),
-            "remission": _rate(
-                (observed & eligible & remitter).sum(), (observed & eligible).sum(), method
-            ),
-            "remission_itt": _rate(
-                (itt & eligible & remitter).sum(), (itt & eligible).sum(), method
-            ),
+            "response": rates[0],
+            "response_itt": rates[1],
+            "remission": rates[2],
+            "remission_itt": rates[3],
         },
         "time_to_response": km.to_dict(),
         "flow": {
-            "completed_induction": _rate(
-                (started & flag("completed_induction")).sum(), n_started, method
-            ),
-            "scored_timepoint": None
-            if parts.timepoint is None
-            else _rate((started & flag("scored_timepoint")).sum(), n_started, method),
+            "completed_induction": rates[4],
+            "scored_timepoint": None if parts.timepoint is None else rates[5],
         },
         "side_effects": side_effects,
-        "activity": _activity(c, parts.months_kept),
-        "mean_by_week": _mean_by_week(parts.weekly, keep),
+        "activity": _activity(parts, started, sessions),
+        "mean_by_week": _mean_by_week(parts, keep),
     }
 
 
-def _activity(c: pd.DataFrame, months_kept: bool) -> list[dict]:
-    keys = ["year", "month"] if months_kept else ["year"]
-    starts = c.loc[c["sessions"] > 0, ["year", "month", "sessions"]].dropna(subset=keys)
-    table = (
-        starts.groupby(keys, sort=True)
-        .agg(new_starts=("sessions", "size"), sessions=("sessions", "sum"))
-        .reset_index()
-    )
-    records = []
-    for row in table.itertuples(index=False):  # one row per year or month
-        records.append(
-            {
-                "year": int(row.year),
-                "month": int(row.month) if months_kept else None,
-                "new_starts": int(row.new_starts),
-                "sessions": int(row.sessions),
-            }
-        )
-    return records
+def _activity(parts: OverviewParts, started: np.ndarray, sessions: np.ndarray) -> list[dict]:
+    codes = parts.patients["period"].to_numpy()
+    use = started & (codes >= 0)
+    size = len(parts.periods)
+    starts = np.bincount(codes[use], minlength=size)
+    given = np.bincount(codes[use], weights=sessions[use], minlength=size).astype("int64")
+    return [
+        {
+            "year": int(parts.periods["year"].iat[i]),
+            "month": int(parts.periods["month"].iat[i]) if parts.months_kept else None,
+            "new_starts": int(starts[i]),
+            "sessions": int(given[i]),
+        }
+        for i in range(size)  # one per year or month
+        if starts[i] > 0
+    ]
 
 
-def _mean_by_week(weekly: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
-    w = weekly[keep[weekly["code"].to_numpy()]]
-    out = (
-        w.groupby("x", sort=True)
-        .agg(label=("label", "first"), n=("score", "size"), mean=("score", "mean"),
-             sd=("score", "std"))
-        .reset_index()
-    )  # fmt: skip
+def _mean_by_week(parts: OverviewParts, keep: np.ndarray) -> pd.DataFrame:
+    w = parts.weekly
+    use = keep[w["code"].to_numpy()]
+    bins = w["bin"].to_numpy()[use]
+    score = w["score"].to_numpy(float)[use]
+    size = len(parts.bins)
+    n = np.bincount(bins, minlength=size)
+    total = np.bincount(bins, weights=score, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+        # sample SD (ddof 1) from squared deviations around each bin's mean
+        squares = np.bincount(bins, weights=(score - mean[bins]) ** 2, minlength=size)
+        sd = np.where(n > 1, np.sqrt(squares / (n - 1)), np.nan)
+    out = parts.bins.assign(n=n.astype("int64"), mean=mean, sd=sd)[n > 0].reset_index(drop=True)
     out["ci_low"], out["ci_high"] = mean_ci(
         out["mean"].to_numpy(float), out["sd"].to_numpy(float), out["n"].to_numpy(float)
     )

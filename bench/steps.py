@@ -91,13 +91,17 @@ def load_clinic(n_patients: int) -> ClinicData:
         return pickle.load(f)
 
 
-def cohort_ids(data: ClinicData):
+def cohort_ids(data: ClinicData, members=None):
     """The ids of the first site in the sidebar's list (patients with a session there), found
-    as the dashboard's site filter finds them."""
-    s = data.sessions
-    site = sorted(s["site"].dropna().unique())[0]
+    as the dashboard's site filter finds them: through the (site, patient) pairs it keeps per
+    data version (:func:`analytics.overview.session_members`)."""
+    from analytics.overview import session_members
+    from analytics.timepoints import isin_ids
+
+    members = session_members(data, "site") if members is None else members
+    site = sorted(members["site"].unique())[0]
     ids = data.patients["patient_id"]
-    return ids[ids.isin(s.loc[s["site"] == site, "patient_id"])].drop_duplicates()
+    return ids[isin_ids(ids, members.loc[members["site"] == site, "patient_id"])]
 
 
 def filter_cohort(data: ClinicData) -> ClinicData:
@@ -158,10 +162,12 @@ def _setup(step: str, n_patients: int):
 
         return lambda: int(overview_parts(data, definitions).patients["sessions"].sum())
     if step == "filter_change":
-        from analytics.overview import overview_numbers, overview_parts
+        from analytics.overview import overview_numbers, overview_parts, session_members
 
+        # what the page keeps per data version; the filter change itself is timed
         parts = overview_parts(data, definitions)
-        return lambda: overview_numbers(parts, cohort_ids(data))["counts"]
+        members = session_members(data, "site")
+        return lambda: overview_numbers(parts, cohort_ids(data, members))["counts"]
     if step == "filter_summary":
         return lambda: build_summary(filter_cohort(data), definitions)["counts"]
     if step == "week4_ours":

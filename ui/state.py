@@ -424,15 +424,24 @@ def _cohort_ids(version: str, filters_key: str, _data: ClinicData, _filters: Coh
     for column, values in _filters.extra:
         keep &= p[column].isin(values)
     ids = p.loc[keep, "patient_id"]
-    s = _data.sessions
-    if _filters.sites:
-        ids = ids[ids.isin(s.loc[s["site"].isin(_filters.sites), "patient_id"])]
-    if _filters.clinicians:
-        ids = ids[ids.isin(s.loc[s["clinician"].isin(_filters.clinicians), "patient_id"])]
+    # isin_ids hashes integer codes: a string isin over millions of sessions takes seconds
+    from analytics.timepoints import isin_ids
+
+    for column, values in (("site", _filters.sites), ("clinician", _filters.clinicians)):
+        if values:
+            members = _session_members(version, column, _data)
+            ids = ids[isin_ids(ids, members.loc[members[column].isin(values), "patient_id"])]
     if _filters.bands:
         bands = baseline_bands(version, _data)
-        ids = ids[ids.isin(bands.index[bands.isin(_filters.bands)])]
+        ids = ids[isin_ids(ids, bands.index[bands.isin(_filters.bands)])]
     return pd.Index(ids.drop_duplicates())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _session_members(version: str, column: str, _data: ClinicData) -> pd.DataFrame:
+    from analytics.overview import session_members
+
+    return session_members(_data, column)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
