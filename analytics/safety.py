@@ -65,6 +65,7 @@ __all__ = [
     "safety_summary",
     "serious_events",
     "session_number_band",
+    "side_effect_summary",
 ]
 
 NOT_RECORDED = "not recorded"
@@ -1130,6 +1131,30 @@ def _first_rates(frame: pd.DataFrame, key: str, method: str):
     return rate_of
 
 
+def _side_effects(rates: pd.DataFrame, method: str) -> list[dict]:
+    rate_of = _first_rates(rates, "effect", method)
+    return [
+        {
+            "effect": code,
+            "label": effect_label(code),
+            "basis": "session flag" if code in FLAG_LABELS else "report",
+            "patients": rate_of(code, PATIENT),
+            "sessions": rate_of(code, SESSION),
+        }
+        for code in dict.fromkeys(rates["effect"])
+    ]
+
+
+def side_effect_summary(data: ClinicData, settings: SafetySettings | None = None) -> list[dict]:
+    """``safety_summary(data, settings)["side_effects"]``, without the rest of the summary.
+
+    For a cohort's own side-effect rates (a summary split by route, say): blood pressure and
+    dissociation are not computed.
+    """
+    settings = settings or SafetySettings()
+    return _side_effects(effect_rates(data, settings=settings), settings.ci_method)
+
+
 def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> dict:
     """Every safety number of a clinic as a JSON-serialisable dict (None for missing).
 
@@ -1163,18 +1188,8 @@ def safety_summary(data: ClinicData, settings: SafetySettings | None = None) -> 
     settings = settings or SafetySettings()
     method = settings.ci_method
     rates = effect_rates(data, settings=settings)
-    effects = list(dict.fromkeys(rates["effect"]))
     rate_of = _first_rates(rates, "effect", method)
-    side_effects = [
-        {
-            "effect": code,
-            "label": effect_label(code),
-            "basis": "session flag" if code in FLAG_LABELS else "report",
-            "patients": rate_of(code, PATIENT),
-            "sessions": rate_of(code, SESSION),
-        }
-        for code in effects
-    ]
+    side_effects = _side_effects(rates, method)
 
     bp = blood_pressure_sessions(data, settings.bp)
     bp_rates = _blood_pressure_rates(data, bp, settings, None)

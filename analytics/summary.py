@@ -162,7 +162,7 @@ def _build_summary(data: ClinicData, definitions: OutcomeDefinitions, *, by: str
     from analytics.activity import activity_by_period
     from analytics.durability import durability_summary
     from analytics.pcl5_depth import pcl5_depth_summary
-    from analytics.safety import safety_summary
+    from analytics.safety import safety_summary, side_effect_summary
 
     values = None if by is None else _group_values(data, by)
     assessments = data.assessments
@@ -193,5 +193,5 @@ def _build_summary(data: ClinicData, definitions: OutcomeDefinitions, *, by: str
         ids = data.patients["patient_id"].astype("string")
         for value, group in summary["groups"].items():
             cohort = data.with_patients(ids[values == value])
-            group["side_effects"] = safety_summary(cohort)["side_effects"]
+            group["side_effects"] = side_effect_summary(cohort)
     return jsonable(summary)

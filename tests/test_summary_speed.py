@@ -1,10 +1,18 @@
 """The fast paths of the summary give exactly the results of the plain pandas operations."""
 
+import gzip
+import json
+import math
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.definitions import OutcomeDefinitions
 from analytics.safety import _per_group
+from analytics.summary import build_summary
 from analytics.timepoints import factorize_ids, isin_ids, lookup_by_id
 
 ID_CASES = [
@@ -95,3 +103,102 @@ def test_lookup_by_id_matches_the_integer_codes(values, keys):
     table = np.arange(len(doubled), dtype="float64")
     expected = _lookup_codes(*_codes(values, doubled), table)
     assert np.array_equal(lookup_by_id(values, doubled, table), expected, equal_nan=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole summary, pinned: tests/data/summary_speed_reference.json.gz holds build_summary's
+# output as computed by the plain pandas code (groupby, merge, isin on ids) before the integer
+# code paths replaced it, on the sample clinic and on a generated clinic of 2,000 patients.
+# A deliberate change to a number must regenerate it: python tests/test_summary_speed.py
+
+REFERENCE = Path(__file__).parent / "data" / "summary_speed_reference.json.gz"
+
+
+def _clinics() -> dict:
+    from analytics.importer import import_folder
+    from analytics.sample import generate_clinic, write_clinic
+
+    sample = import_folder(Path(__file__).parents[1] / "data" / "sample").data
+    with tempfile.TemporaryDirectory() as folder:
+        write_clinic(folder, generate_clinic(2000))
+        generated = import_folder(folder).data
+    return {"sample": sample, "gen2000": generated}
+
+
+CASES = {
+    "sample-pcl": ("sample", OutcomeDefinitions(), None),
+    "sample-phq": ("sample", OutcomeDefinitions(instrument="PHQ-9"), None),
+    "sample-route": ("sample", OutcomeDefinitions(), "route"),
+    "gen2000-pcl": ("gen2000", OutcomeDefinitions(), None),
+    "gen2000-route": ("gen2000", OutcomeDefinitions(), "route"),
+}
+
+
+def _summaries(clinics: dict) -> dict:
+    return {
+        name: build_summary(clinics[clinic], definitions, by=by)
+        for name, (clinic, definitions, by) in CASES.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def clinics():
+    return _clinics()
+
+
+def _same(got, want, path: str = "") -> list[str]:
+    """Where ``got`` and ``want`` differ: counts, labels and None exactly; floats to 1e-12
+    relative (the reference was written on one machine, and a sum's last bit may differ on
+    another CPU's vector width)."""
+    if isinstance(want, float) and isinstance(got, float):
+        return [] if math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12) else [path]
+    if type(got) is not type(want):
+        return [f"{path}: {type(got).__name__} != {type(want).__name__}"]
+    if isinstance(want, dict):
+        if got.keys() != want.keys():
+            return [f"{path}: keys {sorted(got.keys() ^ want.keys())}"]
+        return [d for k in want for d in _same(got[k], want[k], f"{path}/{k}")]
+    if isinstance(want, list):
+        if len(got) != len(want):
+            return [f"{path}: {len(got)} items != {len(want)}"]
+        return [d for i, (g, w) in enumerate(zip(got, want)) for d in _same(g, w, f"{path}[{i}]")]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
+
+
+def test_summary_equals_the_reference(clinics):
+    with gzip.open(REFERENCE, "rt", encoding="utf-8") as f:
+        reference = json.load(f)
+    got = json.loads(json.dumps(_summaries(clinics), allow_nan=False))
+    assert got.keys() == reference.keys()
+    for name in CASES:
+        assert _same(got[name], reference[name]) == [], name
+
+
+def test_cohort_side_effects_equal_the_safety_summary(clinics):
+    from analytics.safety import safety_summary, side_effect_summary
+
+    data = clinics["sample"]
+    ids = data.patients["patient_id"]
+    for cohort in (data, data.with_patients(ids[data.patients["route"] == "iv_ketamine"])):
+        assert side_effect_summary(cohort) == safety_summary(cohort)["side_effects"]
+
+
+def test_distinct_sessions_match_drop_duplicates():
+    from analytics.summary import _distinct_sessions
+
+    frames = [
+        pd.DataFrame({"patient_id": ["a", "a", "b"], "day": [0, 3, 0]}),  # the contract's order
+        pd.DataFrame({"patient_id": ["b", "a", "a", "b"], "day": [0, 3, 3, 0]}),  # unsorted, dupes
+        pd.DataFrame({"patient_id": ["a", None, None, "a"], "day": [-2, 5, 5, -2]}),
+        pd.DataFrame({"patient_id": [], "day": []}),
+    ]
+    for frame in frames:
+        frame = frame.astype({"patient_id": "string", "day": "int64"})
+        assert _distinct_sessions(frame) == len(frame.drop_duplicates())
+
+
+if __name__ == "__main__":  # regenerate the reference after a deliberate change of a number
+    summaries = json.loads(json.dumps(_summaries(_clinics()), allow_nan=False))
+    text = json.dumps(summaries, sort_keys=True, separators=(",", ":")).encode()
+    with gzip.GzipFile(REFERENCE, "wb", mtime=0) as f:
+        f.write(text)
