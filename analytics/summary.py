@@ -89,7 +89,15 @@ def _group_values(data: ClinicData, by: str) -> pd.Series:
     return values
 
 
-def _groups(data: ClinicData, definitions: OutcomeDefinitions, values: pd.Series) -> dict:
+def _cohorts(data: ClinicData, values: pd.Series) -> dict:
+    """Each group's clinic, filtered once for its outcomes and its side effects."""
+    ids = data.patients["patient_id"].astype("string")
+    return {value: data.with_patients(ids[values == value]) for value in sorted(pd.unique(values))}
+
+
+def _groups(
+    data: ClinicData, definitions: OutcomeDefinitions, values: pd.Series, cohorts: dict
+) -> dict:
     ids = data.patients["patient_id"].astype("string")
     distinct = pd.unique(values)
     # One reliable-change threshold for every group, from the whole cohort's baseline SD.
@@ -104,7 +112,7 @@ def _groups(data: ClinicData, definitions: OutcomeDefinitions, values: pd.Series
         out[str(value)] = {
             "n_patients": n_patients,
             "small": n_patients < SMALL_GROUP,
-            **_outcome_block(data.with_patients(members), definitions),
+            **_outcome_block(cohorts[value], definitions),
         }
     return out
 
@@ -184,14 +192,13 @@ def _build_summary(data: ClinicData, definitions: OutcomeDefinitions, *, by: str
     }
     if definitions.instrument == "PCL-5":
         summary["pcl5_depth"] = pcl5_depth_summary(data, definitions)
+    cohorts = None if values is None else _cohorts(data, values)
     if values is not None:
-        summary["groups"] = _groups(data, definitions, values)
+        summary["groups"] = _groups(data, definitions, values, cohorts)
     safety = safety_summary(data)
     summary.update({key: safety[key] for key in SAFETY_KEYS if key in safety})
     summary["safety_settings"] = safety.get("settings")
     if values is not None:
-        ids = data.patients["patient_id"].astype("string")
-        for value, group in summary["groups"].items():
-            cohort = data.with_patients(ids[values == value])
-            group["side_effects"] = side_effect_summary(cohort)
+        for value, cohort in cohorts.items():
+            summary["groups"][str(value)]["side_effects"] = side_effect_summary(cohort)
     return jsonable(summary)

@@ -109,7 +109,7 @@ def test_lookup_by_id_matches_the_integer_codes(values, keys):
 # The whole summary, pinned: tests/data/summary_speed_reference.json.gz holds build_summary's
 # output as computed by the plain pandas code (groupby, merge, isin on ids) before the integer
 # code paths replaced it, on the sample clinic and on a generated clinic of 2,000 patients.
-# A deliberate change to a number must regenerate it: python tests/test_summary_speed.py
+# A deliberate change to a number must regenerate it: PYTHONPATH=. python tests/test_summary_speed.py
 
 REFERENCE = Path(__file__).parent / "data" / "summary_speed_reference.json.gz"
 
