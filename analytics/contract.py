@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -202,7 +203,8 @@ def _conform(
 ) -> pd.DataFrame:
     if frame is None:
         return _empty(columns, dtypes)
-    out = frame.copy()
+    # A shallow copy: pandas copies a column on write, so the caller's frame is never changed.
+    out = frame.copy(deep=False)
     for column in columns:
         if column not in out:
             dtype = dtypes.get(column, "float64")
@@ -255,9 +257,8 @@ def clinic_from_frames(
             + ([patients["patient_id"].astype("string")] if patients is not None else [])
         )
     )
-    first = s.sort_values(["patient_id", "day"]).drop_duplicates("patient_id")[
-        ["patient_id", "route"]
-    ]
+    s = _by_patient_day(s)
+    first = s.loc[_first_of_patient(s["patient_id"]), ["patient_id", "route"]]
     base = pd.DataFrame({"patient_id": pd.array(ids, dtype="string")})
     base = base.merge(first, on="patient_id", how="left")
     extra_cols: tuple[str, ...] = ()
@@ -275,11 +276,53 @@ def clinic_from_frames(
     for column in extra_cols:
         pt[column] = pt[column].astype("string")
     return ClinicData(
-        patients=pt.sort_values("patient_id").reset_index(drop=True),
-        sessions=s.sort_values(["patient_id", "day"]).reset_index(drop=True),
-        assessments=a.sort_values(["patient_id", "day"]).reset_index(drop=True),
-        side_effects=e.sort_values(["patient_id", "day"]).reset_index(drop=True),
+        patients=_by_patient(pt),
+        sessions=s,
+        assessments=_by_patient_day(a),
+        side_effects=_by_patient_day(e),
         has_sessions=sessions is not None,
         months_kept=months_kept,
         extra_patient_columns=extra_cols,
     )
+
+
+def _patient_codes(ids: pd.Series) -> np.ndarray:
+    """Integer codes of ``ids`` in sorted order of the ids, missing ids last (sort_values' order)."""
+    codes, uniques = pd.factorize(ids, sort=True)
+    return np.where(codes < 0, len(uniques), codes)
+
+
+def _by_patient_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.sort_values(["patient_id", "day"]).reset_index(drop=True)``, on integer codes.
+
+    That sort is stable (pandas sorts several keys with ``np.lexsort``), so sorting the codes of
+    the ids and the days with ``np.lexsort`` gives the same order; a frame already in order (the
+    importer's sessions) is not copied.
+    """
+    codes = _patient_codes(frame["patient_id"])
+    day = frame["day"].to_numpy(dtype=np.int64)
+    step = np.diff(codes)
+    if bool(np.all((step > 0) | ((step == 0) & (np.diff(day) >= 0)))):
+        return frame.reset_index(drop=True)
+    return frame.take(np.lexsort((day, codes))).reset_index(drop=True)
+
+
+def _by_patient(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.sort_values("patient_id").reset_index(drop=True)``, on integer codes when the ids
+    are unique and present (the order is then the ids' order, whatever the sort algorithm)."""
+    ids = frame["patient_id"]
+    codes, uniques = pd.factorize(ids, sort=True)
+    if len(uniques) != len(ids) or (codes < 0).any():
+        return frame.sort_values("patient_id").reset_index(drop=True)
+    if bool(np.all(np.diff(codes) > 0)):
+        return frame.reset_index(drop=True)
+    return frame.take(np.argsort(codes)).reset_index(drop=True)
+
+
+def _first_of_patient(ids: pd.Series) -> np.ndarray:
+    """Mask of the first row of each patient in a frame sorted by patient (missing ids last):
+    what ``drop_duplicates("patient_id")`` keeps there."""
+    codes = _patient_codes(ids)
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = codes[1:] != codes[:-1]
+    return first
