@@ -449,5 +449,5 @@ def test_an_upload_replaces_the_sample_and_survives_a_restart(
     finally:
         context.close()
     SCREENSHOTS.mkdir(exist_ok=True)
+    # recorded for reading, never asserted: timings belong to the benchmark (bench/startup.py)
     (SCREENSHOTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2))
-    assert TIMINGS["restart: process start to sign-in form, s"] < 20
