@@ -388,14 +388,18 @@ def _timepoint_scores(
     day = scores["day"].to_numpy()[with_base]
     rows, windows = [], []
     # One pass per window (about ten), never per patient: nearest day, then the earlier one.
+    # Rows are sorted by patient then day (stably), so within a patient's run the first row of
+    # least distance is the nearest score, the earlier one on a tie: the lexsort's pick.
     for number, window in enumerate(definitions.windows):
         inside = np.flatnonzero((day >= window.low) & (day <= window.high))
-        distance = np.abs(day[inside] - window.target_day)
-        picked = inside[np.lexsort((day[inside], distance, codes[inside]))]
-        first = np.ones(len(picked), dtype=bool)
-        first[1:] = codes[picked][1:] != codes[picked][:-1]
-        rows.append(picked[first])
-        windows.append(np.full(int(first.sum()), number, dtype="int64"))
+        if not len(inside):
+            continue
+        distance = np.abs(day[inside] - window.target_day).astype("int64")
+        starts = np.flatnonzero(np.concatenate(([True], np.diff(codes[inside]) != 0)))
+        position = np.arange(len(inside), dtype="int64")
+        best = np.minimum.reduceat(distance * len(inside) + position, starts) % len(inside)
+        rows.append(inside[best])
+        windows.append(np.full(len(best), number, dtype="int64"))
     take = np.concatenate(rows) if rows else np.array([], dtype="int64")
     window_number = np.concatenate(windows) if windows else np.array([], dtype="int64")
     out = scores.take(with_base[take]).reset_index(drop=True)
@@ -440,9 +444,14 @@ def _started_treatment(data: ClinicData) -> pd.Index:
     # Series.unique (first appearance, a missing id in its place), hashing one id per run:
     # the first kept row of each run of equal ids.
     if len(ids) > 1 and len(kept):
-        differs = pc.not_equal(ids[1:], ids[:-1]).fill_null(True)
-        run = np.cumsum(np.concatenate(([True], np.asarray(differs, dtype=bool))))[kept]
-        kept = kept[np.concatenate(([True], run[1:] != run[:-1]))]
+        starts = np.concatenate(
+            ([True], np.asarray(pc.not_equal(ids[1:], ids[:-1]).fill_null(True)))
+        )
+        if len(kept) == len(ids):  # every session from day 0 on, as the contract has it
+            kept = np.flatnonzero(starts)
+        else:
+            run = np.cumsum(starts)[kept]
+            kept = kept[np.concatenate(([True], run[1:] != run[:-1]))]
     return pd.Index(pd.array(pc.unique(ids.take(pa.array(kept))), dtype="string"))
 
 

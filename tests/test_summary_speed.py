@@ -202,3 +202,28 @@ if __name__ == "__main__":  # regenerate the reference after a deliberate change
     text = json.dumps(summaries, sort_keys=True, separators=(",", ":")).encode()
     with gzip.GzipFile(REFERENCE, "wb", mtime=0) as f:
         f.write(text)
+
+
+def test_timepoint_scores_pick_the_nearest_then_earlier_score():
+    from analytics.contract import clinic_from_frames
+    from analytics.timepoints import timepoint_scores
+
+    rows = [
+        ("a", 0, 50.0),
+        ("a", 26, 40.0),  # 2 days before week 4 ...
+        ("a", 30, 30.0),  # ... and 2 after: the earlier wins
+        ("b", 0, 40.0),
+        ("b", 21, 35.0),
+        ("b", 33, 20.0),  # nearer to day 28 than day 21
+        ("c", 0, 30.0),  # no score in any window
+        ("d", -3, 60.0),
+        ("d", 28, 10.0),  # exactly on target
+        ("d", 1, 55.0),
+    ]
+    assessments = pd.DataFrame(rows, columns=["patient_id", "day", "total"]).assign(
+        instrument="PCL-5"
+    )
+    tp = timepoint_scores(clinic_from_frames(assessments=assessments), OutcomeDefinitions())
+    week4 = tp[tp["timepoint"] == "week 4"].set_index("patient_id")["day"].to_dict()
+    assert week4 == {"a": 26, "b": 33, "d": 28}
+    assert tp.loc[tp["timepoint"] == "24h", "patient_id"].tolist() == ["d"]
