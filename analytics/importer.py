@@ -1161,8 +1161,7 @@ def _dedupe(
 def _match_sessions(
     effects: pd.DataFrame, sessions: pd.DataFrame, headers, out: _Collector
 ) -> pd.DataFrame:
-    keys = sessions[["patient_id", "day", "session_number"]]
-    merged = effects.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
+    merged = _session_numbers(effects, sessions)
     unmatched = merged["session_number"].isna()
     for file, grp in merged[unmatched].groupby("_file", sort=False):
         out.rows(
@@ -1173,6 +1172,53 @@ def _match_sessions(
             "matches no session of this patient on that day (a side effect must be recorded "
             "at a session)",
         )
+    return merged
+
+
+def _session_numbers(effects: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """``effects`` with the ``session_number`` of the session of the same patient and day.
+
+    What ``effects.merge(sessions[keys], on=["patient_id", "day"], how="left",
+    validate="many_to_one")`` gives (NaN where no session matches), looked up on integer codes
+    of the patient ids and days instead of merging on the id strings. The merge itself runs
+    (and raises) when the sessions repeat a patient and day, or the columns are not as expected.
+    """
+    keys = sessions[["patient_id", "day", "session_number"]]
+    general = (
+        "session_number" in effects.columns
+        or not effects.columns.is_unique
+        or effects["day"].dtype.kind not in "iuf"
+        or sessions["day"].dtype.kind not in "iu"
+        or sessions["session_number"].dtype.kind not in "iu"
+    )
+    if not general:
+        ids, uniques = pd.factorize(keys["patient_id"])
+        day = keys["day"].to_numpy(dtype=np.int64)
+        low = int(day.min()) if len(day) else 0
+        span = (int(day.max()) - low + 1) if len(day) else 1
+        general = bool((ids < 0).any()) or span * (len(uniques) + 1) >= 2**62
+    if general:
+        return effects.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
+    session_key = pd.Index(ids.astype(np.int64) * span + (day - low))
+    if not session_key.is_unique:
+        return effects.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
+    effect_ids = pd.Index(uniques).get_indexer(effects["patient_id"])
+    effect_day = effects["day"].to_numpy(dtype=np.float64)
+    # A day matches only when it is a whole number within the sessions' range.
+    placed = (effect_ids >= 0) & (effect_day == np.round(effect_day))
+    placed &= (effect_day >= low) & (effect_day < low + span)
+    effect_key = np.where(
+        placed, effect_ids.astype(np.int64) * span + (np.where(placed, effect_day, low) - low), -1
+    ).astype(np.int64)
+    found = session_key.get_indexer(effect_key)
+    found[~placed] = -1
+    numbers = keys["session_number"].to_numpy()
+    merged = effects.reset_index(drop=True)
+    if (found >= 0).all():
+        merged["session_number"] = numbers[found].astype(np.int64)
+    else:
+        # Index -1 (no session) picks the NaN appended after the numbers.
+        merged["session_number"] = np.append(numbers.astype(np.float64), np.nan)[found]
     return merged
 
 

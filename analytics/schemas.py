@@ -10,6 +10,7 @@ Every check's ``error`` text is the rule in plain words, because it is what the 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -214,6 +215,8 @@ def validate_tables(
     headers = headers or {}
     problems: list[Problem] = []
     for table, frame in frames.items():
+        if _surely_valid(table, frame):
+            continue
         try:
             SCHEMAS[table]().validate(frame, lazy=True)
             continue
@@ -221,6 +224,128 @@ def validate_tables(
             cases = exc.failure_cases
         problems += _failure_problems(table, frame, cases, headers, limit)
     return problems
+
+
+# The pre-check of each table: (column, dtype, nullable, required, test of the non-null values).
+# It mirrors the schemas above and may only be stricter than them: a frame it passes has nothing
+# for pandera to report, and any other frame is validated by pandera, which writes the problems.
+def _in(low: float, high: float):
+    return lambda v: (v >= low) & (v <= high)
+
+
+def _among(values):
+    return lambda v: v.isin(values)
+
+
+_ID_TEST = ("patient_id", "string", False, True, lambda v: v.str.len() >= 1)
+_CARRIED_TEST = [("_file", "string", True, False, None), ("_row", "Int64", True, False, None)]
+_PRECHECK = {
+    "sessions": [
+        _ID_TEST,
+        ("day", "int64", False, True, None),
+        ("session_number", "int64", False, False, lambda v: v >= 1),
+        ("route", "string", False, True, None),
+        *[(c, "float64", True, False, _in(*BOUNDS[c])) for c in BOUNDS],
+        ("sedation", "boolean", True, False, None),
+        ("dissociation", "boolean", True, False, None),
+        ("clinician", "string", True, False, None),
+        ("site", "string", True, False, None),
+        ("phase", "string", True, False, _among(["induction", "maintenance"])),
+        *_CARRIED_TEST,
+    ],
+    "assessments": [
+        _ID_TEST,
+        ("day", "int64", False, True, None),
+        ("instrument", "string", False, True, _among(list(INSTRUMENTS))),
+        ("total", "float64", True, True, None),
+        ("prorated", "bool", False, False, None),
+        *[(f"item_{i}", "float64", True, False, None) for i in range(1, MAX_ITEMS + 1)],
+        *_CARRIED_TEST,
+    ],
+    "side_effects": [
+        _ID_TEST,
+        ("day", "int64", False, True, None),
+        ("session_number", "int64", False, False, None),
+        ("effect", "string", False, True, None),
+        ("severity", "string", True, False, _among(["mild", "moderate", "severe"])),
+        ("serious", "boolean", True, False, None),
+        *_CARRIED_TEST,
+    ],
+    "patients": [
+        ("patient_id", "string", False, True, None),
+        ("first_session_year", "Int64", True, False, _in(1950, 2100)),
+        ("first_session_month", "Int64", True, False, _in(1, 12)),
+        *_CARRIED_TEST,
+    ],
+}
+_UNIQUE_KEY = {
+    "sessions": ["patient_id", "day"],
+    "assessments": ["patient_id", "day", "instrument"],
+    "patients": ["patient_id"],
+}
+
+
+def _surely_valid(table: str, frame: pd.DataFrame) -> bool:
+    """True when ``frame`` passes every rule of its schema, by vectorised tests.
+
+    False does not mean invalid: the frame is then validated by pandera, whose failures are the
+    problems reported. So the messages never depend on this function, only the time taken.
+    """
+    if table not in _PRECHECK or not isinstance(frame, pd.DataFrame):
+        return False
+    if not frame.columns.is_unique:
+        return False
+    for column, dtype, nullable, required, test in _PRECHECK[table]:
+        if column not in frame.columns:
+            if required:
+                return False
+            continue
+        values = frame[column]
+        if values.dtype != pd.api.types.pandas_dtype(dtype):
+            return False
+        present = values.notna().to_numpy(dtype=bool)
+        if not nullable and not present.all():
+            return False
+        if test is not None:
+            kept = values if present.all() else values[present]
+            passed = test(kept)
+            if not bool(np.asarray(pd.Series(passed).fillna(False), dtype=bool).all()):
+                return False
+    if table == "assessments" and not _totals_in_range(frame):
+        return False
+    key = _UNIQUE_KEY.get(table)
+    return key is None or _unique_rows(frame, key)
+
+
+def _totals_in_range(frame: pd.DataFrame) -> bool:
+    instrument = frame["instrument"].to_numpy(dtype=object)
+    total = frame["total"].to_numpy(dtype=np.float64)
+    ok = np.isnan(total)
+    for name, inst in INSTRUMENTS.items():
+        ok |= (instrument == name) & (total >= inst.total_min) & (total <= inst.total_max)
+    return bool(ok.all())
+
+
+def _unique_rows(frame: pd.DataFrame, key: list[str]) -> bool:
+    """True when no two rows share ``key`` (every key column present and without nulls)."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    span = 1
+    for column in key:
+        values = frame[column]
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+            low = int(values.min()) if len(values) else 0
+            size = (int(values.max()) - low + 1) if len(values) else 1
+            codes = values.to_numpy(dtype=np.int64) - low
+        else:
+            codes, uniques = pd.factorize(values)
+            if (codes < 0).any():
+                return False
+            size = max(len(uniques), 1)
+        if span * size >= 2**62:
+            return not frame.duplicated(subset=key).any()
+        combined = combined * size + codes
+        span *= size
+    return not pd.Series(combined).duplicated().any()
 
 
 def _failure_problems(table, frame, cases, headers, limit) -> list[Problem]:
