@@ -103,11 +103,29 @@ def session_members(data: ClinicData, column: str) -> pd.DataFrame:
 
 
 def _positions(values, ids: pd.Index) -> np.ndarray:
-    """Position of each of ``values`` in ``ids`` (unique), -1 when absent; by integer codes."""
-    from analytics.timepoints import lookup_by_id
+    """Position of each of ``values`` in ``ids`` (unique), -1 when absent or missing.
 
-    found = lookup_by_id(values, ids, np.arange(len(ids), dtype="float64"))
-    return np.where(np.isnan(found), -1, found).astype("int64")
+    Each run of equal ids (the tables are sorted by patient) is looked up once, in Arrow.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from analytics.timepoints import factorize_ids
+
+    codes, distinct = factorize_ids(pd.Series(values, copy=False).astype("string"))
+    if not len(distinct):
+        return np.full(len(codes), -1, dtype="int64")
+    found = pc.index_in(
+        pa.array(np.asarray(distinct, dtype=object), type=pa.large_string()),
+        value_set=pa.array(np.asarray(ids, dtype=object), type=pa.large_string()),
+    )
+    at = np.append(np.asarray(found.fill_null(-1), dtype="int64"), -1)
+    return at[codes]  # code -1 (a missing id) takes the appended -1
+
+
+def _day_keys(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """One int64 per (patient code, day): days lie within +-2**31 of day 0."""
+    return codes.astype("int64") * (1 << 32) + (days.astype("int64") + (1 << 31))
 
 
 def _per_patient(codes: np.ndarray, size: int, weights=None) -> np.ndarray:
@@ -139,11 +157,14 @@ def overview_parts(
     When ``timepoint`` is not one of the definitions' windows (custom windows), the headline
     timepoint of :func:`overview_numbers` is None.
     """
-    from analytics.attrition import attrition_patients
     from analytics.durability import time_to_response_times
     from analytics.outcomes import patient_outcomes
-    from analytics.timepoints import baseline_scores, shared_intermediates
-    from analytics.trajectories import patient_trajectories
+    from analytics.timepoints import (
+        baseline_scores,
+        shared_intermediates,
+        timepoint_scores,
+        valid_scores,
+    )
 
     if timepoint not in [w.label for w in definitions.windows]:
         timepoint = None  # custom windows without it: no headline timepoint
@@ -155,8 +176,8 @@ def overview_parts(
     s = data.sessions
     s_codes = _positions(s["patient_id"], ids)
     out["sessions"] = _per_patient(s_codes, size).astype("int64")
-    days = pd.DataFrame({"code": s_codes, "day": s["day"].to_numpy("int64")}).drop_duplicates()
-    out["session_days"] = _per_patient(days["code"].to_numpy(), size).astype("int64")
+    distinct = ~pd.Series(_day_keys(s_codes, s["day"].to_numpy("int64"))).duplicated().to_numpy()
+    out["session_days"] = _per_patient(s_codes[distinct], size).astype("int64")
     out["assessments"] = _per_patient(_positions(data.assessments["patient_id"], ids), size).astype(
         "int64"
     )
@@ -182,32 +203,19 @@ def overview_parts(
         out.loc[t_codes[known], "ttr_time"] = ttr["time"].to_numpy(float)[known]
         out.loc[t_codes[known], "ttr_event"] = ttr["event"].to_numpy(bool)[known]
 
-        # attrition needs a timepoint for its "scored" step; induction does not depend on it
-        flow = attrition_patients(
-            data, definitions, week4=timepoint or definitions.windows[-1].label
-        )
-        f_codes = _positions(flow["patient_id"], ids)
-        for column, name in (
-            ("completed_induction", "completed_induction"),
-            ("scored_week4", "scored_timepoint"),
-        ):
-            out[name] = _per_patient(f_codes, size, flow[column].to_numpy(bool)) > 0
-        if timepoint is None:
-            out["scored_timepoint"] = False
+        # Attrition's flags (analytics.attrition.attrition_patients), on integer codes: the
+        # route of the first session sets the induction length; "scored" is a score in the
+        # headline window.
+        out["completed_induction"] = _completed_induction(s, s_codes, size, definitions)
+        out["scored_timepoint"] = False
+        if timepoint is not None:
+            scored = timepoint_scores(data, definitions)
+            scored = scored.loc[scored["timepoint"] == timepoint, "patient_id"]
+            sc_codes = _positions(scored, ids)
+            out["scored_timepoint"] = (_per_patient(sc_codes, size) > 0) & (out["sessions"] > 0)
 
-        points = patient_trajectories(data, definitions, axis="week")
-    x = points["x"].to_numpy(float)
-    bin_codes, bin_x = pd.factorize(x, sort=True)
-    labels = pd.Series(points["label"].astype("string").to_numpy()).groupby(bin_codes).first()
-    bins = pd.DataFrame({"x": np.asarray(bin_x, dtype=float), "label": labels.to_numpy()})
-    weekly = pd.DataFrame(
-        {
-            "code": _positions(points["patient_id"], ids),
-            "bin": bin_codes.astype("int64"),
-            "score": points["score"].to_numpy(float),
-        }
-    )
-    weekly = weekly[weekly["code"] >= 0].reset_index(drop=True)
+        valid = valid_scores(data, definitions.instrument)
+    weekly, bins = _weekly_points(valid, out["baseline"].to_numpy(float), ids)
 
     # start periods: the year, or the year and month when months are kept
     keys = ["year", "month"] if data.months_kept else ["year"]
@@ -236,6 +244,62 @@ def overview_parts(
     )
 
 
+def _completed_induction(
+    s: pd.DataFrame, s_codes: np.ndarray, size: int, definitions: OutcomeDefinitions
+) -> np.ndarray:
+    """Patients with at least the induction sessions of the route of their first session."""
+    known = np.flatnonzero(s_codes >= 0)
+    codes = s_codes[known]
+    days = s["day"].to_numpy("int64")[known]
+    counts = np.bincount(codes, minlength=size)
+    # the first session: the earliest day, the first row on a tie (as a stable sort)
+    in_order = bool(np.all(np.diff(_day_keys(codes, days)) >= 0)) if len(codes) else True
+    order = np.arange(len(codes)) if in_order else np.lexsort((days, codes))
+    sorted_codes = codes[order]
+    is_first = np.ones(len(order), dtype=bool)
+    is_first[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    first_rows = known[order[is_first]]
+    targets = {str(k): float(v) for k, v in definitions.induction_sessions.items()}
+    routes = s["route"].astype("string").iloc[first_rows]
+    target = np.full(size, np.nan)
+    target[sorted_codes[is_first]] = routes.map(targets).astype("float64").to_numpy()
+    with np.errstate(invalid="ignore"):
+        return (counts >= target) & ~np.isnan(target)
+
+
+def _weekly_points(
+    valid: pd.DataFrame, baseline: np.ndarray, ids: pd.Index
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each patient's mean score per week bin, the baseline as week 0 (the points of
+    :func:`analytics.trajectories.patient_trajectories` on the week axis), and the bins."""
+    from analytics.trajectories import _labels, week_of_day
+
+    codes = _positions(valid["patient_id"], ids)
+    day = valid["day"].to_numpy("int64")
+    score = valid["score"].to_numpy(float)
+    with_base = codes >= 0
+    with_base[with_base] = ~np.isnan(baseline[codes[with_base]])
+    post = with_base & (day >= 1)
+    has_base = np.flatnonzero(~np.isnan(baseline))
+    point_codes = np.concatenate([has_base, codes[post]])
+    point_x = np.concatenate([np.zeros(len(has_base)), week_of_day(day[post])])
+    point_score = np.concatenate([baseline[has_base], score[post]])
+    bin_codes, bin_x = pd.factorize(point_x, sort=True)
+    bin_x = np.asarray(bin_x, dtype=float)
+    key = point_codes.astype("int64") * max(len(bin_x), 1) + bin_codes
+    keys, at = np.unique(key, return_inverse=True)
+    mean = np.bincount(at, weights=point_score) / np.bincount(at)
+    weekly = pd.DataFrame(
+        {
+            "code": keys // max(len(bin_x), 1),
+            "bin": keys % max(len(bin_x), 1),
+            "score": mean,
+        }
+    )
+    bins = pd.DataFrame({"x": bin_x, "label": _labels(bin_x, "week").astype(object)})
+    return weekly, bins
+
+
 def _factorize_rows(keys: pd.DataFrame, known: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     """Integer code of each row's period (-1 when unknown) and the periods in time order."""
     periods = keys[known].drop_duplicates().sort_values(list(keys.columns)).reset_index(drop=True)
@@ -262,11 +326,13 @@ def _effect_parts(
             "effect": e["effect"].astype("string").to_numpy(dtype=object),
         }
     )
-    given = pd.DataFrame(
-        {"code": s_codes, "day": data.sessions["day"].to_numpy("int64")}
-    ).drop_duplicates()
-    events = events[events["code"] >= 0].merge(given, on=["code", "day"])
-    events = events.drop_duplicates(["effect", "code", "day"])
+    # a report counts when it matches a session of that patient on that day
+    given = _day_keys(s_codes, data.sessions["day"].to_numpy("int64"))
+    reported = _day_keys(events["code"].to_numpy(), events["day"].to_numpy())
+    matched = (events["code"].to_numpy() >= 0) & pd.Series(reported).isin(
+        given[s_codes >= 0]
+    ).to_numpy(bool)
+    events = events[matched].drop_duplicates(["effect", "code", "day"])
     counts = events.groupby(["code", "effect"], sort=True).size().rename("sessions").reset_index()
     effect_codes, names = pd.factorize(counts["effect"], sort=True)
     counts["effect"] = effect_codes

@@ -195,3 +195,18 @@ def test_parts_survive_a_pickle_round_trip(parts):
     again = pickle.loads(pickle.dumps(parts))
     assert overview_numbers(again, None)["counts"] == overview_numbers(parts, None)["counts"]
     np.testing.assert_array_equal(again.patients["sessions"], parts.patients["sessions"])
+
+
+def test_rows_in_any_order_give_the_same_numbers(sample_clinic):
+    import dataclasses
+
+    shuffled = dataclasses.replace(
+        sample_clinic,
+        sessions=sample_clinic.sessions.sample(frac=1, random_state=3).reset_index(drop=True),
+        side_effects=sample_clinic.side_effects.sample(frac=1, random_state=4),
+    )
+    ours = overview_numbers(overview_parts(shuffled, DEFS))
+    expected = overview_numbers(overview_parts(sample_clinic, DEFS))
+    assert ours["flow"] == expected["flow"]
+    assert ours["counts"] == expected["counts"]
+    assert ours["side_effects"] == expected["side_effects"]
