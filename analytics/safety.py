@@ -866,7 +866,8 @@ def _blood_pressure_rates(
 
 
 def _describe(values: pd.Series) -> dict:
-    v = values.dropna().to_numpy(dtype=float)
+    v = pd.Series(values, copy=False).to_numpy(dtype=float, na_value=np.nan)
+    v = v[~np.isnan(v)]  # dropna, in numpy
     n = len(v)
     return {
         "n": n,
