@@ -102,25 +102,42 @@ def session_members(data: ClinicData, column: str) -> pd.DataFrame:
     return pairs.dropna(subset=[column]).drop_duplicates().reset_index(drop=True)
 
 
-def _positions(values, ids: pd.Index) -> np.ndarray:
-    """Position of each of ``values`` in ``ids`` (unique), -1 when absent or missing.
+class _Locator:
+    """Positions of patient ids in ``ids`` (unique); the id table is built once."""
 
-    Each run of equal ids (the tables are sorted by patient) is looked up once, in Arrow.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    def __init__(self, ids: pd.Index):
+        import pyarrow as pa
 
-    from analytics.timepoints import factorize_ids
+        self._table = pa.array(np.asarray(ids, dtype=object), type=pa.large_string())
 
-    codes, distinct = factorize_ids(pd.Series(values, copy=False).astype("string"))
-    if not len(distinct):
-        return np.full(len(codes), -1, dtype="int64")
-    found = pc.index_in(
-        pa.array(np.asarray(distinct, dtype=object), type=pa.large_string()),
-        value_set=pa.array(np.asarray(ids, dtype=object), type=pa.large_string()),
-    )
-    at = np.append(np.asarray(found.fill_null(-1), dtype="int64"), -1)
-    return at[codes]  # code -1 (a missing id) takes the appended -1
+    def __call__(self, values) -> np.ndarray:
+        """Position of each of ``values`` in the ids, -1 when absent or missing.
+
+        Each run of equal ids (the tables are sorted by patient) is looked up once, in Arrow.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from analytics.timepoints import factorize_ids
+
+        codes, distinct = factorize_ids(pd.Series(values, copy=False).astype("string"))
+        if not len(distinct):
+            return np.full(len(codes), -1, dtype="int64")
+        found = pc.index_in(
+            pa.array(np.asarray(distinct, dtype=object), type=pa.large_string()),
+            value_set=self._table,
+        )
+        at = np.append(np.asarray(found.fill_null(-1), dtype="int64"), -1)
+        return at[codes]  # code -1 (a missing id) takes the appended -1
+
+
+def _sorted_distinct(keys: np.ndarray) -> np.ndarray | None:
+    """First occurrences of ``keys`` when they are already in order (the usual case), else None."""
+    if len(keys) and not np.all(keys[1:] >= keys[:-1]):
+        return None
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return first
 
 
 def _day_keys(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -172,31 +189,33 @@ def overview_parts(
     ids = pd.Index(people["patient_id"].astype("string"))
     size = len(ids)
     out = pd.DataFrame(index=pd.RangeIndex(size))
+    locate = _Locator(ids)
 
     s = data.sessions
-    s_codes = _positions(s["patient_id"], ids)
+    s_codes = locate(s["patient_id"])
     out["sessions"] = _per_patient(s_codes, size).astype("int64")
-    distinct = ~pd.Series(_day_keys(s_codes, s["day"].to_numpy("int64"))).duplicated().to_numpy()
+    keys = _day_keys(s_codes, s["day"].to_numpy("int64"))
+    distinct = _sorted_distinct(keys)
+    if distinct is None:
+        distinct = ~pd.Series(keys).duplicated().to_numpy()
     out["session_days"] = _per_patient(s_codes[distinct], size).astype("int64")
-    out["assessments"] = _per_patient(_positions(data.assessments["patient_id"], ids), size).astype(
-        "int64"
-    )
+    out["assessments"] = _per_patient(locate(data.assessments["patient_id"]), size).astype("int64")
 
     with shared_intermediates():
         base = baseline_scores(data, definitions)
         out["baseline"] = np.nan
-        b_codes = _positions(base["patient_id"], ids)
+        b_codes = locate(base["patient_id"])
         out.loc[b_codes[b_codes >= 0], "baseline"] = base["baseline"].to_numpy(float)[b_codes >= 0]
 
         rows = patient_outcomes(data, definitions)
         rows = rows[rows["timepoint"] == timepoint]  # none when timepoint is None
-        r_codes = _positions(rows["patient_id"], ids)
+        r_codes = locate(rows["patient_id"])
         for flag in _TIMEPOINT_FLAGS:
             values = rows[flag].fillna(False).to_numpy(bool)
             out[f"tp_{flag}"] = _per_patient(r_codes, size, values) > 0
 
         ttr = time_to_response_times(data, definitions)
-        t_codes = _positions(ttr["patient_id"], ids)
+        t_codes = locate(ttr["patient_id"])
         out["ttr_time"] = np.nan
         out["ttr_event"] = False
         known = t_codes >= 0
@@ -211,11 +230,11 @@ def overview_parts(
         if timepoint is not None:
             scored = timepoint_scores(data, definitions)
             scored = scored.loc[scored["timepoint"] == timepoint, "patient_id"]
-            sc_codes = _positions(scored, ids)
+            sc_codes = locate(scored)
             out["scored_timepoint"] = (_per_patient(sc_codes, size) > 0) & (out["sessions"] > 0)
 
         valid = valid_scores(data, definitions.instrument)
-    weekly, bins = _weekly_points(valid, out["baseline"].to_numpy(float), ids)
+    weekly, bins = _weekly_points(valid, out["baseline"].to_numpy(float), locate)
 
     # start periods: the year, or the year and month when months are kept
     keys = ["year", "month"] if data.months_kept else ["year"]
@@ -229,7 +248,7 @@ def overview_parts(
     period_codes, periods = _factorize_rows(start[keys], known)
     out["period"] = period_codes
 
-    effects, effect_names = _effect_parts(data, ids, s_codes)
+    effects, effect_names = _effect_parts(data, locate, s_codes)
     return OverviewParts(
         patients=out,
         ids=ids,
@@ -268,13 +287,13 @@ def _completed_induction(
 
 
 def _weekly_points(
-    valid: pd.DataFrame, baseline: np.ndarray, ids: pd.Index
+    valid: pd.DataFrame, baseline: np.ndarray, locate: _Locator
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each patient's mean score per week bin, the baseline as week 0 (the points of
     :func:`analytics.trajectories.patient_trajectories` on the week axis), and the bins."""
     from analytics.trajectories import _labels, week_of_day
 
-    codes = _positions(valid["patient_id"], ids)
+    codes = locate(valid["patient_id"])
     day = valid["day"].to_numpy("int64")
     score = valid["score"].to_numpy(float)
     with_base = codes >= 0
@@ -314,14 +333,14 @@ def _factorize_rows(keys: pd.DataFrame, known: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _effect_parts(
-    data: ClinicData, ids: pd.Index, s_codes: np.ndarray
+    data: ClinicData, locate: _Locator, s_codes: np.ndarray
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Sessions with each reported effect, per patient (reports matched to a session only)."""
     e = data.side_effects
     e = e.loc[e["effect"].notna()]
     events = pd.DataFrame(
         {
-            "code": _positions(e["patient_id"], ids),
+            "code": locate(e["patient_id"]),
             "day": e["day"].to_numpy("int64"),
             "effect": e["effect"].astype("string").to_numpy(dtype=object),
         }
@@ -329,9 +348,11 @@ def _effect_parts(
     # a report counts when it matches a session of that patient on that day
     given = _day_keys(s_codes, data.sessions["day"].to_numpy("int64"))
     reported = _day_keys(events["code"].to_numpy(), events["day"].to_numpy())
-    matched = (events["code"].to_numpy() >= 0) & pd.Series(reported).isin(
-        given[s_codes >= 0]
-    ).to_numpy(bool)
+    given = np.sort(given[s_codes >= 0])
+    at = np.minimum(np.searchsorted(given, reported), max(len(given) - 1, 0))
+    matched = (events["code"].to_numpy() >= 0) & (
+        given[at] == reported if len(given) else np.zeros(len(reported), dtype=bool)
+    )
     events = events[matched].drop_duplicates(["effect", "code", "day"])
     counts = events.groupby(["code", "effect"], sort=True).size().rename("sessions").reset_index()
     effect_codes, names = pd.factorize(counts["effect"], sort=True)
