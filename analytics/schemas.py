@@ -345,6 +345,8 @@ def _unique_rows(frame: pd.DataFrame, key: list[str]) -> bool:
             return not frame.duplicated(subset=key).any()
         combined = combined * size + codes
         span *= size
+    if bool(np.all(combined[1:] > combined[:-1])):  # in key order (sessions): no repeat
+        return True
     return not pd.Series(combined).duplicated().any()
 
 
