@@ -506,8 +506,7 @@ def _has_required(part: _Part, totals, out: _Collector) -> bool:
 def _common(part: _Part, out: _Collector) -> set[str]:
     """patient_id and time, shared by sessions, assessments and side effects."""
     f = part.frame
-    pid = f["patient_id"].astype("string").str.strip()
-    f["patient_id"] = pid.mask(pid == "")
+    f["patient_id"] = _stripped(f["patient_id"], blank_as_na=True)
     blank = f["patient_id"].isna()
     out.rows(part.file, f.loc[blank, "_row"], part.headers["patient_id"], None, "must not be blank")
     time = TIME_COLUMNS[part.table]
@@ -544,20 +543,35 @@ def _per_distinct(parse, raw: pd.Series) -> tuple[pd.Series, ...]:
 
     ``parse`` must treat each cell on its own (or, like :func:`_floats`, decide on the set of
     values, which the distinct values share with the column); a column of millions of cells
-    holds a few hundred dates or numbers, so the text is parsed a few hundred times.
+    holds a few hundred dates or numbers, so the text is parsed a few hundred times. The cells
+    are hashed in Arrow (:func:`analytics.vocab.distinct_codes`).
     """
     text = raw.astype("string")
-    codes, uniques = pd.factorize(text)
-    if 2 * len(uniques) > len(text):
+    codes, values = vocab.distinct_codes(text)
+    if 2 * (len(values) - int(values.hasnans)) > len(text):
         return parse(raw)
-    values = pd.Series(uniques.array, dtype="string")
-    if (codes < 0).any():
-        values = pd.concat([values, pd.Series([pd.NA], dtype="string")], ignore_index=True)
-        codes = np.where(codes < 0, len(uniques), codes)
-    return tuple(
-        pd.Series(result.array.take(codes), index=raw.index, name=raw.name)
-        for result in parse(values)
-    )
+    return tuple(_spread(result, codes, raw) for result in parse(values))
+
+
+def _spread(result: pd.Series, codes: np.ndarray, like: pd.Series) -> pd.Series:
+    """``result`` (one value per distinct value) taken at ``codes``, on the index of ``like``."""
+    if isinstance(result.dtype, np.dtype):
+        return pd.Series(result.to_numpy()[codes], index=like.index, name=like.name)
+    return pd.Series(result.array.take(codes), index=like.index, name=like.name)
+
+
+def _stripped(raw: pd.Series, *, blank_as_na: bool = False) -> pd.Series:
+    """``raw.astype("string").str.strip()`` (blank cells NA with ``blank_as_na``), stripping
+    each distinct value once."""
+    text = raw.astype("string")
+    codes, values = vocab.distinct_codes(text)
+    if 2 * len(values) > len(text):
+        out = text.str.strip()
+        return out.mask(out == "") if blank_as_na else out
+    values = values.str.strip()
+    if blank_as_na:
+        values = values.mask(values == "")
+    return pd.Series(values.array.take(codes), index=raw.index, name=raw.name)
 
 
 def _parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -689,7 +703,7 @@ def _prepare_sessions(part: _Part, mapping, out: _Collector) -> set[str]:
     _yes_no(part, "dissociation", out)
     for column in ("clinician", "site"):
         if column in part.frame:
-            part.frame[column] = part.frame[column].astype("string").str.strip()
+            part.frame[column] = _stripped(part.frame[column])
     keep |= _numbers(part, NUMBER_COLUMNS["sessions"], out)
     return keep
 

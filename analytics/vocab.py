@@ -35,6 +35,8 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "EFFECTS",
@@ -42,6 +44,7 @@ __all__ = [
     "ROUTES",
     "SEVERITIES",
     "describe_vocabulary",
+    "distinct_codes",
     "fold",
     "normalise_effect",
     "normalise_phase",
@@ -316,13 +319,60 @@ def _normalise(
         return pd.NA
 
     # Each distinct spelling is resolved once, then spread by integer codes: mapping millions
-    # of Arrow-backed strings through a dict walks Python objects.
-    positions, uniques = pd.factorize(text)
-    table = pd.Series([one(value) for value in uniques] + [pd.NA], dtype=object).astype(dtype)
-    spread = table.array.take(np.where(positions < 0, len(uniques), positions))
-    codes = pd.Series(spread, index=text.index, name=text.name)
-    unknown = (text.notna() & codes.isna()).astype(bool)
+    # of Arrow-backed strings through a dict walks Python objects. The raw cells are hashed in
+    # Arrow; stripping and blanking then run on the distinct values alone.
+    positions, distinct = distinct_codes(values.astype("string"))
+    text = distinct.str.strip()
+    text = text.where(text != "")
+    table = pd.Series(
+        [pd.NA if pd.isna(value) else one(value) for value in text], dtype=object
+    ).astype(dtype)
+    unknown_table = (text.notna() & table.isna()).to_numpy(dtype=bool)
+    codes = pd.Series(table.array.take(positions), index=values.index, name=values.name)
+    unknown = pd.Series(unknown_table[positions], index=values.index, name=values.name)
     return codes, unknown
+
+
+def distinct_codes(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Integer codes of ``values`` and its distinct values, a missing value being one of them.
+
+    ``distinct.array.take(codes)`` rebuilds ``values``. Arrow-backed text is hashed in Arrow
+    (``unique`` and ``index_in``), without a trip through Python objects; anything else goes
+    through ``pd.factorize``.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Any column; text is the case this is made for.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        One int64 position into ``distinct`` per value.
+    distinct : pandas.Series
+        The distinct values (missing included, when present), of the dtype of ``values``, with
+        a default index.
+
+    Examples
+    --------
+    >>> codes, distinct = distinct_codes(pd.Series(["b", None, "b", "a"], dtype="string"))
+    >>> distinct.array.take(codes).tolist()
+    ['b', <NA>, 'b', 'a']
+    """
+    dtype = values.dtype
+    if len(values) and isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        arrow = values.array.__arrow_array__()
+        uniques = pc.unique(arrow)
+        codes = pc.index_in(arrow, value_set=uniques)
+        codes = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+        distinct = pd.Series(pd.array(uniques.cast(pa.large_string()), dtype=dtype), copy=False)
+        return codes, distinct
+    positions, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques, dtype=dtype)
+    if (positions < 0).any():
+        distinct = pd.concat([distinct, pd.Series([None], dtype=dtype)], ignore_index=True)
+        positions = np.where(positions < 0, len(uniques), positions)
+    return np.asarray(positions, dtype=np.int64), distinct
 
 
 def normalise_route(
