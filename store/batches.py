@@ -31,11 +31,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from analytics.importer import ImportOptions, ImportResult
 
 from analytics.contract import (
     ASSESSMENT_DTYPES,
@@ -46,7 +50,6 @@ from analytics.contract import (
     ClinicData,
     empty_clinic,
 )
-from analytics.importer import ImportOptions, ImportResult, import_files
 from analytics.problems import ERROR, WARNING, Problem
 from store.audit import record_audit
 from store.db import get_engine, write_transaction
@@ -440,6 +443,9 @@ def import_upload(
     """
     if isinstance(user, User) and user.role not in (DIRECTOR, "staff"):
         raise PermissionError(f"a {user.role} cannot import data")
+    # the importer (and pandera behind it) loads on the first import, not with the dashboard
+    from analytics.importer import ImportOptions, import_files
+
     options = options or ImportOptions()
     engine = engine or get_engine()
     result = import_files(files, options=options, mapping=mapping)
@@ -1272,7 +1278,7 @@ def ensure_sample(
 
     Once cleared (or replaced by a first import) the sample is not loaded again.
     """
-    from analytics.importer import import_folder
+    from analytics.importer import ImportOptions, import_folder
 
     engine = engine or get_engine()
     with engine.connect() as conn:
