@@ -26,11 +26,13 @@ WARM_MODULES = (
     "store.db",
     "store.users",
     "store.audit",
+    "store.batches",
     "ui.state",
     "ui.components",
     "ui.figures",
     "analytics.definitions",
-    "analytics.summary",
+    "analytics.overview",
+    "analytics.safety",
 )
 
 
@@ -103,6 +105,29 @@ def _run(job: _Job, url: str, sample_folder: str) -> None:
             importlib.import_module(name)
         except Exception:  # a warm-up only: the page that needs it reports the failure
             pass
+    try:
+        _warm_figures()
+    except Exception:  # a warm-up only
+        pass
+
+
+def _warm_figures() -> None:
+    """Draw the Overview's two kinds of figure once: Plotly loads each property's validator on
+    its first use, which would otherwise fall on the first signed-in page."""
+    import pandas as pd
+
+    from ui import figures
+
+    figures.counts_by_period_figure(
+        pd.DataFrame({"period": ["2025"], "new_starts": [1], "sessions": [1]}), period="period"
+    )
+    figures.mean_score_figure(
+        pd.DataFrame(
+            {"x": [0.0, 1.0], "label": ["baseline", "week 1"], "n": [10, 10], "mean": [50.0, 40.0],
+             "ci_low": [45.0, 35.0], "ci_high": [55.0, 45.0], "group": ["All patients"] * 2}
+        ),
+        x="x", y_title="Mean", x_title="Weeks",
+    )  # fmt: skip
 
 
 def begin(url: str | None = None, sample_folder: str | None = None) -> None:
