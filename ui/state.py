@@ -207,6 +207,9 @@ def active_clinic() -> Loaded:
 
 
 # --------------------------------------------------------------------------- the overview
+KEEP_OVERVIEWS = 4  # prepared Overviews kept on disk (data versions x definitions)
+
+
 def cache_dir() -> Path:
     """Where results kept across restarts live: ``DASHBOARD_CACHE_DIR``, else ``var/cache``."""
     default = Path(__file__).resolve().parents[1] / "var" / "cache"
@@ -227,6 +230,10 @@ def _keep(path: Path, value: Any) -> None:
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".part") as f:
             pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(f.name, path)  # atomic: a reader sees the old file or the whole new one
+        # keep the newest few: older data versions are not shown again
+        kept = sorted(path.parent.glob("overview-*.pickle"), key=lambda p: p.stat().st_mtime)
+        for old in kept[:-KEEP_OVERVIEWS]:
+            old.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only disk only costs the next start a recomputation
 
