@@ -49,6 +49,7 @@ from analytics.problems import ERROR, WARNING, Problem, problems_frame
 from analytics.reader import read_table
 from analytics.schemas import validate_tables
 from analytics.scoring import score_forms
+from analytics.timepoints import factorize_ids
 
 __all__ = ["ImportOptions", "ImportResult", "identify_table", "import_files", "import_folder"]
 
@@ -556,7 +557,7 @@ def _per_distinct(parse, raw: pd.Series) -> tuple[pd.Series, ...]:
 def _spread(result: pd.Series, codes: np.ndarray, like: pd.Series) -> pd.Series:
     """``result`` (one value per distinct value) taken at ``codes``, on the index of ``like``."""
     if isinstance(result.dtype, np.dtype):
-        return pd.Series(result.to_numpy()[codes], index=like.index, name=like.name)
+        return pd.Series(result.to_numpy()[codes], index=like.index, name=like.name, copy=False)
     return pd.Series(result.array.take(codes), index=like.index, name=like.name)
 
 
@@ -949,11 +950,7 @@ def _assemble(parts: list[_Part], options: ImportOptions, out: _Collector) -> Cl
     first_date = None
     if sessions is not None:
         sessions = _dedupe(sessions, ["patient_id", "_t"], "the same patient and day", out, headers)
-        day0 = sessions.groupby("patient_id")["_t"].min()
-        first_t = sessions.groupby("patient_id")["_t"].transform("min")
-        sessions["day"] = (sessions["_t"] - first_t).astype("int64")
-        sessions = sessions.sort_values(["patient_id", "day"], kind="stable")
-        sessions["session_number"] = sessions.groupby("patient_id").cumcount().astype("int64") + 1
+        day0, sessions = _number_sessions(sessions)
         if sessions_dated:
             first_date = (_EPOCH + day0.to_numpy().astype("int64")).astype("datetime64[D]")
             first_date = pd.Series(pd.to_datetime(first_date), index=day0.index)
@@ -1049,6 +1046,36 @@ def _assemble(parts: list[_Part], options: ImportOptions, out: _Collector) -> Cl
     )
 
 
+def _number_sessions(sessions: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """Each patient's first ``_t`` (by patient id), and the sessions with ``day`` (days since
+    that first session) and ``session_number`` (1, 2, ... by day), sorted by patient and day.
+
+    Computed on integer codes of the sorted patient ids: sorting by code and ``_t`` is sorting
+    by id and day, since a patient's days are their times less one number. Missing ids or times
+    take the pandas route, which gives the same tables.
+    """
+    t = sessions["_t"]
+    codes, uniques = factorize_ids(sessions["patient_id"], sort=True)
+    if not (len(t) and t.dtype.kind in "iuf" and not t.hasnans and (codes >= 0).all()):
+        day0 = sessions.groupby("patient_id")["_t"].min()
+        first_t = sessions.groupby("patient_id")["_t"].transform("min")
+        sessions["day"] = (sessions["_t"] - first_t).astype("int64")
+        sessions = sessions.sort_values(["patient_id", "day"], kind="stable")
+        sessions["session_number"] = sessions.groupby("patient_id").cumcount().astype("int64") + 1
+        return day0, sessions
+    times = t.to_numpy()
+    order = np.lexsort((times, codes))  # stable: ties keep their order, as sort_values does
+    ordered = codes[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    first = times[order[starts]]
+    day0 = pd.Series(first, index=pd.Index(uniques, name="patient_id"), name="_t")
+    sessions["day"] = (t - first[codes]).astype("int64")
+    sessions = sessions.take(order)
+    within = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
+    sessions["session_number"] = (within + 1).astype("int64")
+    return day0, sessions
+
+
 def _concat(parts: list[_Part]) -> pd.DataFrame:
     frames = [p.frame for p in parts]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
@@ -1092,7 +1119,7 @@ def _place(
             )
         )
         return None
-    start = f["patient_id"].map(day0)
+    start = _map_ids(f["patient_id"], day0)
     if part.dated:
         unplaced = start.isna()
         if unplaced.any() and drop_unplaced:
@@ -1123,17 +1150,71 @@ def _place(
     return f
 
 
+def _is_arrow_text(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
+def _positions_in(values: pd.Series, uniques: pd.Index) -> np.ndarray:
+    """``uniques.get_indexer(values)`` for unique ``uniques``; text is looked up in Arrow."""
+    if len(values) and _is_arrow_text(values) and _is_arrow_text(pd.Series(uniques[:0])):
+        if not uniques.hasnans:
+            arrow = values.array.__arrow_array__()
+            found = pc.index_in(arrow, value_set=pa.array(uniques.array).cast(arrow.type))
+            return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.intp)
+    return pd.Index(uniques).get_indexer(values)
+
+
+def _map_ids(ids: pd.Series, by_id: pd.Series) -> pd.Series:
+    """``ids.map(by_id)`` for a uniquely indexed ``by_id``, looking text ids up in Arrow."""
+    numeric = isinstance(by_id.dtype, np.dtype) and by_id.dtype.kind in "iuf"
+    if not (len(ids) and numeric and by_id.index.is_unique and _is_arrow_text(ids)):
+        return ids.map(by_id)
+    if not _is_arrow_text(pd.Series(by_id.index[:0])):
+        return ids.map(by_id)
+    found = _positions_in(ids, by_id.index)
+    values = by_id.to_numpy()
+    if (found < 0).any():
+        # As map does: a missing id is missing, which makes integers floats.
+        values = np.append(values.astype(np.float64), np.nan)
+    # map over Arrow text answers in Arrow numbers, missing values null.
+    mapped = pd.arrays.ArrowExtensionArray(pa.array(values[found], from_pandas=True))
+    return pd.Series(mapped, index=ids.index, name=ids.name, copy=False)
+
+
+def _key_codes(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """The key columns with Arrow text replaced by integer codes (equal text, equal code; every
+    missing value one code): ``duplicated`` gives the same answer, without hashing strings."""
+    columns = {}
+    for column in key:
+        values = frame[column]
+        if _is_arrow_text(values) and len(values):
+            columns[column] = vocab.distinct_codes(values)[0]
+        else:
+            columns[column] = values
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
 def _dedupe(
     frame: pd.DataFrame, key: list[str], what: str, out: _Collector, headers
 ) -> pd.DataFrame:
     values = [c for c in frame.columns if c not in ("_row", "_file")]
-    repeated = frame.duplicated(subset=key, keep="first")
+    if frame.columns.is_unique:
+        codes = _key_codes(frame, key)
+
+        def repeats(keep: str) -> pd.Series:
+            return codes.duplicated(keep=keep)
+    else:
+
+        def repeats(keep: str) -> pd.Series:
+            return frame.duplicated(subset=key, keep=keep)
+
+    repeated = repeats("first")
     if not set(key) <= set(values):
         exact = frame.duplicated(subset=values, keep="first")
     elif repeated.any():
         # Rows that repeat another exactly share its key: only rows whose key repeats are
         # compared on every column.
-        candidates = (repeated | frame.duplicated(subset=key, keep="last")).to_numpy()
+        candidates = (repeated | repeats("last")).to_numpy()
         exact = pd.Series(False, index=frame.index)
         exact[candidates] = frame[candidates].duplicated(subset=values, keep="first").to_numpy()
     else:
@@ -1206,7 +1287,7 @@ def _session_numbers(effects: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFr
         or sessions["session_number"].dtype.kind not in "iu"
     )
     if not general:
-        ids, uniques = pd.factorize(keys["patient_id"])
+        ids, uniques = factorize_ids(keys["patient_id"])
         day = keys["day"].to_numpy(dtype=np.int64)
         low = int(day.min()) if len(day) else 0
         span = (int(day.max()) - low + 1) if len(day) else 1
@@ -1216,7 +1297,7 @@ def _session_numbers(effects: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFr
     session_key = pd.Index(ids.astype(np.int64) * span + (day - low))
     if not session_key.is_unique:
         return effects.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
-    effect_ids = pd.Index(uniques).get_indexer(effects["patient_id"])
+    effect_ids = _positions_in(effects["patient_id"], uniques)
     effect_day = effects["day"].to_numpy(dtype=np.float64)
     # A day matches only when it is a whole number within the sessions' range.
     placed = (effect_ids >= 0) & (effect_day == np.round(effect_day))

@@ -362,8 +362,20 @@ def distinct_codes(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     dtype = values.dtype
     if len(values) and isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         arrow = values.array.__arrow_array__()
-        uniques = pc.unique(arrow)
-        codes = pc.index_in(arrow, value_set=uniques)
+        if isinstance(arrow, pa.Array):
+            arrow = pa.chunked_array([arrow])
+        encoded = arrow.dictionary_encode()
+        dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
+        if all(chunk.dictionary.equals(dictionary) for chunk in encoded.chunks):
+            # One dictionary for every chunk; a missing value gets the code after it.
+            indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks])
+            codes = indices.fill_null(len(dictionary)) if indices.null_count else indices
+            uniques = pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
+            if not indices.null_count:
+                uniques = dictionary
+        else:
+            uniques = pc.unique(arrow)
+            codes = pc.index_in(arrow, value_set=uniques)
         codes = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
         distinct = pd.Series(pd.array(uniques.cast(pa.large_string()), dtype=dtype), copy=False)
         return codes, distinct
