@@ -1294,8 +1294,11 @@ def _session_numbers(effects: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFr
         general = bool((ids < 0).any()) or span * (len(uniques) + 1) >= 2**62
     if general:
         return effects.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
-    session_key = pd.Index(ids.astype(np.int64) * span + (day - low))
-    if not session_key.is_unique:
+    session_key = ids.astype(np.int64) * span + (day - low)
+    # Sessions sorted by patient and day have increasing keys: none repeats, and a key is found
+    # by bisection rather than a hash table of millions of keys.
+    increasing = bool(np.all(session_key[1:] > session_key[:-1]))
+    if not increasing and not pd.Index(session_key).is_unique:
         return effects.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
     effect_ids = _positions_in(effects["patient_id"], uniques)
     effect_day = effects["day"].to_numpy(dtype=np.float64)
@@ -1305,7 +1308,13 @@ def _session_numbers(effects: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFr
     effect_key = np.where(
         placed, effect_ids.astype(np.int64) * span + (np.where(placed, effect_day, low) - low), -1
     ).astype(np.int64)
-    found = session_key.get_indexer(effect_key)
+    if increasing:
+        found = np.searchsorted(session_key, effect_key)
+        found[found == len(session_key)] = 0
+        hit = session_key[found] == effect_key if len(session_key) else np.zeros(len(found), bool)
+        found = np.where(hit, found, -1)
+    else:
+        found = pd.Index(session_key).get_indexer(effect_key)
     found[~placed] = -1
     numbers = keys["session_number"].to_numpy()
     merged = effects.reset_index(drop=True)

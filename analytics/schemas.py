@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from analytics.contract import MAX_ITEMS
+from analytics.contract import MAX_ITEMS, factorize_sorted
 from analytics.instruments import INSTRUMENTS
 from analytics.problems import ERROR, Problem
 
@@ -337,10 +337,10 @@ def _unique_rows(frame: pd.DataFrame, key: list[str]) -> bool:
             size = (int(values.max()) - low + 1) if len(values) else 1
             codes = values.to_numpy(dtype=np.int64) - low
         else:
-            codes, uniques = pd.factorize(values)
+            codes, size = factorize_sorted(values)
             if (codes < 0).any():
                 return False
-            size = max(len(uniques), 1)
+            size = max(size, 1)
         if span * size >= 2**62:
             return not frame.duplicated(subset=key).any()
         combined = combined * size + codes

@@ -19,6 +19,8 @@ from analytics.importer import ImportOptions, import_folder
 from analytics.reader import read_table
 from analytics.vocab import distinct_codes
 
+# The reference merge warns when float days meet integer days; the lookup itself does not.
+SESSIONS_MARK = pytest.mark.filterwarnings("ignore:You are merging on int and float")
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 _TEXT = st.lists(
@@ -212,3 +214,52 @@ def test_sample_clinic_imports_the_same_tables_twice():
     assert first.problems == second.problems
     for name in ("sessions", "assessments", "side_effects", "patients"):
         pd.testing.assert_frame_equal(getattr(first.data, name), getattr(second.data, name))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=_TEXT, split=st.integers(0, 30))
+def test_sorted_codes_equal_factorize(values, split):
+    from analytics.contract import factorize_sorted
+
+    series = _chunked(values, split)
+    codes, n = factorize_sorted(series)
+    expected, uniques = pd.factorize(series, sort=True)
+    assert codes.tolist() == expected.tolist()
+    assert n == len(uniques)
+
+
+def test_sorted_codes_equal_factorize_on_the_sample():
+    from analytics.contract import factorize_sorted
+
+    ids = _sample_column("assessments.csv", "patient_id")
+    codes, n = factorize_sorted(ids)
+    expected, uniques = pd.factorize(ids, sort=True)
+    assert codes.tolist() == expected.tolist() and n == len(uniques)
+
+
+@SESSIONS_MARK
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sessions=st.lists(
+        st.tuples(st.sampled_from(["P1", "P2", "P10"]), st.integers(0, 6)),
+        unique=True,
+        max_size=12,
+    ),
+    effects=st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2", "P10", "P7"]),
+            st.sampled_from([-1.0, 0.0, 2.0, 3.5, 6.0, 9.0]),
+        ),
+        max_size=12,
+    ),
+)
+def test_session_numbers_of_sorted_sessions_equal_the_merge(sessions, effects):
+    s = pd.DataFrame(sorted(sessions), columns=["patient_id", "day"])
+    s["patient_id"] = s["patient_id"].astype("string")
+    s["session_number"] = s.groupby("patient_id").cumcount().astype("int64") + 1
+    e = pd.DataFrame(effects, columns=["patient_id", "day"])
+    e["patient_id"] = e["patient_id"].astype("string")
+    e["_row"] = np.arange(len(e))
+    keys = s[["patient_id", "day", "session_number"]]
+    expected = e.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
+    pd.testing.assert_frame_equal(importer._session_numbers(e, s), expected)
