@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.generate import DATA_DIR, clinic_dir
 
-__all__ = ["CHROMIUM", "METRIC", "load_store", "overview_render_times", "serve"]
+__all__ = ["CHROMIUM", "METRIC", "load_store", "overview_render_times", "serve", "stop_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -109,12 +109,17 @@ def serve(folder: Path, home: Path, *, start_timeout: float = 120):
             time.sleep(0.3)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop a server started here, killing it if it does not stop within 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _visit(browser, url: str, timeout_s: float) -> tuple[float, float]:

@@ -27,7 +27,7 @@ import threading
 import time
 import urllib.request
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, METRIC, ROOT, _free_port
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, METRIC, ROOT, _free_port, stop_server
 from bench.generate import DATA_DIR
 
 __all__ = ["startup_times"]
@@ -64,15 +64,6 @@ def _start(script: str, env: dict) -> tuple[subprocess.Popen, str, float, list[s
                 raise RuntimeError(f"streamlit did not start: {''.join(lines)[-2000:]}")
             time.sleep(0.02)
     return process, url, started, lines
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def startup_times(runs: int = 3) -> dict:
@@ -121,7 +112,7 @@ def startup_times(runs: int = 3) -> dict:
                     metric = time.perf_counter() - started
                 finally:
                     context.close()
-                    _stop(process)
+                    stop_server(process)
                 key = "first_start" if run == 0 else "later"
                 result.setdefault(key, []).append({"form": form, "first_metric": metric})
                 if run:
@@ -135,7 +126,7 @@ def startup_times(runs: int = 3) -> dict:
                     result["floor"].append(time.perf_counter() - started)
                 finally:
                     page.close()
-                    _stop(process)
+                    stop_server(process)
         finally:
             browser.close()
     for key in ("form", "first_metric", "floor"):
