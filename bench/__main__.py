@@ -25,7 +25,7 @@ from bench.steps import STEPS, prepare, run_in_subprocess
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 # Profiled at the largest size: the steps whose targets are hardest to reach.
-PROFILED = ("summary", "import", "week4_ours", "filter_change")
+PROFILED = ("summary", "import", "week4_ours", "filter_change", "overview_parts")
 NOTES_MARK = "<!-- notes -->"
 PACKAGES = ("pandas", "numpy", "pyarrow", "scipy", "pandera", "streamlit", "duckdb", "pyinstrument")
 
@@ -182,10 +182,12 @@ def write_results(report: dict, path: Path = RESULTS) -> None:
             "",
             "Chromium (headless) through Playwright, signed in as a director: seconds from "
             "pressing *Sign in* to the first headline metric being visible. *cold*: a new "
-            "server, empty caches (the clinic is read from the database and the summary "
-            "computed); *warm*: a second visit to the same server; *restart*: a new server with "
-            "the disk cache the cold visit filled. *database load*: putting the clinic into the "
-            "app's SQLite database (`store.ensure_sample`, what a first start does).",
+            "server with nothing prepared (the clinic is read from the store's snapshot and the "
+            "Overview's per-patient parts are computed); *warm*: a second visit to the same "
+            "server; *restart*: a new server that finds the parts the cold visit kept on disk, "
+            "as the first visit after an import on the Data page does (the import prepares "
+            "them). *database load*: putting the clinic into the app's SQLite database "
+            "(`store.ensure_sample`, what a first start does, snapshot included).",
             "",
             "In brackets: from opening the app's address (the sign-in form and typing included).",
             "",
