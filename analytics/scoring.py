@@ -99,7 +99,9 @@ def score_forms(
     inst = get_instrument(instrument)
     names = source_columns or {}
     n = inst.n_items
-    out = forms.copy()
+    # Copy-on-write: a shallow copy shares the input's columns until one is replaced, and every
+    # column below is replaced or added, never written in place.
+    out = forms.copy(deep=False)
     for column in inst.items:
         if column not in out:
             out[column] = np.nan
@@ -211,22 +213,28 @@ def score_forms(
 
 
 def _score_clusters(out: pd.DataFrame, inst, x: np.ndarray, ok: np.ndarray, valid: np.ndarray):
-    for key in ("B", "C", "D", "E"):
-        out[f"cluster_{key.lower()}"] = np.nan
-    out["provisional_dx"] = pd.array([pd.NA] * len(out), dtype="boolean")
-    if not inst.clusters:
-        return
-    present = ok.all(axis=1) & valid
-    meets = np.ones(len(out), dtype=bool)
-    for key, numbers in inst.clusters.items():
-        cols = [i - 1 for i in numbers]
-        cluster_ok = ok[:, cols].all(axis=1) & valid
-        sums = np.where(cluster_ok, np.where(ok[:, cols], x[:, cols], 0.0).sum(axis=1), np.nan)
-        out[f"cluster_{key.lower()}"] = sums
-        if inst.dx_item_min is not None and key in inst.dx_cluster_min:
-            symptoms = (np.where(ok[:, cols], x[:, cols], 0.0) >= inst.dx_item_min).sum(axis=1)
-            meets &= symptoms >= inst.dx_cluster_min[key]
-    if inst.dx_cluster_min:
-        dx = pd.array(meets, dtype="boolean")
-        dx[~present] = pd.NA
-        out["provisional_dx"] = dx
+    n = len(out)
+    sums: dict[str, np.ndarray | None] = dict.fromkeys(("B", "C", "D", "E"))
+    dx = pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+    if inst.clusters:
+        present = ok.all(axis=1) & valid
+        meets = np.ones(n, dtype=bool)
+        # Answered items, with every other item 0: sums and symptom counts read the same matrix.
+        counted = np.where(ok, x, 0.0)
+        for key, numbers in inst.clusters.items():
+            cols = [i - 1 for i in numbers]
+            cluster_ok = ok[:, cols].all(axis=1) & valid
+            block = counted[:, cols]
+            sums[key] = np.where(cluster_ok, block.sum(axis=1), np.nan)
+            if inst.dx_item_min is not None and key in inst.dx_cluster_min:
+                symptoms = (block >= inst.dx_item_min).sum(axis=1)
+                meets &= symptoms >= inst.dx_cluster_min[key]
+        if inst.dx_cluster_min:
+            dx = pd.arrays.BooleanArray(meets, ~present)
+    standard = ("B", "C", "D", "E")
+    for key in standard:
+        out[f"cluster_{key.lower()}"] = np.full(n, np.nan) if sums[key] is None else sums[key]
+    out["provisional_dx"] = dx
+    for key, values in sums.items():
+        if key not in standard:
+            out[f"cluster_{key.lower()}"] = values
