@@ -632,9 +632,35 @@ def _floats(text: pd.Series) -> pd.Series:
 
 
 def _to_number(raw: pd.Series, rows: pd.Series, file: str, header: str, out) -> pd.Series:
+    whole = _whole_column_numbers(raw)
+    if whole is not None:
+        return whole
     number, bad = _per_distinct(_number_values, raw)
     out.rows(file, rows[bad], header, raw[bad], "must be a number")
     return number
+
+
+def _whole_column_numbers(raw: pd.Series) -> pd.Series | None:
+    """float64 of an Arrow text column whose every filled cell is a finite number, in one cast;
+    None otherwise (a blank or padded cell, text, infinity), for :func:`_number_values`.
+
+    Arrow's cast refuses empty and padded text, so a column it parses holds only cells that
+    :func:`_number_values` would strip to themselves and parse with the same cast.
+    """
+    if not (len(raw) and isinstance(raw.dtype, pd.StringDtype) and raw.dtype.storage == "pyarrow"):
+        return None
+    try:
+        parsed = pc.cast(raw.array.__arrow_array__(), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError, ValueError):
+        return None
+    if isinstance(parsed, pa.ChunkedArray):
+        parsed = parsed.combine_chunks() if parsed.num_chunks != 1 else parsed.chunk(0)
+    values = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
+    if not values.flags.writeable:
+        values = values.copy()  # a view of Arrow's buffer: the column is owned, as before
+    if np.isinf(values).any() or int(np.isnan(values).sum()) != parsed.null_count:
+        return None  # "inf" or "nan" written in a cell: reported as not a number
+    return pd.Series(values, index=raw.index, name=raw.name, copy=False)
 
 
 def _number_values(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
