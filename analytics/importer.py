@@ -1220,14 +1220,47 @@ def _key_codes(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
+def _repeats_in_order(codes: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """``codes.duplicated(keep=...)`` for "first" and "last" when the integer key columns are in
+    lexicographic order (the importer's sorted sessions): equal keys are then neighbours, so a
+    row repeats an earlier key when it equals the row before it, a later key when it equals the
+    row after it. None when a column is not integer without missing values, or out of order.
+    """
+    n = len(codes)
+    if n < 2:
+        return None
+    equal = np.ones(n - 1, dtype=bool)  # row i + 1 equals row i on the columns seen so far
+    for column in codes.columns:
+        values = codes[column]
+        if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_integer(
+            values.dtype.pyarrow_dtype
+        ):
+            if values.hasnans:
+                return None
+            array = values.to_numpy(dtype=np.int64)
+        elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+            array = values.to_numpy()
+        else:
+            return None
+        after, before = array[1:], array[:-1]
+        if (equal & (after < before)).any():
+            return None
+        equal &= after == before
+    no = np.zeros(1, dtype=bool)
+    return {"first": np.concatenate([no, equal]), "last": np.concatenate([equal, no])}
+
+
 def _dedupe(
     frame: pd.DataFrame, key: list[str], what: str, out: _Collector, headers
 ) -> pd.DataFrame:
     values = [c for c in frame.columns if c not in ("_row", "_file")]
     if frame.columns.is_unique:
         codes = _key_codes(frame, key)
+        in_order = _repeats_in_order(codes)
 
         def repeats(keep: str) -> pd.Series:
+            if in_order is not None:
+                return pd.Series(in_order[keep], index=frame.index)
             return codes.duplicated(keep=keep)
     else:
 
