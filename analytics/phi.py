@@ -33,6 +33,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics.problems import ERROR, Problem
 from analytics.reader import ROW_COLUMN, normalise_header
@@ -195,29 +197,64 @@ def _is_age(header: str) -> bool:
     return bool(words) and words[0] == "age" and (len(words) == 1 or words[1] in ("years", "at"))
 
 
+def _sample_positions(n_filled: int) -> np.ndarray:
+    """Which of ``n_filled`` non-blank cells are sampled: the first half of the sample, then
+    the rest spread evenly to the last cell."""
+    if n_filled <= PHI_SAMPLE:
+        return np.arange(n_filled)
+    half = PHI_SAMPLE // 2
+    spread = np.linspace(half, n_filled - 1, PHI_SAMPLE - half).astype(np.int64)
+    return np.concatenate([np.arange(half), spread])
+
+
 def _sample(cells: pd.Series) -> pd.Series:
     # Positions of the non-blank cells, so that a long column is not copied to drop its blanks.
     filled = np.flatnonzero(cells.notna().to_numpy(dtype=bool))
-    if len(filled) <= PHI_SAMPLE:
-        return cells.iloc[filled]
-    half = PHI_SAMPLE // 2
-    spread = np.linspace(half, len(filled) - 1, PHI_SAMPLE - half).astype(np.int64)
-    return cells.iloc[filled[np.concatenate([np.arange(half), spread])]]
+    return cells.iloc[filled[_sample_positions(len(filled))]]
+
+
+def _arrow_sample(cells: pd.Series) -> pa.Array | None:
+    """:func:`_sample`'s cells taken in Arrow, for the reader's Arrow-backed text; a column
+    without blanks needs no mask. None for any other column."""
+    dtype = cells.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    arrow = cells.array.__arrow_array__()
+    if arrow.null_count:
+        valid = arrow.is_valid()
+        filled = np.flatnonzero(np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool))
+        positions = filled[_sample_positions(len(filled))]
+    else:
+        positions = _sample_positions(len(arrow))
+    taken = arrow.take(pa.array(positions, type=pa.int64()))
+    return taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+
+
+def _distinct_counts(cells: pd.Series) -> tuple[pd.Series, np.ndarray, int]:
+    """The distinct sampled values (``string``), how many sampled cells hold each, and the
+    sample size."""
+    sample = _arrow_sample(cells)
+    if sample is not None:
+        counts = pc.value_counts(sample)
+        weights = counts.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
+        distinct = pd.Series(pd.array(counts.field("values"), dtype="string"), copy=False)
+        return distinct, weights, len(sample)
+    text = _sample(cells).astype("string")
+    counts = text.value_counts(sort=False, dropna=True)
+    return pd.Series(counts.index, dtype="string"), counts.to_numpy(dtype=np.int64), len(text)
 
 
 def _value_reasons(header: str, cells: pd.Series) -> list[str]:
-    sample = _sample(cells).astype("string")
-    if sample.empty:
-        return []
     # Each pattern runs once per distinct sampled value; hits still count sampled cells.
-    counts = sample.value_counts(sort=False, dropna=True)
-    distinct = pd.Series(counts.index, dtype="string")
-    weights = counts.to_numpy(dtype=np.int64)
+    distinct, weights, n_sampled = _distinct_counts(cells)
+    if not n_sampled:
+        return []
     reasons = []
     for pattern, reason, loose in _VALUE_RULES:
+        # pandas picks RE2 or Python's re from the pattern and the distinct values.
         matched = distinct.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
         hits = int(weights[matched].sum())
-        if hits and (not loose or hits >= LOOSE_SHARE * len(sample)):
+        if hits and (not loose or hits >= LOOSE_SHARE * n_sampled):
             reasons.append(reason)
     if _is_age(header):
         ages = pd.to_numeric(cells, errors="coerce")
