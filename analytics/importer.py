@@ -653,13 +653,13 @@ def _whole_column_numbers(raw: pd.Series) -> pd.Series | None:
         parsed = pc.cast(raw.array.__arrow_array__(), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError, ValueError):
         return None
-    if isinstance(parsed, pa.ChunkedArray):
-        parsed = parsed.combine_chunks() if parsed.num_chunks != 1 else parsed.chunk(0)
     values = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
     if not values.flags.writeable:
         values = values.copy()  # a view of Arrow's buffer: the column is owned, as before
-    if np.isinf(values).any() or int(np.isnan(values).sum()) != parsed.null_count:
-        return None  # "inf" or "nan" written in a cell: reported as not a number
+    # Blank cells are NaN; any other non-finite value is "inf" or "nan" written in a cell,
+    # reported as not a number.
+    if len(values) - int(np.count_nonzero(np.isfinite(values))) != parsed.null_count:
+        return None
     return pd.Series(values, index=raw.index, name=raw.name, copy=False)
 
 
