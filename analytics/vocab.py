@@ -303,8 +303,6 @@ def _normalise(
 ) -> tuple[pd.Series, pd.Series]:
     if not isinstance(values, pd.Series):
         raise TypeError(f"values must be a pandas Series, got {type(values).__name__}")
-    text = values.astype("string").str.strip()
-    text = text.where(text != "")
     mine = {key(str(s)): c for s, c in extra.items()}
 
     def one(value: str):
