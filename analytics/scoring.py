@@ -129,7 +129,7 @@ def score_forms(
             )
 
     # Items: whole numbers within the instrument's range.
-    bad = answered & ((x != np.round(x)) | (x < inst.item_min) | (x > inst.item_max))
+    bad = answered & ((x != np.rint(x)) | (x < inst.item_min) | (x > inst.item_max))
     item_rule = f"{inst.name} items are whole numbers from {inst.item_min} to {inst.item_max}"
     for j in np.flatnonzero(bad.any(axis=0)):
         item = inst.items[j]

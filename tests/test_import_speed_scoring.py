@@ -16,7 +16,11 @@ from analytics.instruments import get_instrument
 from analytics.scoring import score_forms
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
-_ITEM = st.one_of(st.just(np.nan), st.integers(0, 4).map(float), st.sampled_from([5.0, 1.5, -1.0]))
+_ITEM = st.one_of(
+    st.just(np.nan),
+    st.integers(0, 4).map(float),
+    st.sampled_from([5.0, 1.5, -1.0, 0.5, 2.5, -0.5, 3.999, -0.0, np.inf]),
+)
 
 
 def _clusters_pandas(out: pd.DataFrame, inst, x: np.ndarray, ok: np.ndarray, valid: np.ndarray):
@@ -89,6 +93,18 @@ def test_instruments_without_clusters_get_blank_clusters(rows):
     assert scored["cluster_b"].dtype == "float64" and scored["cluster_b"].isna().all()
     assert scored["provisional_dx"].dtype == "boolean" and scored["provisional_dx"].isna().all()
     _same_scores(forms, "PHQ-9", False)
+
+
+def test_whole_number_check_equals_np_round():
+    """Items are whole when they equal np.rint of themselves, as np.round with no decimals."""
+    items = np.array([0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -1.5, 3.999, 4.0, np.inf, -np.inf, np.nan])
+    np.testing.assert_array_equal(np.rint(items), np.round(items))
+    forms = _forms([list(items) + [0.0] * 8], 20)
+    scored, problems = score_forms(forms, instrument="PCL-5", file="a.csv")
+    flagged = sorted(p.column for p in problems if "whole numbers" in p.rule)
+    assert flagged == sorted(
+        ["item_3", "item_4", "item_5", "item_6", "item_7", "item_8"] + ["item_10", "item_11"]
+    )
 
 
 def test_sample_assessments_score_as_the_pandas_construction():
