@@ -226,8 +226,17 @@ def _arrow_sample(cells: pd.Series) -> pa.Array | None:
         positions = filled[_sample_positions(len(filled))]
     else:
         positions = _sample_positions(len(arrow))
-    taken = arrow.take(pa.array(positions, type=pa.int64()))
-    return taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+    if isinstance(arrow, pa.Array):
+        return arrow.take(pa.array(positions, type=pa.int64()))
+    # Each chunk takes its own cells (positions ascend, so the parts stay in order): a take
+    # across chunks would first join a column of a million cells.
+    bounds = np.cumsum([0, *(len(chunk) for chunk in arrow.chunks)])
+    which = np.searchsorted(bounds, positions, side="right") - 1
+    parts = [
+        arrow.chunk(int(i)).take(pa.array(positions[which == i] - bounds[i], type=pa.int64()))
+        for i in np.unique(which)
+    ]
+    return pa.concat_arrays(parts) if parts else pa.array([], type=arrow.type)
 
 
 def _distinct_counts(cells: pd.Series) -> tuple[pd.Series, np.ndarray, int]:

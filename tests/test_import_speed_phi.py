@@ -79,6 +79,18 @@ def test_sample_clinic_columns(file):
             _same_reasons(column, frame[column])
 
 
+def test_many_chunks_empty_ones_included():
+    values = [f"{i} Elm Road" if i % 5 else None for i in range(3000)]
+    chunks = [pa.array(values[a:b], pa.large_string()) for a, b in [(0, 0), (0, 700), (700, 700)]]
+    chunks += [
+        pa.array(values[700:2999], pa.large_string()),
+        pa.array(values[2999:], pa.large_string()),
+    ]
+    cells = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks)))
+    _same_reasons("where", cells)
+    _same_reasons("where", cells.fillna("x"))
+
+
 def test_empty_and_blank_columns_have_no_reasons():
     assert phi._value_reasons("x", _arrow([], 0)) == []
     assert phi._value_reasons("x", _arrow([None, None], 1)) == []
