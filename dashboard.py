@@ -38,7 +38,8 @@ PAGES = [
 # Pages that show the clinic's numbers, and so need the cohort filters in the sidebar.
 DASHBOARD_PAGES = {"overview", "outcomes", "durability", "safety", "cohorts", "claims"}
 
-# Prepares the database on a background thread: the sign-in form needs only Streamlit.
+# The sign-in form needs only Streamlit: the database is prepared on a background thread that
+# the form starts once it is drawn (ui/startup.py).
 first_start = auth.bootstrap()
 user = auth.current_user()
 st.session_state[auth.RUN_USER_KEY] = user

@@ -49,12 +49,11 @@ ROLE_ORDER = ("director", "clinician", "staff")
 
 # --------------------------------------------------------------------------- first start
 def bootstrap() -> bool:
-    """Start preparing the configured database; True once it is known to be a first start.
+    """True once this process's first start is known to have created the director.
 
-    Returns at once (see :mod:`ui.startup`): the sign-in form needs no database, and the runs
-    that do wait for it.
+    The database is prepared on a background thread (:mod:`ui.startup`), started by the
+    sign-in form once it is drawn, or by the first run that needs the store.
     """
-    startup.begin()
     return startup.first_start()
 
 
@@ -263,6 +262,7 @@ def render_login(first_start: bool = False) -> None:
             on_click=st.login,
             key="login_oidc",
         )
+        startup.begin()
         return
     first_start_notice = st.empty()
     if first_start:
@@ -276,6 +276,7 @@ def render_login(first_start: bool = False) -> None:
             "Sign in", type="primary", icon=":material/login:", key="login_submit"
         )
     if not submitted:
+        startup.begin()  # after the form: the form's own run does not share the processor
         if not first_start and startup.wait():
             # the form is already on screen; the notice joins it when the database is ready
             _first_start_notice(first_start_notice)
