@@ -1406,10 +1406,13 @@ def _patients(frame, first_date, options, out, headers) -> pd.DataFrame | None:
         return frame
     frame = frame.merge(computed, on="patient_id", how="outer")
     given_year = frame.get("first_session_year", pd.Series(pd.NA, index=frame.index))
-    frame["first_session_year"] = frame["_year"].fillna(given_year.astype("Int64"))
+    # the merge may leave the computed years as floats: both sides as Int64 before filling
+    frame["first_session_year"] = frame["_year"].astype("Int64").fillna(given_year.astype("Int64"))
     if options.keep_month:
         given_month = frame.get("first_session_month", pd.Series(pd.NA, index=frame.index))
-        frame["first_session_month"] = frame["_month"].fillna(given_month.astype("Int64"))
+        frame["first_session_month"] = (
+            frame["_month"].astype("Int64").fillna(given_month.astype("Int64"))
+        )
     else:
         frame["first_session_month"] = pd.array([pd.NA] * len(frame), dtype="Int64")
     return frame.drop(columns=["_year", "_month"])
