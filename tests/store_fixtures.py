@@ -11,10 +11,12 @@ import os
 import uuid
 from pathlib import Path
 
+import pandas.testing as pdt
 import pytest
 import sqlalchemy as sa
 
 from store.db import open_store
+from store.users import User
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -74,3 +76,38 @@ def engine_fixture(request, tmp_path, monkeypatch):
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# The small upload both the batch and the snapshot tests store, and how they compare clinics.
+DIRECTOR = User("dana", "director")
+TABLES = ("patients", "sessions", "assessments", "side_effects")
+
+SESSIONS = """patient_id,session_date,route,dose_mg
+A,2025-01-06,IV ketamine,40
+A,2025-01-08,IV ketamine,40
+B,2025-02-03,IV ketamine,50
+"""
+ASSESSMENTS = """patient_id,assessment_date,instrument,total
+A,2025-01-06,PCL-5,50
+A,2025-01-20,PCL-5,30
+B,2025-02-03,PCL-5,45
+"""
+
+
+def upload(sessions: str = SESSIONS, assessments: str = ASSESSMENTS, patients=None) -> dict:
+    """CSV files as the uploader hands them over; ``patients`` adds a patients.csv."""
+    files = {"sessions.csv": sessions.encode(), "assessments.csv": assessments.encode()}
+    if patients is not None:
+        files["patients.csv"] = patients.encode()
+    return files
+
+
+def assert_same_clinic(left, right) -> None:
+    """Every table equal (dtypes included), and the clinic-level flags."""
+    for name in TABLES:
+        pdt.assert_frame_equal(getattr(left, name), getattr(right, name), obj=name)
+    assert (left.has_sessions, left.months_kept, left.extra_patient_columns) == (
+        right.has_sessions,
+        right.months_kept,
+        right.extra_patient_columns,
+    )

@@ -4,10 +4,19 @@ Every test runs on SQLite and on PostgreSQL (the ``engine`` fixture).
 """
 
 import pandas as pd
-import pandas.testing as pdt
 import pytest
 import sqlalchemy as sa
-from store_fixtures import SAMPLE, engine_fixture, sample_files  # noqa: F401
+from store_fixtures import (  # noqa: F401
+    ASSESSMENTS,
+    DIRECTOR,
+    SAMPLE,
+    SESSIONS,
+    TABLES,
+    assert_same_clinic,
+    engine_fixture,
+    sample_files,
+    upload,
+)
 
 from analytics.importer import import_folder
 from store.audit import read_audit
@@ -28,35 +37,8 @@ from store.batches import (
 from store.models import DATA_TABLES
 from store.users import User
 
-DIRECTOR = User("dana", "director")
 STAFF = User("sam", "staff")
 CLINICIAN = User("cleo", "clinician")
-TABLES = ("patients", "sessions", "assessments", "side_effects")
-
-SESSIONS = """patient_id,session_date,route,dose_mg
-A,2025-01-06,IV ketamine,40
-A,2025-01-08,IV ketamine,40
-B,2025-02-03,IV ketamine,50
-"""
-ASSESSMENTS = """patient_id,assessment_date,instrument,total
-A,2025-01-06,PCL-5,50
-A,2025-01-20,PCL-5,30
-B,2025-02-03,PCL-5,45
-"""
-
-
-def upload(sessions: str = SESSIONS, assessments: str = ASSESSMENTS) -> dict[str, bytes]:
-    return {"sessions.csv": sessions.encode(), "assessments.csv": assessments.encode()}
-
-
-def assert_same_clinic(left, right) -> None:
-    for name in TABLES:
-        pdt.assert_frame_equal(getattr(left, name), getattr(right, name), obj=name)
-    assert (left.has_sessions, left.months_kept, left.extra_patient_columns) == (
-        right.has_sessions,
-        right.months_kept,
-        right.extra_patient_columns,
-    )
 
 
 def stored_states(engine, name: str) -> pd.Series:

@@ -10,7 +10,17 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
-from store_fixtures import SAMPLE, engine_fixture, sample_files  # noqa: F401
+from store_fixtures import (  # noqa: F401
+    ASSESSMENTS,
+    DIRECTOR,
+    SAMPLE,
+    SESSIONS,
+    TABLES,
+    assert_same_clinic,
+    engine_fixture,
+    sample_files,
+    upload,
+)
 
 from analytics.importer import import_folder
 from store import snapshot as snapshots
@@ -22,39 +32,8 @@ from store.batches import (
     resolve_conflicts,
     rollback,
 )
-from store.users import User
 
-DIRECTOR = User("dana", "director")
-TABLES = ("patients", "sessions", "assessments", "side_effects")
-
-SESSIONS = """patient_id,session_date,route,dose_mg
-A,2025-01-06,IV ketamine,40
-A,2025-01-08,IV ketamine,40
-B,2025-02-03,IV ketamine,50
-"""
-ASSESSMENTS = """patient_id,assessment_date,instrument,total
-A,2025-01-06,PCL-5,50
-A,2025-01-20,PCL-5,30
-B,2025-02-03,PCL-5,45
-"""
 PATIENTS = "patient_id,site,sex\nA,north,F\nB,,M\nC,south,\n"
-
-
-def upload(sessions: str = SESSIONS, assessments: str = ASSESSMENTS, patients=None) -> dict:
-    files = {"sessions.csv": sessions.encode(), "assessments.csv": assessments.encode()}
-    if patients is not None:
-        files["patients.csv"] = patients.encode()
-    return files
-
-
-def assert_same_clinic(left, right) -> None:
-    for name in TABLES:
-        pdt.assert_frame_equal(getattr(left, name), getattr(right, name), obj=name)
-    assert (left.has_sessions, left.months_kept, left.extra_patient_columns) == (
-        right.has_sessions,
-        right.months_kept,
-        right.extra_patient_columns,
-    )
 
 
 def snapshot_dirs(engine) -> list[str]:
