@@ -27,7 +27,15 @@ from pathlib import Path
 
 from bench.generate import DATA_DIR, clinic_dir
 
-__all__ = ["CHROMIUM", "METRIC", "load_store", "overview_render_times", "serve", "stop_server"]
+__all__ = [
+    "CHROMIUM",
+    "METRIC",
+    "load_store",
+    "overview_render_times",
+    "serve",
+    "stop_server",
+    "wait_for_health",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,21 +103,34 @@ def serve(folder: Path, home: Path, *, start_timeout: float = 120):
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                err = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"streamlit did not start on port {port}: {err[-2000:]}")
-            time.sleep(0.3)
+        wait_for_health(
+            process,
+            url,
+            timeout=start_timeout,
+            poll=0.3,
+            output=lambda: process.stderr.read().decode() if process.stderr else "",
+        )
         yield url
     finally:
         stop_server(process)
+
+
+def wait_for_health(
+    process: subprocess.Popen, url: str, *, timeout: float, poll: float, output
+) -> None:
+    """Return once the server at ``url`` answers its health check; raise if it exits first or
+    ``timeout`` seconds pass (with the tail of ``output()``, its printed output)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"streamlit did not start at {url}: {output()[-2000:]}")
+        time.sleep(poll)
 
 
 def stop_server(process: subprocess.Popen) -> None:

@@ -25,9 +25,16 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, METRIC, ROOT, _free_port, stop_server
+from bench.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    METRIC,
+    ROOT,
+    _free_port,
+    stop_server,
+    wait_for_health,
+)
 from bench.generate import DATA_DIR
 
 __all__ = ["startup_times"]
@@ -54,15 +61,8 @@ def _start(script: str, env: dict) -> tuple[subprocess.Popen, str, float, list[s
     lines: list[str] = []
     threading.Thread(target=_collect, args=(process, lines), daemon=True).start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {''.join(lines)[-2000:]}")
-            time.sleep(0.02)
+    # fine polling: the start-up time is what is measured
+    wait_for_health(process, url, timeout=120, poll=0.02, output=lambda: "".join(lines))
     return process, url, started, lines
 
 
