@@ -13,7 +13,7 @@ import functools
 
 import streamlit as st
 
-from ui import auth
+from ui import auth, startup
 
 st.set_page_config(
     layout="wide",
@@ -40,7 +40,7 @@ DASHBOARD_PAGES = {"overview", "outcomes", "durability", "safety", "cohorts", "c
 
 # The sign-in form needs only Streamlit: the database is prepared on a background thread that
 # the form starts once it is drawn (ui/startup.py).
-first_start = auth.bootstrap()
+first_start = startup.first_start()  # known once the preparation has finished
 user = auth.current_user()
 st.session_state[auth.RUN_USER_KEY] = user
 

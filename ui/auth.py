@@ -28,7 +28,6 @@ __all__ = [
     "ROLE_ORDER",
     "audit",
     "audited_download",
-    "bootstrap",
     "current_user",
     "oidc_configured",
     "render_login",
@@ -45,16 +44,6 @@ RUN_USER_KEY = "auth_run_user"
 OIDC_SEEN_KEY = "auth_oidc_seen"
 # Most privileged first: a person in several mapped groups gets the first role that matches.
 ROLE_ORDER = ("director", "clinician", "staff")
-
-
-# --------------------------------------------------------------------------- first start
-def bootstrap() -> bool:
-    """True once this process's first start is known to have created the director.
-
-    The database is prepared on a background thread (:mod:`ui.startup`), started by the
-    sign-in form once it is drawn, or by the first run that needs the store.
-    """
-    return startup.first_start()
 
 
 # --------------------------------------------------------------------------- audit helpers
