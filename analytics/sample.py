@@ -1,7 +1,7 @@
 """A seeded synthetic ketamine and esketamine clinic: the sample the dashboard opens on.
 
 :func:`generate_clinic` writes what a clinic would export (the upload contract, with calendar
-dates and staff spellings), not the canonical frames of :mod:`analytics.contract`: the sample
+dates and staff spellings), not the canonical frames of :mod:`analytics.core.contract`: the sample
 goes through the same importer as real uploads. No real patient is in it. Every distribution is
 set from a published figure listed in :data:`TARGETS`, so the outcome and safety screens have
 something known to find.

@@ -27,7 +27,7 @@ if definitions is not None:
         "claims", "claims_summary", context.key + "|claims", context.data, definitions
     )
 if summary is None:
-    ui.not_available("Claims check", "analytics.claims.claims_summary")
+    ui.not_available("Claims check", "analytics.metrics.claims.claims_summary")
     st.stop()
 
 st.markdown(

@@ -19,7 +19,7 @@ except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
 if definitions is None:
-    ui.not_available("Outcome definitions", "analytics.definitions")
+    ui.not_available("Outcome definitions", "analytics.core.definitions")
     st.stop()
 described = definitions.describe()
 key = context.key + "|cohorts"
@@ -49,7 +49,7 @@ with tab_groups:
         "groups", "group_outcomes", f"{key}|groups|{by}", context.data, definitions, by
     )
     if table is None:
-        ui.not_available("Group comparison", "analytics.groups.group_outcomes")
+        ui.not_available("Group comparison", "analytics.metrics.groups.group_outcomes")
     else:
         at = table[table["timepoint"] == timepoint]
         if by == "route":
@@ -99,7 +99,7 @@ with tab_funnel:
         "attrition", "attrition_flow", f"{key}|flow", context.data, definitions
     )
     if flow is None:
-        ui.not_available("Attrition funnel", "analytics.attrition.attrition_flow")
+        ui.not_available("Attrition funnel", "analytics.metrics.attrition.attrition_flow")
     elif flow.empty or not (flow["n"] > 0).any():
         st.info("No patient has a session yet.")
     else:
@@ -151,7 +151,7 @@ with tab_track:
         "not_on_track", "not_on_track", f"{key}|not_on_track", context.data, definitions
     )
     if track is None:
-        ui.not_available("Not-on-track list", "analytics.not_on_track.not_on_track")
+        ui.not_available("Not-on-track list", "analytics.metrics.not_on_track.not_on_track")
     elif track.empty:
         st.success("Every patient with enough sessions or weeks of follow-up is on track.")
     else:

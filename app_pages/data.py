@@ -125,7 +125,7 @@ with st.expander("Import options", icon=":material/settings:"):
     )
 
 if import_files is None or ImportOptions is None:
-    ui.not_available("Uploading a clinic", "analytics.importer.import_files")
+    ui.not_available("Uploading a clinic", "analytics.ingest.importer.import_files")
     st.stop()
 if not uploads:
     st.caption("Choose files to start. Nothing is stored until you import them.")
@@ -157,7 +157,7 @@ ColumnMapping = state.analytics_function("mapping", "ColumnMapping")
 if kind.startswith("REDCap"):
     convert_redcap = state.analytics_function("redcap", "convert_redcap")
     if convert_redcap is None:
-        ui.not_available("REDCap conversion", "analytics.redcap.convert_redcap")
+        ui.not_available("REDCap conversion", "analytics.ingest.redcap.convert_redcap")
         st.stop()
     source = st.selectbox("REDCap export file", list(files), key="redcap_file")
     frame = _read(source, files[source])
@@ -208,7 +208,7 @@ elif kind.startswith("Wide"):
     wide_to_long = state.analytics_function("mapping", "wide_to_long")
     guess_days = state.analytics_function("mapping", "guess_column_days")
     if wide_to_long is None or guess_days is None:
-        ui.not_available("Wide-sheet conversion", "analytics.mapping.wide_to_long")
+        ui.not_available("Wide-sheet conversion", "analytics.ingest.mapping.wide_to_long")
         st.stop()
     source = st.selectbox("Wide sheet", list(files), key="wide_file")
     frame = _read(source, files[source])
@@ -348,7 +348,7 @@ else:
         st.stop()
 
 # ---------------------------------------------------------------------------- import
-from analytics.problems import WARNING, problems_frame  # noqa: E402
+from analytics.core.problems import WARNING, problems_frame  # noqa: E402
 from store import import_upload  # noqa: E402
 
 with st.status("Reading, validating and storing…", expanded=True) as status:

@@ -22,7 +22,7 @@ except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
 if definitions is None or state.analytics_function("durability", "kaplan_meier") is None:
-    ui.not_available("Durability", "analytics.durability")
+    ui.not_available("Durability", "analytics.metrics.durability")
     st.stop()
 key = context.key + "|durability"
 summary = state.call_cached("durability", "durability_summary", key, context.data, definitions)

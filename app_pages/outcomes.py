@@ -52,7 +52,7 @@ except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
 if definitions is None:
-    ui.not_available("Outcome definitions", "analytics.definitions")
+    ui.not_available("Outcome definitions", "analytics.core.definitions")
     st.stop()
 described = definitions.describe()
 key = f"{context.key}|{instrument}"
@@ -68,7 +68,7 @@ means = state.call_cached(
     axis=axis, by=by, include_overall=False,
 )  # fmt: skip
 if means is None:
-    ui.not_available("Mean scores over time", "analytics.trajectories.mean_trajectory")
+    ui.not_available("Mean scores over time", "analytics.metrics.trajectories.mean_trajectory")
 elif means.empty:
     st.info("No patient in this cohort has a baseline and a later score.")
 elif not (means["n"] >= MIN_BIN).any():
@@ -215,7 +215,7 @@ else:
     d1, d2 = st.columns(2)
     with d1:
         if clusters is None:
-            ui.not_available("Cluster B-E change", "analytics.pcl5_depth.cluster_change")
+            ui.not_available("Cluster B-E change", "analytics.metrics.pcl5_depth.cluster_change")
         else:
             at = clusters[clusters["timepoint"] == timepoint]
             if at.empty:
@@ -227,7 +227,7 @@ else:
                 ui.show_figure(fig, at, "cluster_change")
     with d2:
         if items is None or moved_most is None:
-            ui.not_available("Item change", "analytics.pcl5_depth.item_change")
+            ui.not_available("Item change", "analytics.metrics.pcl5_depth.item_change")
         else:
             top = moved_most(items, timepoint, top=5)
             flagged = items[(items["timepoint"] == timepoint) & (items["flag"] != "")]

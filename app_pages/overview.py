@@ -25,7 +25,7 @@ except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
 if definitions is None:
-    ui.not_available("Outcome definitions", "analytics.definitions")
+    ui.not_available("Outcome definitions", "analytics.core.definitions")
     st.stop()
 described = definitions.describe()
 TTR_HELP = (
@@ -184,4 +184,4 @@ with right:
         )
         ui.show_figure(fig, table.drop(columns="period"), "activity")
     else:
-        ui.not_available("New starts and sessions per year", "activity in analytics.summary")
+        ui.not_available("New starts and sessions per year", "activity in analytics.report.summary")

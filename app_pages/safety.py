@@ -17,7 +17,7 @@ ui.page_header(
 if ui.empty_state(context):
     st.stop()
 if state.analytics_function("safety", "effect_rates") is None:
-    ui.not_available("Safety", "analytics.safety")
+    ui.not_available("Safety", "analytics.metrics.safety")
     st.stop()
 if context.data.sessions.empty:
     st.info("This upload has no sessions table, so there is nothing to count side effects over.")

@@ -17,7 +17,7 @@ st.caption(
 
 OutcomeDefinitions = state.analytics_function("definitions", "OutcomeDefinitions")
 if OutcomeDefinitions is None:
-    ui.not_available("Outcome definitions", "analytics.definitions")
+    ui.not_available("Outcome definitions", "analytics.core.definitions")
     st.stop()
 
 current = state.settings()

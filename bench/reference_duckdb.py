@@ -1,8 +1,8 @@
 """The week-4 observed response rate by a DuckDB SQL query: the reference for our computation.
 
 The query reads the canonical assessments (the importer's output, days already relative to the
-first session) from CSV and applies the same rules as :mod:`analytics.timepoints` and
-:func:`analytics.outcomes.is_responder`:
+first session) from CSV and applies the same rules as :mod:`analytics.metrics.timepoints` and
+:func:`analytics.metrics.outcomes.is_responder`:
 
 - baseline: the latest valid score from day ``-lookback`` to day 0 inclusive;
 - week 4: the valid score nearest day 28 within days 21-35, the earlier one on a tie;
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics.contract import ClinicData
-from analytics.definitions import OutcomeDefinitions, Window
-from analytics.outcomes import TOLERANCE
+from analytics.core.contract import ClinicData
+from analytics.core.definitions import OutcomeDefinitions, Window
+from analytics.metrics.outcomes import TOLERANCE
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -56,7 +56,7 @@ SELECT
 FROM chosen JOIN baseline USING (patient_id)
 """
 
-# -100 * change / baseline, evaluated in the same order as analytics.outcomes.is_responder.
+# -100 * change / baseline, evaluated in the same order as analytics.metrics.outcomes.is_responder.
 _PCT = "baseline > 0 AND -100.0 * (score - baseline) / baseline >= $threshold - $tolerance"
 _POINTS = "-(score - baseline) >= $threshold - $tolerance"
 

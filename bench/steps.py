@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from analytics.contract import ClinicData
-from analytics.definitions import OutcomeDefinitions
-from analytics.importer import ImportOptions, import_folder
+from analytics.core.contract import ClinicData
+from analytics.core.definitions import OutcomeDefinitions
+from analytics.ingest.importer import ImportOptions, import_folder
 from bench.generate import clinic_dir, ensure_clinic, work_dir
 
 __all__ = [
@@ -45,7 +45,7 @@ IMPORT_OPTIONS = ImportOptions(max_bytes=4 << 30)
 
 STEPS = {
     "parse_pyarrow": "raw parse of the four CSV files with pyarrow.csv (the floor for reading)",
-    "import": "full import and validation (analytics.importer.import_folder)",
+    "import": "full import and validation (analytics.ingest.importer.import_folder)",
     "summary": "full summary: every timepoint, durability, PCL-5 depth, safety",
     "summary_by_route": "the summary split by route (build_summary(by='route'))",
     "overview_parts": "the Overview's per-patient parts (once per data version: a cold Overview)",
@@ -94,9 +94,9 @@ def load_clinic(n_patients: int) -> ClinicData:
 def cohort_ids(data: ClinicData, members=None):
     """The ids of the first site in the sidebar's list (patients with a session there), found
     as the dashboard's site filter finds them: through the (site, patient) pairs it keeps per
-    data version (:func:`analytics.overview.session_members`)."""
-    from analytics.overview import session_members
-    from analytics.timepoints import isin_ids
+    data version (:func:`analytics.report.overview.session_members`)."""
+    from analytics.metrics.timepoints import isin_ids
+    from analytics.report.overview import session_members
 
     members = session_members(data, "site") if members is None else members
     site = sorted(members["site"].unique())[0]
@@ -110,9 +110,9 @@ def filter_cohort(data: ClinicData) -> ClinicData:
 
 
 def week4_response(data: ClinicData, definitions: OutcomeDefinitions | None = None):
-    """Our week-4 observed response :class:`~analytics.stats.Rate`, computed as the outcome
+    """Our week-4 observed response :class:`~analytics.core.stats.Rate`, computed as the outcome
     pages do, restricted to the one window."""
-    from analytics.outcomes import timepoint_outcomes
+    from analytics.metrics.outcomes import timepoint_outcomes
     from bench.reference_duckdb import week_window
 
     definitions = definitions or OutcomeDefinitions()
@@ -129,7 +129,7 @@ def _parse_pyarrow(folder: Path):
 
 def _setup(step: str, n_patients: int):
     """The step's callable, its inputs already in memory."""
-    from analytics.summary import build_summary
+    from analytics.report.summary import build_summary
 
     folder = clinic_dir(n_patients)
     definitions = OutcomeDefinitions()
@@ -158,11 +158,11 @@ def _setup(step: str, n_patients: int):
     if step == "summary_by_route":
         return lambda: sorted(build_summary(data, definitions, by="route")["groups"])
     if step == "overview_parts":
-        from analytics.overview import overview_parts
+        from analytics.report.overview import overview_parts
 
         return lambda: int(overview_parts(data, definitions).patients["sessions"].sum())
     if step == "filter_change":
-        from analytics.overview import overview_numbers, overview_parts, session_members
+        from analytics.report.overview import overview_numbers, overview_parts, session_members
 
         # what the page keeps per data version; the filter change itself is timed
         parts = overview_parts(data, definitions)

@@ -1,7 +1,7 @@
 """The clinic's database: import batches, users and roles, audit. See ``docs/storage.md``.
 
 The names the dashboard needs are re-exported here; ``analytics`` never imports this package
-(its analyses take :class:`analytics.contract.ClinicData`, which :func:`load_clinic` returns).
+(its analyses take :class:`analytics.core.contract.ClinicData`, which :func:`load_clinic` returns).
 """
 
 import importlib

@@ -1,6 +1,6 @@
 """Imports as batches: one transaction each, idempotent, with conflicts, history and rollback.
 
-An upload goes through :func:`analytics.importer.import_files` (all or nothing: any error and
+An upload goes through :func:`analytics.ingest.importer.import_files` (all or nothing: any error and
 nothing is stored). Its canonical rows are then compared with the stored ones by identity
 (:data:`store.models.IDENTITY`):
 
@@ -39,9 +39,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
-    from analytics.importer import ImportOptions, ImportResult
+    from analytics.ingest.importer import ImportOptions, ImportResult
 
-from analytics.contract import (
+from analytics.core.contract import (
     ASSESSMENT_DTYPES,
     PATIENT_BASE_COLUMNS,
     PATIENT_DTYPES,
@@ -50,7 +50,7 @@ from analytics.contract import (
     ClinicData,
     empty_clinic,
 )
-from analytics.problems import ERROR, WARNING, Problem
+from analytics.core.problems import ERROR, WARNING, Problem
 from store.audit import record_audit
 from store.db import get_engine, write_transaction
 from store.models import (
@@ -433,7 +433,7 @@ def import_upload(
         Who imports (recorded on the batch and in the audit log). A :class:`User` needs a role
         that may import (director or staff); a name stands for a command-line job.
     options, mapping
-        Passed to :func:`analytics.importer.import_files`.
+        Passed to :func:`analytics.ingest.importer.import_files`.
 
     Returns
     -------
@@ -444,7 +444,7 @@ def import_upload(
     if isinstance(user, User) and user.role not in (DIRECTOR, "staff"):
         raise PermissionError(f"a {user.role} cannot import data")
     # the importer (and pandera behind it) loads on the first import, not with the dashboard
-    from analytics.importer import ImportOptions, import_files
+    from analytics.ingest.importer import ImportOptions, import_files
 
     options = options or ImportOptions()
     engine = engine or get_engine()
@@ -1278,7 +1278,7 @@ def ensure_sample(
 
     Once cleared (or replaced by a first import) the sample is not loaded again.
     """
-    from analytics.importer import ImportOptions, import_folder
+    from analytics.ingest.importer import ImportOptions, import_folder
 
     engine = engine or get_engine()
     with engine.connect() as conn:

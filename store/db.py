@@ -99,7 +99,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-# The newest revision in migrations/versions (tests/test_store_schema.py checks it against
+# The newest revision in migrations/versions (tests/store/test_schema.py checks it against
 # Alembic's own view). A database already there is opened without importing Alembic at all.
 HEAD_REVISION = "0001"
 

@@ -11,7 +11,7 @@ A partial unique index on each table's identity among ``current`` rows keeps one
 patient and day (and instrument or effect). Extra patient columns are kept as one JSON object per
 patient (``attributes``), keys sorted, values as text.
 
-The Alembic revisions in ``migrations/`` create exactly these tables; ``tests/test_store_schema.py``
+The Alembic revisions in ``migrations/`` create exactly these tables; ``tests/store/test_schema.py``
 fails when the two drift apart.
 """
 
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from analytics.contract import (
+from analytics.core.contract import (
     ASSESSMENT_COLUMNS,
     ASSESSMENT_DTYPES,
     PATIENT_BASE_COLUMNS,

@@ -55,7 +55,12 @@ TABLES = ("patients", "sessions", "assessments", "side_effects")
 META = "meta.json"
 _TEMP_PREFIX = ".tmp-"
 # The modules whose code decides what load_clinic returns: a change to any of them is a new key.
-_SOURCES = ("store/batches.py", "store/models.py", "store/snapshot.py", "analytics/contract.py")
+_SOURCES = (
+    "store/batches.py",
+    "store/models.py",
+    "store/snapshot.py",
+    "analytics/core/contract.py",
+)
 _code_digest: str | None = None
 
 
@@ -124,7 +129,7 @@ def snapshot_key(conn: Connection) -> str:
 
 
 def _expected_columns(name: str, extra: tuple[str, ...]) -> list[str]:
-    from analytics.contract import (
+    from analytics.core.contract import (
         ASSESSMENT_COLUMNS,
         PATIENT_BASE_COLUMNS,
         SESSION_COLUMNS,

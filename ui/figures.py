@@ -63,9 +63,9 @@ FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=14, col
 
 
 def route_label(code: str) -> str:
-    """A route code in words, from :data:`analytics.vocab.ROUTES` when it is there."""
+    """A route code in words, from :data:`analytics.ingest.vocabularies.ROUTES` when it is there."""
     try:
-        from analytics.vocab import ROUTES
+        from analytics.ingest.vocabularies import ROUTES
     except ImportError:
         ROUTES = {}
     label = ROUTES.get(code) if isinstance(ROUTES, dict) else None

@@ -30,9 +30,9 @@ WARM_MODULES = (
     "ui.state",
     "ui.components",
     "ui.figures",
-    "analytics.definitions",
-    "analytics.overview",
-    "analytics.safety",
+    "analytics.core.definitions",
+    "analytics.report.overview",
+    "analytics.metrics.safety",
 )
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
-from analytics.contract import ClinicData, empty_clinic
+from analytics.core.contract import ClinicData, empty_clinic
 from ui.startup import SAMPLE_DIR, sample_dir
 
 __all__ = [
@@ -118,9 +118,10 @@ def call_cached(module: str, name: str, key: str, *args, **kwargs) -> Any:
 def code_version() -> str:
     """Fingerprint of the analytics code, so cached sample results follow code changes."""
     h = hashlib.sha1()
-    for path in sorted(Path(__file__).resolve().parents[1].glob("analytics/*.py")):
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.glob("analytics/**/*.py")):
         stat = path.stat()
-        h.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        h.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return h.hexdigest()[:12]
 
 
@@ -242,7 +243,7 @@ def _keep(path: Path, value: Any) -> None:
 # in memory (cache_resource: read only, never copied) and on disk (it survives a restart).
 @st.cache_resource(max_entries=4, show_spinner="Preparing the overview…")
 def _overview_parts(version: str, definitions_key: str, _data: ClinicData, _definitions):
-    from analytics.overview import OverviewParts, overview_parts
+    from analytics.report.overview import OverviewParts, overview_parts
 
     digest = hashlib.sha1(f"{version}|{definitions_key}|{code_version()}".encode()).hexdigest()
     path = cache_dir() / f"overview-{digest[:20]}.pickle"
@@ -256,13 +257,13 @@ def _overview_parts(version: str, definitions_key: str, _data: ClinicData, _defi
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _overview_numbers(key: str, _parts, _ids) -> dict:
-    from analytics.overview import overview_numbers
+    from analytics.report.overview import overview_numbers
 
     return overview_numbers(_parts, _ids)
 
 
 def overview(context: PageContext, definitions) -> dict:
-    """The Overview's numbers for the page's cohort (:func:`analytics.overview.overview_numbers`).
+    """The Overview's numbers for the page's cohort (:func:`analytics.report.overview.overview_numbers`).
 
     A filter change only adds up per-patient rows: the per-patient parts are computed once per
     data version and definitions.
@@ -401,7 +402,7 @@ def baseline_bands(version: str, _data: ClinicData) -> pd.Series:
 
 
 def patient_baselines(version: str, data: ClinicData, instrument: str) -> pd.Series | None:
-    """Baseline total per patient id from ``analytics.timepoints.baseline_scores``."""
+    """Baseline total per patient id from ``analytics.metrics.timepoints.baseline_scores``."""
     defs = analytics_function("definitions", "OutcomeDefinitions")
     if defs is None:
         return None
@@ -432,7 +433,7 @@ def _cohort_ids(version: str, filters_key: str, _data: ClinicData, _filters: Coh
         keep &= p[column].isin(values)
     ids = p.loc[keep, "patient_id"]
     # isin_ids hashes integer codes: a string isin over millions of sessions takes seconds
-    from analytics.timepoints import isin_ids
+    from analytics.metrics.timepoints import isin_ids
 
     for column, values in (("site", _filters.sites), ("clinician", _filters.clinicians)):
         if values:
@@ -446,7 +447,7 @@ def _cohort_ids(version: str, filters_key: str, _data: ClinicData, _filters: Coh
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _session_members(version: str, column: str, _data: ClinicData) -> pd.DataFrame:
-    from analytics.overview import session_members
+    from analytics.report.overview import session_members
 
     return session_members(_data, column)
 
@@ -571,7 +572,7 @@ def render_definitions_sidebar() -> None:
             st.warning(f"A setting was not accepted: {error}")
             return
         if definitions is None:
-            st.caption("Outcome definitions (analytics.definitions) are not available yet.")
+            st.caption("Outcome definitions (analytics.core.definitions) are not available yet.")
             return
         for name, text in definitions.describe().items():
             if isinstance(text, list):

@@ -1,0 +1,521 @@
+"""Baselines and timepoint scores, chosen for every patient at once.
+
+Everything here is vectorised (sorts, merges and group-wise first/last): no Python loop runs per
+patient, so 100,000 patients with a million scores take seconds.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics.core.contract import ClinicData
+from analytics.core.definitions import OutcomeDefinitions
+
+__all__ = [
+    "BASELINE_COLUMNS",
+    "SERIES_COLUMNS",
+    "TIMEPOINT_COLUMNS",
+    "baseline_scores",
+    "factorize_ids",
+    "isin_ids",
+    "itt_patients",
+    "lookup_by_id",
+    "patient_order",
+    "patient_series",
+    "shared_intermediates",
+    "started_treatment",
+    "timepoint_scores",
+    "valid_scores",
+]
+
+# baseline_scores: one row per patient with a baseline.
+#   patient_id    string
+#   baseline_day  int64    day of the baseline score (-lookback..0)
+#   baseline      float64  its total
+BASELINE_COLUMNS = ["patient_id", "baseline_day", "baseline"]
+
+# timepoint_scores: one row per patient with a baseline and a score in the window.
+#   timepoint   string   window label ("24h", "week 1", ...)
+#   target_day  int64
+#   day         int64    day of the chosen score
+#   score       float64  its total
+#   baseline    float64
+#   change      float64  score - baseline (negative = better)
+#   pct_change  float64  100 * change / baseline; NaN when the baseline is 0
+TIMEPOINT_COLUMNS = [
+    "patient_id",
+    "timepoint",
+    "target_day",
+    "day",
+    "score",
+    "baseline",
+    "change",
+    "pct_change",
+]
+
+# patient_series: every valid score of one instrument.
+#   session_number_before  int64  sessions given on days strictly before the score's day
+SERIES_COLUMNS = ["patient_id", "day", "score", "session_number_before"]
+
+
+def _arrow(values) -> pa.Array:
+    """``values`` (pandas text) as one contiguous Arrow array."""
+    arrow = pa.array(values)
+    return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+
+
+def factorize_ids(values, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=sort)`` for patient ids, hashing each run of equal ids once.
+
+    The clinic's tables are sorted by patient, so a million rows hold only about 100,000 runs:
+    neighbours are compared in Arrow, and only the first id of each run is hashed. The result is
+    exactly ``pd.factorize``'s (codes in order of first appearance, or of the sorted ids with
+    ``sort``; -1 for a missing id), whatever the order of ``values``.
+
+    Examples
+    --------
+    >>> codes, uniques = factorize_ids(pd.Series(["b", "b", "a", None, "b"], dtype="string"))
+    >>> codes.tolist(), uniques.tolist()
+    ([0, 0, 1, -1, 0], ['b', 'a'])
+    """
+    values = pd.Series(values, copy=False)
+    if len(values) < 2 or not isinstance(values.dtype, pd.StringDtype):
+        codes, uniques = pd.factorize(values, sort=sort)
+        return np.asarray(codes), pd.Index(uniques)
+    arrow = _arrow(values.array)
+    # A run starts where the id differs from the one before; missing ids compare as null.
+    differs = pc.not_equal(arrow[1:], arrow[:-1]).fill_null(True)
+    starts = np.flatnonzero(np.concatenate(([True], np.asarray(differs, dtype=bool))))
+    if 2 * len(starts) > len(values):  # hardly any runs: hashing every id is as cheap
+        codes, uniques = pd.factorize(values, sort=sort)
+        return np.asarray(codes), pd.Index(uniques)
+    # Arrow's hash keeps first appearance, as pd.factorize does; a missing id is no entry.
+    encoded = arrow.take(pa.array(starts)).dictionary_encode()
+    run_codes = np.asarray(encoded.indices.fill_null(-1), dtype="int64")
+    uniques = encoded.dictionary
+    if sort:  # renumber by the sorted ids (code point order, as Python compares str)
+        order = np.asarray(pc.array_sort_indices(uniques), dtype="int64")
+        rank = np.empty(len(order) + 1, dtype="int64")
+        rank[order] = np.arange(len(order))
+        rank[-1] = -1
+        run_codes = rank[run_codes]
+        uniques = uniques.take(pa.array(order))
+    lengths = np.diff(np.append(starts, len(values)))
+    codes = np.repeat(run_codes, lengths)
+    return codes, pd.Index(pd.array(uniques, dtype=values.dtype))
+
+
+def _codes(*arrays) -> list[np.ndarray]:
+    # One hash-table factorisation of all the ids: integer codes compare fast, where pandas'
+    # Arrow-backed string isin/get_indexer walk Python objects (slow for 100,000 patients).
+    if arrays and all(pd.api.types.is_string_dtype(getattr(a, "dtype", None)) for a in arrays):
+        # Already text: factorise the Arrow data without a trip through Python objects.
+        parts = [pd.Series(pd.array(a, dtype="string"), copy=False) for a in arrays]
+        codes, _ = factorize_ids(pd.concat(parts, ignore_index=True))
+    else:
+        arrays = [np.asarray(a, dtype=object) for a in arrays]
+        codes, _ = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object))
+    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+
+
+def patient_order(ids, *keys) -> np.ndarray:
+    """Row positions sorting by ``ids`` then each of ``keys`` (stable, missing ids last).
+
+    The same order as ``sort_values(["patient_id", *keys], kind="stable")``, from integer codes:
+    sorting Arrow-backed strings directly is several times slower at a million rows.
+    """
+    codes, uniques = pd.factorize(pd.Series(ids, copy=False), sort=True)
+    codes = np.where(codes < 0, len(uniques), codes)
+    return np.lexsort((*(np.asarray(k) for k in reversed(keys)), codes))
+
+
+# ---------------------------------------------------------------------------------------------
+# Intermediates shared by the analyses of one clinic
+
+_SHARED: ContextVar[dict | None] = ContextVar("analytics_shared_intermediates", default=None)
+
+
+@contextmanager
+def shared_intermediates():
+    """Compute each clinic's valid scores, baselines, timepoint scores and populations once.
+
+    Inside the ``with`` block the functions of this module (and
+    :func:`analytics.metrics.outcomes.patient_outcomes`) remember their results per clinic frame and
+    definitions, so a summary that asks for the baselines ten times computes them once. The
+    clinic's frames must not be changed inside the block; results are handed out as shallow
+    copies, which pandas' copy-on-write keeps independent. Nested blocks share the outer cache.
+    """
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def remembered(name: str, frames: tuple, key: tuple, compute):
+    """``compute()``, or its result remembered inside :func:`shared_intermediates`.
+
+    ``frames`` are the inputs, matched by identity (and kept alive, so an id is never reused
+    while remembered); ``key`` holds everything else the result depends on.
+    """
+    cache = _SHARED.get()
+    if cache is None:
+        return compute()
+    full = (name, tuple(id(f) for f in frames), key)
+    if full not in cache:
+        cache[full] = (compute(), frames)
+    value = cache[full][0]
+    if isinstance(value, tuple):
+        return tuple(v.copy(deep=False) if isinstance(v, pd.DataFrame) else v for v in value)
+    return value.copy(deep=False) if isinstance(value, pd.DataFrame) else value
+
+
+def _definitions_key(definitions: OutcomeDefinitions) -> tuple:
+    return (definitions.instrument, definitions.baseline_lookback_days, definitions.windows)
+
+
+def _both_text(values, pool) -> bool:
+    return all(pd.api.types.is_string_dtype(getattr(a, "dtype", None)) for a in (values, pool))
+
+
+def _large_text(values) -> pa.Array:
+    return _arrow(pd.array(values, dtype="string")).cast(pa.large_string())
+
+
+def isin_ids(values, pool) -> np.ndarray:
+    """Boolean mask of ``values`` (patient ids) found in ``pool``; ``Series.isin``, faster."""
+    if _both_text(values, pool):
+        # Arrow hashes the pool once and probes it with each distinct id (a run of equal ids
+        # is hashed once), a missing id matching a missing one.
+        codes, distinct = factorize_ids(values)
+        found = pc.is_in(_large_text(distinct), value_set=_large_text(pool))
+        missing_found = bool(pc.any(pc.is_null(_large_text(pool))).as_py() or False)
+        return np.append(np.asarray(found, dtype=bool), missing_found)[codes]
+    value_codes, pool_codes = _codes(values, pool)
+    return np.isin(value_codes, pool_codes)
+
+
+def lookup_by_id(values, keys, table) -> np.ndarray:
+    """``table[i]`` where ``keys[i]`` equals each of ``values`` (unique keys); NaN when absent."""
+    if _both_text(values, keys):
+        keys = _large_text(keys)
+        if pc.count_distinct(keys, mode="all").as_py() == len(keys):
+            # A missing id finds nothing, as with the codes below.
+            codes, distinct = factorize_ids(values)
+            at = pc.index_in(_large_text(distinct), value_set=keys, skip_nulls=True)
+            at = np.asarray(at.fill_null(len(keys)), dtype="int64")
+            table = np.append(np.asarray(table, dtype="float64"), np.nan)
+            return table[np.append(at, len(keys))[codes]]  # a missing id (-1) finds nothing
+    return _lookup_codes(*_codes(values, keys), table)
+
+
+def _lookup_codes(value_codes: np.ndarray, key_codes: np.ndarray, table) -> np.ndarray:
+    table = np.asarray(table, dtype="float64")
+    size = int(max(value_codes.max(initial=-1), key_codes.max(initial=-1))) + 2
+    by_code = np.full(size, np.nan)
+    by_code[key_codes] = table  # code -1 (missing id) lands in the spare last slot
+    by_code[-1] = np.nan
+    return by_code[value_codes]
+
+
+def valid_scores(data: ClinicData, instrument: str) -> pd.DataFrame:
+    """Scoreable forms of ``instrument``: ``patient_id``, ``day``, ``score`` (total not NaN),
+    sorted by patient then day. A form with a blank item and no total is skipped."""
+    return _valid(data, instrument)[0]
+
+
+def _valid(data: ClinicData, instrument: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`valid_scores` and each row's position in ``data.assessments``."""
+    return _valid_coded(data, instrument)[:2]
+
+
+def _valid_coded(
+    data: ClinicData, instrument: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pa.Array]:
+    """:func:`_valid`, each row's patient code and the ids of the codes (Arrow text).
+
+    Codes number the sorted distinct ids of the valid scores, a missing id last (the order of
+    the rows); ``ids[code]`` is the id, null for the missing one. Every later step (baselines,
+    timepoints, the ITT population) works on these codes, so ids are hashed once.
+    """
+    a = data.assessments
+    return remembered("valid_scores", (a,), (instrument,), lambda: _valid_scores(a, instrument))
+
+
+def _id_text(uniques) -> pa.Array:
+    """The ids of codes ``0..n-1`` as Arrow text, with a null for the missing-id code ``n``."""
+    ids = _arrow(pd.array(uniques, dtype="string")).cast(pa.large_string())
+    return pa.concat_arrays([ids, pa.nulls(1, pa.large_string())])
+
+
+def _text_of(text: pa.Array, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``text[codes]`` as a pandas ``string`` array, taken in Arrow (no Python objects)."""
+    return pd.array(text.take(pa.array(np.asarray(codes, dtype="int64"))), dtype="string")
+
+
+def _sorted_by(codes: np.ndarray, day: np.ndarray) -> bool:
+    """Whether rows are already ordered by code, then day."""
+    if len(codes) < 2:
+        return True
+    same = codes[1:] == codes[:-1]
+    return bool(np.all((codes[1:] > codes[:-1]) | (same & (day[1:] >= day[:-1]))))
+
+
+def _valid_scores(
+    a: pd.DataFrame, instrument: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pa.Array]:
+    keep = (a["instrument"] == instrument).fillna(False).to_numpy(bool) & a["total"].notna()
+    out = a.loc[keep, ["patient_id", "day", "total"]].rename(columns={"total": "score"})
+    out = out.astype({"patient_id": "string", "day": "int64", "score": "float64"})
+    codes, uniques = factorize_ids(out["patient_id"], sort=True)
+    codes = np.where(codes < 0, len(uniques), codes)  # a missing id sorts last
+    day = out["day"].to_numpy()
+    rows = np.flatnonzero(keep)
+    text = _id_text(uniques)
+    if _sorted_by(codes, day):  # the contract's order: nothing to move
+        return out.reset_index(drop=True), rows, codes, text
+    # The same order as patient_order: stable, by id then day.
+    order = np.lexsort((day, codes))
+    return out.take(order).reset_index(drop=True), rows[order], codes[order], text
+
+
+def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
+    """The baseline of every patient who has one.
+
+    The baseline is the latest valid score of ``definitions.instrument`` from day
+    ``-definitions.baseline_lookback_days`` to day 0 inclusive (day 0 counts as pre-dose). A
+    score earlier than the look-back is no baseline.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`BASELINE_COLUMNS`, one row per patient, sorted by patient.
+    """
+    return _baseline(data, definitions)[0]
+
+
+def _baseline(data: ClinicData, definitions: OutcomeDefinitions) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`baseline_scores` and each baseline's position in ``data.assessments``."""
+    return _baseline_coded(data, definitions)[:2]
+
+
+def _baseline_coded(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`_baseline` and each baseline's patient code (see :func:`_valid_coded`)."""
+    return remembered(
+        "baseline_scores",
+        (data.assessments,),
+        _definitions_key(definitions)[:2],
+        lambda: _baseline_scores(data, definitions),
+    )
+
+
+def _baseline_scores(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    scores, rows, codes, _ = _valid_coded(data, definitions.instrument)
+    day = scores["day"].to_numpy()
+    in_range = np.flatnonzero((day >= -definitions.baseline_lookback_days) & (day <= 0))
+    # Rows are sorted by patient then day: the last in-range row of each patient's run.
+    patient = codes[in_range]
+    last = in_range[np.append(patient[1:] != patient[:-1], True)] if len(in_range) else in_range
+    out = scores.take(last).rename(columns={"day": "baseline_day", "score": "baseline"})
+    return out[BASELINE_COLUMNS].reset_index(drop=True), rows[last], codes[last]
+
+
+def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
+    """The score of every patient with a baseline at every timepoint window.
+
+    For each window the valid score nearest ``target_day`` inside ``[low, high]`` is taken, the
+    earlier one on a tie. Windows are chosen independently, so a score in two overlapping
+    windows serves both. Patients without a baseline are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TIMEPOINT_COLUMNS`, sorted by window order then patient.
+    """
+    return _timepoints(data, definitions)[0]
+
+
+def _timepoints(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`timepoint_scores`, and the positions in ``data.assessments`` of each row's score
+    and of its baseline (so forms' other columns are read without joining on ids)."""
+    return _timepoints_coded(data, definitions)[:3]
+
+
+def _timepoints_coded(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_timepoints`, each row's patient code (see :func:`_valid_coded`) and window
+    number (its position in ``definitions.windows``)."""
+    return remembered(
+        "timepoint_scores",
+        (data.assessments,),
+        _definitions_key(definitions),
+        lambda: _timepoint_scores(data, definitions),
+    )
+
+
+def _by_code(size: int, codes: np.ndarray, values, fill=np.nan, dtype="float64") -> np.ndarray:
+    """A table indexed by patient code: ``values`` at ``codes``, ``fill`` elsewhere."""
+    table = np.full(size, fill, dtype=dtype)
+    table[codes] = values
+    return table
+
+
+def _timepoint_scores(
+    data: ClinicData, definitions: OutcomeDefinitions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    base, base_rows, base_codes = _baseline_coded(data, definitions)
+    scores, score_rows, all_codes, text = _valid_coded(data, definitions.instrument)
+    size = len(text)
+    with_base = np.flatnonzero(_by_code(size, base_codes, True, False, bool)[all_codes])
+    # valid_scores is sorted by patient, so sorted codes follow the same order.
+    codes = all_codes[with_base]
+    day = scores["day"].to_numpy()[with_base]
+    rows, windows = [], []
+    # One pass per window (about ten), never per patient: nearest day, then the earlier one.
+    # Rows are sorted by patient then day (stably), so within a patient's run the first row of
+    # least distance is the nearest score, the earlier one on a tie: the lexsort's pick.
+    for number, window in enumerate(definitions.windows):
+        inside = np.flatnonzero((day >= window.low) & (day <= window.high))
+        if not len(inside):
+            continue
+        distance = np.abs(day[inside] - window.target_day).astype("int64")
+        starts = np.flatnonzero(np.concatenate(([True], np.diff(codes[inside]) != 0)))
+        position = np.arange(len(inside), dtype="int64")
+        best = np.minimum.reduceat(distance * len(inside) + position, starts) % len(inside)
+        rows.append(inside[best])
+        windows.append(np.full(len(best), number, dtype="int64"))
+    take = np.concatenate(rows) if rows else np.array([], dtype="int64")
+    window_number = np.concatenate(windows) if windows else np.array([], dtype="int64")
+    out = scores.take(with_base[take]).reset_index(drop=True)
+    out_codes = codes[take]
+    labels = pa.array([w.label for w in definitions.windows], type=pa.large_string())
+    out["timepoint"] = _text_of(labels, window_number)
+    targets = np.array([w.target_day for w in definitions.windows], dtype="int64")
+    out["target_day"] = targets[window_number]
+    out["baseline"] = _by_code(size, base_codes, base["baseline"].to_numpy(float))[out_codes]
+    # Every row's patient has a baseline (filtered above), so no position is missing.
+    baseline_rows = _by_code(size, base_codes, base_rows, -1, "int64")[out_codes]
+    out["change"] = out["score"] - out["baseline"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = 100.0 * out["change"].to_numpy(float) / out["baseline"].to_numpy(float)
+    out["pct_change"] = np.where(out["baseline"].to_numpy(float) > 0, pct, np.nan)
+    out = out.astype({"timepoint": "string", "target_day": "int64", "day": "int64"})
+    return (
+        out[TIMEPOINT_COLUMNS].reset_index(drop=True),
+        score_rows[with_base[take]],
+        baseline_rows,
+        out_codes,
+        window_number,
+    )
+
+
+def started_treatment(data: ClinicData) -> pd.Index:
+    """Patients with a session on day 0 or later; without a sessions table, every patient."""
+    return remembered(
+        "started_treatment",
+        (data.patients, data.sessions),
+        (data.has_sessions,),
+        lambda: _started_treatment(data),
+    )
+
+
+def _started_treatment(data: ClinicData) -> pd.Index:
+    if not data.has_sessions:
+        return pd.Index(data.patients["patient_id"].astype("string").unique())
+    s = data.sessions
+    ids = _arrow(s["patient_id"].astype("string").array)
+    kept = np.flatnonzero(s["day"].to_numpy() >= 0)
+    # Series.unique (first appearance, a missing id in its place), hashing one id per run:
+    # the first kept row of each run of equal ids.
+    if len(ids) > 1 and len(kept):
+        starts = np.concatenate(
+            ([True], np.asarray(pc.not_equal(ids[1:], ids[:-1]).fill_null(True)))
+        )
+        if len(kept) == len(ids):  # every session from day 0 on, as the contract has it
+            kept = np.flatnonzero(starts)
+        else:
+            run = np.cumsum(starts)[kept]
+            kept = kept[np.concatenate(([True], run[1:] != run[:-1]))]
+    return pd.Index(pd.array(pc.unique(ids.take(pa.array(kept))), dtype="string"))
+
+
+def itt_patients(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Index:
+    """The intention-to-treat population: every patient with a baseline who started treatment
+    (every patient with a baseline when the upload had no sessions)."""
+
+    def compute() -> pd.Index:
+        base = baseline_scores(data, definitions)["patient_id"]
+        return pd.Index(base[isin_ids(base, started_treatment(data))].unique())
+
+    frames = (data.assessments, data.patients, data.sessions)
+    key = (*_definitions_key(definitions)[:2], data.has_sessions)
+    return remembered("itt_patients", frames, key, compute)
+
+
+def _itt_by_code(data: ClinicData, definitions: OutcomeDefinitions) -> np.ndarray:
+    """Whether each patient code (see :func:`_valid_coded`) is in :func:`itt_patients`."""
+
+    def compute() -> np.ndarray:
+        _, _, base_codes = _baseline_coded(data, definitions)
+        text = _valid_coded(data, definitions.instrument)[3]
+        started = _arrow(started_treatment(data).array).cast(pa.large_string())
+        # isin_ids on the distinct ids (a missing id matches a missing one), in Arrow
+        started_by_code = np.asarray(pc.is_in(text, value_set=started), dtype=bool)
+        has_base = _by_code(len(text), base_codes, True, False, bool)
+        return has_base & started_by_code
+
+    frames = (data.assessments, data.patients, data.sessions)
+    key = (*_definitions_key(definitions)[:2], data.has_sessions)
+    return remembered("itt_by_code", frames, key, compute)
+
+
+def patient_series(data: ClinicData, instrument: str) -> pd.DataFrame:
+    """Every valid score of ``instrument`` with the number of sessions given before it.
+
+    ``session_number_before`` counts the patient's sessions on days strictly before the
+    score's day. Forms are taken to be filled in before that day's dose, as the day-0 baseline
+    is: a score on the day of session 3 counts 2 sessions, a day-0 score counts 0, and a score on
+    a day without a session counts every earlier session. Without a sessions table it is 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SERIES_COLUMNS`, sorted by patient then day.
+    """
+    scores = valid_scores(data, instrument)
+    sessions = data.sessions[["patient_id", "day"]].astype({"patient_id": "string", "day": "int64"})
+    if scores.empty or sessions.empty:
+        return scores.assign(session_number_before=np.zeros(len(scores), dtype="int64"))[
+            SERIES_COLUMNS
+        ]
+    # Rank of each score's day among the patient's session days, from one sort of both.
+    sessions = sessions.drop_duplicates()
+    marks = pd.concat(
+        [
+            sessions.assign(_is_score=0, _row=-1),
+            scores[["patient_id", "day"]].assign(_is_score=1, _row=np.arange(len(scores))),
+        ],
+        ignore_index=True,
+    )
+    # On equal days the score sorts first, so the session that day is not yet counted.
+    marks = marks.sort_values(["patient_id", "day", "_is_score"], ascending=[True, True, False])
+    marks["_before"] = (1 - marks["_is_score"]).groupby(marks["patient_id"]).cumsum()
+    counts = marks.loc[marks["_is_score"] == 1].set_index("_row")["_before"].sort_index()
+    out = scores.assign(session_number_before=counts.to_numpy().astype("int64"))
+    return out[SERIES_COLUMNS]

@@ -1,0 +1,1 @@
+"""The headless command line (``python -m analytics``): the analytics and the store together."""

@@ -1,0 +1,229 @@
+"""The fast paths of the summary give exactly the results of the plain pandas operations."""
+
+import gzip
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.core.definitions import OutcomeDefinitions
+from analytics.metrics.safety import _per_group
+from analytics.metrics.timepoints import factorize_ids, isin_ids, lookup_by_id
+from analytics.report.summary import build_summary
+
+ID_CASES = [
+    [],
+    ["a"],
+    ["b", "b", "a", "a", "a", "c"],
+    ["b", "a", "b", "a"],  # unsorted: more runs than half the rows
+    ["x", None, None, "y", "x", "x", None],
+    [None, None],
+    ["p1"] * 50 + ["p0"] * 30 + [None] * 5 + ["p2"] * 40,
+]
+
+
+@pytest.mark.parametrize("values", ID_CASES)
+@pytest.mark.parametrize("sort", [False, True])
+@pytest.mark.parametrize("dtype", ["string", "string[python]", object])
+def test_factorize_ids_matches_pandas(values, sort, dtype):
+    series = pd.Series(values, dtype=dtype)
+    codes, uniques = factorize_ids(series, sort=sort)
+    expected_codes, expected_uniques = pd.factorize(series, sort=sort)
+    assert codes.tolist() == np.asarray(expected_codes).tolist()
+    pd.testing.assert_index_equal(uniques, pd.Index(expected_uniques))
+
+
+def test_factorize_ids_of_shuffled_runs():
+    rng = np.random.default_rng(3)
+    ids = pd.Series(np.repeat([f"P{i:04d}" for i in range(300)], rng.integers(1, 9, 300)))
+    for values in (ids.astype("string"), ids.sample(frac=1, random_state=2).astype("string")):
+        for sort in (False, True):
+            codes, uniques = factorize_ids(values, sort=sort)
+            expected_codes, expected_uniques = pd.factorize(values, sort=sort)
+            assert np.array_equal(codes, expected_codes)
+            assert list(uniques) == list(expected_uniques)
+
+
+@pytest.mark.parametrize("n_groups", [1, 3])
+def test_per_group_matches_groupby(n_groups):
+    rng = np.random.default_rng(n_groups)
+    n = 500
+    exposed = pd.DataFrame(
+        {
+            "patient_id": rng.integers(-1, 40, n),  # -1: a missing id, one value of its own
+            "group": pd.Categorical(rng.choice([f"g{i}" for i in range(n_groups)], n)),
+        }
+    )
+    # a category with no rows at all
+    exposed["group"] = exposed["group"].cat.add_categories(["unused"])
+    for mask in (np.ones(n, bool), rng.random(n) < 0.3, np.zeros(n, bool)):
+        patients, sessions = _per_group(exposed, mask)
+        grouped = exposed[mask].groupby("group", observed=True)
+        expected_p = grouped["patient_id"].nunique()
+        expected_s = grouped.size()
+        for name in exposed["group"].cat.categories:
+            assert patients[name] == expected_p.get(name, 0)
+            assert sessions[name] == expected_s.get(name, 0)
+
+
+TEXT_CASES = [
+    (["a", "b", None, "c", "a"], ["a", "c"]),
+    (["a", "b", None, "c", "a"], ["a", None]),
+    ([], ["a"]),
+    (["a", "b"], []),
+    (["x", "x", "y"], ["y", "z", "x"]),
+]
+
+
+@pytest.mark.parametrize(("values", "pool"), TEXT_CASES)
+def test_isin_ids_matches_the_integer_codes(values, pool):
+    from analytics.metrics.timepoints import _codes
+
+    values = pd.Series(values, dtype="string")
+    pool = pd.Index(pd.array(pool, dtype="string"))
+    value_codes, pool_codes = _codes(values, pool)
+    assert isin_ids(values, pool).tolist() == np.isin(value_codes, pool_codes).tolist()
+
+
+@pytest.mark.parametrize(("values", "keys"), TEXT_CASES)
+def test_lookup_by_id_matches_the_integer_codes(values, keys):
+    from analytics.metrics.timepoints import _codes, _lookup_codes
+
+    values = pd.Series(values, dtype="string")
+    keys = pd.Series(keys, dtype="string")
+    table = np.arange(len(keys), dtype="float64") + 0.5
+    expected = _lookup_codes(*_codes(values, keys), table)
+    assert np.array_equal(lookup_by_id(values, keys, table), expected, equal_nan=True)
+    # duplicate keys: the codes' answer (the last), not Arrow's first
+    doubled = pd.concat([keys, keys], ignore_index=True)
+    table = np.arange(len(doubled), dtype="float64")
+    expected = _lookup_codes(*_codes(values, doubled), table)
+    assert np.array_equal(lookup_by_id(values, doubled, table), expected, equal_nan=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole summary, pinned: tests/data/sample_summary_reference.json.gz holds build_summary's
+# output as computed by the plain pandas code (groupby, merge, isin on ids) before the integer
+# code paths replaced it, on the sample clinic and on a generated clinic of 2,000 patients.
+# A deliberate change to a number must regenerate it: PYTHONPATH=. python tests/analytics/report/test_summary_reference.py
+
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "sample_summary_reference.json.gz"
+
+
+def _clinics() -> dict:
+    from analytics.ingest.importer import import_folder
+    from analytics.sample import generate_clinic, write_clinic
+
+    sample = import_folder(Path(__file__).resolve().parents[3] / "data" / "sample").data
+    with tempfile.TemporaryDirectory() as folder:
+        write_clinic(folder, generate_clinic(2000))
+        generated = import_folder(folder).data
+    return {"sample": sample, "gen2000": generated}
+
+
+CASES = {
+    "sample-pcl": ("sample", OutcomeDefinitions(), None),
+    "sample-phq": ("sample", OutcomeDefinitions(instrument="PHQ-9"), None),
+    "sample-route": ("sample", OutcomeDefinitions(), "route"),
+    "gen2000-pcl": ("gen2000", OutcomeDefinitions(), None),
+    "gen2000-route": ("gen2000", OutcomeDefinitions(), "route"),
+}
+
+
+def _summaries(clinics: dict) -> dict:
+    return {
+        name: build_summary(clinics[clinic], definitions, by=by)
+        for name, (clinic, definitions, by) in CASES.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def clinics():
+    return _clinics()
+
+
+def _same(got, want, path: str = "") -> list[str]:
+    """Where ``got`` and ``want`` differ: counts, labels and None exactly; floats to 1e-12
+    relative (the reference was written on one machine, and a sum's last bit may differ on
+    another CPU's vector width)."""
+    if isinstance(want, float) and isinstance(got, float):
+        return [] if math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12) else [path]
+    if type(got) is not type(want):
+        return [f"{path}: {type(got).__name__} != {type(want).__name__}"]
+    if isinstance(want, dict):
+        if got.keys() != want.keys():
+            return [f"{path}: keys {sorted(got.keys() ^ want.keys())}"]
+        return [d for k in want for d in _same(got[k], want[k], f"{path}/{k}")]
+    if isinstance(want, list):
+        if len(got) != len(want):
+            return [f"{path}: {len(got)} items != {len(want)}"]
+        return [d for i, (g, w) in enumerate(zip(got, want)) for d in _same(g, w, f"{path}[{i}]")]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
+
+
+def test_summary_equals_the_reference(clinics):
+    with gzip.open(REFERENCE, "rt", encoding="utf-8") as f:
+        reference = json.load(f)
+    got = json.loads(json.dumps(_summaries(clinics), allow_nan=False))
+    assert got.keys() == reference.keys()
+    for name in CASES:
+        assert _same(got[name], reference[name]) == [], name
+
+
+def test_cohort_side_effects_equal_the_safety_summary(clinics):
+    from analytics.metrics.safety import safety_summary, side_effect_summary
+
+    data = clinics["sample"]
+    ids = data.patients["patient_id"]
+    for cohort in (data, data.with_patients(ids[data.patients["route"] == "iv_ketamine"])):
+        assert side_effect_summary(cohort) == safety_summary(cohort)["side_effects"]
+
+
+def test_distinct_sessions_match_drop_duplicates():
+    from analytics.report.summary import _distinct_sessions
+
+    frames = [
+        pd.DataFrame({"patient_id": ["a", "a", "b"], "day": [0, 3, 0]}),  # the contract's order
+        pd.DataFrame({"patient_id": ["b", "a", "a", "b"], "day": [0, 3, 3, 0]}),  # unsorted, dupes
+        pd.DataFrame({"patient_id": ["a", None, None, "a"], "day": [-2, 5, 5, -2]}),
+        pd.DataFrame({"patient_id": [], "day": []}),
+    ]
+    for frame in frames:
+        frame = frame.astype({"patient_id": "string", "day": "int64"})
+        assert _distinct_sessions(frame) == len(frame.drop_duplicates())
+
+
+if __name__ == "__main__":  # regenerate the reference after a deliberate change of a number
+    summaries = json.loads(json.dumps(_summaries(_clinics()), allow_nan=False))
+    text = json.dumps(summaries, sort_keys=True, separators=(",", ":")).encode()
+    with gzip.GzipFile(REFERENCE, "wb", mtime=0) as f:
+        f.write(text)
+
+
+def test_timepoint_scores_pick_the_nearest_then_earlier_score():
+    from analytics.core.contract import clinic_from_frames
+    from analytics.metrics.timepoints import timepoint_scores
+
+    rows = [
+        ("a", 0, 50.0),
+        ("a", 26, 40.0),  # 2 days before week 4 ...
+        ("a", 30, 30.0),  # ... and 2 after: the earlier wins
+        ("b", 0, 40.0),
+        ("b", 21, 35.0),
+        ("b", 33, 20.0),  # nearer to day 28 than day 21
+        ("c", 0, 30.0),  # no score in any window
+        ("d", -3, 60.0),
+        ("d", 28, 10.0),  # exactly on target
+        ("d", 1, 55.0),
+    ]
+    assessments = pd.DataFrame(rows, columns=["patient_id", "day", "total"]).assign(
+        instrument="PCL-5"
+    )
+    tp = timepoint_scores(clinic_from_frames(assessments=assessments), OutcomeDefinitions())
+    week4 = tp[tp["timepoint"] == "week 4"].set_index("patient_id")["day"].to_dict()
+    assert week4 == {"a": 26, "b": 33, "d": 28}
+    assert tp.loc[tp["timepoint"] == "24h", "patient_id"].tolist() == ["d"]
