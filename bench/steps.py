@@ -95,7 +95,7 @@ def cohort_ids(data: ClinicData, members=None):
     """The ids of the first site in the sidebar's list (patients with a session there), found
     as the dashboard's site filter finds them: through the (site, patient) pairs it keeps per
     data version (:func:`analytics.report.overview.session_members`)."""
-    from analytics.metrics.timepoints import isin_ids
+    from analytics.core.ids import isin_ids
     from analytics.report.overview import session_members
 
     members = session_members(data, "site") if members is None else members

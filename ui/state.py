@@ -433,7 +433,7 @@ def _cohort_ids(version: str, filters_key: str, _data: ClinicData, _filters: Coh
         keep &= p[column].isin(values)
     ids = p.loc[keep, "patient_id"]
     # isin_ids hashes integer codes: a string isin over millions of sessions takes seconds
-    from analytics.metrics.timepoints import isin_ids
+    from analytics.core.ids import isin_ids
 
     for column, values in (("site", _filters.sites), ("clinician", _filters.clinicians)):
         if values:

@@ -134,9 +134,7 @@ class ClinicData:
 
     def with_patients(self, patient_ids) -> ClinicData:
         """The same clinic restricted to ``patient_ids`` (a cohort filter)."""
-        from analytics.metrics.timepoints import (
-            isin_ids,  # integer-code isin; Arrow string isin is slow
-        )
+        from analytics.core.ids import isin_ids  # integer-code isin; Arrow string isin is slow
 
         keep = pd.Index(patient_ids)
 

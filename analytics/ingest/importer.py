@@ -30,6 +30,7 @@ from analytics.core.contract import (
     ClinicData,
     clinic_from_frames,
 )
+from analytics.core.ids import factorize_ids
 from analytics.core.instruments import (
     INSTRUMENTS,
     canonical_instrument,
@@ -49,7 +50,6 @@ from analytics.ingest.mapping import (
 from analytics.ingest.reader import read_table
 from analytics.ingest.schemas import validate_tables
 from analytics.ingest.scoring import score_forms
-from analytics.metrics.timepoints import factorize_ids
 
 __all__ = ["ImportOptions", "ImportResult", "identify_table", "import_files", "import_folder"]
 

@@ -12,8 +12,9 @@ import pandas as pd
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.ids import isin_ids
 from analytics.core.stats import proportion_ci
-from analytics.metrics.timepoints import isin_ids, timepoint_scores
+from analytics.metrics.timepoints import timepoint_scores
 
 __all__ = [
     "ALL_ROUTES",

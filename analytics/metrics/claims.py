@@ -25,9 +25,10 @@ from scipy import stats
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.ids import isin_ids
 from analytics.core.stats import Rate, mean_ci, rate
 from analytics.metrics.outcomes import is_responder
-from analytics.metrics.timepoints import isin_ids, itt_patients, timepoint_scores
+from analytics.metrics.timepoints import itt_patients, timepoint_scores
 
 __all__ = [
     "MIN_PATIENTS",

@@ -16,6 +16,7 @@ from scipy import stats
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.ids import factorize_ids
 from analytics.core.stats import Rate, rate
 from analytics.metrics.outcomes import is_responder
 from analytics.metrics.timepoints import (
@@ -23,7 +24,6 @@ from analytics.metrics.timepoints import (
     _itt_by_code,
     _timepoints_coded,
     _valid_coded,
-    factorize_ids,
     shared_intermediates,
 )
 

@@ -19,15 +19,14 @@ import pyarrow as pa
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions, ResponseRule
+from analytics.core.ids import factorize_ids, text_of
 from analytics.core.stats import Rate, mean_ci, rate
 from analytics.metrics.timepoints import (
     _baseline_coded,
     _itt_by_code,
-    _text_of,
     _timepoints_coded,
     _valid_coded,
     baseline_scores,
-    factorize_ids,
     remembered,
     shared_intermediates,
 )
@@ -323,8 +322,8 @@ def _patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.D
     targets = np.array([w.target_day for w in definitions.windows], dtype="int64")
     out = pd.DataFrame(
         {
-            "patient_id": _text_of(text, codes),
-            "timepoint": _text_of(labels, windows),
+            "patient_id": text_of(text, codes),
+            "timepoint": text_of(labels, windows),
             "target_day": targets[windows],
             "day": observed_values("day"),
             "score": observed_values("score"),

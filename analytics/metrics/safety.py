@@ -45,8 +45,9 @@ import pyarrow as pa
 from scipy import stats
 
 from analytics.core.contract import ClinicData
+from analytics.core.ids import factorize_ids, isin_ids, lookup_by_id, text_of
 from analytics.core.stats import CI_METHODS, mean_ci, proportion_ci, rate
-from analytics.metrics.timepoints import _text_of, factorize_ids, isin_ids, lookup_by_id, remembered
+from analytics.metrics.timepoints import remembered
 
 __all__ = [
     "BPSettings",
@@ -924,7 +925,7 @@ def _cadss_sessions(data: ClinicData, settings: SafetySettings) -> pd.DataFrame:
     # astype("string").fillna(NOT_RECORDED), from the codes: a few labels taken in Arrow
     labels = pa.array([*map(str, band.categories), NOT_RECORDED], type=pa.large_string())
     codes = np.where(band.codes < 0, len(band.categories), band.codes)
-    out["band"] = pd.Series(_text_of(labels, codes), index=out.index)
+    out["band"] = pd.Series(text_of(labels, codes), index=out.index)
     return out
 
 

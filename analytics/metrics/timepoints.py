@@ -16,17 +16,20 @@ import pyarrow.compute as pc
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.ids import (
+    as_arrow,
+    factorize_ids,
+    id_text,
+    isin_ids,
+    text_of,
+)
 
 __all__ = [
     "BASELINE_COLUMNS",
     "SERIES_COLUMNS",
     "TIMEPOINT_COLUMNS",
     "baseline_scores",
-    "factorize_ids",
-    "isin_ids",
     "itt_patients",
-    "lookup_by_id",
-    "patient_order",
     "patient_series",
     "shared_intermediates",
     "started_treatment",
@@ -62,77 +65,6 @@ TIMEPOINT_COLUMNS = [
 # patient_series: every valid score of one instrument.
 #   session_number_before  int64  sessions given on days strictly before the score's day
 SERIES_COLUMNS = ["patient_id", "day", "score", "session_number_before"]
-
-
-def _arrow(values) -> pa.Array:
-    """``values`` (pandas text) as one contiguous Arrow array."""
-    arrow = pa.array(values)
-    return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
-
-
-def factorize_ids(values, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
-    """``pd.factorize(values, sort=sort)`` for patient ids, hashing each run of equal ids once.
-
-    The clinic's tables are sorted by patient, so a million rows hold only about 100,000 runs:
-    neighbours are compared in Arrow, and only the first id of each run is hashed. The result is
-    exactly ``pd.factorize``'s (codes in order of first appearance, or of the sorted ids with
-    ``sort``; -1 for a missing id), whatever the order of ``values``.
-
-    Examples
-    --------
-    >>> codes, uniques = factorize_ids(pd.Series(["b", "b", "a", None, "b"], dtype="string"))
-    >>> codes.tolist(), uniques.tolist()
-    ([0, 0, 1, -1, 0], ['b', 'a'])
-    """
-    values = pd.Series(values, copy=False)
-    if len(values) < 2 or not isinstance(values.dtype, pd.StringDtype):
-        codes, uniques = pd.factorize(values, sort=sort)
-        return np.asarray(codes), pd.Index(uniques)
-    arrow = _arrow(values.array)
-    # A run starts where the id differs from the one before; missing ids compare as null.
-    differs = pc.not_equal(arrow[1:], arrow[:-1]).fill_null(True)
-    starts = np.flatnonzero(np.concatenate(([True], np.asarray(differs, dtype=bool))))
-    if 2 * len(starts) > len(values):  # hardly any runs: hashing every id is as cheap
-        codes, uniques = pd.factorize(values, sort=sort)
-        return np.asarray(codes), pd.Index(uniques)
-    # Arrow's hash keeps first appearance, as pd.factorize does; a missing id is no entry.
-    encoded = arrow.take(pa.array(starts)).dictionary_encode()
-    run_codes = np.asarray(encoded.indices.fill_null(-1), dtype="int64")
-    uniques = encoded.dictionary
-    if sort:  # renumber by the sorted ids (code point order, as Python compares str)
-        order = np.asarray(pc.array_sort_indices(uniques), dtype="int64")
-        rank = np.empty(len(order) + 1, dtype="int64")
-        rank[order] = np.arange(len(order))
-        rank[-1] = -1
-        run_codes = rank[run_codes]
-        uniques = uniques.take(pa.array(order))
-    lengths = np.diff(np.append(starts, len(values)))
-    codes = np.repeat(run_codes, lengths)
-    return codes, pd.Index(pd.array(uniques, dtype=values.dtype))
-
-
-def _codes(*arrays) -> list[np.ndarray]:
-    # One hash-table factorisation of all the ids: integer codes compare fast, where pandas'
-    # Arrow-backed string isin/get_indexer walk Python objects (slow for 100,000 patients).
-    if arrays and all(pd.api.types.is_string_dtype(getattr(a, "dtype", None)) for a in arrays):
-        # Already text: factorise the Arrow data without a trip through Python objects.
-        parts = [pd.Series(pd.array(a, dtype="string"), copy=False) for a in arrays]
-        codes, _ = factorize_ids(pd.concat(parts, ignore_index=True))
-    else:
-        arrays = [np.asarray(a, dtype=object) for a in arrays]
-        codes, _ = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object))
-    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
-
-
-def patient_order(ids, *keys) -> np.ndarray:
-    """Row positions sorting by ``ids`` then each of ``keys`` (stable, missing ids last).
-
-    The same order as ``sort_values(["patient_id", *keys], kind="stable")``, from integer codes:
-    sorting Arrow-backed strings directly is several times slower at a million rows.
-    """
-    codes, uniques = pd.factorize(pd.Series(ids, copy=False), sort=True)
-    codes = np.where(codes < 0, len(uniques), codes)
-    return np.lexsort((*(np.asarray(k) for k in reversed(keys)), codes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,50 +115,6 @@ def _definitions_key(definitions: OutcomeDefinitions) -> tuple:
     return (definitions.instrument, definitions.baseline_lookback_days, definitions.windows)
 
 
-def _both_text(values, pool) -> bool:
-    return all(pd.api.types.is_string_dtype(getattr(a, "dtype", None)) for a in (values, pool))
-
-
-def _large_text(values) -> pa.Array:
-    return _arrow(pd.array(values, dtype="string")).cast(pa.large_string())
-
-
-def isin_ids(values, pool) -> np.ndarray:
-    """Boolean mask of ``values`` (patient ids) found in ``pool``; ``Series.isin``, faster."""
-    if _both_text(values, pool):
-        # Arrow hashes the pool once and probes it with each distinct id (a run of equal ids
-        # is hashed once), a missing id matching a missing one.
-        codes, distinct = factorize_ids(values)
-        found = pc.is_in(_large_text(distinct), value_set=_large_text(pool))
-        missing_found = bool(pc.any(pc.is_null(_large_text(pool))).as_py() or False)
-        return np.append(np.asarray(found, dtype=bool), missing_found)[codes]
-    value_codes, pool_codes = _codes(values, pool)
-    return np.isin(value_codes, pool_codes)
-
-
-def lookup_by_id(values, keys, table) -> np.ndarray:
-    """``table[i]`` where ``keys[i]`` equals each of ``values`` (unique keys); NaN when absent."""
-    if _both_text(values, keys):
-        keys = _large_text(keys)
-        if pc.count_distinct(keys, mode="all").as_py() == len(keys):
-            # A missing id finds nothing, as with the codes below.
-            codes, distinct = factorize_ids(values)
-            at = pc.index_in(_large_text(distinct), value_set=keys, skip_nulls=True)
-            at = np.asarray(at.fill_null(len(keys)), dtype="int64")
-            table = np.append(np.asarray(table, dtype="float64"), np.nan)
-            return table[np.append(at, len(keys))[codes]]  # a missing id (-1) finds nothing
-    return _lookup_codes(*_codes(values, keys), table)
-
-
-def _lookup_codes(value_codes: np.ndarray, key_codes: np.ndarray, table) -> np.ndarray:
-    table = np.asarray(table, dtype="float64")
-    size = int(max(value_codes.max(initial=-1), key_codes.max(initial=-1))) + 2
-    by_code = np.full(size, np.nan)
-    by_code[key_codes] = table  # code -1 (missing id) lands in the spare last slot
-    by_code[-1] = np.nan
-    return by_code[value_codes]
-
-
 def valid_scores(data: ClinicData, instrument: str) -> pd.DataFrame:
     """Scoreable forms of ``instrument``: ``patient_id``, ``day``, ``score`` (total not NaN),
     sorted by patient then day. A form with a blank item and no total is skipped."""
@@ -251,17 +139,6 @@ def _valid_coded(
     return remembered("valid_scores", (a,), (instrument,), lambda: _valid_scores(a, instrument))
 
 
-def _id_text(uniques) -> pa.Array:
-    """The ids of codes ``0..n-1`` as Arrow text, with a null for the missing-id code ``n``."""
-    ids = _arrow(pd.array(uniques, dtype="string")).cast(pa.large_string())
-    return pa.concat_arrays([ids, pa.nulls(1, pa.large_string())])
-
-
-def _text_of(text: pa.Array, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """``text[codes]`` as a pandas ``string`` array, taken in Arrow (no Python objects)."""
-    return pd.array(text.take(pa.array(np.asarray(codes, dtype="int64"))), dtype="string")
-
-
 def _sorted_by(codes: np.ndarray, day: np.ndarray) -> bool:
     """Whether rows are already ordered by code, then day."""
     if len(codes) < 2:
@@ -280,7 +157,7 @@ def _valid_scores(
     codes = np.where(codes < 0, len(uniques), codes)  # a missing id sorts last
     day = out["day"].to_numpy()
     rows = np.flatnonzero(keep)
-    text = _id_text(uniques)
+    text = id_text(uniques)
     if _sorted_by(codes, day):  # the contract's order: nothing to move
         return out.reset_index(drop=True), rows, codes, text
     # The same order as patient_order: stable, by id then day.
@@ -405,7 +282,7 @@ def _timepoint_scores(
     out = scores.take(with_base[take]).reset_index(drop=True)
     out_codes = codes[take]
     labels = pa.array([w.label for w in definitions.windows], type=pa.large_string())
-    out["timepoint"] = _text_of(labels, window_number)
+    out["timepoint"] = text_of(labels, window_number)
     targets = np.array([w.target_day for w in definitions.windows], dtype="int64")
     out["target_day"] = targets[window_number]
     out["baseline"] = _by_code(size, base_codes, base["baseline"].to_numpy(float))[out_codes]
@@ -439,7 +316,7 @@ def _started_treatment(data: ClinicData) -> pd.Index:
     if not data.has_sessions:
         return pd.Index(data.patients["patient_id"].astype("string").unique())
     s = data.sessions
-    ids = _arrow(s["patient_id"].astype("string").array)
+    ids = as_arrow(s["patient_id"].astype("string").array)
     kept = np.flatnonzero(s["day"].to_numpy() >= 0)
     # Series.unique (first appearance, a missing id in its place), hashing one id per run:
     # the first kept row of each run of equal ids.
@@ -474,7 +351,7 @@ def _itt_by_code(data: ClinicData, definitions: OutcomeDefinitions) -> np.ndarra
     def compute() -> np.ndarray:
         _, _, base_codes = _baseline_coded(data, definitions)
         text = _valid_coded(data, definitions.instrument)[3]
-        started = _arrow(started_treatment(data).array).cast(pa.large_string())
+        started = as_arrow(started_treatment(data).array).cast(pa.large_string())
         # isin_ids on the distinct ids (a missing id matches a missing one), in Arrow
         started_by_code = np.asarray(pc.is_in(text, value_set=started), dtype=bool)
         has_base = _by_code(len(text), base_codes, True, False, bool)

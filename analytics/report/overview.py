@@ -22,8 +22,8 @@ import pandas as pd
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.ids import PatientIndex, isin_ids
 from analytics.core.stats import mean_ci, proportion_ci, rate
-from analytics.metrics.timepoints import isin_ids
 
 __all__ = ["OverviewParts", "overview_numbers", "overview_parts", "session_members"]
 
@@ -102,35 +102,6 @@ def session_members(data: ClinicData, column: str) -> pd.DataFrame:
     return pairs.dropna(subset=[column]).drop_duplicates().reset_index(drop=True)
 
 
-class _Locator:
-    """Positions of patient ids in ``ids`` (unique); the id table is built once."""
-
-    def __init__(self, ids: pd.Index):
-        import pyarrow as pa
-
-        self._table = pa.array(np.asarray(ids, dtype=object), type=pa.large_string())
-
-    def __call__(self, values) -> np.ndarray:
-        """Position of each of ``values`` in the ids, -1 when absent or missing.
-
-        Each run of equal ids (the tables are sorted by patient) is looked up once, in Arrow.
-        """
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        from analytics.metrics.timepoints import factorize_ids
-
-        codes, distinct = factorize_ids(pd.Series(values, copy=False).astype("string"))
-        if not len(distinct):
-            return np.full(len(codes), -1, dtype="int64")
-        found = pc.index_in(
-            pa.array(np.asarray(distinct, dtype=object), type=pa.large_string()),
-            value_set=self._table,
-        )
-        at = np.append(np.asarray(found.fill_null(-1), dtype="int64"), -1)
-        return at[codes]  # code -1 (a missing id) takes the appended -1
-
-
 def _sorted_distinct(keys: np.ndarray) -> np.ndarray | None:
     """First occurrences of ``keys`` when they are already in order (the usual case), else None."""
     if len(keys) and not np.all(keys[1:] >= keys[:-1]):
@@ -189,7 +160,7 @@ def overview_parts(
     ids = pd.Index(people["patient_id"].astype("string"))
     size = len(ids)
     out = pd.DataFrame(index=pd.RangeIndex(size))
-    locate = _Locator(ids)
+    locate = PatientIndex(ids).positions
 
     s = data.sessions
     s_codes = locate(s["patient_id"])
@@ -287,7 +258,7 @@ def _completed_induction(
 
 
 def _weekly_points(
-    valid: pd.DataFrame, baseline: np.ndarray, locate: _Locator
+    valid: pd.DataFrame, baseline: np.ndarray, locate
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each patient's mean score per week bin, the baseline as week 0 (the points of
     :func:`analytics.metrics.trajectories.patient_trajectories` on the week axis), and the bins."""
@@ -333,7 +304,7 @@ def _factorize_rows(keys: pd.DataFrame, known: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _effect_parts(
-    data: ClinicData, locate: _Locator, s_codes: np.ndarray
+    data: ClinicData, locate, s_codes: np.ndarray
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Sessions with each reported effect, per patient (reports matched to a session only)."""
     e = data.side_effects

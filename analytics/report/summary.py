@@ -14,8 +14,9 @@ import pandas as pd
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.ids import factorize_ids
 from analytics.metrics.outcomes import baseline_stats, timepoint_outcomes
-from analytics.metrics.timepoints import factorize_ids, shared_intermediates
+from analytics.metrics.timepoints import shared_intermediates
 
 __all__ = ["MAX_GROUPS", "SMALL_GROUP", "build_summary", "jsonable"]
 

@@ -1,0 +1,154 @@
+"""The per-patient table: one row per patient, the long tables beside it, and a cohort's rows.
+
+Every number the product shows is a count, a mean, a rate or a Kaplan-Meier estimate over
+patients, and each patient's share of it does not depend on who else is in the cohort. The
+metric modules therefore each contribute :class:`Facts` (their columns of the one-row-per-patient
+frame, plus long tables where one row per patient is not enough: patient x timepoint, patient x
+effect, patient x session, patient x week), worked out once per clinic and definitions, and
+aggregate them for any cohort given as a boolean mask over the patients (:meth:`PatientTable.keep`).
+What depends on the cohort itself (the reliable-change threshold from its baseline SD, survival
+curves, t intervals) is computed when aggregating, from the rows.
+
+:func:`analytics.report.patients.patient_table` assembles the table from every metric module;
+this module only holds the container, so that each layer can read it.
+
+The table is kept on disk as Parquet files and one JSON file (:meth:`PatientTable.write`): data
+only, never code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from analytics.core.ids import PatientIndex
+
+__all__ = ["Facts", "PatientTable", "rows_of"]
+
+# Every long table carries the patient's code: its row in ``PatientTable.patients``.
+CODE = "code"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one metric module contributes to the per-patient table.
+
+    Attributes
+    ----------
+    patients : pandas.DataFrame
+        One row per patient in the order of the :class:`~analytics.core.ids.PatientIndex` the
+        facts were built on (row ``i`` is code ``i``), holding only the module's own columns.
+    long : mapping of str to pandas.DataFrame
+        Long tables by name, each with an int64 ``code`` column.
+    meta : mapping of str to JSON values
+        What the aggregation needs besides rows (labels in order, settings), JSON-serialisable.
+    """
+
+    patients: pd.DataFrame = field(default_factory=pd.DataFrame)
+    long: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PatientTable:
+    """Each patient's facts for one clinic and one set of outcome definitions.
+
+    Attributes
+    ----------
+    index : PatientIndex
+        The patient ids; a patient's code is its position here and its row in ``patients``.
+    patients : pandas.DataFrame
+        One row per patient: ``patient_id`` and every metric module's columns
+        (``docs/patient-table.md`` lists them).
+    long : mapping of str to pandas.DataFrame
+        The long tables by name, each with a ``code`` column.
+    meta : mapping of str to JSON values
+        Each module's aggregation settings and labels.
+    """
+
+    index: PatientIndex
+    patients: pd.DataFrame
+    long: Mapping[str, pd.DataFrame]
+    meta: Mapping[str, Any]
+
+    @classmethod
+    def from_facts(cls, index: PatientIndex, facts) -> PatientTable:
+        """Put the modules' facts side by side; a column or long table named twice is an error."""
+        frames = [pd.DataFrame({"patient_id": index.ids.array})]
+        long: dict[str, pd.DataFrame] = {}
+        meta: dict[str, Any] = {}
+        seen = {"patient_id"}
+        for part in facts:
+            if len(part.patients.columns) and len(part.patients) != len(index):
+                raise ValueError(
+                    f"facts of {len(part.patients)} patients for an index of {len(index)}"
+                )
+            twice = seen & set(part.patients.columns)
+            if twice or long.keys() & part.long.keys() or meta.keys() & part.meta.keys():
+                named = sorted(twice | (long.keys() & part.long.keys()))
+                raise ValueError(f"a column, table or setting is given twice: {named}")
+            seen |= set(part.patients.columns)
+            frames.append(part.patients.reset_index(drop=True))
+            long.update(part.long)
+            meta.update(part.meta)
+        patients = pd.concat(frames, axis=1)
+        return cls(index=index, patients=patients, long=long, meta=meta)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def keep(self, patient_ids=None) -> np.ndarray:
+        """The cohort as a boolean mask over the patients (None: every patient).
+
+        Examples
+        --------
+        >>> table = PatientTable.from_facts(PatientIndex(["a", "b", "c"]), [])
+        >>> table.keep(["c", "a", "x"]).tolist()
+        [True, False, True]
+        """
+        if patient_ids is None:
+            return np.ones(len(self.index), dtype=bool)
+        return self.index.mask(pd.Series(np.asarray(patient_ids, dtype=object), dtype="string"))
+
+    # ------------------------------------------------------------------------------ on disk
+    def write(self, folder: str | Path) -> None:
+        """Write the table as Parquet files and ``meta.json`` into ``folder`` (created)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.patients.to_parquet(folder / "patients.parquet", index=False)
+        for name, frame in self.long.items():
+            frame.to_parquet(folder / f"long-{name}.parquet", index=False)
+        (folder / "meta.json").write_text(
+            json.dumps({"meta": self.meta, "long": sorted(self.long)}, allow_nan=False)
+        )
+
+    @classmethod
+    def read(cls, folder: str | Path) -> PatientTable:
+        """The table :meth:`write` wrote; raises ``OSError`` or ``ValueError`` when it is not whole."""
+        folder = Path(folder)
+        stored = json.loads((folder / "meta.json").read_text())
+        patients = pd.read_parquet(folder / "patients.parquet")
+        long = {
+            name: pd.read_parquet(folder / f"long-{name}.parquet") for name in stored["long"]
+        }
+        index = PatientIndex(patients["patient_id"])
+        return cls(index=index, patients=patients, long=long, meta=stored["meta"])
+
+
+def rows_of(frame: pd.DataFrame, keep: np.ndarray | None) -> pd.DataFrame:
+    """The rows of a long table whose patient the cohort ``keep`` holds (None: every row).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"code": [0, 1, 1, 2], "x": [1, 2, 3, 4]})
+    >>> rows_of(frame, np.array([False, True, False]))["x"].tolist()
+    [2, 3]
+    """
+    if keep is None:
+        return frame
+    return frame[keep[frame[CODE].to_numpy()]]
