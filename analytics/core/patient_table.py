@@ -28,7 +28,7 @@ import pandas as pd
 
 from analytics.core.ids import PatientIndex
 
-__all__ = ["Facts", "PatientTable", "rows_of"]
+__all__ = ["Facts", "PatientTable", "attribute_facts", "patient_index", "rows_of"]
 
 # Every long table carries the patient's code: its row in ``PatientTable.patients``.
 CODE = "code"
@@ -99,6 +99,18 @@ class PatientTable:
         patients = pd.concat(frames, axis=1)
         return cls(index=index, patients=patients, long=long, meta=meta)
 
+    @classmethod
+    def of(cls, data, definitions, *builders) -> PatientTable:
+        """The table of ``data``: the patients' own columns and each builder's facts.
+
+        Each builder is called as ``builder(data, definitions, index)`` and returns
+        :class:`Facts`; a metric module uses this with its own builders only.
+        """
+        index = patient_index(data)
+        facts = [attribute_facts(data, index)]
+        facts += [build(data, definitions, index) for build in builders]
+        return cls.from_facts(index, facts)
+
     def __len__(self) -> int:
         return len(self.index)
 
@@ -133,11 +145,25 @@ class PatientTable:
         folder = Path(folder)
         stored = json.loads((folder / "meta.json").read_text())
         patients = pd.read_parquet(folder / "patients.parquet")
-        long = {
-            name: pd.read_parquet(folder / f"long-{name}.parquet") for name in stored["long"]
-        }
+        long = {name: pd.read_parquet(folder / f"long-{name}.parquet") for name in stored["long"]}
         index = PatientIndex(patients["patient_id"])
         return cls(index=index, patients=patients, long=long, meta=stored["meta"])
+
+
+def patient_index(data) -> PatientIndex:
+    """The clinic's patients, sorted by id: every id of any table is a row of ``patients``."""
+    ids = data.patients["patient_id"].astype("string").dropna().drop_duplicates()
+    return PatientIndex(ids.sort_values(kind="stable").to_numpy())
+
+
+def attribute_facts(data, index: PatientIndex) -> Facts:
+    """The columns of ``patients.csv`` (route of the first session, first-session year and
+    month, and every descriptive column kept), one row per patient in ``index`` order."""
+    people = data.patients.drop_duplicates("patient_id")
+    at = index.positions(people["patient_id"])
+    columns = [c for c in people.columns if c != "patient_id"]
+    out = people[at >= 0].iloc[np.argsort(at[at >= 0], kind="stable")][columns]
+    return Facts(patients=out.reset_index(drop=True))
 
 
 def rows_of(frame: pd.DataFrame, keep: np.ndarray | None) -> pd.DataFrame:
