@@ -62,7 +62,7 @@ if user is None:
 
 # after sign-in: keeps the sign-in form's path free of pandas, SQLAlchemy and the analytics
 from store import allowed_pages  # noqa: E402
-from ui import state  # noqa: E402
+from ui import clinic, cohort, settings  # noqa: E402
 
 allowed = allowed_pages(user.role)
 shown = [row for row in PAGES if row[1] in allowed]
@@ -80,15 +80,15 @@ for section, key, script, title, icon in shown:
 page = st.navigation(sections)
 
 auth.render_account(user)
-loaded = state.active_clinic()
+loaded = clinic.active_clinic()
 # cohort filters only beside the pages that show the clinic's numbers
 page_key = next(key for _, key, _, title, _ in shown if title == page.title)
 if page_key in DASHBOARD_PAGES:
-    filters = state.render_sidebar(loaded)
+    filters = cohort.render_sidebar(loaded)
 else:
-    filters = state.CohortFilters()
-state.build_context(loaded, filters)
+    filters = cohort.CohortFilters()
+cohort.build_context(loaded, filters)
 if page_key in DASHBOARD_PAGES:
-    state.render_definitions_sidebar()
+    settings.render_definitions_sidebar()
 
 page.run()

@@ -3,11 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from ui import auth, state
-from ui import components as ui
+from analytics.core.definitions import OutcomeDefinitions
+from ui import auth, settings
 
 auth.require_page("settings")
-context = state.get_context()
 st.title("Settings")
 st.caption(
     "Definitions apply to every page for this session; each change is recorded in the audit "
@@ -15,12 +14,7 @@ st.caption(
     "published sources shown beside them."
 )
 
-OutcomeDefinitions = state.analytics_function("definitions", "OutcomeDefinitions")
-if OutcomeDefinitions is None:
-    ui.not_available("Outcome definitions", "analytics.core.definitions")
-    st.stop()
-
-current = state.settings()
+current = settings.settings()
 defaults = OutcomeDefinitions.for_instrument("PCL-5")
 
 RULES = {
@@ -124,11 +118,11 @@ if submitted:
         "windows": None if window_rows == default_rows else window_rows,
     }
     try:
-        OutcomeDefinitions.for_instrument("PCL-5", **state.definition_overrides(values, "PCL-5"))
+        OutcomeDefinitions.for_instrument("PCL-5", **settings.definition_overrides(values, "PCL-5"))
     except ValueError as error:
         st.error(f"Not applied: {error}")
     else:
-        state.save_settings(values)
+        settings.save_settings(values)
         changed = sorted(k for k in values if values[k] != current.get(k))
         # the audit takes numbers and text: windows are logged as their count
         logged = {k: v for k, v in values.items() if k != "windows" and v is not None}
@@ -142,14 +136,14 @@ if submitted:
         st.rerun()
 
 if st.button("Reset to defaults", icon=":material/restart_alt:", key="settings_reset"):
-    state.reset_settings()
+    settings.reset_settings()
     auth.audit("settings_changed", reset=True)
     st.session_state.pop("settings_windows", None)
     st.rerun()
 
 st.subheader("Definitions in force")
 try:
-    definitions = state.current_definitions("PCL-5")
+    definitions = settings.current_definitions("PCL-5")
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}")
 else:

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import auth
-from ui.state import Loaded, PageContext
+from ui.clinic import Loaded
+from ui.cohort import PageContext
 
 __all__ = [
     "as_rate",

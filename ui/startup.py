@@ -27,11 +27,13 @@ WARM_MODULES = (
     "store.users",
     "store.audit",
     "store.batches",
-    "ui.state",
+    "ui.clinic",
+    "ui.cohort",
+    "ui.results",
     "ui.components",
     "ui.figures",
     "analytics.core.definitions",
-    "analytics.report.overview",
+    "analytics.report.patients",
     "analytics.metrics.safety",
 )
 

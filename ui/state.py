@@ -71,10 +71,42 @@ _CONTEXT_KEY = "clinic_context"
 
 
 # --------------------------------------------------------------------------- analytics access
+_MOVED = {
+    "contract": "core.contract",
+    "problems": "core.problems",
+    "instruments": "core.instruments",
+    "definitions": "core.definitions",
+    "stats": "core.stats",
+    "reader": "ingest.reader",
+    "phi": "ingest.identifiers",
+    "mapping": "ingest.mapping",
+    "redcap": "ingest.redcap",
+    "vocab": "ingest.vocabularies",
+    "scoring": "ingest.scoring",
+    "schemas": "ingest.schemas",
+    "importer": "ingest.importer",
+    "timepoints": "metrics.timepoints",
+    "outcomes": "metrics.outcomes",
+    "durability": "metrics.durability",
+    "attrition": "metrics.attrition",
+    "activity": "metrics.activity",
+    "trajectories": "metrics.trajectories",
+    "groups": "metrics.groups",
+    "pcl5_depth": "metrics.pcl5_depth",
+    "not_on_track": "metrics.not_on_track",
+    "claims": "metrics.claims",
+    "safety": "metrics.safety",
+    "summary": "report.summary",
+    "overview": "report.overview",
+    "label": "reference.spravato_label",
+    "benchmarks": "reference.published",
+}  # interim, while the pages move to direct calls
+
+
 def analytics_function(module: str, name: str) -> Callable | None:
     """``analytics.<module>.<name>`` or None when that piece of the analytics is not there."""
     try:
-        mod = importlib.import_module(f"analytics.{module}")
+        mod = importlib.import_module(f"analytics.{_MOVED.get(module, module)}")
     except ImportError:
         return None
     return getattr(mod, name, None)
@@ -83,21 +115,25 @@ def analytics_function(module: str, name: str) -> Callable | None:
 def _available(module: str) -> bool:
     # find_spec does not import: a cache hit then costs no analytics import at all
     try:
-        return importlib.util.find_spec(f"analytics.{module}") is not None
+        return importlib.util.find_spec(f"analytics.{_MOVED.get(module, module)}") is not None
     except ImportError:
         return False
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _cached_call(module: str, name: str, key: str, _args: tuple, _kwargs: dict) -> Any:
-    return getattr(importlib.import_module(f"analytics.{module}"), name)(*_args, **_kwargs)
+    return getattr(importlib.import_module(f"analytics.{_MOVED.get(module, module)}"), name)(
+        *_args, **_kwargs
+    )
 
 
 # The synthetic sample's results are kept on disk (~/.streamlit/cache) so the app opens fast;
 # an uploaded clinic's results stay in memory only.
 @st.cache_data(max_entries=256, show_spinner=False, persist="disk")
 def _cached_sample_call(module: str, name: str, key: str, _args: tuple, _kwargs: dict) -> Any:
-    return getattr(importlib.import_module(f"analytics.{module}"), name)(*_args, **_kwargs)
+    return getattr(importlib.import_module(f"analytics.{_MOVED.get(module, module)}"), name)(
+        *_args, **_kwargs
+    )
 
 
 def call_cached(module: str, name: str, key: str, *args, **kwargs) -> Any:

@@ -163,7 +163,7 @@ def attribute_facts(data, index: PatientIndex) -> Facts:
     at = index.positions(people["patient_id"])
     columns = [c for c in people.columns if c != "patient_id"]
     out = people[at >= 0].iloc[np.argsort(at[at >= 0], kind="stable")][columns]
-    return Facts(patients=out.reset_index(drop=True))
+    return Facts(patients=out.reset_index(drop=True), meta={"attributes": columns})
 
 
 def rows_of(frame: pd.DataFrame, keep: np.ndarray | None) -> pd.DataFrame:

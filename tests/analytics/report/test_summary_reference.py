@@ -115,20 +115,6 @@ def test_cohort_side_effects_equal_the_safety_summary(clinics):
         assert side_effect_summary(cohort) == safety_summary(cohort)["side_effects"]
 
 
-def test_distinct_sessions_match_drop_duplicates():
-    from analytics.report.summary import _distinct_sessions
-
-    frames = [
-        pd.DataFrame({"patient_id": ["a", "a", "b"], "day": [0, 3, 0]}),  # the contract's order
-        pd.DataFrame({"patient_id": ["b", "a", "a", "b"], "day": [0, 3, 3, 0]}),  # unsorted, dupes
-        pd.DataFrame({"patient_id": ["a", None, None, "a"], "day": [-2, 5, 5, -2]}),
-        pd.DataFrame({"patient_id": [], "day": []}),
-    ]
-    for frame in frames:
-        frame = frame.astype({"patient_id": "string", "day": "int64"})
-        assert _distinct_sessions(frame) == len(frame.drop_duplicates())
-
-
 if __name__ == "__main__":  # regenerate the reference after a deliberate change of a number
     summaries = json.loads(json.dumps(_summaries(_clinics()), allow_nan=False))
     text = json.dumps(summaries, sort_keys=True, separators=(",", ":")).encode()

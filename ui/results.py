@@ -1,0 +1,117 @@
+"""The numbers a page shows: aggregations of the clinic's per-patient table, cached here only.
+
+:func:`patient_table` works out each patient's facts once per data version and definitions
+(:func:`analytics.report.patients.patient_table`), keeps them in memory and on disk (Parquet
+and JSON: data, never code), and :func:`cohort_result` calls an analytics function on the
+page's cohort of that table. A filter change therefore only adds up rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import streamlit as st
+
+from analytics.core.patient_table import PatientTable
+from ui.clinic import active_clinic, code_version
+
+__all__ = [
+    "KEEP_TABLES",
+    "cache_dir",
+    "cohort_result",
+    "keep_on_disk",
+    "patient_table",
+    "prepare_table",
+    "read_kept",
+]
+
+KEEP_TABLES = 4  # per-patient tables kept on disk (data versions x definitions)
+_PREFIX = "patients-"
+
+
+def cache_dir() -> Path:
+    """Where results kept across restarts live: ``DASHBOARD_CACHE_DIR``, else ``var/cache``."""
+    default = Path(__file__).resolve().parents[1] / "var" / "cache"
+    return Path(os.environ.get("DASHBOARD_CACHE_DIR") or default)
+
+
+def read_kept(folder: Path) -> PatientTable | None:
+    """The table kept in ``folder``, or None when it is missing or unreadable."""
+    try:
+        return PatientTable.read(folder)
+    except Exception:  # missing, from older code, or damaged: recompute
+        return None
+
+
+def keep_on_disk(table: PatientTable, folder: Path) -> None:
+    """Write ``table`` to ``folder`` whole or not at all, keeping the newest few tables."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        part = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".part-"))
+        try:
+            table.write(part)
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(part, folder)  # a reader sees no folder or the whole new one
+        finally:
+            shutil.rmtree(part, ignore_errors=True)
+        kept = sorted(folder.parent.glob(f"{_PREFIX}*"), key=lambda p: p.stat().st_mtime)
+        for old in kept[:-KEEP_TABLES]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass  # a read-only or full disk only costs the next start a recomputation
+
+
+def _folder(version: str, definitions_key: str) -> Path:
+    digest = hashlib.sha1(f"{version}|{definitions_key}|{code_version()}".encode()).hexdigest()
+    return cache_dir() / f"{_PREFIX}{digest[:20]}"
+
+
+# cache_resource: the table is only read, never copied per run.
+@st.cache_resource(max_entries=4, show_spinner="Preparing each patient's outcomes…")
+def _table(version: str, definitions_key: str, _data, _definitions) -> PatientTable:
+    from analytics.report.patients import patient_table as build
+
+    folder = _folder(version, definitions_key)
+    table = read_kept(folder)
+    if table is None:
+        table = build(_data, _definitions)
+        keep_on_disk(table, folder)
+    return table
+
+
+def patient_table(context, definitions) -> PatientTable:
+    """The per-patient table of the loaded clinic for ``definitions``."""
+    loaded = context.loaded
+    return _table(loaded.version, repr(definitions), loaded.data, definitions)
+
+
+def prepare_table(definitions) -> None:
+    """Work out the stored clinic's table now (after an import), not on a page's first visit."""
+    loaded = active_clinic()
+    if loaded.source != "none":
+        _table(loaded.version, repr(definitions), loaded.data, definitions)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _result(name: str, key: str, _fn, _table, _keep, _definitions, _args, _kwargs) -> Any:
+    return _fn(_table, _keep, _definitions, *_args, **_kwargs)
+
+
+def cohort_result(fn: Callable, context, definitions, *args, **kwargs) -> Any:
+    """``fn(table, keep, definitions, *args, **kwargs)`` for the page's cohort.
+
+    ``table`` is the clinic's per-patient table for ``definitions`` and ``keep`` the cohort's
+    mask over its rows. The result is cached per function, data version, filters, settings,
+    definitions and arguments, so a rerun that changes none of them computes nothing.
+    """
+    table = patient_table(context, definitions)
+    keep = context.keep(table)
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    key = f"{context.key}|{definitions!r}|{args!r}|{sorted(kwargs.items())!r}"
+    return _result(name, key, fn, table, keep, definitions, args, kwargs)
