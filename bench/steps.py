@@ -24,6 +24,7 @@ from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.ingest.importer import ImportOptions, import_folder
 from bench.generate import clinic_dir, ensure_clinic, work_dir
+from bench.page_calls import DASHBOARD_PAGES
 
 __all__ = [
     "IMPORT_OPTIONS",
@@ -48,9 +49,14 @@ STEPS = {
     "import": "full import and validation (analytics.ingest.importer.import_folder)",
     "summary": "full summary: every timepoint, durability, PCL-5 depth, safety",
     "summary_by_route": "the summary split by route (build_summary(by='route'))",
-    "overview_parts": "the Overview's per-patient parts (once per data version: a cold Overview)",
-    "filter_change": "a cohort filter change on the warm Overview: the cohort's ids, then the "
-    "Overview's numbers added up from the per-patient parts",
+    "patient_table": "the per-patient table every page adds up (once per data version and "
+    "definitions: a cold dashboard)",
+    **{
+        f"filter_{page}": f"a cohort filter change on the warm {page.capitalize()} page: the "
+        "cohort's ids and mask, then every analytics call the page makes (recorded from the "
+        "page itself), on the per-patient table"
+        for page in DASHBOARD_PAGES
+    },
     "filter_summary": "a cohort filter change on a page that recomputes: cut the clinic to the "
     "cohort, then the full summary",
     "week4_ours": "week-4 observed response rate, ours (timepoint_outcomes, one window)",
@@ -94,9 +100,9 @@ def load_clinic(n_patients: int) -> ClinicData:
 def cohort_ids(data: ClinicData, members=None):
     """The ids of the first site in the sidebar's list (patients with a session there), found
     as the dashboard's site filter finds them: through the (site, patient) pairs it keeps per
-    data version (:func:`analytics.report.overview.session_members`)."""
+    data version (:func:`ui.cohort.session_members`)."""
     from analytics.core.ids import isin_ids
-    from analytics.report.overview import session_members
+    from ui.cohort import session_members
 
     members = session_members(data, "site") if members is None else members
     site = sorted(members["site"].unique())[0]
@@ -157,17 +163,12 @@ def _setup(step: str, n_patients: int):
         return lambda: build_summary(data, definitions)["counts"]
     if step == "summary_by_route":
         return lambda: sorted(build_summary(data, definitions, by="route")["groups"])
-    if step == "overview_parts":
-        from analytics.report.overview import overview_parts
+    if step == "patient_table":
+        from analytics.report.patients import patient_table
 
-        return lambda: int(overview_parts(data, definitions).patients["sessions"].sum())
-    if step == "filter_change":
-        from analytics.report.overview import overview_numbers, overview_parts, session_members
-
-        # what the page keeps per data version; the filter change itself is timed
-        parts = overview_parts(data, definitions)
-        members = session_members(data, "site")
-        return lambda: overview_numbers(parts, cohort_ids(data, members))["counts"]
+        return lambda: len(patient_table(data, definitions))
+    if step.startswith("filter_") and step.removeprefix("filter_") in DASHBOARD_PAGES:
+        return _page_filter_change(data, step.removeprefix("filter_"))
     if step == "filter_summary":
         return lambda: build_summary(filter_cohort(data), definitions)["counts"]
     if step == "week4_ours":
@@ -178,6 +179,35 @@ def _setup(step: str, n_patients: int):
 
         return run
     raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
+
+
+def _page_filter_change(data: ClinicData, page: str):
+    """A filter change on ``page``: the calls the page makes, replayed on the large clinic."""
+    from analytics.report.patients import patient_table
+    from bench.page_calls import record_page_calls
+    from ui.cohort import session_members
+
+    calls = record_page_calls([page])[page]
+    # what the dashboard keeps per data version and definitions: one table per definitions
+    tables = {}
+    for call in calls:
+        key = repr(call.definitions)
+        if key not in tables:
+            tables[key] = patient_table(data, call.definitions)
+    members = session_members(data, "site")
+
+    def run():
+        ids = cohort_ids(data, members)
+        # every table of one clinic has the same patient index: one mask serves them all
+        keep = next(iter(tables.values())).keep(ids) if tables else None
+        for call in calls:
+            call(tables[repr(call.definitions)], keep)
+        return {
+            "calls": [call.name for call in calls],
+            "patients": int(keep.sum()) if tables else 0,
+        }
+
+    return run
 
 
 def run_step(step: str, n_patients: int, runs: int) -> dict:

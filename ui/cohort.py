@@ -21,6 +21,7 @@ __all__ = [
     "build_context",
     "get_context",
     "render_sidebar",
+    "session_members",
 ]
 
 # Display bands of baseline PCL-5. Ours, not validated: PCL-5 has no validated severity bands;
@@ -136,12 +137,16 @@ def _cohort_ids(version: str, filters_key: str, _data: ClinicData, _filters: Coh
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _session_members(version: str, column: str, _data: ClinicData) -> pd.DataFrame:
+    return session_members(_data, column)
+
+
+def session_members(data: ClinicData, column: str) -> pd.DataFrame:
     """Each distinct (``column`` value, patient) pair of the sessions, e.g. who was seen where.
 
     A site or clinician filter then looks through these pairs (tens of thousands) instead of
     every session (millions).
     """
-    s = _data.sessions
+    s = data.sessions
     pairs = pd.DataFrame(
         {column: s[column].astype("string"), "patient_id": s["patient_id"].astype("string")}
     )
