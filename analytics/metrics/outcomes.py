@@ -11,7 +11,7 @@ reproduce each number patient by patient.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -19,30 +19,38 @@ import pyarrow as pa
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions, ResponseRule
-from analytics.core.ids import factorize_ids, text_of
+from analytics.core.ids import PatientIndex, id_text, text_of
+from analytics.core.patient_table import Facts, PatientTable, patient_index, rows_of
 from analytics.core.stats import Rate, mean_ci, rate
 from analytics.metrics.timepoints import (
-    _baseline_coded,
-    _itt_by_code,
-    _timepoints_coded,
-    _valid_coded,
-    baseline_scores,
+    baseline_coded,
+    index_codes,
+    itt_by_code,
     remembered,
     shared_intermediates,
+    timepoints_coded,
 )
 
 __all__ = [
+    "OUTCOME_COLUMNS",
     "PATIENT_OUTCOME_COLUMNS",
+    "TIMEPOINT_ROW_COLUMNS",
+    "TIMEPOINT_TABLE",
     "ReliableChange",
     "TimepointOutcome",
     "baseline_stats",
+    "baseline_stats_from",
     "d_av",
     "d_z",
     "is_responder",
     "mean_change_ci",
+    "outcome_facts",
+    "outcome_table",
     "patient_outcomes",
+    "patient_outcomes_from",
     "reliable_change_threshold",
     "timepoint_outcomes",
+    "timepoint_outcomes_from",
 ]
 
 # Float error must not turn an exact 30% (50 -> 35) into a non-response.
@@ -80,6 +88,49 @@ PATIENT_OUTCOME_COLUMNS = [
     "rci",
     "reliable_improved",
     "reliable_deteriorated",
+]
+
+
+# outcome_facts, per patient (one row per patient of the table's index):
+#   outcome_baseline            float64  the baseline total; NaN without a baseline
+#   outcome_baseline_day        Int64    the baseline's day (-lookback..0); NA without one
+#   outcome_itt                 bool     in the intention-to-treat population (a baseline and
+#                                        a session on day 0 or later; no sessions table: a
+#                                        baseline)
+#   outcome_remission_eligible  bool     baseline at or above the remission floor (False
+#                                        without a baseline)
+OUTCOME_COLUMNS = [
+    "outcome_baseline",
+    "outcome_baseline_day",
+    "outcome_itt",
+    "outcome_remission_eligible",
+]
+
+# outcome_facts' long table "timepoints": one row per (timepoint, patient) that is observed or
+# in the ITT population (the rows of patient_outcomes), sorted by window then code.
+#   code                int64    the patient
+#   window              int64    position in definitions.windows (meta "outcome_timepoints"
+#                                holds each window's label and target_day)
+#   day, score          float64  the chosen score and its day; NaN when not observed
+#   change, pct_change  float64  score - baseline; 100 * change / baseline (NaN when the
+#                                baseline is 0); NaN when not observed
+#   observed, itt, responder, remission_eligible, remitter, meaningful   bool, as in
+#                                patient_outcomes (False when not observed, except itt and
+#                                remission_eligible, which are the patient's)
+TIMEPOINT_TABLE = "timepoints"
+TIMEPOINT_ROW_COLUMNS = [
+    "code",
+    "window",
+    "day",
+    "score",
+    "change",
+    "pct_change",
+    "observed",
+    "itt",
+    "responder",
+    "remission_eligible",
+    "remitter",
+    "meaningful",
 ]
 
 
@@ -257,9 +308,150 @@ def _sd(values) -> float | None:
     return _float(values.std(ddof=1)) if values.size >= 2 else None
 
 
-def baseline_stats(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
-    """``{"n", "mean", "sd"}`` of the baseline over every patient who has one (SD ddof 1)."""
-    base = baseline_scores(data, definitions)["baseline"].to_numpy(float)
+def _count(mask) -> int:
+    return int(np.count_nonzero(mask))
+
+
+# ---------------------------------------------------------------------------------------------
+# Each patient's facts (analytics.core.patient_table.Facts), worked out once per clinic
+
+
+def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: PatientIndex) -> Facts:
+    """Each patient's baseline and, per timepoint, score, change and the flags behind the rates.
+
+    Parameters
+    ----------
+    data : ClinicData
+        The whole clinic.
+    definitions : OutcomeDefinitions
+        Instrument, baseline look-back, windows, response, remission and meaningful-change
+        rules. ``reliability_sd`` and ``ci_method`` are not used here: reliable change and
+        intervals depend on the cohort and are worked out when aggregating.
+    index : PatientIndex
+        The patients; row ``i`` of the facts is code ``i``.
+
+    Returns
+    -------
+    Facts
+        Columns :data:`OUTCOME_COLUMNS`, the long table ``"timepoints"``
+        (:data:`TIMEPOINT_ROW_COLUMNS`) and the meta key ``"outcome_timepoints"``.
+    """
+    tp, _, _, tp_codes, tp_windows = timepoints_coded(data, definitions)
+    base, _, base_codes = baseline_coded(data, definitions)
+    # The valid scores' patient codes as codes of the index (-1: not a patient of the index).
+    to_index = index_codes(data, definitions.instrument, index)
+    size = len(index)
+
+    at = to_index[base_codes]
+    known = at >= 0
+    baseline = np.full(size, np.nan)
+    baseline[at[known]] = base["baseline"].to_numpy(float)[known]
+    has_day = np.zeros(size, dtype=bool)
+    has_day[at[known]] = True
+    day_values = np.zeros(size, dtype="int64")
+    day_values[at[known]] = base["baseline_day"].to_numpy("int64")[known]
+    baseline_day = pd.arrays.IntegerArray(day_values, ~has_day)
+    itt_valid = np.flatnonzero(itt_by_code(data, definitions))
+    itt = np.zeros(size, dtype=bool)
+    itt_at = to_index[itt_valid]
+    itt[itt_at[itt_at >= 0]] = True
+    floor = definitions.remission_requires_baseline_at_or_above
+    patients = pd.DataFrame(
+        {
+            "outcome_baseline": baseline,
+            "outcome_baseline_day": baseline_day,
+            "outcome_itt": itt,
+            "outcome_remission_eligible": baseline >= floor,
+        }
+    )
+
+    # One row per observed (window, patient), plus one per ITT patient without a score there;
+    # sorted by window, then code (codes sort like the ids, as timepoint_scores does).
+    tp_at = to_index[tp_codes]
+    seen = tp_at >= 0
+    seen_codes, seen_windows = tp_at[seen], tp_windows[seen]
+    n_windows = len(definitions.windows)
+    width = size + 1
+    seen_keys = seen_windows * width + seen_codes
+    itt_codes = np.flatnonzero(itt)
+    grid_windows = np.repeat(np.arange(n_windows, dtype="int64"), len(itt_codes))
+    grid_codes = np.tile(itt_codes, n_windows)
+    taken = np.zeros(n_windows * width, dtype=bool)
+    taken[seen_keys] = True
+    missing = ~taken[grid_windows * width + grid_codes]
+    grid_windows, grid_codes = grid_windows[missing], grid_codes[missing]
+    keys = np.concatenate([seen_keys, grid_windows * width + grid_codes])
+    order = np.argsort(keys, kind="stable")
+    codes = np.concatenate([seen_codes, grid_codes])[order]
+    windows = np.concatenate([seen_windows, grid_windows])[order]
+    observed_row = order < len(seen_codes)
+    from_tp = np.flatnonzero(seen)[order[observed_row]]
+
+    def observed_values(column: str) -> np.ndarray:
+        values = np.full(len(order), np.nan)
+        values[observed_row] = tp[column].to_numpy(dtype=float)[from_tp]
+        return values
+
+    score = observed_values("score")
+    change = observed_values("change")
+    base_row = baseline[codes]
+    eligible = base_row >= floor
+    rows = pd.DataFrame(
+        {
+            "code": codes.astype("int64"),
+            "window": windows.astype("int64"),
+            "day": observed_values("day"),
+            "score": score,
+            "change": change,
+            "pct_change": observed_values("pct_change"),
+            "observed": ~np.isnan(score),
+            "itt": itt[codes],
+            "responder": is_responder(change, base_row, definitions.response),
+            "remission_eligible": eligible,
+            "remitter": eligible & (score < definitions.remission_below),
+            "meaningful": -change >= definitions.meaningful_points - TOLERANCE,
+        }
+    )
+    timepoints = [{"label": w.label, "target_day": int(w.target_day)} for w in definitions.windows]
+    return Facts(
+        patients=patients,
+        long={TIMEPOINT_TABLE: rows},
+        meta={"outcome_timepoints": timepoints},
+    )
+
+
+def _windows_of(table: PatientTable) -> tuple[list[str], np.ndarray]:
+    """The table's timepoint labels and target days, in window order."""
+    timepoints = table.meta["outcome_timepoints"]
+    labels = [str(t["label"]) for t in timepoints]
+    return labels, np.array([int(t["target_day"]) for t in timepoints], dtype="int64")
+
+
+def _baselines(table: PatientTable, keep: np.ndarray) -> np.ndarray:
+    base = table.patients["outcome_baseline"].to_numpy(float)[keep]
+    return base[~np.isnan(base)]
+
+
+def baseline_stats_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
+) -> dict:
+    """:func:`baseline_stats` of the cohort ``keep`` (a boolean mask over the table's patients).
+
+    Parameters
+    ----------
+    table : PatientTable
+        Holding :func:`outcome_facts`.
+    keep : numpy.ndarray of bool
+        The cohort (:meth:`PatientTable.keep`).
+    definitions : OutcomeDefinitions
+        The definitions the table was built with.
+
+    Returns
+    -------
+    dict
+        ``{"n", "mean", "sd"}`` of the baselines (SD ddof 1; None with too few).
+    """
+    base = _baselines(table, keep)
     return {
         "n": int(base.size),
         "mean": _float(base.mean()) if base.size else None,
@@ -267,10 +459,201 @@ def baseline_stats(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
     }
 
 
-def _rci_sd(data: ClinicData, definitions: OutcomeDefinitions) -> float | None:
+def _rci_sd_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
+) -> float | None:
+    # The cohort's own baseline SD unless the definitions fix one (the summary's groups share
+    # the whole cohort's).
     if definitions.reliability_sd is not None:
         return float(definitions.reliability_sd)
-    return baseline_stats(data, definitions)["sd"]
+    return _sd(_baselines(table, keep))
+
+
+def patient_outcomes_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
+) -> pd.DataFrame:
+    """:func:`patient_outcomes` of the cohort ``keep``: the rows of its patients, with the
+    reliable change index from the cohort's baseline SD (or ``definitions.reliability_sd``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PATIENT_OUTCOME_COLUMNS`, sorted by window order then patient.
+    """
+    rows = rows_of(table.long[TIMEPOINT_TABLE], keep)
+    codes = rows["code"].to_numpy()
+    windows = rows["window"].to_numpy()
+    labels, targets = _windows_of(table)
+    baseline = table.patients["outcome_baseline"].to_numpy(float)[codes]
+    out = pd.DataFrame(
+        {
+            "patient_id": text_of(id_text(table.index.ids), codes),
+            "timepoint": text_of(pa.array(labels, type=pa.large_string()), windows),
+            "target_day": targets[windows],
+            "day": rows["day"].to_numpy(float),
+            "score": rows["score"].to_numpy(float),
+            "baseline": baseline,
+            "change": rows["change"].to_numpy(float),
+            "pct_change": rows["pct_change"].to_numpy(float),
+        }
+    )
+    for flag in ("observed", "itt", "responder", "remission_eligible", "remitter", "meaningful"):
+        out[flag] = rows[flag].to_numpy(bool)
+    rci = _rci(out["change"].to_numpy(float), _rci_sd_from(table, keep, definitions), definitions)
+    out["rci"] = rci
+    out["reliable_improved"] = rci < -Z_RCI
+    out["reliable_deteriorated"] = rci > Z_RCI
+    return out[PATIENT_OUTCOME_COLUMNS]
+
+
+def _rci(change: np.ndarray, sd: float | None, definitions: OutcomeDefinitions) -> np.ndarray:
+    """Jacobson-Truax index ``change / S_diff`` (NaN without a positive SD)."""
+    if sd is None or not sd > 0:
+        return np.full(len(change), np.nan)
+    s_diff = np.sqrt(2.0) * sd * np.sqrt(1.0 - definitions.reliability_r)
+    return change / s_diff
+
+
+def timepoint_outcomes_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
+) -> list[TimepointOutcome]:
+    """:func:`timepoint_outcomes` of the cohort ``keep``, from the table's rows.
+
+    Parameters
+    ----------
+    table : PatientTable
+        Holding :func:`outcome_facts`.
+    keep : numpy.ndarray of bool
+        The cohort (:meth:`PatientTable.keep`).
+    definitions : OutcomeDefinitions
+        The definitions the table was built with; ``ci_method``, ``reliability_r`` and
+        ``reliability_sd`` (None: the cohort's baseline SD) are read here.
+
+    Returns
+    -------
+    list of TimepointOutcome
+        One per timepoint with at least one observed score, in window order.
+    """
+    rows = table.long[TIMEPOINT_TABLE]
+    codes = rows["code"].to_numpy()
+    use = keep[codes]
+    window = rows["window"].to_numpy()[use]
+    column = {name: rows[name].to_numpy()[use] for name in _WINDOW_COLUMNS}
+    column["baseline"] = table.patients["outcome_baseline"].to_numpy(float)[codes[use]]
+    sd = _rci_sd_from(table, keep, definitions)
+    method = definitions.ci_method
+    r = definitions.reliability_r
+    threshold = _float(reliable_change_threshold(sd, r)) if sd is not None and sd > 0 else None
+    labels, targets = _windows_of(table)
+    # Rows are sorted by window: each window is one slice.
+    bounds = np.searchsorted(window, np.arange(len(labels) + 1))
+    results = []
+    for number, label in enumerate(labels):
+        at = slice(bounds[number], bounds[number + 1])
+        seen = column["observed"][at]
+        n = _count(seen)
+        if n == 0:
+            continue
+        itt = column["itt"][at]
+        change = column["change"][at][seen]
+        score = column["score"][at][seen]
+        baseline = column["baseline"][at][seen]
+        ci_low, ci_high = mean_change_ci(change)
+        eligible_all = column["remission_eligible"][at]
+        eligible = seen & eligible_all
+        itt_eligible = itt & eligible_all
+        responder = column["responder"][at]
+        remitter = column["remitter"][at]
+        meaningful = column["meaningful"][at]
+        if threshold is None:
+            improved = unchanged = deteriorated = None
+        else:
+            rci = _rci(change, sd, definitions)
+            improved = _count(rci < -Z_RCI)
+            deteriorated = _count(rci > Z_RCI)
+            unchanged = n - improved - deteriorated
+        results.append(
+            TimepointOutcome(
+                label=label,
+                target_day=int(targets[number]),
+                n=n,
+                mean=_float(score.mean()),
+                sd=_sd(score),
+                mean_baseline=_float(baseline.mean()),
+                sd_baseline=_sd(baseline),
+                mean_change=_float(change.mean()),
+                sd_change=_sd(change),
+                change_ci_low=ci_low,
+                change_ci_high=ci_high,
+                d_z=d_z(change),
+                d_av=(
+                    d_av(change.mean(), baseline.std(ddof=1), score.std(ddof=1)) if n >= 2 else None
+                ),
+                response=rate(_count(seen & responder), n, method=method),
+                response_itt=rate(_count(itt & responder), _count(itt), method=method),
+                remission=rate(_count(eligible & remitter), _count(eligible), method=method),
+                remission_itt=rate(
+                    _count(itt_eligible & remitter), _count(itt_eligible), method=method
+                ),
+                meaningful=rate(_count(seen & meaningful), n, method=method),
+                meaningful_itt=rate(_count(itt & meaningful), _count(itt), method=method),
+                reliable_change=ReliableChange(
+                    n=n,
+                    improved=improved,
+                    unchanged=unchanged,
+                    deteriorated=deteriorated,
+                    threshold_points=threshold,
+                    r=r,
+                    sd=sd,
+                ),
+            )
+        )
+    return results
+
+
+# The columns of the "timepoints" rows that timepoint_outcomes_from reads.
+_WINDOW_COLUMNS = (
+    "observed",
+    "itt",
+    "change",
+    "score",
+    "remission_eligible",
+    "responder",
+    "remitter",
+    "meaningful",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The clinic-wide functions: the aggregations above over a table of this module's facts
+
+
+def _facts_key(definitions: OutcomeDefinitions) -> str:
+    # The facts do not depend on the reliable-change SD (read when aggregating).
+    return repr(replace(definitions, reliability_sd=None))
+
+
+def outcome_table(data: ClinicData, definitions: OutcomeDefinitions) -> PatientTable:
+    """A table of :func:`outcome_facts` only, over every patient of ``data``.
+
+    Remembered inside :func:`~analytics.metrics.timepoints.shared_intermediates`, so the
+    clinic-wide functions below share one.
+    """
+
+    def build() -> PatientTable:
+        index = patient_index(data)
+        return PatientTable.from_facts(index, [outcome_facts(data, definitions, index)])
+
+    frames = (data.assessments, data.patients, data.sessions)
+    key = (_facts_key(definitions), data.has_sessions)
+    with shared_intermediates():
+        return remembered("outcome_table", frames, key, build)
+
+
+def baseline_stats(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
+    """``{"n", "mean", "sd"}`` of the baseline over every patient who has one (SD ddof 1)."""
+    table = outcome_table(data, definitions)
+    return baseline_stats_from(table, table.keep(), definitions)
 
 
 def patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -286,93 +669,14 @@ def patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     pandas.DataFrame
         Columns :data:`PATIENT_OUTCOME_COLUMNS`, sorted by window order then patient.
     """
+
+    def compute() -> pd.DataFrame:
+        table = outcome_table(data, definitions)
+        return patient_outcomes_from(table, table.keep(), definitions)
+
     frames = (data.assessments, data.patients, data.sessions)
     key = (repr(definitions), data.has_sessions)
-    return remembered("patient_outcomes", frames, key, lambda: _patient_outcomes(data, definitions))
-
-
-def _patient_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    tp, _, _, tp_codes, tp_windows = _timepoints_coded(data, definitions)
-    text = _valid_coded(data, definitions.instrument)[3]
-    base, _, base_codes = _baseline_coded(data, definitions)
-    itt_by_code = _itt_by_code(data, definitions)
-    n_windows = len(definitions.windows)
-    # Rows are keyed by (window order, patient code); codes sort like the ids.
-    size = len(text) + 1
-    seen_keys = tp_windows * size + tp_codes
-    itt_codes = np.flatnonzero(itt_by_code)
-    # ITT patients missing at a timepoint get a row of their own.
-    grid_order = np.repeat(np.arange(n_windows, dtype="int64"), len(itt_codes))
-    grid_codes = np.tile(itt_codes, n_windows)
-    missing = ~np.isin(grid_order * size + grid_codes, seen_keys)
-    grid_order, grid_codes = grid_order[missing], grid_codes[missing]
-    order = np.argsort(np.concatenate([seen_keys, grid_order * size + grid_codes]), kind="stable")
-    codes = np.concatenate([tp_codes, grid_codes])[order]
-    windows = np.concatenate([tp_windows, grid_order])[order]
-    # Observed rows take their values from the timepoint scores, ITT-only rows are blank.
-    observed_row = order < len(tp)
-    from_tp = order[observed_row]
-
-    def observed_values(column: str) -> np.ndarray:
-        values = np.full(len(order), np.nan)
-        values[observed_row] = tp[column].to_numpy(dtype=float)[from_tp]
-        return values
-
-    labels = pa.array([w.label for w in definitions.windows], type=pa.large_string())
-    targets = np.array([w.target_day for w in definitions.windows], dtype="int64")
-    out = pd.DataFrame(
-        {
-            "patient_id": text_of(text, codes),
-            "timepoint": text_of(labels, windows),
-            "target_day": targets[windows],
-            "day": observed_values("day"),
-            "score": observed_values("score"),
-            "change": observed_values("change"),
-            "pct_change": observed_values("pct_change"),
-        }
-    )
-    baseline_by_code = np.full(size, np.nan)
-    baseline_by_code[base_codes] = base["baseline"].to_numpy(float)
-    out["baseline"] = baseline_by_code[codes]
-    out["observed"] = out["score"].notna().to_numpy(bool)
-    out["itt"] = itt_by_code[codes]
-    change = out["change"].to_numpy(float)
-    baseline = out["baseline"].to_numpy(float)
-    score = out["score"].to_numpy(float)
-    out["responder"] = is_responder(change, baseline, definitions.response)
-    out["remission_eligible"] = baseline >= definitions.remission_requires_baseline_at_or_above
-    out["remitter"] = out["remission_eligible"].to_numpy() & (score < definitions.remission_below)
-    out["meaningful"] = -change >= definitions.meaningful_points - TOLERANCE
-    sd = _rci_sd(data, definitions)
-    if sd is not None and sd > 0:
-        s_diff = np.sqrt(2.0) * sd * np.sqrt(1.0 - definitions.reliability_r)
-        rci = change / s_diff
-    else:
-        rci = np.full(len(out), np.nan)
-    out["rci"] = rci
-    out["reliable_improved"] = rci < -Z_RCI
-    out["reliable_deteriorated"] = rci > Z_RCI
-    return out[PATIENT_OUTCOME_COLUMNS].reset_index(drop=True)
-
-
-# The columns of patient_outcomes that timepoint_outcomes reads.
-_WINDOW_COLUMNS = (
-    "observed",
-    "itt",
-    "change",
-    "score",
-    "baseline",
-    "remission_eligible",
-    "reliable_improved",
-    "reliable_deteriorated",
-    "responder",
-    "remitter",
-    "meaningful",
-)
-
-
-def _count(mask) -> int:
-    return int(np.count_nonzero(mask))
+    return remembered("patient_outcomes", frames, key, compute)
 
 
 def timepoint_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> list[TimepointOutcome]:
@@ -380,76 +684,5 @@ def timepoint_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> lis
 
     See :class:`TimepointOutcome` for the fields and the module docstring for the populations.
     """
-    with shared_intermediates():  # baselines and the ITT population are computed once
-        return _timepoint_outcomes(data, definitions)
-
-
-def _timepoint_outcomes(data: ClinicData, definitions: OutcomeDefinitions) -> list:
-    rows = patient_outcomes(data, definitions)
-    sd = _rci_sd(data, definitions)
-    method = definitions.ci_method
-    r = definitions.reliability_r
-    threshold = _float(reliable_change_threshold(sd, r)) if sd is not None and sd > 0 else None
-    results = []
-    # Rows are sorted by window: one factorisation of the labels (a run each), then numpy.
-    window_codes, labels = factorize_ids(rows["timepoint"])
-    number = {label: i for i, label in enumerate(labels)}
-    column = {name: rows[name].to_numpy() for name in _WINDOW_COLUMNS}
-    for window in definitions.windows:
-        at = window_codes == number.get(window.label, -2)
-        seen = at & column["observed"]
-        n = _count(seen)
-        if n == 0:
-            continue
-        itt = at & column["itt"]
-        change = column["change"][seen].astype(float)
-        score = column["score"][seen].astype(float)
-        baseline = column["baseline"][seen].astype(float)
-        ci_low, ci_high = mean_change_ci(change)
-        eligible = seen & column["remission_eligible"]
-        itt_eligible = itt & column["remission_eligible"]
-        if threshold is None:
-            improved = unchanged = deteriorated = None
-        else:
-            improved = _count(seen & column["reliable_improved"])
-            deteriorated = _count(seen & column["reliable_deteriorated"])
-            unchanged = n - improved - deteriorated
-        results.append(
-            TimepointOutcome(
-                label=window.label,
-                target_day=window.target_day,
-                n=n,
-                mean=_float(score.mean()),
-                sd=_sd(score),
-                mean_baseline=_float(baseline.mean()),
-                sd_baseline=_sd(baseline),
-                mean_change=_float(change.mean()),
-                sd_change=_sd(change),
-                change_ci_low=ci_low,
-                change_ci_high=ci_high,
-                d_z=d_z(change),
-                d_av=(
-                    d_av(change.mean(), baseline.std(ddof=1), score.std(ddof=1)) if n >= 2 else None
-                ),
-                response=rate(_count(seen & column["responder"]), n, method=method),
-                response_itt=rate(_count(itt & column["responder"]), _count(itt), method=method),
-                remission=rate(
-                    _count(eligible & column["remitter"]), _count(eligible), method=method
-                ),
-                remission_itt=rate(
-                    _count(itt_eligible & column["remitter"]), _count(itt_eligible), method=method
-                ),
-                meaningful=rate(_count(seen & column["meaningful"]), n, method=method),
-                meaningful_itt=rate(_count(itt & column["meaningful"]), _count(itt), method=method),
-                reliable_change=ReliableChange(
-                    n=n,
-                    improved=improved,
-                    unchanged=unchanged,
-                    deteriorated=deteriorated,
-                    threshold_points=threshold,
-                    r=r,
-                    sd=sd,
-                ),
-            )
-        )
-    return results
+    table = outcome_table(data, definitions)
+    return timepoint_outcomes_from(table, table.keep(), definitions)

@@ -16,7 +16,7 @@ import pandas as pd
 from analytics.core.contract import ClinicData, item_columns
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.stats import mean_ci, rate
-from analytics.metrics.timepoints import _baseline, _timepoints_coded, shared_intermediates
+from analytics.metrics.timepoints import baseline_coded, shared_intermediates, timepoints_coded
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -81,7 +81,7 @@ def _change_table(
     data: ClinicData, definitions: OutcomeDefinitions, measures: list[str], labels: dict
 ) -> pd.DataFrame:
     # The chosen forms' rows in data.assessments: read the measures there, no id joins.
-    _, form_rows, baseline_rows, _, window_number = _timepoints_coded(data, _pcl5(definitions))
+    _, form_rows, baseline_rows, _, window_number = timepoints_coded(data, _pcl5(definitions))
     windows = {i: w for i, w in enumerate(definitions.windows)}
     a = data.assessments
     # Wide, one column per measure, grouped by window order: the same values in the same row
@@ -192,10 +192,10 @@ def provisional_dx_rates(data: ClinicData, definitions: OutcomeDefinitions) -> d
     """
     definitions = _pcl5(definitions)
     method = definitions.ci_method
-    _, baseline_rows = _baseline(data, definitions)
+    _, baseline_rows, _ = baseline_coded(data, definitions)
     dx = data.assessments["provisional_dx"]
     at_base = dx.take(baseline_rows).dropna()
-    _, form_rows, pair_rows, _, window_number = _timepoints_coded(data, definitions)
+    _, form_rows, pair_rows, _, window_number = timepoints_coded(data, definitions)
     known = pd.array(dx, dtype="boolean")
     recorded = ~np.asarray(known.isna(), dtype=bool)
     yes = np.asarray(known.fillna(False), dtype=bool)

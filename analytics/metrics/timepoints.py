@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import (
+    PatientIndex,
     as_arrow,
     factorize_ids,
     id_text,
@@ -28,12 +29,18 @@ __all__ = [
     "BASELINE_COLUMNS",
     "SERIES_COLUMNS",
     "TIMEPOINT_COLUMNS",
+    "baseline_coded",
     "baseline_scores",
+    "index_codes",
+    "itt_by_code",
     "itt_patients",
     "patient_series",
+    "remembered",
     "shared_intermediates",
     "started_treatment",
     "timepoint_scores",
+    "timepoints_coded",
+    "valid_coded",
     "valid_scores",
 ]
 
@@ -118,22 +125,30 @@ def _definitions_key(definitions: OutcomeDefinitions) -> tuple:
 def valid_scores(data: ClinicData, instrument: str) -> pd.DataFrame:
     """Scoreable forms of ``instrument``: ``patient_id``, ``day``, ``score`` (total not NaN),
     sorted by patient then day. A form with a blank item and no total is skipped."""
-    return _valid(data, instrument)[0]
+    return valid_coded(data, instrument)[0]
 
 
-def _valid(data: ClinicData, instrument: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """:func:`valid_scores` and each row's position in ``data.assessments``."""
-    return _valid_coded(data, instrument)[:2]
-
-
-def _valid_coded(
+def valid_coded(
     data: ClinicData, instrument: str
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pa.Array]:
-    """:func:`_valid`, each row's patient code and the ids of the codes (Arrow text).
+    """:func:`valid_scores` with each row's position in ``data.assessments``, its patient
+    code and the ids of the codes.
 
     Codes number the sorted distinct ids of the valid scores, a missing id last (the order of
     the rows); ``ids[code]`` is the id, null for the missing one. Every later step (baselines,
-    timepoints, the ITT population) works on these codes, so ids are hashed once.
+    timepoints, the ITT population) works on these codes, so ids are hashed once;
+    :func:`index_codes` turns them into the codes of a :class:`~analytics.core.ids.PatientIndex`.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        :func:`valid_scores`.
+    rows : numpy.ndarray of int64
+        Each score's row position in ``data.assessments``.
+    codes : numpy.ndarray of int64
+        Each score's patient code.
+    ids : pyarrow.Array
+        The id of each code (large_string), null for the code of a missing id.
     """
     a = data.assessments
     return remembered("valid_scores", (a,), (instrument,), lambda: _valid_scores(a, instrument))
@@ -177,18 +192,14 @@ def baseline_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Dat
     pandas.DataFrame
         Columns :data:`BASELINE_COLUMNS`, one row per patient, sorted by patient.
     """
-    return _baseline(data, definitions)[0]
+    return baseline_coded(data, definitions)[0]
 
 
-def _baseline(data: ClinicData, definitions: OutcomeDefinitions) -> tuple[pd.DataFrame, np.ndarray]:
-    """:func:`baseline_scores` and each baseline's position in ``data.assessments``."""
-    return _baseline_coded(data, definitions)[:2]
-
-
-def _baseline_coded(
+def baseline_coded(
     data: ClinicData, definitions: OutcomeDefinitions
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """:func:`_baseline` and each baseline's patient code (see :func:`_valid_coded`)."""
+    """:func:`baseline_scores`, each baseline's row position in ``data.assessments`` and its
+    patient code (see :func:`valid_coded`)."""
     return remembered(
         "baseline_scores",
         (data.assessments,),
@@ -200,7 +211,7 @@ def _baseline_coded(
 def _baseline_scores(
     data: ClinicData, definitions: OutcomeDefinitions
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    scores, rows, codes, _ = _valid_coded(data, definitions.instrument)
+    scores, rows, codes, _ = valid_coded(data, definitions.instrument)
     day = scores["day"].to_numpy()
     in_range = np.flatnonzero((day >= -definitions.baseline_lookback_days) & (day <= 0))
     # Rows are sorted by patient then day: the last in-range row of each patient's run.
@@ -222,28 +233,48 @@ def timepoint_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Da
     pandas.DataFrame
         Columns :data:`TIMEPOINT_COLUMNS`, sorted by window order then patient.
     """
-    return _timepoints(data, definitions)[0]
+    return timepoints_coded(data, definitions)[0]
 
 
-def _timepoints(
-    data: ClinicData, definitions: OutcomeDefinitions
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """:func:`timepoint_scores`, and the positions in ``data.assessments`` of each row's score
-    and of its baseline (so forms' other columns are read without joining on ids)."""
-    return _timepoints_coded(data, definitions)[:3]
-
-
-def _timepoints_coded(
+def timepoints_coded(
     data: ClinicData, definitions: OutcomeDefinitions
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_timepoints`, each row's patient code (see :func:`_valid_coded`) and window
-    number (its position in ``definitions.windows``)."""
+    """:func:`timepoint_scores` with, for each row, where its forms are and whose it is.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        :func:`timepoint_scores`.
+    form_rows, baseline_rows : numpy.ndarray of int64
+        Row positions in ``data.assessments`` of the timepoint's form and of the baseline form
+        (so the forms' other columns are read without joining on ids).
+    codes : numpy.ndarray of int64
+        The patient code (see :func:`valid_coded`).
+    windows : numpy.ndarray of int64
+        The window number: a position in ``definitions.windows``.
+    """
     return remembered(
         "timepoint_scores",
         (data.assessments,),
         _definitions_key(definitions),
         lambda: _timepoint_scores(data, definitions),
     )
+
+
+def index_codes(data: ClinicData, instrument: str, index: PatientIndex) -> np.ndarray:
+    """The :class:`~analytics.core.ids.PatientIndex` code of each patient code of
+    :func:`valid_coded` (-1 for an id the index does not hold, and for the missing id).
+
+    Examples
+    --------
+    >>> from analytics.core.contract import clinic_from_frames
+    >>> clinic = clinic_from_frames(assessments=pd.DataFrame({"patient_id": ["b", "c"],
+    ...     "day": [0, 0], "instrument": "PCL-5", "total": [40.0, 30.0]}))
+    >>> index_codes(clinic, "PCL-5", PatientIndex(["a", "b", "c"])).tolist()
+    [1, 2, -1]
+    """
+    ids = valid_coded(data, instrument)[3]
+    return index.positions(pd.array(ids, dtype="string"))
 
 
 def _by_code(size: int, codes: np.ndarray, values, fill=np.nan, dtype="float64") -> np.ndarray:
@@ -256,8 +287,8 @@ def _by_code(size: int, codes: np.ndarray, values, fill=np.nan, dtype="float64")
 def _timepoint_scores(
     data: ClinicData, definitions: OutcomeDefinitions
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    base, base_rows, base_codes = _baseline_coded(data, definitions)
-    scores, score_rows, all_codes, text = _valid_coded(data, definitions.instrument)
+    base, base_rows, base_codes = baseline_coded(data, definitions)
+    scores, score_rows, all_codes, text = valid_coded(data, definitions.instrument)
     size = len(text)
     with_base = np.flatnonzero(_by_code(size, base_codes, True, False, bool)[all_codes])
     # valid_scores is sorted by patient, so sorted codes follow the same order.
@@ -345,12 +376,12 @@ def itt_patients(data: ClinicData, definitions: OutcomeDefinitions) -> pd.Index:
     return remembered("itt_patients", frames, key, compute)
 
 
-def _itt_by_code(data: ClinicData, definitions: OutcomeDefinitions) -> np.ndarray:
-    """Whether each patient code (see :func:`_valid_coded`) is in :func:`itt_patients`."""
+def itt_by_code(data: ClinicData, definitions: OutcomeDefinitions) -> np.ndarray:
+    """Whether each patient code (see :func:`valid_coded`) is in :func:`itt_patients`."""
 
     def compute() -> np.ndarray:
-        _, _, base_codes = _baseline_coded(data, definitions)
-        text = _valid_coded(data, definitions.instrument)[3]
+        _, _, base_codes = baseline_coded(data, definitions)
+        text = valid_coded(data, definitions.instrument)[3]
         started = as_arrow(started_treatment(data).array).cast(pa.large_string())
         # isin_ids on the distinct ids (a missing id matches a missing one), in Arrow
         started_by_code = np.asarray(pc.is_in(text, value_set=started), dtype=bool)
@@ -376,23 +407,51 @@ def patient_series(data: ClinicData, instrument: str) -> pd.DataFrame:
         Columns :data:`SERIES_COLUMNS`, sorted by patient then day.
     """
     scores = valid_scores(data, instrument)
-    sessions = data.sessions[["patient_id", "day"]].astype({"patient_id": "string", "day": "int64"})
-    if scores.empty or sessions.empty:
-        return scores.assign(session_number_before=np.zeros(len(scores), dtype="int64"))[
-            SERIES_COLUMNS
-        ]
-    # Rank of each score's day among the patient's session days, from one sort of both.
-    sessions = sessions.drop_duplicates()
-    marks = pd.concat(
-        [
-            sessions.assign(_is_score=0, _row=-1),
-            scores[["patient_id", "day"]].assign(_is_score=1, _row=np.arange(len(scores))),
-        ],
-        ignore_index=True,
+    return scores.assign(session_number_before=sessions_before(data, instrument))[SERIES_COLUMNS]
+
+
+def sessions_before(data: ClinicData, instrument: str) -> np.ndarray:
+    """``session_number_before`` of :func:`patient_series` for each row of :func:`valid_coded`.
+
+    Distinct session days of the patient strictly before the score's day, counted with two
+    binary searches of the sorted (patient code, day) keys of the sessions: no sort of ids.
+    """
+    return remembered(
+        "sessions_before",
+        (data.assessments, data.sessions),
+        (instrument,),
+        lambda: _sessions_before(data, instrument),
     )
-    # On equal days the score sorts first, so the session that day is not yet counted.
-    marks = marks.sort_values(["patient_id", "day", "_is_score"], ascending=[True, True, False])
-    marks["_before"] = (1 - marks["_is_score"]).groupby(marks["patient_id"]).cumsum()
-    counts = marks.loc[marks["_is_score"] == 1].set_index("_row")["_before"].sort_index()
-    out = scores.assign(session_number_before=counts.to_numpy().astype("int64"))
-    return out[SERIES_COLUMNS]
+
+
+def _sessions_before(data: ClinicData, instrument: str) -> np.ndarray:
+    scores, _, codes, text = valid_coded(data, instrument)
+    s = data.sessions
+    if not len(scores) or not len(s):
+        return np.zeros(len(scores), dtype="int64")
+    # The sessions' patients as codes of the scores' ids (-1: a patient without scores).
+    known = PatientIndex(pd.array(text[:-1], dtype="string"))
+    s_codes = known.positions(s["patient_id"])
+    use = s_codes >= 0
+    keys = _day_keys(s_codes[use], s["day"].to_numpy("int64")[use])
+    if len(keys) and np.all(keys[1:] >= keys[:-1]):  # the contract's order: drop repeats only
+        keys = keys[np.append(True, keys[1:] != keys[:-1])]
+    else:
+        keys = np.unique(keys)
+    day = scores["day"].to_numpy("int64")
+    first = np.searchsorted(keys, _day_keys(codes, np.full(len(codes), -(1 << 31))), "left")
+    before = np.searchsorted(keys, _day_keys(codes, day), "left") - first
+    return before.astype("int64")
+
+
+def _day_keys(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """One int64 per (patient code, day), ordered by code then day (days within +-2**31)."""
+    return codes.astype("int64") * (1 << 32) + (days.astype("int64") + (1 << 31))
+
+
+# The names other modules imported before these were public; kept until they move to the
+# public ones above.
+_valid_coded = valid_coded
+_baseline_coded = baseline_coded
+_timepoints_coded = timepoints_coded
+_itt_by_code = itt_by_code
