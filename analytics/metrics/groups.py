@@ -11,12 +11,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import stats
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.ids import factorize_ids, text_of
+from analytics.core.patient_table import PatientTable
 from analytics.core.stats import proportion_ci
-from analytics.metrics.outcomes import patient_outcomes
+from analytics.metrics.outcomes import TIMEPOINT_TABLE, outcome_facts
+from analytics.metrics.timepoints import remembered, shared_intermediates
 
 __all__ = [
     "GROUP_OUTCOME_COLUMNS",
@@ -24,8 +28,11 @@ __all__ = [
     "SMALL_GROUP",
     "RateDifference",
     "compare_groups",
+    "compare_groups_from",
     "compare_rates",
     "group_outcomes",
+    "group_outcomes_from",
+    "patient_group_codes",
     "patient_groups",
 ]
 
@@ -201,6 +208,165 @@ def _rates(k, n, method: str):
     return share, np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
+def patient_group_codes(table: PatientTable, by: str) -> tuple[np.ndarray, list[str]]:
+    """Each patient's group in ``table``: a position in the sorted group labels, and the labels.
+
+    The labels are those of :func:`patient_groups`: the column's text, :data:`MISSING_GROUP`
+    for a missing value, sorted (code point order, as Python sorts str).
+
+    Raises
+    ------
+    ValueError
+        When ``by`` is not a column of ``table.patients``.
+
+    Examples
+    --------
+    >>> from analytics.core.ids import PatientIndex
+    >>> from analytics.core.patient_table import Facts
+    >>> index = PatientIndex(["a", "b", "c"])
+    >>> facts = Facts(patients=pd.DataFrame({"site": pd.array(["s", None, "n"], dtype="string")}))
+    >>> codes, labels = patient_group_codes(PatientTable.from_facts(index, [facts]), "site")
+    >>> codes.tolist(), labels
+    ([2, 0, 1], ['(not recorded)', 'n', 's'])
+    """
+    if by not in table.patients.columns or by == "patient_id":
+        usable = [
+            c
+            for c in table.patients.columns
+            if c != "patient_id" and pd.api.types.is_string_dtype(table.patients[c])
+        ]
+        raise ValueError(f"cannot group by {by!r}; patients columns are {usable}")
+    values = table.patients[by].astype("string").fillna(MISSING_GROUP)
+    codes, labels = factorize_ids(values, sort=True)
+    return np.asarray(codes, dtype="int64"), [str(label) for label in labels]
+
+
+def group_outcomes_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions, by: str
+) -> pd.DataFrame:
+    """:func:`group_outcomes` of the cohort ``keep``, from the table's rows.
+
+    Parameters
+    ----------
+    table : PatientTable
+        Holding the ``patients`` column ``by`` and
+        :func:`analytics.metrics.outcomes.outcome_facts`.
+    keep : numpy.ndarray of bool
+        The cohort (:meth:`PatientTable.keep`).
+    definitions : OutcomeDefinitions
+        The definitions the table was built with; ``ci_method`` is read here.
+    by : str
+        A ``patients`` column: ``"route"`` or any extra column of the upload.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`GROUP_OUTCOME_COLUMNS`: every group of the cohort's patients crossed
+        with every window, in window order then group.
+    """
+    group, names = patient_group_codes(table, by)
+    timepoints = table.meta["outcome_timepoints"]
+    n_windows, n_groups = len(timepoints), len(names)
+    rows = table.long[TIMEPOINT_TABLE]
+    codes = rows["code"].to_numpy()
+    use = keep[codes]
+    key = group[codes[use]] * n_windows + rows["window"].to_numpy()[use]
+    observed = rows["observed"].to_numpy(bool)[use]
+    itt = rows["itt"].to_numpy(bool)[use]
+    responder = rows["responder"].to_numpy(bool)[use]
+    change = rows["change"].to_numpy(float)[use]
+    size = n_groups * n_windows
+
+    def per_cell(mask, weights=None) -> np.ndarray:
+        w = None if weights is None else weights[mask]
+        return np.bincount(key[mask], weights=w, minlength=size)
+
+    n = per_cell(observed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_change = np.where(n > 0, per_cell(observed, change) / n, np.nan)
+    # ITT patients per group are the same at every timepoint.
+    itt_patients = np.bincount(
+        group[keep & table.patients["outcome_itt"].to_numpy(bool)], minlength=n_groups
+    )
+    # Every group of the cohort crossed with every window, so a group with nobody at a
+    # timepoint still shows n = 0.
+    present = np.flatnonzero(np.bincount(group[keep], minlength=n_groups))
+    cell_group = np.tile(present, n_windows)
+    cell_window = np.repeat(np.arange(n_windows, dtype="int64"), len(present))
+    cell = cell_group * n_windows + cell_window
+    labels = pa.array([names[g] for g in present] * n_windows, type=pa.large_string())
+    window_labels = pa.array([str(t["label"]) for t in timepoints], type=pa.large_string())
+    targets = np.array([int(t["target_day"]) for t in timepoints], dtype="int64")
+    out = pd.DataFrame(
+        {
+            "group": pd.array(labels, dtype="string"),
+            "timepoint": text_of(window_labels, cell_window),
+            "target_day": targets[cell_window],
+            "patients": itt_patients[cell_group].astype("int64"),
+            "n": n[cell].astype("int64"),
+            "responders": per_cell(observed & responder)[cell].astype("int64"),
+            "responders_itt": per_cell(itt & responder)[cell].astype("int64"),
+            "mean_change": mean_change[cell].astype("float64"),
+        }
+    )
+    method = definitions.ci_method
+    share, low, high = _rates(out["responders"], out["n"], method)
+    out["response_rate"], out["response_ci_low"], out["response_ci_high"] = share, low, high
+    share, low, high = _rates(out["responders_itt"], out["patients"], method)
+    out["response_itt_rate"] = share
+    out["response_itt_ci_low"], out["response_itt_ci_high"] = low, high
+    out["small"] = (out["patients"] < SMALL_GROUP) | (out["n"] < SMALL_GROUP)
+    return out[GROUP_OUTCOME_COLUMNS]
+
+
+def compare_groups_from(
+    table: PatientTable,
+    keep: np.ndarray,
+    definitions: OutcomeDefinitions,
+    *,
+    by: str,
+    first: str,
+    second: str,
+    timepoint: str,
+    population: str = "observed",
+) -> RateDifference:
+    """:func:`compare_groups` of the cohort ``keep``, from :func:`group_outcomes_from`.
+
+    Raises
+    ------
+    ValueError
+        When the population, timepoint or a group is unknown.
+    """
+    if population not in ("observed", "intention to treat"):
+        raise ValueError(
+            f"population must be 'observed' or 'intention to treat', got {population!r}"
+        )
+    outcomes = group_outcomes_from(table, keep, definitions, by)
+    windows = [str(t["label"]) for t in table.meta["outcome_timepoints"]]
+    if timepoint not in set(outcomes["timepoint"]) and timepoint not in windows:
+        raise ValueError(f"timepoint {timepoint!r} is not one of the windows")
+    at = outcomes[outcomes["timepoint"] == timepoint].set_index("group")
+    for name in (first, second):
+        if name not in at.index:
+            raise ValueError(f"group {name!r} not found in {by!r}; groups are {list(at.index)}")
+    k, n = ("responders", "n") if population == "observed" else ("responders_itt", "patients")
+    return compare_rates(at.loc[first, k], at.loc[first, n], at.loc[second, k], at.loc[second, n])
+
+
+# ---------------------------------------------------------------------------------------------
+# The clinic-wide functions: the aggregations above over a table of the clinic
+
+
+def _table(data: ClinicData, definitions: OutcomeDefinitions) -> PatientTable:
+    """The patients' own columns and :func:`~analytics.metrics.outcomes.outcome_facts`."""
+    frames = (data.assessments, data.patients, data.sessions)
+    key = (repr(definitions), data.has_sessions)
+    with shared_intermediates():
+        return remembered(
+            "group_table", frames, key, lambda: PatientTable.of(data, definitions, outcome_facts)
+        )
+
+
 def group_outcomes(data: ClinicData, definitions: OutcomeDefinitions, by: str) -> pd.DataFrame:
     """Response by group and timepoint, observed and intention to treat.
 
@@ -217,51 +383,15 @@ def group_outcomes(data: ClinicData, definitions: OutcomeDefinitions, by: str) -
     pandas.DataFrame
         Columns :data:`GROUP_OUTCOME_COLUMNS`, every group crossed with every window, in window
         order then group. Intervals follow ``definitions.ci_method``.
+
+    Raises
+    ------
+    ValueError
+        When ``by`` is not a column of ``patients``.
     """
-    groups = patient_groups(data, by)
-    rows = patient_outcomes(data, definitions)
-    rows = rows.assign(group=rows["patient_id"].map(groups).fillna(MISSING_GROUP))
-    rows = rows.assign(
-        observed_responder=rows["observed"] & rows["responder"],
-        itt_responder=rows["itt"] & rows["responder"],
-        observed_change=rows["change"].where(rows["observed"]),
-    )
-    agg = rows.groupby(["group", "timepoint"], sort=False).agg(
-        patients=("itt", "sum"),
-        n=("observed", "sum"),
-        responders=("observed_responder", "sum"),
-        responders_itt=("itt_responder", "sum"),
-        mean_change=("observed_change", "mean"),
-    )
-    windows = pd.DataFrame(
-        {
-            "timepoint": [w.label for w in definitions.windows],
-            "target_day": [w.target_day for w in definitions.windows],
-            "_order": range(len(definitions.windows)),
-        }
-    )
-    # Every group x window, so a group with nobody at a timepoint still shows n = 0.
-    group_names = pd.DataFrame(
-        {"group": sorted(set(groups.unique()) | set(rows["group"].unique()))}
-    )
-    grid = group_names.merge(windows, how="cross")
-    out = grid.merge(agg.reset_index(), on=["group", "timepoint"], how="left")
-    counts = ["patients", "n", "responders", "responders_itt"]
-    out[counts] = out[counts].fillna(0).astype("int64")
-    # ITT patients per group are the same at every timepoint; fill windows nobody reached.
-    itt_per_group = rows[rows["itt"]].groupby("group")["patient_id"].nunique()
-    out["patients"] = out["group"].map(itt_per_group).fillna(0).astype("int64")
-    method = definitions.ci_method
-    share, low, high = _rates(out["responders"], out["n"], method)
-    out["response_rate"], out["response_ci_low"], out["response_ci_high"] = share, low, high
-    share, low, high = _rates(out["responders_itt"], out["patients"], method)
-    out["response_itt_rate"] = share
-    out["response_itt_ci_low"], out["response_itt_ci_high"] = low, high
-    out["mean_change"] = out["mean_change"].astype("float64")
-    out["small"] = (out["patients"] < SMALL_GROUP) | (out["n"] < SMALL_GROUP)
-    out = out.sort_values(["_order", "group"], kind="stable")
-    out = out.astype({"group": "string", "timepoint": "string", "target_day": "int64"})
-    return out[GROUP_OUTCOME_COLUMNS].reset_index(drop=True)
+    patient_groups(data, by)  # the column must be one of patients.csv
+    table = _table(data, definitions)
+    return group_outcomes_from(table, table.keep(), definitions, by)
 
 
 def compare_groups(
@@ -296,14 +426,15 @@ def compare_groups(
         raise ValueError(
             f"population must be 'observed' or 'intention to treat', got {population!r}"
         )
-    table = group_outcomes(data, definitions, by)
-    if timepoint not in set(table["timepoint"]) and timepoint not in [
-        w.label for w in definitions.windows
-    ]:
-        raise ValueError(f"timepoint {timepoint!r} is not one of the windows")
-    at = table[table["timepoint"] == timepoint].set_index("group")
-    for name in (first, second):
-        if name not in at.index:
-            raise ValueError(f"group {name!r} not found in {by!r}; groups are {list(at.index)}")
-    k, n = ("responders", "n") if population == "observed" else ("responders_itt", "patients")
-    return compare_rates(at.loc[first, k], at.loc[first, n], at.loc[second, k], at.loc[second, n])
+    patient_groups(data, by)
+    table = _table(data, definitions)
+    return compare_groups_from(
+        table,
+        table.keep(),
+        definitions,
+        by=by,
+        first=first,
+        second=second,
+        timepoint=timepoint,
+        population=population,
+    )
