@@ -66,8 +66,8 @@ def _database_url(home: Path) -> str:
 def load_store(folder: Path, home: Path) -> float:
     """Load ``folder``'s clinic into a new database under ``home`` with a director who can sign
     in; the seconds the load took."""
-    from store.batches import ensure_sample
     from store.db import open_store
+    from store.sample import ensure_sample
     from store.users import add_user
 
     engine = open_store(_database_url(home))

@@ -211,7 +211,7 @@ def _cmd_make_sample(args: argparse.Namespace) -> int:
 
 
 def _stored_clinic():
-    from store.batches import load_clinic
+    from store.clinic import load_clinic
 
     data = load_clinic()
     if data.patients.empty:
@@ -238,7 +238,8 @@ def _cli_user(args: argparse.Namespace) -> str:
 def _cmd_import_batch(args: argparse.Namespace) -> int:
     from analytics.ingest.importer import ImportOptions
     from analytics.ingest.mapping import load_preset
-    from store.batches import import_upload, resolve_conflicts
+    from store.conflicts import resolve_conflicts
+    from store.imports import import_upload
 
     folder = Path(args.dir)
     if not folder.is_dir():
@@ -263,7 +264,7 @@ def _cmd_import_batch(args: argparse.Namespace) -> int:
 
 
 def _cmd_imports(args: argparse.Namespace) -> int:
-    from store.batches import list_batches
+    from store.history import list_batches
 
     history = list_batches()
     if args.json:
@@ -296,7 +297,7 @@ def _is_missing(value) -> bool:
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
-    from store.batches import rollback
+    from store.rollback import rollback
 
     try:
         result = rollback(args.batch, _cli_user(args))

@@ -1,6 +1,6 @@
 """Columnar snapshots of the stored clinic, so that loading it does not re-read every SQL row.
 
-:func:`store.batches.load_clinic` turns millions of stored rows into the canonical frames; done
+:func:`store.clinic.load_clinic` turns millions of stored rows into the canonical frames; done
 through SQL that costs tens of seconds at 100,000 patients. A snapshot is the result of that
 load written once as Arrow IPC files (one per table, uncompressed, read memory-mapped: about
 ten times quicker to turn back into pandas than Parquet), so that the next load of the same
@@ -56,7 +56,8 @@ META = "meta.json"
 _TEMP_PREFIX = ".tmp-"
 # The modules whose code decides what load_clinic returns: a change to any of them is a new key.
 _SOURCES = (
-    "store/batches.py",
+    "store/clinic.py",
+    "store/rows.py",
     "store/models.py",
     "store/snapshot.py",
     "analytics/core/contract.py",

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from cli.main import main
-from store.batches import list_batches, load_clinic
+from store.clinic import load_clinic
 from store.db import dispose_engines
+from store.history import list_batches
 from store.users import authenticate
 from tests.store.fixtures import SAMPLE, engine_fixture, url_text  # noqa: F401
 

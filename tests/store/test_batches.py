@@ -9,21 +9,13 @@ import sqlalchemy as sa
 
 from analytics.ingest.importer import import_folder
 from store.audit import read_audit
-from store.batches import (
-    batch_details,
-    clear_sample,
-    conflict_detail,
-    data_version,
-    ensure_sample,
-    import_upload,
-    list_batches,
-    list_conflicts,
-    load_clinic,
-    resolve_conflicts,
-    rollback,
-    sample_loaded,
-)
+from store.clinic import data_version, load_clinic
+from store.conflicts import conflict_detail, list_conflicts, resolve_conflicts
+from store.history import batch_details, list_batches
+from store.imports import import_upload
 from store.models import DATA_TABLES
+from store.rollback import rollback
+from store.sample import clear_sample, ensure_sample, sample_loaded
 from store.users import User
 from tests.store.fixtures import (  # noqa: F401
     ASSESSMENTS,

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 
 from analytics.sample import generate_clinic, write_clinic
 from store.audit import read_audit
-from store.batches import import_upload, list_batches, load_clinic
+from store.clinic import load_clinic
+from store.history import list_batches
+from store.imports import import_upload
 from store.models import DATA_TABLES
 from tests.store.fixtures import ROOT, engine_fixture, url_text  # noqa: F401
 
@@ -22,12 +24,12 @@ from tests.store.fixtures import ROOT, engine_fixture, url_text  # noqa: F401
 # knows the transaction is open and has rows written when it kills the process.
 SCRIPT = """
 import pathlib, sys, time
-from store import batches
+from store import imports
 from store.db import open_store
 
 url, folder, marker = sys.argv[1:4]
 engine = open_store(url)
-insert = batches._insert_frame
+insert = imports.insert_frame
 
 def insert_and_wait(conn, table, frame):
     insert(conn, table, frame)
@@ -37,9 +39,9 @@ def insert_and_wait(conn, table, frame):
     partial.replace(marker)
     time.sleep(0.5)
 
-batches._insert_frame = insert_and_wait
+imports.insert_frame = insert_and_wait
 files = {p.name: p.read_bytes() for p in sorted(pathlib.Path(folder).glob("*.csv"))}
-batches.import_upload(files, "cli:kill-test", engine=engine)
+imports.import_upload(files, "cli:kill-test", engine=engine)
 print("committed")
 """
 

@@ -13,14 +13,11 @@ import pytest
 
 from analytics.ingest.importer import import_folder
 from store import snapshot as snapshots
-from store.batches import (
-    _typed_column,
-    import_upload,
-    list_conflicts,
-    load_clinic,
-    resolve_conflicts,
-    rollback,
-)
+from store.clinic import load_clinic
+from store.conflicts import list_conflicts, resolve_conflicts
+from store.imports import import_upload
+from store.rollback import rollback
+from store.rows import typed_column
 from tests.store.fixtures import (  # noqa: F401
     ASSESSMENTS,
     DIRECTOR,
@@ -192,5 +189,5 @@ def test_snapshot_folder_places():
     ],
 )
 def test_sqlite_values_are_typed_as_the_contract_says(values, dtype, expected):
-    got = pd.Series(_typed_column(values, dtype))
+    got = pd.Series(typed_column(values, dtype))
     pdt.assert_series_equal(got, pd.Series(expected))

@@ -1,0 +1,160 @@
+"""The clinic as stored: :func:`load_clinic` (through the columnar snapshot) and its version."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from analytics.core.contract import PATIENT_BASE_COLUMNS, ClinicData, empty_clinic
+from store.db import get_engine
+from store.models import PENDING, Batch, Conflict
+from store.rows import ACTIVE, ROLLED_BACK, TABLES, read_rows, value_columns
+from store.snapshot import (
+    prune_snapshots,
+    read_snapshot,
+    snapshot_folder,
+    snapshot_key,
+    write_snapshot,
+)
+
+__all__ = ["data_version", "load_clinic", "refresh_snapshot"]
+
+logger = logging.getLogger(__name__)
+
+
+def data_version(engine: Engine | None = None) -> str:
+    """A token that changes whenever the clinic's data does (a cache key for the UI)."""
+    with (engine or get_engine()).connect() as conn:
+        last_batch, rolled = conn.execute(
+            sa.select(
+                sa.func.max(Batch.id),
+                sa.func.count().filter(Batch.status == ROLLED_BACK),
+            )
+        ).one()
+        resolved = conn.execute(
+            sa.select(sa.func.count()).select_from(Conflict).where(Conflict.status != PENDING)
+        ).scalar_one()
+    return f"{last_batch or 0}-{rolled}-{resolved}"
+
+
+def load_clinic(engine: Engine | None = None, *, snapshot: bool = True) -> ClinicData:
+    """The clinic as stored: the current rows of every table, as :class:`ClinicData`.
+
+    Returns exactly the frames the importer produced (same columns, dtypes and order) for a
+    single import; after several, rows sort by patient, day and arrival. ``has_sessions`` and
+    ``months_kept`` are true when any active batch had sessions or kept months; the extra
+    patient columns are those of the active batches, in upload order.
+
+    Parameters
+    ----------
+    engine : Engine, optional
+        The store; the configured one by default.
+    snapshot : bool
+        Read the columnar snapshot of the current data version when there is one, and write it
+        when there is not (:mod:`store.snapshot`); False reads and writes SQL only. Either way
+        the result is the same.
+    """
+    engine = engine or get_engine()
+    folder = snapshot_folder(engine) if snapshot else None
+    key = None
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # One snapshot of the database for the key and all four tables, as SQLite's
+            # transaction gives in WAL mode.
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            batches = conn.execute(
+                sa.select(Batch.has_sessions, Batch.months_kept, Batch.extra_patient_columns).where(
+                    Batch.status == ACTIVE
+                )
+            ).all()
+            if not batches:
+                return empty_clinic()
+            extra: list[str] = []
+            for _, _, columns in batches:
+                extra += [c for c in columns if c not in extra]
+            frames = None
+            if folder is not None:
+                key = snapshot_key(conn)
+                frames = read_snapshot(folder, key, tuple(extra))
+            fresh = frames is None
+            if fresh:
+                frames = _load_frames(conn, extra)
+    if fresh and folder is not None:
+        written = write_snapshot(folder, key, frames, tuple(extra))
+        if written is not None and _current_key(engine) == key:
+            prune_snapshots(folder, keep=key)
+    return ClinicData(
+        patients=frames["patients"],
+        sessions=frames["sessions"],
+        assessments=frames["assessments"],
+        side_effects=frames["side_effects"],
+        has_sessions=any(b.has_sessions for b in batches),
+        months_kept=any(b.months_kept for b in batches),
+        extra_patient_columns=tuple(extra),
+    )
+
+
+def _current_key(engine: Engine) -> str:
+    with engine.connect() as conn, conn.begin():
+        return snapshot_key(conn)
+
+
+def _load_frames(conn: Connection, extra: list[str]) -> dict[str, pd.DataFrame]:
+    """The canonical frames read through SQL: current rows, sorted, bookkeeping dropped."""
+    out = {}
+    for name in TABLES:
+        frame = read_rows(conn, name, columns=["row_id", *value_columns(name)])
+        if name == "patients":
+            frame = frame.sort_values(["patient_id"], kind="stable")
+        else:
+            frame = frame.sort_values(["patient_id", "day", "row_id"], kind="stable")
+        frame = frame.reset_index(drop=True)
+        if name == "patients":
+            out[name] = _with_attributes(frame, extra)
+        else:
+            out[name] = frame.drop(columns=["row_id", "occurrence"], errors="ignore")
+    return out
+
+
+def refresh_snapshot(engine: Engine | None = None) -> None:
+    """Write the snapshot of the current data now, so the next :func:`load_clinic` is quick.
+
+    Called after every commit that changes the clinic's data. Best effort: a failure is logged
+    and the next load reads SQL (and tries to write the snapshot again).
+    """
+    engine = engine or get_engine()
+    if snapshot_folder(engine) is None:
+        return
+    try:
+        load_clinic(engine)
+    except Exception as error:  # noqa: BLE001 - the data is committed; the snapshot is optional
+        logger.warning("could not refresh the clinic snapshot: %s", error)
+
+
+def _with_attributes(patients: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    base = patients[PATIENT_BASE_COLUMNS].copy()
+    if not extra:
+        return base
+    text = patients["attributes"]
+    given = text.notna().to_numpy()
+    values = pd.DataFrame(index=base.index, columns=extra, dtype="string")
+    if given.any():
+        parsed = pd.read_json(
+            io.StringIO("\n".join(text[given].tolist())),
+            lines=True,
+            dtype=False,
+        )
+        parsed.index = base.index[given]
+        for column in extra:
+            if column in parsed:
+                values.loc[given, column] = (
+                    parsed[column].astype(object).where(parsed[column].notna(), None)
+                )
+    for column in extra:
+        base[column] = values[column].astype("string")
+    return base

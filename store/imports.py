@@ -1,0 +1,508 @@
+"""Imports as batches: one transaction each, idempotent, with conflicts.
+
+An upload goes through :func:`analytics.ingest.importer.import_files` (all or nothing: any error and
+nothing is stored). Its canonical rows are then compared with the stored ones by identity
+(:data:`store.models.IDENTITY`):
+
+- a row whose identity is new is **added**;
+- a row equal to the stored one is **unchanged** (re-importing the same export adds nothing);
+- a row that changes a stored value is a **conflict**: stored as ``pending`` beside the current
+  value until someone chooses to replace or keep (:func:`store.conflicts.resolve_conflicts`). A
+  replaced value is kept as history (``replaced``, ``superseded_by_batch``) and comes back if the
+  replacing batch is rolled back (:mod:`store.rollback`).
+
+Days count from each patient's first session, so a new export with a different first session
+(an earlier session, or one that was corrected) would shift every day of that patient. Such a
+patient is not re-based silently: when the export's day-0 session or first-session year differs
+from the stored one, all of the patient's rows in the batch form one patient-level conflict,
+whose "replace" swaps the patient's stored rows for the export's as a whole.
+
+Everything a batch writes, and its audit entry, commits together; a process killed mid-import
+leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from analytics.ingest.importer import ImportOptions, ImportResult
+
+from analytics.core.contract import ClinicData
+from analytics.core.problems import ERROR, WARNING, Problem
+from store.audit import record_audit
+from store.clinic import refresh_snapshot
+from store.db import get_engine, write_transaction
+from store.models import CURRENT, DATA_TABLES, DECLINED, IDENTITY, PENDING, Batch, Conflict
+from store.rollback import undo_batch
+from store.rows import (
+    ACTIVE,
+    IMPORT,
+    SAMPLE,
+    TABLES,
+    compared_columns,
+    differs,
+    insert_frame,
+    read_rows,
+    storable_frame,
+    username_of,
+    utc_now,
+    value_columns,
+)
+from store.users import DIRECTOR, User
+
+# file_records and store_batch are shared with store.sample, not part of the documented API.
+__all__ = ["BatchResult", "FileRecord", "import_upload"]
+
+# SQLite page cache during an import, in KiB (its default is 2 MB).
+BULK_CACHE_KIB = 256 * 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One uploaded file: its name, SHA-256 and the table it was read as (None: not used)."""
+
+    name: str
+    sha256: str
+    table: str | None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What :func:`import_upload` did.
+
+    Attributes
+    ----------
+    batch_id : int or None
+        The new batch; None when the upload had errors and nothing was stored.
+    problems : tuple of Problem
+        The importer's errors and warnings.
+    files : tuple of FileRecord
+        Every uploaded file with its SHA-256.
+    counts : dict
+        Table -> {"added", "unchanged", "conflicting"} row counts.
+    conflicts : int
+        Conflicts waiting for a decision (row-level and patient-level).
+    patient_conflicts : int
+        Of those, patients whose first session differs from the stored one.
+    warnings : tuple of str
+        The importer's warnings and the store's own notes (same files as an earlier batch, the
+        sample clinic removed).
+    """
+
+    batch_id: int | None
+    problems: tuple[Problem, ...] = ()
+    files: tuple[FileRecord, ...] = ()
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    conflicts: int = 0
+    patient_conflicts: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.batch_id is not None
+
+    def _total(self, key: str) -> int:
+        return sum(c[key] for c in self.counts.values())
+
+    @property
+    def rows_added(self) -> int:
+        return self._total("added")
+
+    @property
+    def rows_unchanged(self) -> int:
+        return self._total("unchanged")
+
+    @property
+    def rows_conflicting(self) -> int:
+        return self._total("conflicting")
+
+    def summary_lines(self) -> list[str]:
+        """The batch in a few lines of text, for the terminal and the success message."""
+        if not self.ok:
+            errors = sum(p.severity == ERROR for p in self.problems)
+            return [f"{errors} error(s); nothing was imported."]
+        lines = [
+            f"Batch {self.batch_id}: {self.rows_added} rows added, {self.rows_unchanged} "
+            f"unchanged, {self.rows_conflicting} conflicting."
+        ]
+        for table, c in self.counts.items():
+            lines.append(
+                f"  {table}: {c['added']} added, {c['unchanged']} unchanged, "
+                f"{c['conflicting']} conflicting"
+            )
+        if self.conflicts:
+            lines.append(
+                f"{self.conflicts} conflict(s) wait for a decision "
+                f"({self.patient_conflicts} whole patients); the stored values stay until then."
+            )
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Import
+
+
+def file_records(files: Mapping[str, bytes], result: ImportResult) -> tuple[FileRecord, ...]:
+    """Every uploaded file with its SHA-256 and the table the importer read it as."""
+    return tuple(
+        FileRecord(name, hashlib.sha256(data).hexdigest(), result.table_of_files.get(name))
+        for name, data in files.items()
+    )
+
+
+def import_upload(
+    files: Mapping[str, bytes],
+    user,
+    options: ImportOptions | None = None,
+    mapping=None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> BatchResult:
+    """Import an upload as one batch: all of it in one transaction, or nothing.
+
+    Parameters
+    ----------
+    files : mapping of str to bytes
+        File name -> content, as uploaded.
+    user : User or str
+        Who imports (recorded on the batch and in the audit log). A :class:`User` needs a role
+        that may import (director or staff); a name stands for a command-line job.
+    options, mapping
+        Passed to :func:`analytics.ingest.importer.import_files`.
+
+    Returns
+    -------
+    BatchResult
+        ``batch_id`` None and the problems when the upload had errors (nothing stored, the
+        refusal audited); otherwise the counts of rows added, unchanged and conflicting.
+    """
+    if isinstance(user, User) and user.role not in (DIRECTOR, "staff"):
+        raise PermissionError(f"a {user.role} cannot import data")
+    # the importer (and pandera behind it) loads on the first import, not with the dashboard
+    from analytics.ingest.importer import ImportOptions, import_files
+
+    options = options or ImportOptions()
+    engine = engine or get_engine()
+    result = import_files(files, options=options, mapping=mapping)
+    records = file_records(files, result)
+    if not result.ok:
+        record_audit(
+            "import_refused",
+            user=user,
+            detail={
+                "files": [r.name for r in records],
+                "errors": sum(p.severity == ERROR for p in result.problems),
+            },
+            engine=engine,
+            clock=clock,
+        )
+        return BatchResult(None, problems=tuple(result.problems), files=records)
+    return store_batch(
+        engine,
+        result.data,
+        user=user,
+        kind=IMPORT,
+        records=records,
+        options=options,
+        problems=tuple(result.problems),
+        clock=clock,
+    )
+
+
+def store_batch(engine, data, *, user, kind, records, options, problems, clock) -> BatchResult:
+    """Store an imported clinic as a new batch of ``kind`` in one transaction; the result.
+
+    An import (``kind`` "import") first removes the sample clinic and notes files already
+    imported; every row is then added, unchanged or a conflict (see the module docstring), the
+    batch's counts and audit entry commit with the rows, and the snapshot is refreshed.
+    """
+    warnings = [str(p).removeprefix(f"{WARNING}: ") for p in problems if p.severity == WARNING]
+    with write_transaction(engine) as conn:
+        if kind == IMPORT:
+            warnings += _replace_sample(conn, user, clock)
+            warnings += _same_files(conn, records)
+        batch_id = conn.execute(
+            sa.insert(Batch)
+            .values(
+                created_at=clock(),
+                username=username_of(user),
+                kind=kind,
+                status=ACTIVE,
+                files=[asdict(r) for r in records],
+                options=asdict(options),
+                extra_patient_columns=list(data.extra_patient_columns),
+                has_sessions=data.has_sessions,
+                months_kept=data.months_kept,
+                rows_added=0,
+                rows_unchanged=0,
+                rows_conflicting=0,
+                counts={},
+                warnings=[],
+            )
+            .returning(Batch.id)
+        ).scalar_one()
+        counts, n_conflicts, n_patients = _store_rows(conn, data, batch_id)
+        totals = {k: sum(c[k] for c in counts.values()) for k in ("added", "unchanged")}
+        conn.execute(
+            sa.update(Batch)
+            .where(Batch.id == batch_id)
+            .values(
+                rows_added=totals["added"],
+                rows_unchanged=totals["unchanged"],
+                rows_conflicting=sum(c["conflicting"] for c in counts.values()),
+                counts=counts,
+                warnings=warnings,
+            )
+        )
+        record_audit(
+            "import" if kind == IMPORT else "sample_loaded",
+            user=user,
+            detail={
+                "batch_id": batch_id,
+                "files": [r.name for r in records],
+                "rows_added": totals["added"],
+                "rows_unchanged": totals["unchanged"],
+                "conflicts": n_conflicts,
+            },
+            conn=conn,
+            clock=clock,
+        )
+    refresh_snapshot(engine)
+    return BatchResult(
+        batch_id,
+        problems=problems,
+        files=records,
+        counts=counts,
+        conflicts=n_conflicts,
+        patient_conflicts=n_patients,
+        warnings=tuple(warnings),
+    )
+
+
+def _same_files(conn: Connection, records) -> list[str]:
+    digests = {r.sha256 for r in records}
+    rows = conn.execute(
+        sa.select(Batch.id, Batch.files).where(Batch.status == ACTIVE, Batch.kind == IMPORT)
+    ).all()
+    same = [bid for bid, files in rows if {f["sha256"] for f in files} == digests]
+    if not same:
+        return []
+    return [f"the same files as batch {same[-1]} (by SHA-256): nothing new is expected"]
+
+
+def _replace_sample(conn: Connection, user, clock) -> list[str]:
+    ids = conn.execute(
+        sa.select(Batch.id).where(Batch.kind == SAMPLE, Batch.status == ACTIVE)
+    ).scalars()
+    notes = []
+    for batch_id in list(ids):
+        undo_batch(conn, batch_id, user, clock)
+        record_audit(
+            "sample_cleared",
+            user=user,
+            detail={"batch_id": batch_id, "reason": "first import"},
+            conn=conn,
+            clock=clock,
+        )
+        notes.append("the sample clinic was removed: the dashboard now shows the imported data")
+    return notes
+
+
+def _misaligned(stored: dict, incoming: dict) -> pd.DataFrame:
+    """Patients whose days may not line up with the stored ones.
+
+    A patient already stored with sessions is misaligned when the export's day-0 session differs
+    from the stored one, when a stored session day is missing from the export, or when the
+    first-session year differs. Returns patient_id and what differs (a column name, or
+    "session days").
+    """
+    s_in, s_st = incoming["sessions"], stored["sessions"]
+    compared = compared_columns("sessions")
+    m = s_in[s_in["day"] == 0].merge(
+        s_st[s_st["day"] == 0], on=["patient_id", "day"], suffixes=("", "_stored")
+    )
+    right = m[[f"{c}_stored" for c in compared]].set_axis(compared, axis=1)
+    diff = differs(m[compared], right, compared, absent_na=False)
+    found = [
+        pd.DataFrame({"patient_id": m["patient_id"], "column": compared[j]})[diff[:, j]]
+        for j in range(len(compared))
+    ]
+    # A stored session day missing from the export: the export's day 0 is not the stored one
+    # (or sessions were deleted at the source); either way the days cannot be trusted to align.
+    days = s_st[s_st["patient_id"].isin(s_in["patient_id"].unique())][["patient_id", "day"]]
+    days = days.merge(
+        s_in[["patient_id", "day"]], on=["patient_id", "day"], how="left", indicator=True
+    )
+    lost = days.loc[days["_merge"] == "left_only", "patient_id"].unique()
+    found.append(
+        pd.DataFrame({"patient_id": pd.array(lost, dtype="string"), "column": "session days"})
+    )
+    p = incoming["patients"].merge(
+        stored["patients"][["patient_id", "first_session_year"]],
+        on="patient_id",
+        suffixes=("", "_stored"),
+    )
+    year = p["first_session_year"].notna() & p["first_session_year_stored"].notna()
+    year &= p["first_session_year"] != p["first_session_year_stored"]
+    found.append(
+        pd.DataFrame({"patient_id": p["patient_id"], "column": "first_session_year"})[year]
+    )
+    return pd.concat(found, ignore_index=True)
+
+
+@contextmanager
+def _bulk_cache(conn: Connection):
+    """SQLite: a page cache large enough for the indexes a bulk import updates (256 MB at most,
+    taken only as pages are used), for the duration of the import, on this connection only.
+
+    ``cache_size`` may change inside a transaction and touches neither durability nor
+    atomicity; the connection's own value is restored afterwards, as it goes back to the pool.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+
+
+def _store_rows(conn: Connection, data: ClinicData, batch_id: int):
+    with _bulk_cache(conn):
+        return _store_rows_cached(conn, data, batch_id)
+
+
+def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
+    incoming = {name: storable_frame(name, data) for name in TABLES}
+    every = {name: read_rows(conn, name, states=(CURRENT, PENDING, DECLINED)) for name in TABLES}
+    current = {name: f[f["state"] == CURRENT] for name, f in every.items()}
+    misaligned = _misaligned(current, incoming)
+    moved = pd.Index(misaligned["patient_id"].unique())
+
+    counts: dict[str, dict[str, int]] = {}
+    row_conflicts = []
+    for name in TABLES:
+        inc = incoming[name]
+        identity, compared = IDENTITY[name], compared_columns(name)
+        shifted = inc["patient_id"].isin(moved)
+        aligned = inc[~shifted]
+        cur = current[name][[*identity, *compared, "row_id"]]
+        m = aligned.merge(cur, on=identity, how="left", suffixes=("", "_stored"), indicator=True)
+        new = (m["_merge"] == "left_only").to_numpy()
+        right = m[[f"{c}_stored" for c in compared]].set_axis(compared, axis=1)
+        diff = differs(m[compared], right, compared, absent_na=name == "patients")
+        changed = ~new & diff.any(axis=1)
+        # A change already waiting for a decision, or already declined, is not a new conflict.
+        seen = _matches_earlier(m[changed], every[name], name)
+        changed_idx = np.flatnonzero(changed)[~seen]
+        pending = m.iloc[changed_idx][value_columns(name)]
+        counts[name] = {
+            "added": int(new.sum()),
+            "unchanged": int((~new & ~changed).sum() + seen.sum()),
+            "conflicting": int(len(changed_idx) + shifted.sum()),
+        }
+        table = DATA_TABLES[name]
+        insert_frame(conn, table, _with_state(aligned[new], batch_id, CURRENT))
+        insert_frame(conn, table, _with_state(pending, batch_id, PENDING))
+        insert_frame(conn, table, _with_state(inc[shifted], batch_id, PENDING))
+        if len(changed_idx):
+            conflict = m.iloc[changed_idx][[*identity, "row_id"]].rename(
+                columns={"row_id": "stored_row_id"}
+            )
+            diff_cols = diff[changed_idx]
+            conflict["columns"] = [list(np.asarray(compared)[d]) for d in diff_cols]
+            row_conflicts.append((name, conflict))
+
+    n_rows = _record_row_conflicts(conn, batch_id, row_conflicts)
+    if len(moved):
+        per_patient = misaligned.groupby("patient_id", sort=True)["column"].agg(
+            lambda c: sorted(set(c))
+        )
+        conn.execute(
+            sa.insert(Conflict),
+            [
+                {
+                    "batch_id": batch_id,
+                    "kind": "patient",
+                    "table_name": "patients",
+                    "patient_id": pid,
+                    "columns": cols,
+                    "status": PENDING,
+                }
+                for pid, cols in per_patient.items()
+            ],
+        )
+    return counts, n_rows + len(moved), len(moved)
+
+
+def _matches_earlier(changed: pd.DataFrame, every: pd.DataFrame, name: str) -> np.ndarray:
+    """For each changed incoming row: is it equal to a pending or declined stored row?"""
+    identity, compared = IDENTITY[name], compared_columns(name)
+    earlier = every[every["state"].isin([PENDING, DECLINED])][[*identity, *compared]]
+    if changed.empty or earlier.empty:
+        return np.zeros(len(changed), dtype=bool)
+    left = changed[[*identity, *compared]].reset_index(drop=True)
+    left["_i"] = np.arange(len(left))
+    m = left.merge(earlier, on=identity, suffixes=("", "_earlier"))
+    right = m[[f"{c}_earlier" for c in compared]].set_axis(compared, axis=1)
+    equal = ~differs(m[compared], right, compared, absent_na=False).any(axis=1)
+    out = np.zeros(len(left), dtype=bool)
+    out[m.loc[equal, "_i"].to_numpy()] = True
+    return out
+
+
+def _with_state(frame: pd.DataFrame, batch_id: int, state: str) -> pd.DataFrame:
+    return frame.assign(
+        batch_id=batch_id, state=state, superseded_by_batch=pd.array([pd.NA] * len(frame), "Int64")
+    )
+
+
+def _record_row_conflicts(conn: Connection, batch_id: int, found) -> int:
+    n = 0
+    for name, conflict in found:
+        identity = IDENTITY[name]
+        table = DATA_TABLES[name]
+        ids = read_rows(conn, name, states=(PENDING,), columns=["row_id", "batch_id", *identity])
+        ids = ids[ids["batch_id"] == batch_id].drop(columns="batch_id")
+        both = conflict.merge(ids.rename(columns={"row_id": "incoming_row_id"}), on=identity)
+        key = {"assessments": "instrument", "side_effects": "effect"}.get(name)
+        frame = pd.DataFrame(
+            {
+                "batch_id": batch_id,
+                "kind": "row",
+                "table_name": table.name,
+                "patient_id": both["patient_id"].astype(object),
+                "day": both["day"].astype(object) if "day" in both else None,
+                "key": both[key].astype(object) if key else None,
+                "stored_row_id": both["stored_row_id"].astype("int64").astype(object),
+                "incoming_row_id": both["incoming_row_id"].astype("int64").astype(object),
+                "columns": both["columns"],
+                "status": PENDING,
+            }
+        )
+        records = frame.to_dict("records")
+        for r in records:
+            r["day"] = None if r["day"] is None else int(r["day"])
+        if records:
+            conn.execute(sa.insert(Conflict), records)
+        n += len(records)
+    return n
