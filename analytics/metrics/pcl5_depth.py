@@ -15,18 +15,34 @@ import pandas as pd
 
 from analytics.core.contract import ClinicData, item_columns
 from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.ids import PatientIndex
+from analytics.core.patient_table import Facts, PatientTable, patient_index
 from analytics.core.stats import mean_ci, rate
-from analytics.metrics.timepoints import baseline_coded, shared_intermediates, timepoints_coded
+from analytics.metrics.timepoints import (
+    baseline_coded,
+    index_codes,
+    remembered,
+    shared_intermediates,
+    timepoints_coded,
+)
 
 __all__ = [
     "CHANGE_COLUMNS",
     "CLUSTERS",
     "FLAGGED_ITEMS",
+    "ITEM_ROW_COLUMNS",
+    "ITEM_TABLE",
+    "MEASURES",
     "cluster_change",
+    "cluster_change_from",
     "item_change",
+    "item_change_from",
     "items_moved_most",
+    "pcl5_depth_facts",
     "pcl5_depth_summary",
+    "pcl5_depth_summary_from",
     "provisional_dx_rates",
+    "provisional_dx_rates_from",
 ]
 
 PCL5 = "PCL-5"
@@ -77,96 +93,202 @@ def _pcl5(definitions: OutcomeDefinitions) -> OutcomeDefinitions:
     )
 
 
-def _change_table(
-    data: ClinicData, definitions: OutcomeDefinitions, measures: list[str], labels: dict
-) -> pd.DataFrame:
-    # The chosen forms' rows in data.assessments: read the measures there, no id joins.
-    _, form_rows, baseline_rows, _, window_number = timepoints_coded(data, _pcl5(definitions))
-    windows = {i: w for i, w in enumerate(definitions.windows)}
-    a = data.assessments
-    # Wide, one column per measure, grouped by window order: the same values in the same row
-    # order per (timepoint, measure) as a long table, so pandas' sums come out bit for bit.
-    # One float block: the pre values of every measure, then the post values, then changes.
-    n_measures = len(measures)
-    block = np.empty((3 * n_measures, len(form_rows)), dtype="float64")
-    for j, m in enumerate(measures):
-        values = a[m]
-        if values.dtype == np.float64:  # NaN already marks a missing value: no copy
-            values = values.to_numpy()
-        else:
-            values = values.astype("float64").to_numpy(na_value=np.nan)
-        pre, post = values[baseline_rows], values[form_rows]
-        pre[np.isnan(post)] = np.nan  # a pair needs both values
-        post[np.isnan(pre)] = np.nan
-        block[j], block[n_measures + j] = pre, post
-        block[2 * n_measures + j] = post - pre
-    wide = pd.DataFrame(block.T, copy=False)
-    # Each column is reduced on its own, so only the columns read below are reduced.
-    changes = wide.iloc[:, 2 * n_measures :].groupby(window_number, sort=True)
-    counts = changes.count()
-    means = wide.groupby(window_number, sort=True).mean().to_numpy()
-    sds = changes.std().to_numpy()
-    count_values = counts.to_numpy()
+MEASURES = [*CLUSTERS, *item_columns(N_ITEMS)]
+ITEM_TABLE = "pcl5_items"
 
-    rows = []
-    for j, m in enumerate(measures):  # at most twenty measures, each over every window at once
-        n = count_values[:, j]
-        for i, t in enumerate(counts.index):
-            if n[i] == 0:
-                continue
-            rows.append(
-                {
-                    "timepoint": windows[t].label,
-                    "target_day": windows[t].target_day,
-                    "measure": m,
-                    "n": int(n[i]),
-                    "mean_baseline": means[i, j],
-                    "mean_timepoint": means[i, n_measures + j],
-                    "mean_change": means[i, 2 * n_measures + j],
-                    "sd_change": sds[i, j],
-                    "_t": t,
-                    "_m": j,
-                }
-            )
-    rows.sort(key=lambda row: (row["_t"], row["_m"]))  # window order, then measure order
-    names = ["timepoint", "target_day", "measure", "n", "mean_baseline", "mean_timepoint"]
-    table = pd.DataFrame(rows, columns=[*names, "mean_change", "sd_change"])  # drops _t, _m
-    table = table.astype(
+# pcl5_depth_facts, per patient (PCL-5 only):
+#   pcl5_baseline_cluster_b .. pcl5_baseline_cluster_e, pcl5_baseline_item_1 .. _item_20
+#                       float64  the measure on the patient's baseline form (the form of the
+#                                total's baseline); NaN without a baseline or when unanswered
+#   pcl5_baseline_dx    boolean  provisional diagnosis on that form; NA without a baseline or
+#                                when not every item was answered
+# long table "pcl5_items": one row per observed (timepoint, patient), the timepoint's form
+# (the one the total's timepoint score came from), sorted by window then code.
+#   code                int64    the patient
+#   window              int64    position in meta["pcl5_timepoints"] (label, target_day)
+#   cluster_b .. cluster_e, item_1 .. item_20   float64  the measure on that form; NaN when
+#                                unanswered
+#   provisional_dx      boolean  provisional diagnosis on that form; NA when not recorded
+ITEM_ROW_COLUMNS = ["code", "window", *MEASURES, "provisional_dx"]
+
+
+def pcl5_depth_facts(
+    data: ClinicData, definitions: OutcomeDefinitions, index: PatientIndex
+) -> Facts:
+    """The clusters, items and provisional diagnosis of each patient's baseline and timepoint
+    forms; empty :class:`Facts` unless ``definitions.instrument`` is the PCL-5.
+
+    Parameters
+    ----------
+    data : ClinicData
+        The whole clinic.
+    definitions : OutcomeDefinitions
+        The baseline rule and windows.
+    index : PatientIndex
+        The patients.
+
+    Returns
+    -------
+    Facts
+        The columns ``pcl5_baseline_<measure>`` and ``pcl5_baseline_dx``, the long table
+        ``"pcl5_items"`` (:data:`ITEM_ROW_COLUMNS`) and the meta key ``"pcl5_timepoints"``.
+    """
+    if definitions.instrument != PCL5:
+        return Facts()
+    return _facts(data, definitions, index)
+
+
+def _facts(data: ClinicData, definitions: OutcomeDefinitions, index: PatientIndex) -> Facts:
+    _, base_rows, base_codes = baseline_coded(data, definitions)
+    _, form_rows, _, tp_codes, window_number = timepoints_coded(data, definitions)
+    to_index = index_codes(data, definitions.instrument, index)
+    a = data.assessments
+    size = len(index)
+    base_at = to_index[base_codes]
+    base_ok = base_at >= 0
+    base_at, base_rows = base_at[base_ok], base_rows[base_ok]
+    tp_at = to_index[tp_codes]
+    tp_ok = tp_at >= 0
+    form_rows = form_rows[tp_ok]
+
+    def values(column: str) -> np.ndarray:
+        v = a[column]
+        if v.dtype == np.float64:
+            return v.to_numpy()
+        return v.astype("float64").to_numpy(na_value=np.nan)
+
+    patients, long = {}, {"code": tp_at[tp_ok], "window": window_number[tp_ok]}
+    for m in MEASURES:
+        v = values(m)
+        base = np.full(size, np.nan)
+        base[base_at] = v[base_rows]
+        patients[f"pcl5_baseline_{m}"] = base
+        long[m] = v[form_rows]
+    dx = pd.array(a["provisional_dx"], dtype="boolean")
+    base_dx = pd.array(np.zeros(size, dtype=bool), dtype="boolean")
+    base_dx[:] = pd.NA
+    base_dx[base_at] = dx[base_rows]
+    patients["pcl5_baseline_dx"] = base_dx
+    long["provisional_dx"] = dx[form_rows]
+    timepoints = [{"label": w.label, "target_day": int(w.target_day)} for w in definitions.windows]
+    return Facts(
+        patients=pd.DataFrame(patients),
+        long={ITEM_TABLE: pd.DataFrame(long)[ITEM_ROW_COLUMNS]},
+        meta={"pcl5_timepoints": timepoints},
+    )
+
+
+def _rows(table: PatientTable, keep: np.ndarray):
+    """The cohort's timepoint rows: their codes, window numbers and the table of rows."""
+    if ITEM_TABLE not in table.long:
+        raise ValueError("the table holds no PCL-5 facts: build it with PCL-5 definitions")
+    rows = table.long[ITEM_TABLE]
+    codes = rows["code"].to_numpy()
+    use = keep[codes]
+    return codes[use], rows["window"].to_numpy()[use], rows, use
+
+
+def _change_from(
+    table: PatientTable, keep: np.ndarray, measures: list[str], labels: dict
+) -> pd.DataFrame:
+    codes, window, rows, use = _rows(table, keep)
+    timepoints = table.meta["pcl5_timepoints"]
+    # One float block per side, a column per measure: the baseline form's values of each row's
+    # patient and the timepoint form's; a measure is compared only where both are answered.
+    pre = np.column_stack(
+        [table.patients[f"pcl5_baseline_{m}"].to_numpy(float)[codes] for m in measures]
+    ).reshape(len(codes), len(measures))
+    post = np.column_stack([rows[m].to_numpy(float)[use] for m in measures]).reshape(
+        len(codes), len(measures)
+    )
+    paired = ~np.isnan(pre) & ~np.isnan(post)
+    pre = np.where(paired, pre, 0.0)
+    post = np.where(paired, post, 0.0)
+    change = post - pre
+    # Rows are sorted by window: each window is one run.
+    present, starts = np.unique(window, return_index=True)
+    if len(present):
+        n = np.add.reduceat(paired, starts, axis=0, dtype="int64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_pre = np.add.reduceat(pre, starts, axis=0) / n
+            mean_post = np.add.reduceat(post, starts, axis=0) / n
+            mean_change = np.add.reduceat(change, starts, axis=0) / n
+            run = np.repeat(np.arange(len(present)), np.diff(np.append(starts, len(window))))
+            squares = np.where(paired, (change - mean_change[run]) ** 2, 0.0)
+            sd = np.sqrt(np.add.reduceat(squares, starts, axis=0) / (n - 1))
+        sd = np.where(n > 1, sd, np.nan)
+    else:
+        n = mean_pre = mean_post = mean_change = sd = np.zeros((0, len(measures)))
+    # Window order, then measure order; only pairs that exist.
+    at_window, at_measure = np.nonzero(n > 0)
+    t = present[at_window] if len(present) else np.zeros(0, dtype="int64")
+    table_out = pd.DataFrame(
         {
-            "timepoint": "string",
-            "target_day": "int64",
-            "measure": "string",
-            "n": "int64",
-            "mean_baseline": "float64",
-            "mean_timepoint": "float64",
-            "mean_change": "float64",
-            "sd_change": "float64",
+            "timepoint": pd.array([str(timepoints[i]["label"]) for i in t], dtype="string"),
+            "target_day": np.array([int(timepoints[i]["target_day"]) for i in t], dtype="int64"),
+            "measure": pd.array([measures[j] for j in at_measure], dtype="string"),
+            "n": np.asarray(n, dtype="int64")[at_window, at_measure],
+            "mean_baseline": mean_pre[at_window, at_measure].astype("float64"),
+            "mean_timepoint": mean_post[at_window, at_measure].astype("float64"),
+            "mean_change": mean_change[at_window, at_measure].astype("float64"),
+            "sd_change": sd[at_window, at_measure].astype("float64"),
         }
     )
-    table["ci_low"], table["ci_high"] = mean_ci(
-        table["mean_change"].to_numpy(float),
-        table["sd_change"].to_numpy(float),
-        table["n"].to_numpy(float),
+    table_out["ci_low"], table_out["ci_high"] = mean_ci(
+        table_out["mean_change"].to_numpy(float),
+        table_out["sd_change"].to_numpy(float),
+        table_out["n"].to_numpy(float),
     )
-    table["label"] = table["measure"].map(labels)
-    table["flag"] = table["measure"].map(FLAGGED_ITEMS).fillna("")
-    return table[CHANGE_COLUMNS].reset_index(drop=True)
+    table_out["label"] = table_out["measure"].map(labels)
+    table_out["flag"] = table_out["measure"].map(FLAGGED_ITEMS).fillna("")
+    return table_out[CHANGE_COLUMNS].reset_index(drop=True)
 
 
-def cluster_change(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    """Change in each DSM-5 cluster (B-E) at each timepoint; columns :data:`CHANGE_COLUMNS`."""
-    return _change_table(data, definitions, list(CLUSTERS), CLUSTERS)
-
-
-def item_change(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    """Change in each of the 20 PCL-5 items at each timepoint; columns :data:`CHANGE_COLUMNS`.
-
-    Items 1 (intrusive memories) and 20 (sleep) carry a ``flag``.
-    """
+def _item_labels() -> dict:
     items = item_columns(N_ITEMS)
     labels = {c: f"item {c.split('_')[1]}" for c in items}
-    labels |= {c: f"item {c.split('_')[1]}: {v}" for c, v in FLAGGED_ITEMS.items()}
-    return _change_table(data, definitions, items, labels)
+    return labels | {c: f"item {c.split('_')[1]}: {v}" for c, v in FLAGGED_ITEMS.items()}
+
+
+def cluster_change_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
+) -> pd.DataFrame:
+    """:func:`cluster_change` of the cohort ``keep``, from the table's rows.
+
+    Parameters
+    ----------
+    table : PatientTable
+        Holding :func:`pcl5_depth_facts` (PCL-5 definitions).
+    keep : numpy.ndarray of bool
+        The cohort (:meth:`PatientTable.keep`).
+    definitions : OutcomeDefinitions
+        The definitions the table was built with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CHANGE_COLUMNS`.
+
+    Raises
+    ------
+    ValueError
+        When the table holds no PCL-5 facts.
+    """
+    return _change_from(table, keep, list(CLUSTERS), CLUSTERS)
+
+
+def item_change_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
+) -> pd.DataFrame:
+    """:func:`item_change` of the cohort ``keep``, from the table's rows (columns
+    :data:`CHANGE_COLUMNS`; items 1 and 20 carry a ``flag``).
+
+    Raises
+    ------
+    ValueError
+        When the table holds no PCL-5 facts.
+    """
+    return _change_from(table, keep, item_columns(N_ITEMS), _item_labels())
 
 
 def items_moved_most(items: pd.DataFrame, timepoint: str, *, top: int = 5) -> pd.DataFrame:
@@ -176,47 +298,43 @@ def items_moved_most(items: pd.DataFrame, timepoint: str, *, top: int = 5) -> pd
     return at.sort_values("mean_change", kind="stable").head(top).reset_index(drop=True)
 
 
-def provisional_dx_rates(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
-    """Share meeting the DSM-5 provisional diagnosis at baseline and at each timepoint.
+def provisional_dx_rates_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
+) -> dict:
+    """:func:`provisional_dx_rates` of the cohort ``keep``, from the table's rows.
 
-    Only forms with every item answered have a diagnosis; others are left out of the
-    denominators.
-
-    Returns
-    -------
-    dict
-        ``{"baseline": Rate, "timepoints": [{"label", "target_day", "baseline": Rate,
-        "timepoint": Rate}]}``: at each timepoint, the diagnosis among the patients observed
-        there with a diagnosis on both forms, at their baseline and at the timepoint, so the
-        two rates share a denominator.
+    Raises
+    ------
+    ValueError
+        When the table holds no PCL-5 facts.
     """
-    definitions = _pcl5(definitions)
+    codes, window, rows, use = _rows(table, keep)
     method = definitions.ci_method
-    _, baseline_rows, _ = baseline_coded(data, definitions)
-    dx = data.assessments["provisional_dx"]
-    at_base = dx.take(baseline_rows).dropna()
-    _, form_rows, pair_rows, _, window_number = timepoints_coded(data, definitions)
-    known = pd.array(dx, dtype="boolean")
-    recorded = ~np.asarray(known.isna(), dtype=bool)
-    yes = np.asarray(known.fillna(False), dtype=bool)
-    both = recorded[pair_rows] & recorded[form_rows]  # a diagnosis on both forms
-    rows = []
-    for number, window in enumerate(definitions.windows):
-        at = both & (window_number == number)
-        n = int(np.count_nonzero(at))
-        if n == 0:
-            continue
-        rows.append(
-            {
-                "label": window.label,
-                "target_day": window.target_day,
-                "baseline": rate(int(np.count_nonzero(yes[pair_rows] & at)), n, method=method),
-                "timepoint": rate(int(np.count_nonzero(yes[form_rows] & at)), n, method=method),
-            }
-        )
+    base = table.patients["pcl5_baseline_dx"].array
+    base_known = ~np.asarray(base.isna(), dtype=bool)
+    base_yes = np.asarray(base.fillna(False), dtype=bool)
+    post = rows["provisional_dx"].array
+    post_known = ~np.asarray(post.isna(), dtype=bool)[use]
+    post_yes = np.asarray(post.fillna(False), dtype=bool)[use]
+    both = base_known[codes] & post_known  # a diagnosis on both forms
+    n_windows = len(table.meta["pcl5_timepoints"])
+    n = np.bincount(window[both], minlength=n_windows)
+    k_base = np.bincount(window[both & base_yes[codes]], minlength=n_windows)
+    k_post = np.bincount(window[both & post_yes], minlength=n_windows)
+    timepoints = [
+        {
+            "label": str(t["label"]),
+            "target_day": int(t["target_day"]),
+            "baseline": rate(int(k_base[i]), int(n[i]), method=method),
+            "timepoint": rate(int(k_post[i]), int(n[i]), method=method),
+        }
+        for i, t in enumerate(table.meta["pcl5_timepoints"])
+        if n[i] > 0
+    ]
+    known = keep & base_known
     return {
-        "baseline": rate(int(at_base.sum()), len(at_base), method=method),
-        "timepoints": rows,
+        "baseline": rate(int(np.count_nonzero(known & base_yes)), int(known.sum()), method=method),
+        "timepoints": timepoints,
     }
 
 
@@ -228,16 +346,20 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     ]
 
 
-def pcl5_depth_summary(data: ClinicData, definitions: OutcomeDefinitions, *, top: int = 5) -> dict:
-    """Clusters, provisional diagnosis and items as JSON-able data (None, never NaN)."""
-    with shared_intermediates():  # the chosen forms are found once for all three tables
-        return _pcl5_depth_summary(data, definitions, top=top)
+def pcl5_depth_summary_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions, *, top: int = 5
+) -> dict:
+    """:func:`pcl5_depth_summary` of the cohort ``keep``: clusters, provisional diagnosis and
+    items as JSON-able data (None, never NaN).
 
-
-def _pcl5_depth_summary(data: ClinicData, definitions: OutcomeDefinitions, *, top: int) -> dict:
-    clusters = cluster_change(data, definitions)
-    items = item_change(data, definitions)
-    dx = provisional_dx_rates(data, definitions)
+    Raises
+    ------
+    ValueError
+        When the table holds no PCL-5 facts.
+    """
+    clusters = cluster_change_from(table, keep, definitions)
+    items = item_change_from(table, keep, definitions)
+    dx = provisional_dx_rates_from(table, keep, definitions)
     moved = {
         label: [str(m) for m in items_moved_most(items, label, top=top)["measure"]]
         for label in pd.unique(items["timepoint"])
@@ -254,3 +376,60 @@ def _pcl5_depth_summary(data: ClinicData, definitions: OutcomeDefinitions, *, to
         "items": _records(items),
         "items_moved_most": moved,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The clinic-wide functions: the aggregations above over a table of this module's facts, on
+# the PCL-5 whatever the definitions' instrument
+
+
+def _table(data: ClinicData, definitions: OutcomeDefinitions) -> PatientTable:
+    definitions = _pcl5(definitions)
+
+    def build() -> PatientTable:
+        index = patient_index(data)
+        return PatientTable.from_facts(index, [_facts(data, definitions, index)])
+
+    frames = (data.assessments, data.patients)
+    key = (repr(replace(definitions, reliability_sd=None)),)
+    with shared_intermediates():
+        return remembered("pcl5_table", frames, key, build)
+
+
+def cluster_change(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
+    """Change in each DSM-5 cluster (B-E) at each timepoint; columns :data:`CHANGE_COLUMNS`."""
+    table = _table(data, definitions)
+    return cluster_change_from(table, table.keep(), definitions)
+
+
+def item_change(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
+    """Change in each of the 20 PCL-5 items at each timepoint; columns :data:`CHANGE_COLUMNS`.
+
+    Items 1 (intrusive memories) and 20 (sleep) carry a ``flag``.
+    """
+    table = _table(data, definitions)
+    return item_change_from(table, table.keep(), definitions)
+
+
+def provisional_dx_rates(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
+    """Share meeting the DSM-5 provisional diagnosis at baseline and at each timepoint.
+
+    Only forms with every item answered have a diagnosis; others are left out of the
+    denominators.
+
+    Returns
+    -------
+    dict
+        ``{"baseline": Rate, "timepoints": [{"label", "target_day", "baseline": Rate,
+        "timepoint": Rate}]}``: at each timepoint, the diagnosis among the patients observed
+        there with a diagnosis on both forms, at their baseline and at the timepoint, so the
+        two rates share a denominator.
+    """
+    table = _table(data, definitions)
+    return provisional_dx_rates_from(table, table.keep(), _pcl5(definitions))
+
+
+def pcl5_depth_summary(data: ClinicData, definitions: OutcomeDefinitions, *, top: int = 5) -> dict:
+    """Clusters, provisional diagnosis and items as JSON-able data (None, never NaN)."""
+    table = _table(data, definitions)
+    return pcl5_depth_summary_from(table, table.keep(), _pcl5(definitions), top=top)
