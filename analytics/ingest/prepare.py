@@ -1,0 +1,455 @@
+"""One file on its way to a canonical table: read, identified, checked for identifiers, its
+columns mapped and each table's cells normalised (vocabularies, numbers, scored forms)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from analytics.core.contract import MAX_ITEMS
+from analytics.core.instruments import (
+    INSTRUMENTS,
+    canonical_instrument,
+    detect_instruments,
+    item_column_map,
+)
+from analytics.core.problems import ERROR, WARNING, Problem
+from analytics.ingest import vocabularies as vocab
+from analytics.ingest.cells import (
+    DATE_RULE,
+    parse_dates,
+    parse_days,
+    per_distinct,
+    stripped_text,
+    to_number,
+)
+from analytics.ingest.collector import ProblemCollector
+from analytics.ingest.columns import (
+    NUMBER_COLUMNS,
+    TIME_COLUMNS,
+    FilePart,
+    check_required_columns,
+    instrument_totals,
+    rename_columns,
+)
+from analytics.ingest.discovery import identify_table
+from analytics.ingest.identifiers import drop_columns, find_phi
+from analytics.ingest.mapping import ColumnMapping
+from analytics.ingest.options import ImportOptions
+from analytics.ingest.reader import read_table
+from analytics.ingest.scoring import score_forms
+
+__all__ = ["item_column_map_safe", "prepare_file"]
+
+
+def prepare_file(
+    file: str,
+    data: bytes,
+    options: ImportOptions,
+    mapping: ColumnMapping | None,
+    out: ProblemCollector,
+    table_of_files: dict[str, str],
+) -> FilePart | None:
+    """One uploaded file read, identified and prepared for :func:`analytics.ingest.assemble.assemble`.
+
+    Parameters
+    ----------
+    file : str
+        The file's name, as uploaded.
+    data : bytes
+        Its content.
+    options : ImportOptions
+        Size limit, identifier handling, proration and default instrument.
+    mapping : ColumnMapping or None
+        The clinic's header and value mapping.
+    out : ProblemCollector
+        Receives every problem found.
+    table_of_files : dict
+        File name -> table; the file's table is recorded as soon as it is recognised.
+
+    Returns
+    -------
+    FilePart or None
+        The file's rows with canonical columns (``_row``, ``_file`` and the time ``_t`` beside
+        them); None when the file cannot be used (any ERROR in it).
+    """
+    kwargs = {} if options.max_bytes is None else {"max_bytes": options.max_bytes}
+    read = read_table(file, data, **kwargs)
+    out.extend(read.problems)
+    if read.frame is None:
+        return None
+    frame = read.frame
+    columns = [c for c in frame.columns if c != "_row"]
+    original = dict(zip(columns, read.headers)) if len(columns) == len(read.headers) else {}
+    table = identify_table(file, columns, mapping)
+    if table is None:
+        out.add(
+            Problem(
+                file,
+                None,
+                None,
+                None,
+                "cannot tell which table this file holds: name it sessions.csv, "
+                "assessments.csv, side_effects.csv or patients.csv, or see docs/data-contract.md",
+            )
+        )
+        return None
+    table_of_files[file] = table
+    if any(p.severity == ERROR for p in read.problems):
+        return None
+
+    phi = find_phi(frame, file=file, headers=read.headers)
+    if phi:
+        if options.drop_phi:
+            frame = drop_columns(frame, phi)
+            out.extend(
+                Problem(p.file, p.row, p.column, None, p.rule + "; the column was dropped", WARNING)
+                for p in phi
+            )
+            columns = [c for c in frame.columns if c != "_row"]
+        else:
+            out.extend(Problem(p.file, p.row, p.column, None, p.rule, ERROR) for p in phi)
+            return None
+
+    renames = rename_columns(columns, table, mapping)
+    totals = instrument_totals([c for c in columns if c not in renames], table, mapping)
+    headers = {renames.get(c, c): original.get(c, c) for c in columns}
+    frame = frame.rename(columns=renames)
+    part = FilePart(file=file, table=table, frame=frame, headers=headers)
+    if table == "patients":
+        return _prepare_patients(part, out)
+    if not check_required_columns(part, totals, out):
+        return None
+    errors_before = _count_errors(out)
+    keep = _common(part, out)
+    if table == "sessions":
+        keep |= _prepare_sessions(part, mapping, out)
+    elif table == "side_effects":
+        keep |= _prepare_side_effects(part, mapping, out)
+    else:
+        _prepare_assessments(part, totals, options, out)
+        return part if _count_errors(out) == errors_before else None
+    ignored = [c for c in part.frame.columns if c not in keep]
+    for column in ignored:
+        out.add(
+            Problem(
+                file,
+                None,
+                part.headers.get(column, column),
+                None,
+                f"this column is not part of the {table} contract and was not imported",
+                WARNING,
+            )
+        )
+    part.frame = part.frame[[c for c in part.frame.columns if c in keep]]
+    return part if _count_errors(out) == errors_before else None
+
+
+def _count_errors(out: ProblemCollector) -> int:
+    return out.n_errors
+
+
+def _common(part: FilePart, out: ProblemCollector) -> set[str]:
+    """patient_id and time, shared by sessions, assessments and side effects."""
+    f = part.frame
+    f["patient_id"] = stripped_text(f["patient_id"], blank_as_na=True)
+    blank = f["patient_id"].isna()
+    out.rows(part.file, f.loc[blank, "_row"], part.headers["patient_id"], None, "must not be blank")
+    time = TIME_COLUMNS[part.table]
+    if time in f.columns:
+        part.dated = True
+        t, bad, blank_t = per_distinct(parse_dates, f[time])
+        header = part.headers[time]
+        out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, time], DATE_RULE)
+        out.rows(part.file, f.loc[blank_t, "_row"], header, None, "must not be blank")
+        if "day" in f.columns:
+            out.add(
+                Problem(
+                    part.file,
+                    None,
+                    part.headers["day"],
+                    None,
+                    f"ignored: days are computed from '{header}'",
+                    WARNING,
+                )
+            )
+    else:
+        t, bad, blank_t = per_distinct(parse_days, f["day"])
+        header = part.headers["day"]
+        out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, "day"], "must be a whole number")
+        out.rows(part.file, f.loc[blank_t, "_row"], header, None, "must not be blank")
+    f["_t"] = t
+    f["_file"] = part.file
+    part.frame = f.drop(columns=[c for c in (time, "day") if c in f.columns])
+    return {"patient_id", "_t", "_row", "_file"}
+
+
+def _numbers(part: FilePart, columns, out: ProblemCollector) -> set[str]:
+    f = part.frame
+    kept = set()
+    for column in columns:
+        if column not in f.columns:
+            continue
+        f[column] = to_number(f[column], f["_row"], part.file, part.headers[column], out)
+        kept.add(column)
+    return kept
+
+
+def _vocabulary(part: FilePart, column, normalise, accepted, out, extra=None) -> None:
+    f = part.frame
+    if column not in f.columns:
+        return
+    raw = f[column]
+    try:
+        codes, unknown = normalise(raw, extra) if extra is not None else normalise(raw)
+    except (TypeError, ValueError) as exc:  # a preset's value mapping names no such code
+        out.add(Problem(part.file, None, part.headers[column], None, f"column mapping: {exc}"))
+        return
+    unknown = pd.Series(unknown, index=f.index).fillna(False).astype(bool)
+    rule = f"is not a known {column.replace('_', ' ')}; accepted: {', '.join(accepted)}"
+    if column in ("route", "effect"):
+        rule += " (or add a spelling to the column mapping; see docs/data-contract.md)"
+    out.rows(part.file, f.loc[unknown, "_row"], part.headers[column], raw[unknown], rule)
+    codes = pd.Series(codes, index=f.index)
+    f[column] = codes if pd.api.types.is_bool_dtype(codes) else codes.astype("string")
+
+
+def _yes_no(part: FilePart, column: str, out: ProblemCollector) -> None:
+    f = part.frame
+    if column not in f.columns:
+        return
+    _vocabulary(part, column, vocab.normalise_yes_no, ["yes", "no"], out)
+    f[column] = _as_boolean(f[column])
+
+
+def _as_boolean(codes: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(codes):
+        return codes.astype("boolean")
+    text = codes.astype("string").str.lower()
+    truth = {"yes": True, "true": True, "y": True, "1": True, "no": False, "false": False}
+    truth |= {"n": False, "0": False}
+    return text.map(truth, na_action="ignore").astype("boolean")
+
+
+def _values_for(mapping: ColumnMapping | None, key: str) -> dict[str, str] | None:
+    if mapping is None or not mapping.values.get(key):
+        return None
+    return dict(mapping.values[key])
+
+
+def _prepare_sessions(part: FilePart, mapping, out: ProblemCollector) -> set[str]:
+    keep = {"route", "sedation", "dissociation", "clinician", "site", "phase"}
+    _vocabulary(
+        part,
+        "route",
+        vocab.normalise_route,
+        list(vocab.ROUTES),
+        out,
+        extra=_values_for(mapping, "route"),
+    )
+    _vocabulary(part, "phase", vocab.normalise_phase, ["induction", "maintenance"], out)
+    _yes_no(part, "sedation", out)
+    _yes_no(part, "dissociation", out)
+    for column in ("clinician", "site"):
+        if column in part.frame:
+            part.frame[column] = stripped_text(part.frame[column])
+    keep |= _numbers(part, NUMBER_COLUMNS["sessions"], out)
+    return keep
+
+
+def _prepare_side_effects(part: FilePart, mapping, out: ProblemCollector) -> set[str]:
+    _vocabulary(
+        part,
+        "effect",
+        vocab.normalise_effect,
+        list(vocab.EFFECTS),
+        out,
+        extra=_values_for(mapping, "effect"),
+    )
+    _vocabulary(part, "severity", vocab.normalise_severity, ["mild", "moderate", "severe"], out)
+    _yes_no(part, "serious", out)
+    return {"effect", "severity", "serious"}
+
+
+def _prepare_patients(part: FilePart, out: ProblemCollector) -> FilePart | None:
+    f = part.frame
+    if "patient_id" not in f.columns:
+        out.add(
+            Problem(
+                part.file,
+                None,
+                "patient_id",
+                None,
+                "required column is missing (see docs/data-contract.md for accepted headers)",
+            )
+        )
+        return None
+    errors_before = _count_errors(out)
+    pid = f["patient_id"].astype("string").str.strip()
+    f["patient_id"] = pid.mask(pid == "")
+    out.rows(
+        part.file,
+        f.loc[f["patient_id"].isna(), "_row"],
+        part.headers["patient_id"],
+        None,
+        "must not be blank",
+    )
+    for column in ("first_session_year", "first_session_month"):
+        if column in f.columns:
+            number = to_number(f[column], f["_row"], part.file, part.headers[column], out)
+            whole = number.isna() | (number == np.round(number))
+            out.rows(
+                part.file,
+                f.loc[~whole, "_row"],
+                part.headers[column],
+                f.loc[~whole, column],
+                "must be a whole number",
+            )
+            f[column] = number.where(whole).round().astype("Int64")
+    for column in ("route", "day", "session_number"):
+        if column in f.columns:
+            out.add(
+                Problem(
+                    part.file,
+                    None,
+                    part.headers.get(column, column),
+                    None,
+                    f"this column is not a patient attribute and was not imported ({column} "
+                    "comes from the sessions)",
+                    WARNING,
+                )
+            )
+            f = f.drop(columns=column)
+    for column in f.columns:
+        if column not in ("patient_id", "first_session_year", "first_session_month", "_row"):
+            f[column] = f[column].astype("string")
+    f["_file"] = part.file
+    f["_t"] = 0
+    part.frame = f
+    return part if _count_errors(out) == errors_before else None
+
+
+def _prepare_assessments(
+    part: FilePart, totals: dict[str, str], options, out: ProblemCollector
+) -> None:
+    f = part.frame
+    file = part.file
+    default = canonical_instrument(options.default_instrument)
+    if default is None:
+        raise ValueError(f"unknown default instrument {options.default_instrument!r}")
+    columns = [c for c in f.columns if c not in ("_row", "_t", "_file", "patient_id")]
+    generic = [c for c in columns if re.fullmatch(r"item_?0*\d{1,3}", c)]
+    blocks: list[tuple[str, pd.Series | None, str | None]] = []  # instrument, rows, total
+    if "instrument" in f.columns:
+        raw = f["instrument"].astype("string").str.strip()
+        raw = raw.mask(raw == "")
+        # A few distinct spellings among many rows: resolve each spelling once.
+        codes, spellings = pd.factorize(raw)
+        names = np.array([canonical_instrument(v) or "" for v in spellings] + [""], dtype=object)
+        resolved = pd.Series(names[codes], index=f.index, dtype="string")
+        unknown = pd.Series((codes >= 0) & (names[codes] == ""), index=f.index)
+        canonical = resolved.mask(codes < 0, default)
+        out.rows(
+            file,
+            f.loc[unknown, "_row"],
+            part.headers["instrument"],
+            raw[unknown],
+            f"is not a known instrument; accepted: {', '.join(INSTRUMENTS)}",
+        )
+        f = f[~unknown]
+        canonical = canonical[~unknown]
+        by_instrument = {v: k for k, v in totals.items()}
+        for name in canonical.unique():
+            total = "total" if "total" in f.columns else by_instrument.get(name)
+            blocks.append((name, canonical == name, total))
+    else:
+        found = list(dict.fromkeys([*detect_instruments(columns), *totals.values()]))
+        if generic or "total" in f.columns or not found:
+            found = list(dict.fromkeys([default, *found]))
+        by_instrument = {v: k for k, v in totals.items()}
+        for name in found:
+            total = by_instrument.get(name)
+            if total is None and name == default and "total" in f.columns:
+                total = "total"
+            blocks.append((name, None, total))
+    scored_parts = []
+    numbers: dict[str, pd.Series] = {}
+
+    def number(column: str) -> pd.Series:
+        if column not in numbers:
+            numbers[column] = to_number(
+                f[column], f["_row"], file, part.headers.get(column, column), out
+            )
+        return numbers[column]
+
+    for name, rows, total in blocks:
+        with_generic = rows is not None or name == default or len(blocks) == 1
+        candidates = columns if with_generic else [c for c in columns if c not in generic]
+        try:
+            items = item_column_map(candidates, name)
+        except ValueError as exc:
+            out.add(Problem(file, None, None, None, str(exc)))
+            continue
+        forms = pd.DataFrame(
+            {"patient_id": f["patient_id"], "_t": f["_t"], "_row": f["_row"]}, index=f.index
+        )
+        sources = {item: part.headers.get(src, src) for src, item in items.items()}
+        for source, item in items.items():
+            forms[item] = number(source)
+        if with_generic:
+            # Generic item columns beyond the instrument's count go to scoring, which checks
+            # that they are blank.
+            for source in generic:
+                k = int(re.sub(r"\D", "", source))
+                if INSTRUMENTS[name].n_items < k <= MAX_ITEMS:
+                    forms[f"item_{k}"] = number(source)
+                    sources.setdefault(f"item_{k}", part.headers.get(source, source))
+        if total is not None:
+            forms["total"] = number(total)
+        if rows is not None:
+            forms = forms[rows]
+        if total is not None:
+            sources["total"] = part.headers.get(total, total)
+        scored, problems = score_forms(
+            forms,
+            instrument=name,
+            file=file,
+            prorate=options.prorate,
+            stored_total_col="total" if total is not None else None,
+            source_columns=sources,
+        )
+        out.extend(problems)
+        scored_parts.append(scored.assign(instrument=name))
+    used = set()
+    for name, _, total in blocks:
+        used |= set(item_column_map_safe(columns, name)) | ({total} if total else set())
+    used |= {"instrument", "day", "assessment_date", *generic}
+    for column in columns:
+        if column not in used:
+            out.add(
+                Problem(
+                    file,
+                    None,
+                    part.headers.get(column, column),
+                    None,
+                    "this column is not part of the assessments contract and was not imported",
+                    WARNING,
+                )
+            )
+    if scored_parts:
+        frame = pd.concat(scored_parts, ignore_index=True)
+    else:
+        frame = pd.DataFrame({"patient_id": pd.Series([], dtype="string"), "_t": [], "_row": []})
+    frame["instrument"] = frame.get("instrument", pd.Series(dtype="string")).astype("string")
+    frame["_file"] = file
+    part.frame = frame
+
+
+def item_column_map_safe(columns, name) -> dict[str, str]:
+    """:func:`analytics.core.instruments.item_column_map`, or {} where it refuses the columns."""
+    try:
+        return item_column_map(columns, name)
+    except ValueError:
+        return {}
