@@ -30,6 +30,7 @@ from bench.generate import DATA_DIR, clinic_dir
 __all__ = [
     "CHROMIUM",
     "METRIC",
+    "free_port",
     "load_store",
     "overview_render_times",
     "serve",
@@ -53,7 +54,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -84,7 +86,7 @@ def load_store(folder: Path, home: Path) -> float:
 @contextmanager
 def serve(folder: Path, home: Path, *, start_timeout: float = 120):
     """A Streamlit server of the dashboard on ``home``'s database; yields its URL."""
-    port = _free_port()
+    port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,

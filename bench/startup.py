@@ -31,7 +31,7 @@ from bench.browser import (
     CHROMIUM_ARGS,
     METRIC,
     ROOT,
-    _free_port,
+    free_port,
     stop_server,
     wait_for_health,
 )
@@ -48,7 +48,7 @@ def _collect(process: subprocess.Popen, lines: list[str]) -> None:
 
 
 def _start(script: str, env: dict) -> tuple[subprocess.Popen, str, float, list[str]]:
-    port = _free_port()
+    port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen(
         [

@@ -39,7 +39,17 @@ import pyarrow.compute as pc
 from analytics.core.problems import ERROR, Problem
 from analytics.ingest.reader import ROW_COLUMN, normalise_header
 
-__all__ = ["PHI_RULE_PREFIX", "PHI_SAMPLE", "drop_columns", "find_phi", "is_phi_problem"]
+__all__ = [
+    "PHI_RULE_PREFIX",
+    "PHI_SAMPLE",
+    "arrow_sample",
+    "drop_columns",
+    "find_phi",
+    "is_phi_problem",
+    "sample_positions",
+    "sampled_cells",
+    "value_reasons",
+]
 
 # Every rule written here starts with this, so PHI problems can be told from others.
 PHI_RULE_PREFIX = "may identify patients: "
@@ -197,7 +207,7 @@ def _is_age(header: str) -> bool:
     return bool(words) and words[0] == "age" and (len(words) == 1 or words[1] in ("years", "at"))
 
 
-def _sample_positions(n_filled: int) -> np.ndarray:
+def sample_positions(n_filled: int) -> np.ndarray:
     """Which of ``n_filled`` non-blank cells are sampled: the first half of the sample, then
     the rest spread evenly to the last cell."""
     if n_filled <= PHI_SAMPLE:
@@ -207,14 +217,16 @@ def _sample_positions(n_filled: int) -> np.ndarray:
     return np.concatenate([np.arange(half), spread])
 
 
-def _sample(cells: pd.Series) -> pd.Series:
+def sampled_cells(cells: pd.Series) -> pd.Series:
+    """The non-blank cells of ``cells`` that are checked for identifiers (see
+    :func:`sample_positions`), through pandas."""
     # Positions of the non-blank cells, so that a long column is not copied to drop its blanks.
     filled = np.flatnonzero(cells.notna().to_numpy(dtype=bool))
-    return cells.iloc[filled[_sample_positions(len(filled))]]
+    return cells.iloc[filled[sample_positions(len(filled))]]
 
 
-def _arrow_sample(cells: pd.Series) -> pa.Array | None:
-    """:func:`_sample`'s cells taken in Arrow, for the reader's Arrow-backed text; a column
+def arrow_sample(cells: pd.Series) -> pa.Array | None:
+    """:func:`sampled_cells`'s cells taken in Arrow, for the reader's Arrow-backed text; a column
     without blanks needs no mask. None for any other column."""
     dtype = cells.dtype
     if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
@@ -223,9 +235,9 @@ def _arrow_sample(cells: pd.Series) -> pa.Array | None:
     if arrow.null_count:
         valid = arrow.is_valid()
         filled = np.flatnonzero(np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool))
-        positions = filled[_sample_positions(len(filled))]
+        positions = filled[sample_positions(len(filled))]
     else:
-        positions = _sample_positions(len(arrow))
+        positions = sample_positions(len(arrow))
     if isinstance(arrow, pa.Array):
         return arrow.take(pa.array(positions, type=pa.int64()))
     # Each chunk takes its own cells (positions ascend, so the parts stay in order): a take
@@ -242,18 +254,20 @@ def _arrow_sample(cells: pd.Series) -> pa.Array | None:
 def _distinct_counts(cells: pd.Series) -> tuple[pd.Series, np.ndarray, int]:
     """The distinct sampled values (``string``), how many sampled cells hold each, and the
     sample size."""
-    sample = _arrow_sample(cells)
+    sample = arrow_sample(cells)
     if sample is not None:
         counts = pc.value_counts(sample)
         weights = counts.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
         distinct = pd.Series(pd.array(counts.field("values"), dtype="string"), copy=False)
         return distinct, weights, len(sample)
-    text = _sample(cells).astype("string")
+    text = sampled_cells(cells).astype("string")
     counts = text.value_counts(sort=False, dropna=True)
     return pd.Series(counts.index, dtype="string"), counts.to_numpy(dtype=np.int64), len(text)
 
 
-def _value_reasons(header: str, cells: pd.Series) -> list[str]:
+def value_reasons(header: str, cells: pd.Series) -> list[str]:
+    """What the sampled cells of column ``header`` look like that may identify a patient
+    ("e-mail addresses", "phone numbers", ...); [] when nothing does."""
     # Each pattern runs once per distinct sampled value; hits still count sampled cells.
     distinct, weights, n_sampled = _distinct_counts(cells)
     if not n_sampled:
@@ -309,7 +323,7 @@ def find_phi(frame: pd.DataFrame, *, file: str, headers: list[str] | None = None
         if by_name:
             rule = f"its header suggests {by_name}"
         else:
-            found = _value_reasons(header, frame[column])
+            found = value_reasons(header, frame[column])
             if not found:
                 continue
             rule = "it contains what look like " + " and ".join(found)

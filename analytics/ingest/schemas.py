@@ -25,6 +25,7 @@ __all__ = [
     "patients_schema",
     "sessions_schema",
     "side_effects_schema",
+    "surely_valid",
     "validate_tables",
 ]
 
@@ -215,7 +216,7 @@ def validate_tables(
     headers = headers or {}
     problems: list[Problem] = []
     for table, frame in frames.items():
-        if _surely_valid(table, frame):
+        if surely_valid(table, frame):
             continue
         try:
             SCHEMAS[table]().validate(frame, lazy=True)
@@ -285,7 +286,7 @@ _UNIQUE_KEY = {
 }
 
 
-def _surely_valid(table: str, frame: pd.DataFrame) -> bool:
+def surely_valid(table: str, frame: pd.DataFrame) -> bool:
     """True when ``frame`` passes every rule of its schema, by vectorised tests.
 
     False does not mean invalid: the frame is then validated by pandera, whose failures are the

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.ingest import importer
-from analytics.ingest.importer import _Collector, _dedupe, _key_codes, _repeats_in_order
+from analytics.ingest import assemble
+from analytics.ingest.assemble import dedupe, key_codes, repeats_in_order
+from analytics.ingest.collector import ProblemCollector
 from analytics.ingest.reader import read_table
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
@@ -33,7 +34,7 @@ def _codes(keys, *, arrow: bool, sort: bool) -> pd.DataFrame:
 @given(keys=_KEYS, arrow=st.booleans(), sort=st.booleans())
 def test_repeats_in_order_equal_duplicated(keys, arrow, sort):
     codes = _codes(keys, arrow=arrow, sort=sort)
-    found = _repeats_in_order(codes)
+    found = repeats_in_order(codes)
     if sort and len(keys) >= 2:
         assert found is not None
     if found is None:
@@ -44,26 +45,26 @@ def test_repeats_in_order_equal_duplicated(keys, arrow, sort):
 
 def test_repeats_in_order_refuse_other_columns():
     frame = pd.DataFrame({"a": [1, 1, 2]})
-    assert _repeats_in_order(frame) is not None
-    assert _repeats_in_order(frame.astype("float64")) is None
-    assert _repeats_in_order(frame.astype("Int64")) is None
-    assert _repeats_in_order(pd.DataFrame({"a": pd.array([1, None, 2], "int64[pyarrow]")})) is None
-    assert _repeats_in_order(pd.DataFrame({"a": [2, 1, 1]})) is None
-    assert _repeats_in_order(pd.DataFrame({"a": [1]})) is None
+    assert repeats_in_order(frame) is not None
+    assert repeats_in_order(frame.astype("float64")) is None
+    assert repeats_in_order(frame.astype("Int64")) is None
+    assert repeats_in_order(pd.DataFrame({"a": pd.array([1, None, 2], "int64[pyarrow]")})) is None
+    assert repeats_in_order(pd.DataFrame({"a": [2, 1, 1]})) is None
+    assert repeats_in_order(pd.DataFrame({"a": [1]})) is None
     big = np.iinfo(np.int64)
     frame = pd.DataFrame({"a": np.array([big.min, big.max, big.max], dtype="int64")})
-    assert _repeats_in_order(frame)["first"].tolist() == [False, False, True]
+    assert repeats_in_order(frame)["first"].tolist() == [False, False, True]
     unsigned = pd.DataFrame({"a": np.array([3, 2], dtype="uint64")})
-    assert _repeats_in_order(unsigned) is None
+    assert repeats_in_order(unsigned) is None
 
 
 def _same_dedupe(frame: pd.DataFrame, key: list[str], monkeypatch) -> None:
-    out = _Collector(3)
-    kept = _dedupe(frame.copy(), key, "the same patient and day", out, {})
+    out = ProblemCollector(3)
+    kept = dedupe(frame.copy(), key, "the same patient and day", out, {})
     with monkeypatch.context() as m:
-        m.setattr(importer, "_repeats_in_order", lambda codes: None)
-        reference = _Collector(3)
-        expected = _dedupe(frame.copy(), key, "the same patient and day", reference, {})
+        m.setattr(assemble, "repeats_in_order", lambda codes: None)
+        reference = ProblemCollector(3)
+        expected = dedupe(frame.copy(), key, "the same patient and day", reference, {})
     pd.testing.assert_frame_equal(kept, expected)
     assert out.finish() == reference.finish()
 
@@ -88,7 +89,7 @@ def test_dedupe_of_sorted_sessions_equals_duplicated(rows, monkeypatch):
             "_file": "sessions.csv",
         }
     )
-    assert _repeats_in_order(_key_codes(frame, ["patient_id", "_t"])) is not None
+    assert repeats_in_order(key_codes(frame, ["patient_id", "_t"])) is not None
     _same_dedupe(frame, ["patient_id", "_t"], monkeypatch)
 
 

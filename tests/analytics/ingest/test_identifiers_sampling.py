@@ -48,12 +48,12 @@ def _arrow(values: list, split: int) -> pd.Series:
 
 
 def _same_reasons(header: str, cells: pd.Series) -> None:
-    assert phi._arrow_sample(cells) is not None
+    assert phi.arrow_sample(cells) is not None
     reference = cells.astype(object)  # the pandas sample and counts
-    assert phi._arrow_sample(reference) is None
-    assert phi._value_reasons(header, cells) == phi._value_reasons(header, reference)
-    taken = phi._arrow_sample(cells).to_pylist()
-    assert taken == phi._sample(reference).tolist()
+    assert phi.arrow_sample(reference) is None
+    assert phi.value_reasons(header, cells) == phi.value_reasons(header, reference)
+    taken = phi.arrow_sample(cells).to_pylist()
+    assert taken == phi.sampled_cells(reference).tolist()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -92,6 +92,6 @@ def test_many_chunks_empty_ones_included():
 
 
 def test_empty_and_blank_columns_have_no_reasons():
-    assert phi._value_reasons("x", _arrow([], 0)) == []
-    assert phi._value_reasons("x", _arrow([None, None], 1)) == []
-    assert np.array_equal(phi._sample_positions(3), np.arange(3))
+    assert phi.value_reasons("x", _arrow([], 0)) == []
+    assert phi.value_reasons("x", _arrow([None, None], 1)) == []
+    assert np.array_equal(phi.sample_positions(3), np.arange(3))

@@ -13,8 +13,9 @@ import pandera.errors as pandera_errors
 import pytest
 
 from analytics.core.contract import _by_patient, _by_patient_day, _first_of_patient
-from analytics.ingest.importer import _session_numbers, import_folder
-from analytics.ingest.schemas import SCHEMAS, _surely_valid, validate_tables
+from analytics.ingest.assemble import session_numbers
+from analytics.ingest.importer import import_folder
+from analytics.ingest.schemas import SCHEMAS, surely_valid, validate_tables
 
 
 def _frame(ids, days):
@@ -108,13 +109,13 @@ MATCH_CASES = [
 def test_session_numbers_equal_the_merge(sessions, effects):
     keys = sessions[["patient_id", "day", "session_number"]]
     expected = effects.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
-    pd.testing.assert_frame_equal(_session_numbers(effects, sessions), expected)
+    pd.testing.assert_frame_equal(session_numbers(effects, sessions), expected)
 
 
 def test_session_numbers_refuse_repeated_sessions_like_the_merge():
     sessions = _sessions(["a", "a"], [0, 0])
     with pytest.raises(pd.errors.MergeError):
-        _session_numbers(_effects(["a"], [0.0]), sessions)
+        session_numbers(_effects(["a"], [0.0]), sessions)
 
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
@@ -142,7 +143,7 @@ def _pandera(table, frame):
 
 def test_precheck_passes_the_sample(sample_tables):
     for table, frame in sample_tables.items():
-        assert _surely_valid(table, frame)
+        assert surely_valid(table, frame)
         assert _pandera(table, frame)
 
 
@@ -186,6 +187,6 @@ BREAKS = [
 def test_precheck_sends_every_broken_table_to_pandera(sample_tables, table, change):
     frame = change(sample_tables[table])
     assert not _pandera(table, frame)
-    assert not _surely_valid(table, frame)
+    assert not surely_valid(table, frame)
     problems = validate_tables({table: frame})
     assert problems

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.ingest import importer
+from analytics.ingest import cells
+from analytics.ingest.collector import ProblemCollector
 from analytics.ingest.reader import read_table
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
@@ -40,13 +41,13 @@ def _chunked(values: list, split: int) -> pd.Series:
 
 def _same_as_per_distinct(raw: pd.Series) -> None:
     rows = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
-    out = importer._Collector(limit=3)
-    number = importer._to_number(raw, rows, "a.csv", "Dose", out)
-    expected, bad = importer._per_distinct(importer._number_values, raw)
+    out = ProblemCollector(limit=3)
+    number = cells.to_number(raw, rows, "a.csv", "Dose", out)
+    expected, bad = cells.per_distinct(cells.number_values, raw)
     # The name is not compared: the per-value way names the result only when it spreads
     # distinct values, and every caller stores the values under a column name of its own.
     pd.testing.assert_series_equal(number, expected, check_exact=True, check_names=False)
-    reference = importer._Collector(limit=3)
+    reference = ProblemCollector(limit=3)
     reference.rows("a.csv", rows[bad], "Dose", raw[bad], "must be a number")
     assert out.finish() == reference.finish()
     number[:] = 1.0  # the column is writable, as the per-value result was
@@ -76,11 +77,11 @@ def test_one_cast_edge_cases(values):
 
 
 def test_the_cast_is_taken_only_for_clean_numbers():
-    assert importer._whole_column_numbers(_chunked(["1", None, "2.5"], 1)) is not None
-    for cells in (["1", ""], ["1", " 2"], ["inf"], ["nan"], ["x"]):
-        assert importer._whole_column_numbers(_chunked(cells, 1)) is None
-    assert importer._whole_column_numbers(pd.Series(["1"], dtype=object)) is None
-    assert importer._whole_column_numbers(pd.Series([], dtype="string[pyarrow]")) is None
+    assert cells.whole_column_numbers(_chunked(["1", None, "2.5"], 1)) is not None
+    for texts in (["1", ""], ["1", " 2"], ["inf"], ["nan"], ["x"]):
+        assert cells.whole_column_numbers(_chunked(texts, 1)) is None
+    assert cells.whole_column_numbers(pd.Series(["1"], dtype=object)) is None
+    assert cells.whole_column_numbers(pd.Series([], dtype="string[pyarrow]")) is None
 
 
 @pytest.mark.parametrize(

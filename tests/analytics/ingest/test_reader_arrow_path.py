@@ -122,14 +122,14 @@ _TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("parse", ["_parse_dates", "_parse_days", "_number_values"])
+@pytest.mark.parametrize("parse", ["parse_dates", "parse_days", "number_values"])
 @pytest.mark.parametrize("texts", [_TEXTS, [t for t in _TEXTS if t], ["1", "2", "3"], ["x"]])
 def test_parsing_once_per_distinct_value_equals_parsing_every_cell(parse, texts):
-    from analytics.ingest import importer
+    from analytics.ingest import cells
 
-    function = getattr(importer, parse)
+    function = getattr(cells, parse)
     column = pd.Series(texts * 3, dtype="string", index=range(10, 10 + 3 * len(texts)))
-    fast = importer._per_distinct(function, column)
+    fast = cells.per_distinct(function, column)
     slow = function(column)
     assert len(fast) == len(slow)
     for a, b in zip(fast, slow):
@@ -142,7 +142,7 @@ def test_parsing_once_per_distinct_value_equals_parsing_every_cell(parse, texts)
 
 def _dedupe_every_column(frame, key, what, out):
     """The duplicate check as it was: every column compared on every row."""
-    from analytics.ingest.importer import _Collector
+    from analytics.ingest.collector import ProblemCollector
 
     values = [c for c in frame.columns if c not in ("_row", "_file")]
     exact = frame.duplicated(subset=values, keep="first")
@@ -151,7 +151,7 @@ def _dedupe_every_column(frame, key, what, out):
             out.add(Problem(file, None, None, None, f"{n} rows repeat", WARNING))
         frame = frame[~exact]
     clash = frame.duplicated(subset=key, keep="first")
-    assert isinstance(out, _Collector)
+    assert isinstance(out, ProblemCollector)
     return frame.reset_index(drop=True), clash.to_numpy()
 
 
@@ -165,7 +165,8 @@ def _dedupe_every_column(frame, key, what, out):
     ],
 )
 def test_dedupe_on_keys_first_equals_every_column(rows):
-    from analytics.ingest.importer import _Collector, _dedupe
+    from analytics.ingest.assemble import dedupe
+    from analytics.ingest.collector import ProblemCollector
 
     frame = pd.DataFrame(
         {
@@ -176,9 +177,11 @@ def test_dedupe_on_keys_first_equals_every_column(rows):
             "_file": "sessions.csv",
         }
     )
-    out = _Collector(20)
-    kept = _dedupe(frame.copy(), ["patient_id", "_t"], "the same patient and day", out, {})
-    expected, clash = _dedupe_every_column(frame.copy(), ["patient_id", "_t"], "", _Collector(20))
+    out = ProblemCollector(20)
+    kept = dedupe(frame.copy(), ["patient_id", "_t"], "the same patient and day", out, {})
+    expected, clash = _dedupe_every_column(
+        frame.copy(), ["patient_id", "_t"], "", ProblemCollector(20)
+    )
     pd.testing.assert_frame_equal(kept, expected)
     conflicts = [p for p in out.finish() if p.rule.startswith("conflicts")]
     assert sorted(p.row for p in conflicts) == sorted(expected.loc[clash, "_row"].tolist())

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.ingest import importer
+from analytics.core.ids import PatientIndex
+from analytics.ingest import assemble, cells
 from analytics.ingest.importer import ImportOptions, import_folder
 from analytics.ingest.reader import read_table
 from analytics.ingest.vocabularies import distinct_codes
@@ -86,41 +87,28 @@ def test_stripping_once_per_distinct_value_equals_stripping_every_cell(values, s
     expected = series.astype("string").str.strip()
     if blank:
         expected = expected.mask(expected == "")
-    pd.testing.assert_series_equal(importer._stripped(series, blank_as_na=blank), expected)
+    pd.testing.assert_series_equal(cells.stripped_text(series, blank_as_na=blank), expected)
 
 
 @pytest.mark.parametrize("column", ["patient_id", "site", "clinician", "route", "session_date"])
 def test_stripping_equals_pandas_on_the_sample(column):
     series = _sample_column("sessions.csv", column)
     expected = series.astype("string").str.strip()
-    pd.testing.assert_series_equal(importer._stripped(series), expected)
+    pd.testing.assert_series_equal(cells.stripped_text(series), expected)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ids=st.lists(st.one_of(st.none(), st.sampled_from(["P1", "P2", "P3", "P10"])), max_size=25),
     known=st.lists(st.sampled_from(["P1", "P2", "P3", "P10", "P4"]), unique=True, max_size=5),
-    floats=st.booleans(),
 )
-def test_looking_ids_up_in_arrow_equals_map(ids, known, floats):
+def test_looking_ids_up_in_arrow_equals_get_indexer(ids, known):
+    # The importer finds each row's patient (day 0, session keys) through PatientIndex.
     series = _chunked(ids, len(ids) // 2)
     series.index = series.index * 2
-    series.name = "patient_id"
-    values = np.arange(len(known), dtype=np.float64 if floats else np.int64) * 7
-    by_id = pd.Series(values, index=pd.Index(known, dtype="string", name="patient_id"), name="_t")
-    pd.testing.assert_series_equal(importer._map_ids(series, by_id), series.map(by_id))
-    positions = importer._positions_in(series, pd.Index(known, dtype="string"))
+    positions = PatientIndex(pd.Index(known, dtype="string")).positions(series)
     expected = pd.Index(known, dtype="string").get_indexer(series)
     assert positions.tolist() == expected.tolist()
-
-
-def test_looking_ids_up_with_other_dtypes_falls_back_to_map():
-    ids = pd.Series(["a", "b", "z"], dtype=object)
-    by_id = pd.Series([1.5, 2.5], index=["a", "b"])
-    pd.testing.assert_series_equal(importer._map_ids(ids, by_id), ids.map(by_id))
-    by_text = pd.Series(["x", "y"], index=pd.Index(["a", "b"], dtype="string"))
-    text_ids = ids.astype("string")
-    pd.testing.assert_series_equal(importer._map_ids(text_ids, by_text), text_ids.map(by_text))
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -139,7 +127,7 @@ def test_key_codes_find_the_same_repeats(rows):
     frame["patient_id"] = frame["patient_id"].astype("string")
     frame["instrument"] = frame["instrument"].astype("string")
     key = ["patient_id", "day", "instrument"]
-    codes = importer._key_codes(frame, key)
+    codes = assemble.key_codes(frame, key)
     for keep in ("first", "last"):
         pd.testing.assert_series_equal(
             codes.duplicated(keep=keep), frame.duplicated(subset=key, keep=keep)
@@ -156,7 +144,7 @@ def _number_sessions_pandas(sessions: pd.DataFrame) -> tuple[pd.Series, pd.DataF
 
 
 def _same_numbering(sessions: pd.DataFrame) -> None:
-    day0, numbered = importer._number_sessions(sessions.copy())
+    day0, numbered = assemble.number_sessions(sessions.copy())
     expected_day0, expected = _number_sessions_pandas(sessions.copy())
     pd.testing.assert_series_equal(day0, expected_day0)
     pd.testing.assert_frame_equal(numbered, expected)
@@ -193,7 +181,7 @@ def test_numbering_sessions_edge_cases(ids, times):
         with pytest.raises(ValueError):  # pandas cannot make int64 days of NaN either
             _number_sessions_pandas(sessions.copy())
         with pytest.raises(ValueError):
-            importer._number_sessions(sessions.copy())
+            assemble.number_sessions(sessions.copy())
         return
     _same_numbering(sessions)
 
@@ -201,7 +189,7 @@ def test_numbering_sessions_edge_cases(ids, times):
 def test_numbering_sessions_equals_pandas_on_the_sample():
     frames = [read_table(p.name, p.read_bytes()).frame for p in sorted(SAMPLE.glob("session*.csv"))]
     sessions = pd.concat(frames, ignore_index=True)
-    t, _, _ = importer._per_distinct(importer._parse_dates, sessions["session_date"])
+    t, _, _ = cells.per_distinct(cells.parse_dates, sessions["session_date"])
     sessions["_t"] = t
     sessions = sessions.iloc[::-1].reset_index(drop=True)  # unsorted, to make the sort work
     _same_numbering(sessions[["patient_id", "_t", "_row"]].copy())
@@ -262,4 +250,4 @@ def test_session_numbers_of_sorted_sessions_equal_the_merge(sessions, effects):
     e["_row"] = np.arange(len(e))
     keys = s[["patient_id", "day", "session_number"]]
     expected = e.merge(keys, on=["patient_id", "day"], how="left", validate="many_to_one")
-    pd.testing.assert_frame_equal(importer._session_numbers(e, s), expected)
+    pd.testing.assert_frame_equal(assemble.session_numbers(e, s), expected)
