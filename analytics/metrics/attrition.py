@@ -1,8 +1,10 @@
 """Who stays in treatment: the flow from first session to maintenance, overall and by route.
 
 Each step is a count and a share of the patients who started, with its 95% interval, so a
-clinic can see where patients leave. Per-patient flags come first (:func:`attrition_patients`)
-so every count can be traced to the patients behind it.
+clinic can see where patients leave. Each patient's flags are worked out once
+(:func:`attrition_facts`, one row per patient of the per-patient table) and a cohort's flow is
+counted from those rows (:func:`attrition_flow_from`), so every count can be traced to the
+patients behind it.
 """
 
 from __future__ import annotations
@@ -12,17 +14,21 @@ import pandas as pd
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
-from analytics.core.ids import isin_ids
+from analytics.core.ids import PatientIndex
+from analytics.core.patient_table import Facts, PatientTable
 from analytics.core.stats import proportion_ci
-from analytics.metrics.timepoints import timepoint_scores
+from analytics.metrics.timepoints import shared_intermediates, timepoint_scores
 
 __all__ = [
     "ALL_ROUTES",
     "FLOW_COLUMNS",
     "FLOW_STEPS",
     "PATIENT_FLOW_COLUMNS",
+    "attrition_facts",
     "attrition_flow",
+    "attrition_flow_from",
     "attrition_patients",
+    "attrition_patients_from",
 ]
 
 ALL_ROUTES = "all routes"
@@ -48,11 +54,13 @@ PATIENT_FLOW_COLUMNS = [
     "stopped_after_first",
 ]
 
-# (step, label) in flow order; "stopped_after_first" is a side branch, not a step down.
+# (step, label) in flow order; "stopped_after_first" is a side branch, not a step down. Every
+# share is of the patients who started; the week-4 step says so, because the Claims check counts
+# a share scored at week 4 among the patients with a baseline score instead.
 FLOW_STEPS = (
     ("started", "Started (at least 1 session)"),
     ("completed_induction", "Completed induction"),
-    ("scored_week4", "Scored at week 4"),
+    ("scored_week4", "Scored at week 4, of patients who started"),
     ("entered_maintenance", "Entered maintenance"),
     ("stopped_after_first", "Stopped after session 1"),
 )
@@ -64,16 +72,183 @@ FLOW_STEPS = (
 #   rate, ci_low, ci_high   float64  k / n with its interval (NaN when n = 0)
 FLOW_COLUMNS = ["route", "step", "label", "k", "n", "rate", "ci_low", "ci_high"]
 
+# The per-patient columns behind each flag (attrition_facts), by the name of the flag.
+FACT_COLUMNS = {
+    "started": "attrition_started",
+    "route": "attrition_first_route",
+    "sessions": "attrition_sessions",
+    "induction_target": "attrition_induction_target",
+    "completed_induction": "attrition_completed_induction",
+    "scored_week4": "attrition_scored_week4",
+    "entered_maintenance": "attrition_entered_maintenance",
+    "stopped_after_first": "attrition_stopped_after_first",
+}
 
-def _isin(values, ids) -> np.ndarray:
-    """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
-    return isin_ids(values, ids)
+
+def _check_window(definitions: OutcomeDefinitions, label: str) -> None:
+    labels = [w.label for w in definitions.windows]
+    if label not in labels:
+        raise ValueError(f"timepoint {label!r} is not one of the windows {labels}")
+
+
+def attrition_facts(
+    data: ClinicData,
+    definitions: OutcomeDefinitions,
+    index: PatientIndex,
+    *,
+    week4: str = "week 4",
+) -> Facts:
+    """Each patient's flags behind the attrition flow (columns ``attrition_*``).
+
+    Parameters
+    ----------
+    data : ClinicData
+        The whole clinic.
+    definitions : OutcomeDefinitions
+        ``induction_sessions`` (sessions that complete induction per route) and the windows.
+    index : PatientIndex
+        The patients: row ``i`` of the facts is code ``i``.
+    week4 : str
+        Label of the window that counts as "scored at week 4".
+
+    Returns
+    -------
+    Facts
+        ``patients``: ``attrition_started`` (bool, at least one session),
+        ``attrition_first_route`` (string, route of the first session; NA without sessions),
+        ``attrition_sessions`` (int64, session rows), ``attrition_induction_target`` (Int64,
+        sessions that complete induction for that route; NA without sessions or without a
+        count for the route), ``attrition_completed_induction``, ``attrition_scored_week4``
+        (a baseline and a score in the ``week4`` window, and a session),
+        ``attrition_entered_maintenance`` and ``attrition_stopped_after_first`` (bool, False
+        without sessions). ``meta["attrition_week4"]``: the window of ``attrition_scored_week4``;
+        None when ``week4`` is not one of the windows (custom windows): nobody is scored then,
+        and :func:`attrition_flow_from` refuses the table as :func:`attrition_flow` refuses
+        the definitions.
+    """
+    if week4 not in [w.label for w in definitions.windows]:
+        week4 = None
+    size = len(index)
+    s = data.sessions
+    codes = index.positions(s["patient_id"])
+    day = s["day"].to_numpy("int64")
+    known = np.flatnonzero(codes >= 0)
+    codes, day = codes[known], day[known]
+    sessions = np.bincount(codes, minlength=size).astype("int64")
+    started = sessions > 0
+
+    # The first session (earliest day; the first row on a tie, as a stable sort) sets the route.
+    keys = codes.astype("int64") * (1 << 32) + (day + (1 << 31))
+    in_order = bool(np.all(keys[1:] >= keys[:-1])) if len(keys) else True
+    order = np.arange(len(codes)) if in_order else np.lexsort((day, codes))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = codes[order][1:] != codes[order][:-1]
+    first_rows = known[order[first]]
+    route = pd.array([pd.NA] * size, dtype="string")
+    route[codes[order[first]]] = s["route"].astype("string").array.take(first_rows)
+    targets = {str(k): int(v) for k, v in definitions.induction_sessions.items()}
+    target = pd.Series(route).map(targets).astype("Int64")
+    target_value = target.astype("float64").to_numpy(na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        completed = started & (sessions >= target_value) & ~np.isnan(target_value)
+
+    scored = np.zeros(size, dtype=bool)
+    if week4 is not None:
+        tp = timepoint_scores(data, definitions)
+        at = index.positions(tp.loc[(tp["timepoint"] == week4).to_numpy(bool), "patient_id"])
+        scored[at[at >= 0]] = True
+
+    # A session is maintenance by its phase; without a phase, by coming after induction.
+    phase = s["phase"].astype("string").iloc[known]
+    by_phase = (phase.str.lower() == "maintenance").fillna(False).to_numpy(bool)
+    with np.errstate(invalid="ignore"):
+        by_count = phase.isna().to_numpy(bool) & (
+            s["session_number"].to_numpy(float)[known] > target_value[codes]
+        )
+    maintenance = np.zeros(size, dtype=bool)
+    maintenance[codes[by_phase | by_count]] = True
+
+    return Facts(
+        patients=pd.DataFrame(
+            {
+                "attrition_started": started,
+                "attrition_first_route": route,
+                "attrition_sessions": sessions,
+                "attrition_induction_target": target.array,
+                "attrition_completed_induction": completed,
+                "attrition_scored_week4": scored & started,
+                "attrition_entered_maintenance": maintenance,
+                "attrition_stopped_after_first": sessions == 1,
+            }
+        ),
+        meta={"attrition_week4": week4},
+    )
+
+
+def _table(data: ClinicData, definitions: OutcomeDefinitions, *, week4: str) -> PatientTable:
+    """The per-patient table of ``data`` holding this module's facts only."""
+
+    def build(data, definitions, index):
+        return attrition_facts(data, definitions, index, week4=week4)
+
+    with shared_intermediates():
+        return PatientTable.of(data, definitions, build)
+
+
+def _check_table(table: PatientTable, week4: str) -> None:
+    if table.meta.get("attrition_week4") != week4:
+        raise ValueError(
+            f"the table counts scores at {table.meta.get('attrition_week4')!r}, not {week4!r}"
+        )
+
+
+def attrition_patients_from(
+    table: PatientTable,
+    keep: np.ndarray,
+    definitions: OutcomeDefinitions,
+    *,
+    week4: str = "week 4",
+) -> pd.DataFrame:
+    """The per-patient flags of the cohort ``keep``, one row per patient with a session.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PATIENT_FLOW_COLUMNS`, by patient id.
+
+    Raises
+    ------
+    ValueError
+        When ``week4`` is not one of the windows, or not the one the table was built for.
+    """
+    _check_window(definitions, week4)
+    _check_table(table, week4)
+    p = table.patients
+    rows = np.flatnonzero(np.asarray(keep, dtype=bool) & p["attrition_started"].to_numpy(bool))
+    out = pd.DataFrame(
+        {
+            name: p[column].array.take(rows)
+            for name, column in FACT_COLUMNS.items()
+            if name != "started"
+        }
+    )
+    out.insert(0, "patient_id", pd.array(table.index.ids.take(rows), dtype="string"))
+    out = out.astype(
+        {
+            "route": "string",
+            "sessions": "int64",
+            "induction_target": "Int64",
+            **{c: "bool" for c in PATIENT_FLOW_COLUMNS[4:]},
+        }
+    )
+    return out[PATIENT_FLOW_COLUMNS]
 
 
 def attrition_patients(
     data: ClinicData, definitions: OutcomeDefinitions, *, week4: str = "week 4"
 ) -> pd.DataFrame:
-    """Per-patient flags behind the attrition flow.
+    """Per-patient flags behind the attrition flow: :func:`attrition_patients_from` every
+    patient of ``data``.
 
     Parameters
     ----------
@@ -94,47 +269,19 @@ def attrition_patients(
     ValueError
         When ``week4`` is not one of the definitions' windows.
     """
-    labels = [w.label for w in definitions.windows]
-    if week4 not in labels:
-        raise ValueError(f"timepoint {week4!r} is not one of the windows {labels}")
-    s = data.sessions.sort_values(["patient_id", "day"], kind="stable")
-    if s.empty:
-        return pd.DataFrame(
-            {
-                c: pd.Series([], dtype=t)
-                for c, t in zip(
-                    PATIENT_FLOW_COLUMNS,
-                    ["string", "string", "int64", "Int64", "bool", "bool", "bool", "bool"],
-                )
-            }
-        )
-    grouped = s.groupby("patient_id", sort=True)
-    out = pd.DataFrame({"route": grouped["route"].first(), "sessions": grouped.size()})
-    targets = {str(k): int(v) for k, v in definitions.induction_sessions.items()}
-    out["induction_target"] = out["route"].map(targets).astype("Int64")
-    out["completed_induction"] = (
-        (out["sessions"] >= out["induction_target"]).fillna(False).astype(bool)
-    )
-    scored = timepoint_scores(data, definitions)
-    scored = scored.loc[scored["timepoint"] == week4, "patient_id"]
-    out["scored_week4"] = _isin(out.index, scored)
-    # A session is maintenance by its phase; without a phase, by coming after induction.
-    target = s["patient_id"].map(out["induction_target"]).astype("float64").to_numpy()
-    phase = s["phase"].astype("string")
-    by_phase = (phase.str.lower() == "maintenance").fillna(False).to_numpy(bool)
-    by_count = phase.isna().to_numpy(bool) & (s["session_number"].to_numpy(float) > target)
-    maintenance = pd.Series(by_phase | by_count, index=s.index).groupby(s["patient_id"]).any()
-    out["entered_maintenance"] = maintenance.reindex(out.index, fill_value=False).astype(bool)
-    out["stopped_after_first"] = out["sessions"] == 1
-    out = out.reset_index()
-    out = out.astype({"patient_id": "string", "route": "string", "sessions": "int64"})
-    return out[PATIENT_FLOW_COLUMNS]
+    _check_window(definitions, week4)
+    table = _table(data, definitions, week4=week4)
+    return attrition_patients_from(table, table.keep(), definitions, week4=week4)
 
 
-def attrition_flow(
-    data: ClinicData, definitions: OutcomeDefinitions, *, week4: str = "week 4"
+def attrition_flow_from(
+    table: PatientTable,
+    keep: np.ndarray,
+    definitions: OutcomeDefinitions,
+    *,
+    week4: str = "week 4",
 ) -> pd.DataFrame:
-    """Attrition flow overall and by first-session route.
+    """Attrition flow of the cohort ``keep``, overall and by first-session route.
 
     Steps: started (at least one session) -> completed induction (at least
     ``definitions.induction_sessions[route]`` sessions, e.g. 6 IV or 8 nasal) -> scored at week 4
@@ -143,33 +290,65 @@ def attrition_flow(
     ``definitions.ci_method``) interval. Steps are counted independently: a patient scored at
     week 4 need not have completed induction.
 
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table for ``definitions`` (with :func:`attrition_facts`).
+    keep : numpy.ndarray of bool
+        The cohort.
+    definitions : OutcomeDefinitions
+    week4 : str
+        The window of the "scored at week 4" step (the table's).
+
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`FLOW_COLUMNS`; :data:`ALL_ROUTES` first, then routes alphabetically.
-        Patients whose route has no induction count are never "completed induction".
+        Columns :data:`FLOW_COLUMNS`; :data:`ALL_ROUTES` first, then the cohort's routes
+        alphabetically (a patient whose first session has no route counts in
+        :data:`ALL_ROUTES` only). Patients whose route has no induction count are never
+        "completed induction".
     """
-    patients = attrition_patients(data, definitions, week4=week4)
-    flags = patients.assign(started=True)
+    _check_window(definitions, week4)
+    _check_table(table, week4)
+    p = table.patients
+    started = np.asarray(keep, dtype=bool) & p["attrition_started"].to_numpy(bool)
+    route_codes, routes = pd.factorize(p["attrition_first_route"].array[started], sort=True)
+    n_routes = len(routes)
     step_names = [step for step, _ in FLOW_STEPS]
-    per_route = flags.groupby("route", sort=True)[step_names].sum()
-    total = flags[step_names].sum().to_frame(ALL_ROUTES).T
-    table = pd.concat([total, per_route])
-    table.index.name = "route"
-    long = table.reset_index().melt(id_vars="route", var_name="step", value_name="k")
-    long["n"] = long["route"].map(table["started"]).astype("int64")
-    long["k"] = long["k"].astype("int64")
-    low, high = proportion_ci(
-        long["k"].to_numpy(), long["n"].to_numpy(), method=definitions.ci_method
-    )
+    counts = np.zeros((1 + n_routes, len(step_names)), dtype="int64")
+    for j, step in enumerate(step_names):
+        flag = p[FACT_COLUMNS[step]].to_numpy(bool)[started]
+        counts[0, j] = int(np.count_nonzero(flag))
+        with_route = route_codes >= 0
+        counts[1:, j] = np.bincount(
+            route_codes[with_route & flag], minlength=n_routes
+        )  # a handful of routes
+    k = counts.ravel()
+    n = np.repeat(counts[:, 0], len(step_names))
+    low, high = proportion_ci(k, n, method=definitions.ci_method)
     with np.errstate(invalid="ignore", divide="ignore"):
-        long["rate"] = np.where(long["n"] > 0, long["k"] / long["n"], np.nan)
-    long["ci_low"], long["ci_high"] = low, high
-    long["label"] = long["step"].map(dict(FLOW_STEPS))
-    route_order = {r: i for i, r in enumerate(table.index)}
-    step_order = {s: i for i, s in enumerate(step_names)}
-    long = long.assign(
-        _r=long["route"].map(route_order), _s=long["step"].map(step_order)
-    ).sort_values(["_r", "_s"])
-    long = long.astype({"route": "string", "step": "string", "label": "string"})
-    return long[FLOW_COLUMNS].reset_index(drop=True)
+        share = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
+    labels = dict(FLOW_STEPS)
+    route_names = [ALL_ROUTES, *(str(r) for r in routes)]
+    out = pd.DataFrame(
+        {
+            "route": pd.array(np.repeat(route_names, len(step_names)), dtype="string"),
+            "step": pd.array(step_names * len(route_names), dtype="string"),
+            "label": pd.array([labels[s] for s in step_names] * len(route_names), dtype="string"),
+            "k": k,
+            "n": n.astype("int64"),
+            "rate": share.astype(float),
+            "ci_low": np.asarray(low, dtype=float),
+            "ci_high": np.asarray(high, dtype=float),
+        }
+    )
+    return out[FLOW_COLUMNS]
+
+
+def attrition_flow(
+    data: ClinicData, definitions: OutcomeDefinitions, *, week4: str = "week 4"
+) -> pd.DataFrame:
+    """:func:`attrition_flow_from` every patient of ``data``."""
+    _check_window(definitions, week4)
+    table = _table(data, definitions, week4=week4)
+    return attrition_flow_from(table, table.keep(), definitions, week4=week4)

@@ -16,6 +16,7 @@ What "supported" means here (shown to the user as :data:`SUPPORT_RULE`):
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -25,19 +26,31 @@ from scipy import stats
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
-from analytics.core.ids import isin_ids
+from analytics.core.ids import PatientIndex
+from analytics.core.patient_table import Facts, PatientTable
 from analytics.core.stats import Rate, mean_ci, rate
 from analytics.metrics.outcomes import is_responder
-from analytics.metrics.timepoints import itt_patients, timepoint_scores
+from analytics.metrics.timepoints import (
+    baseline_scores,
+    itt_patients,
+    shared_intermediates,
+    timepoint_scores,
+)
 
 __all__ = [
     "MIN_PATIENTS",
     "SUPPORT_RULE",
     "ClaimCheck",
+    "TIMEPOINTS",
     "check_improvement",
+    "check_improvement_from",
     "check_persistence",
+    "check_persistence_from",
     "claim_verdict",
+    "claims_facts",
     "claims_summary",
+    "claims_summary_from",
+    "signed_rank_test",
 ]
 
 MIN_PATIENTS = 10
@@ -97,6 +110,10 @@ class ClaimCheck:
         The rule the verdict follows.
     sentence : str
         The plain-language answer with its numbers and caveats.
+    scored_label, response_label, response_itt_label : str
+        What ``scored``, ``response`` and ``response_itt`` count, in words for a label: each
+        names its population, so that it is not mistaken for the Overview's measure of the
+        same name (which counts among every patient who started, or every patient scored).
     """
 
     claim: str
@@ -119,6 +136,9 @@ class ClaimCheck:
     verdict: str
     rule: str
     sentence: str
+    scored_label: str
+    response_label: str
+    response_itt_label: str
 
     def to_dict(self) -> dict:
         """JSON-ready: rates as nested dicts, None for anything not computable."""
@@ -178,11 +198,74 @@ def _paired_tests(baseline: np.ndarray, score: np.ndarray) -> dict:
         t = stats.ttest_rel(score, baseline)
     out["t_statistic"], out["p_value"] = _finite(t.statistic), _finite(t.pvalue)
     if np.any(change != 0):
+        statistic, p = signed_rank_test(score, baseline)
+        out["wilcoxon_statistic"], out["p_wilcoxon"] = _finite(statistic), _finite(p)
+    return out
+
+
+# scipy's wilcoxon runs a permutation test when there are ties or zeros and at most 13 pairs;
+# 2**13 sign flips then take its generic resampling machinery seconds.
+_MAX_PERMUTED = 13
+
+
+def signed_rank_test(x, y) -> tuple[float, float]:
+    """The two-sided Wilcoxon signed-rank test of the pairs ``(x, y)``: statistic and p.
+
+    The result of ``scipy.stats.wilcoxon(x, y)`` (``zero_method="wilcox"``, ``method="auto"``):
+    with ties or zero differences and at most 13 pairs, scipy's exact permutation test, whose
+    null distribution is every sign flip of the differences; that distribution is enumerated
+    here in one array (2**13 rows at most) instead. Any other case is scipy's own.
+
+    Parameters
+    ----------
+    x, y : array_like of float
+        Paired values, no NaN; at least one difference not zero.
+
+    Returns
+    -------
+    statistic : float
+        ``min(R+, R-)``, the smaller sum of the ranks of the positive and the negative
+        differences (zeros dropped, average ranks for ties).
+    p : float
+        Two-sided p value.
+
+    Notes
+    -----
+    Ranks are multiples of 1/2 and there are at most 13, so every sum is exact in floating
+    point and the counts of null values at or beyond the observed ``R+`` (hence p) are exactly
+    scipy's.
+
+    References
+    ----------
+    .. [1] Wilcoxon F (1945). Individual comparisons by ranking methods. Biometrics Bulletin
+       1:80-83. doi:10.2307/3001968
+
+    Examples
+    --------
+    >>> statistic, p = signed_rank_test([3.0, 1.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0])
+    >>> float(statistic), float(p)
+    (0.0, 0.25)
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    d = x - y
+    nonzero = d[d != 0]
+    ties = len(np.unique(np.abs(nonzero))) < len(nonzero)
+    if len(d) > _MAX_PERMUTED or not (ties or len(nonzero) < len(d)) or not len(nonzero):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            w = stats.wilcoxon(score, baseline)
-        out["wilcoxon_statistic"], out["p_wilcoxon"] = _finite(w.statistic), _finite(w.pvalue)
-    return out
+            result = stats.wilcoxon(x, y)
+        return float(result.statistic), float(result.pvalue)
+    ranks = stats.rankdata(np.abs(nonzero), method="average")
+    positive = nonzero > 0
+    observed = ranks[positive].sum()
+    statistic = min(observed, ranks[~positive].sum())
+    # Every assignment of signs to the non-zero differences: bit j of row i is pair j's sign.
+    m = len(nonzero)
+    flips = (np.arange(2**m)[:, None] >> np.arange(m)) & 1
+    null = flips @ ranks
+    less = np.count_nonzero(null <= observed) / 2**m
+    greater = np.count_nonzero(null >= observed) / 2**m
+    return float(statistic), float(min(1.0, 2 * min(less, greater)))
 
 
 def _patients(n: int) -> str:
@@ -227,23 +310,16 @@ _OPENERS = {
 }
 
 
-def _isin(values, ids) -> np.ndarray:
-    """``values.isin(ids)`` by hashing: Arrow-backed string ``isin`` loops in Python."""
-    return isin_ids(values, ids)
+# The timepoints the two claims read: 24 hours, week 1 (an early score when 24 hours is
+# missing) and week 4.
+TIMEPOINTS = ("24h", "week 1", "week 4")
+EARLY = ("24h", "week 1")
+LATE = "week 4"
 
 
-def _rates_for(tp: pd.DataFrame, itt: pd.Index, label: str, definitions: OutcomeDefinitions):
-    at = tp[tp["timepoint"] == label]
-    at_itt = at[_isin(at["patient_id"], itt)]
-    responds = is_responder(at["change"], at["baseline"], definitions.response)
-    responds_itt = is_responder(at_itt["change"], at_itt["baseline"], definitions.response)
-    method = definitions.ci_method
-    return (
-        at,
-        rate(len(at_itt), len(itt), method=method),
-        rate(int(responds.sum()), len(at), method=method),
-        rate(int(responds_itt.sum()), len(itt), method=method),
-    )
+def _slug(label: str) -> str:
+    """A window label as part of a column name: ``"week 4"`` -> ``"week_4"``."""
+    return re.sub(r"[^0-9a-z]+", "_", label.lower()).strip("_") or "window"
 
 
 def _require(definitions: OutcomeDefinitions, *labels: str) -> None:
@@ -253,14 +329,144 @@ def _require(definitions: OutcomeDefinitions, *labels: str) -> None:
             raise ValueError(f"timepoint {label!r} is not one of the windows {known}")
 
 
-def check_improvement(
-    data: ClinicData, definitions: OutcomeDefinitions, *, timepoint: str = "24h"
-) -> ClaimCheck:
-    """Does the clinic's data show that scores improved by ``timepoint`` (default 24 hours)?
+def claims_facts(
+    data: ClinicData,
+    definitions: OutcomeDefinitions,
+    index: PatientIndex,
+    *,
+    timepoints: tuple[str, ...] = TIMEPOINTS,
+) -> Facts:
+    """Each patient's baseline, scores at the claims' timepoints and ITT membership
+    (columns ``claims_*``).
 
     Parameters
     ----------
     data : ClinicData
+        The whole clinic.
+    definitions : OutcomeDefinitions
+        Instrument, baseline, windows and response rule.
+    index : PatientIndex
+        The patients: row ``i`` of the facts is code ``i``.
+    timepoints : tuple of str
+        Window labels to keep scores for; labels that are not windows are left out.
+
+    Returns
+    -------
+    Facts
+        ``patients``: ``claims_itt`` (bool: a baseline and treatment started, the
+        intention-to-treat population of :func:`analytics.metrics.timepoints.itt_patients`),
+        ``claims_baseline`` (float64, NaN without a baseline), and per timepoint
+        ``claims_score_<label>`` (float64: the window's score, NaN when not scored there or
+        without a baseline) and ``claims_responder_<label>`` (bool: that score meets the
+        response rule; False when not scored). ``meta["claims_timepoints"]``: each label's two
+        columns.
+    """
+    size = len(index)
+    labels = [w.label for w in definitions.windows]
+    tp = timepoint_scores(data, definitions)
+    codes = index.positions(tp["patient_id"])
+    window = tp["timepoint"].to_numpy(dtype=object)
+    responds = is_responder(tp["change"], tp["baseline"], definitions.response)
+    from_rows = codes >= 0
+    base = baseline_scores(data, definitions)
+    at = index.positions(base["patient_id"])
+    baseline = np.full(size, np.nan)
+    baseline[at[at >= 0]] = base["baseline"].to_numpy(float)[at >= 0]
+    columns: dict[str, np.ndarray] = {
+        "claims_itt": index.mask(itt_patients(data, definitions)),
+        "claims_baseline": baseline,
+    }
+    meta: dict[str, dict] = {}
+    for label in dict.fromkeys(timepoints):
+        if label not in labels:
+            continue
+        at = (window == label) & from_rows
+        score = np.full(size, np.nan)
+        score[codes[at]] = tp["score"].to_numpy(float)[at]
+        responder = np.zeros(size, dtype=bool)
+        responder[codes[at & responds]] = True
+        name = _slug(label)
+        while f"claims_score_{name}" in columns:  # two labels with one slug
+            name += "_"
+        columns[f"claims_score_{name}"] = score
+        columns[f"claims_responder_{name}"] = responder
+        meta[label] = {"score": f"claims_score_{name}", "responder": f"claims_responder_{name}"}
+    return Facts(patients=pd.DataFrame(columns), meta={"claims_timepoints": meta})
+
+
+class _Rows:
+    """One cohort's view of the claims' columns: masks and values over the table's rows."""
+
+    def __init__(self, table: PatientTable, keep: np.ndarray, definitions, labels):
+        meta = table.meta["claims_timepoints"]
+        missing = [label for label in labels if label not in meta]
+        if missing:
+            raise ValueError(f"the table holds no claims scores at {missing}; it has {list(meta)}")
+        p = table.patients
+        self.meta = meta
+        self.p = p
+        self.keep = np.asarray(keep, dtype=bool)
+        self.itt = p["claims_itt"].to_numpy(bool) & self.keep
+        self.baseline = p["claims_baseline"].to_numpy(float)
+        self.method = definitions.ci_method
+
+    def score(self, label: str) -> np.ndarray:
+        return self.p[self.meta[label]["score"]].to_numpy(float)
+
+    def scored(self, label: str) -> np.ndarray:
+        return self.keep & ~np.isnan(self.score(label))
+
+    def responder(self, label: str) -> np.ndarray:
+        return self.p[self.meta[label]["responder"]].to_numpy(bool)
+
+    def rates(self, label: str) -> tuple[np.ndarray, Rate, Rate, Rate]:
+        """The cohort scored at ``label``; the share of the ITT patients scored there; and the
+        response among those scored and among the ITT patients (no score = no response)."""
+        at = self.scored(label)
+        at_itt = at & self.itt
+        responds = self.responder(label)
+        n_itt = _count(self.itt)
+        return (
+            at,
+            rate(_count(at_itt), n_itt, method=self.method),
+            rate(_count(at & responds), _count(at), method=self.method),
+            rate(_count(at_itt & responds), n_itt, method=self.method),
+        )
+
+
+def _count(mask: np.ndarray) -> int:
+    return int(np.count_nonzero(mask))
+
+
+def _table(data: ClinicData, definitions: OutcomeDefinitions, timepoints) -> PatientTable:
+    """The per-patient table of ``data`` holding this module's facts only."""
+
+    def build(data, definitions, index):
+        return claims_facts(data, definitions, index, timepoints=tuple(timepoints))
+
+    with shared_intermediates():
+        return PatientTable.of(data, definitions, build)
+
+
+def _words(label: str) -> str:
+    return "24 hours" if label == "24h" else label
+
+
+def check_improvement_from(
+    table: PatientTable,
+    keep: np.ndarray,
+    definitions: OutcomeDefinitions,
+    *,
+    timepoint: str = "24h",
+) -> ClaimCheck:
+    """Does the cohort's data show that scores improved by ``timepoint`` (default 24 hours)?
+
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table for ``definitions`` (with :func:`claims_facts`).
+    keep : numpy.ndarray of bool
+        The cohort.
     definitions : OutcomeDefinitions
         Instrument, response rule, meaningful change and windows.
     timepoint : str
@@ -275,19 +481,14 @@ def check_improvement(
     Raises
     ------
     ValueError
-        When ``timepoint`` is not one of the definitions' windows.
+        When ``timepoint`` is not one of the definitions' windows, or the table has no scores
+        there.
     """
     _require(definitions, timepoint)
-    tp, itt = timepoint_scores(data, definitions), itt_patients(data, definitions)
-    return _improvement(tp, itt, definitions, timepoint)
-
-
-def _improvement(
-    tp: pd.DataFrame, itt: pd.Index, definitions: OutcomeDefinitions, timepoint: str
-) -> ClaimCheck:
-    at, scored, response, response_itt = _rates_for(tp, itt, timepoint, definitions)
-    tests = _paired_tests(at["baseline"].to_numpy(float), at["score"].to_numpy(float))
-    n = len(at)
+    rows = _Rows(table, keep, definitions, (timepoint,))
+    at, scored, response, response_itt = rows.rates(timepoint)
+    tests = _paired_tests(rows.baseline[at], rows.score(timepoint)[at])
+    n = _count(at)
     verdict = claim_verdict(
         n, tests["change_ci_high"], tests["mean_change"],
         meaningful_points=definitions.meaningful_points,
@@ -306,12 +507,13 @@ def _improvement(
             f"others as non-responders, {_pct(response_itt)} responded "
             f"({definitions.response.describe()})."
         )
+    words = _words(timepoint)
     return ClaimCheck(
         claim=f"{definitions.instrument} improved {when.replace('at ', 'within ', 1)}",
         timepoint=timepoint,
         population=f"patients with a baseline and a score {when}",
         n=n,
-        eligible=len(itt),
+        eligible=_count(rows.itt),
         scored=scored,
         **tests,
         response=response,
@@ -321,72 +523,89 @@ def _improvement(
         verdict=verdict,
         rule=_support_rule(definitions.meaningful_points),
         sentence=sentence,
+        scored_label=f"Scored at {words}, of patients with a baseline score",
+        response_label=f"Response at {words}, of patients scored at {words}",
+        response_itt_label=f"Response at {words}, of patients with a baseline score",
     )
 
 
-def check_persistence(
-    data: ClinicData,
-    definitions: OutcomeDefinitions,
-    *,
-    early: tuple[str, ...] = ("24h", "week 1"),
-    late: str = "week 4",
+def check_improvement(
+    data: ClinicData, definitions: OutcomeDefinitions, *, timepoint: str = "24h"
 ) -> ClaimCheck:
-    """Did the early improvement persist to ``late`` (default week 4)?
-
-    The early score is the first of ``early`` the patient has (24 hours, else week 1). Among
-    patients scored both early and late, the change from baseline at ``late`` is tested as in
-    :func:`check_improvement`; and among early responders, the share still responding late
-    (observed: those scored late; intention to treat: all early responders, no late score =
-    not responding).
+    """:func:`check_improvement_from` every patient of ``data``.
 
     Raises
     ------
     ValueError
-        When a label is not one of the definitions' windows.
+        When ``timepoint`` is not one of the definitions' windows.
+    """
+    _require(definitions, timepoint)
+    table = _table(data, definitions, (timepoint,))
+    return check_improvement_from(table, table.keep(), definitions, timepoint=timepoint)
+
+
+def check_persistence_from(
+    table: PatientTable,
+    keep: np.ndarray,
+    definitions: OutcomeDefinitions,
+    *,
+    early: tuple[str, ...] = EARLY,
+    late: str = LATE,
+) -> ClaimCheck:
+    """Did the cohort's early improvement persist to ``late`` (default week 4)?
+
+    The early score is the first of ``early`` the patient has (24 hours, else week 1). Among
+    patients scored both early and late, the change from baseline at ``late`` is tested as in
+    :func:`check_improvement_from`; and among early responders, the share still responding late
+    (observed: those scored late; intention to treat: all early responders, no late score =
+    not responding).
+
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table for ``definitions`` (with :func:`claims_facts`).
+    keep : numpy.ndarray of bool
+        The cohort.
+    definitions : OutcomeDefinitions
+    early : tuple of str
+        The early windows, in order of preference.
+    late : str
+        The late window.
+
+    Returns
+    -------
+    ClaimCheck
+
+    Raises
+    ------
+    ValueError
+        When a label is not one of the definitions' windows, or the table has no scores there.
     """
     _require(definitions, *early, late)
-    tp, itt = timepoint_scores(data, definitions), itt_patients(data, definitions)
-    return _persistence(tp, itt, definitions, early, late)
-
-
-def _persistence(
-    tp: pd.DataFrame,
-    itt: pd.Index,
-    definitions: OutcomeDefinitions,
-    early: tuple[str, ...],
-    late: str,
-) -> ClaimCheck:
+    rows = _Rows(table, keep, definitions, (*early, late))
     method = definitions.ci_method
-    early_rows = tp[tp["timepoint"].isin(list(early))]
-    # First of the early windows each patient has, in the order given.
-    rank = {label: i for i, label in enumerate(early)}
-    early_rows = (
-        early_rows.assign(_r=early_rows["timepoint"].map(rank))
-        .sort_values(["patient_id", "_r"], kind="stable")
-        .drop_duplicates("patient_id")
-    )
-    early_responders = early_rows.loc[
-        is_responder(early_rows["change"], early_rows["baseline"], definitions.response),
-        "patient_id",
-    ]
-    late_rows, scored, _, response_itt = _rates_for(tp, itt, late, definitions)
-    both = late_rows[_isin(late_rows["patient_id"], early_rows["patient_id"])]
-    late_responds = pd.Series(
-        is_responder(both["change"], both["baseline"], definitions.response),
-        index=both["patient_id"].to_numpy(),
-    )
-    response = rate(int(late_responds.sum()), len(both), method=method)
-    kept = late_responds.reindex(pd.Index(early_responders), fill_value=False)
-    seen_late = _isin(early_responders, both["patient_id"])
-    still = rate(int(kept[seen_late].sum()), int(seen_late.sum()), method=method)
-    still_itt = rate(int(kept.sum()), len(early_responders), method=method)
-    tests = _paired_tests(both["baseline"].to_numpy(float), both["score"].to_numpy(float))
-    n = len(both)
+    # The first of the early windows each patient has, in the order given.
+    has_early = np.zeros(len(rows.keep), dtype=bool)
+    early_responder = np.zeros(len(rows.keep), dtype=bool)
+    for label in early:
+        first_here = rows.scored(label) & ~has_early
+        early_responder |= first_here & rows.responder(label)
+        has_early |= first_here
+    late_at, scored, _, response_itt = rows.rates(late)
+    late_responds = rows.responder(late)
+    both = late_at & has_early
+    response = rate(_count(both & late_responds), _count(both), method=method)
+    seen_late = early_responder & both
+    kept = seen_late & late_responds
+    still = rate(_count(kept), _count(seen_late), method=method)
+    still_itt = rate(_count(kept), _count(early_responder), method=method)
+    tests = _paired_tests(rows.baseline[both], rows.score(late)[both])
+    n = _count(both)
     verdict = claim_verdict(
         n, tests["change_ci_high"], tests["mean_change"],
         meaningful_points=definitions.meaningful_points,
     )  # fmt: skip
-    early_words = " or ".join("24 hours" if e == "24h" else e for e in early)
+    early_words = " or ".join(_words(e) for e in early)
     when = _when(late)
     if verdict == NOT_ENOUGH:
         sentence = (
@@ -403,12 +622,13 @@ def _persistence(
             f"({_pct(still)} of the {still.n} scored then; {_pct(still_itt)} counting the "
             "unscored as not responding)."
         )
+    late_words = _words(late)
     return ClaimCheck(
         claim=f"the improvement persisted to {late}",
         timepoint=late,
         population=f"patients with a baseline, an early score ({early_words}) and a score {when}",
         n=n,
-        eligible=len(itt),
+        eligible=_count(rows.itt),
         scored=scored,
         **tests,
         response=response,
@@ -418,20 +638,57 @@ def _persistence(
         verdict=verdict,
         rule=_support_rule(definitions.meaningful_points),
         sentence=sentence,
+        scored_label=f"Scored at {late_words}, of patients with a baseline score",
+        response_label=(
+            f"Response at {late_words}, of patients scored both early ({early_words}) "
+            f"and at {late_words}"
+        ),
+        response_itt_label=f"Response at {late_words}, of patients with a baseline score",
     )
 
 
-def claims_summary(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
-    """Both claims as JSON-ready dicts: ``{"within_24h": ..., "persisted_to_week_4": ...}``.
+def check_persistence(
+    data: ClinicData,
+    definitions: OutcomeDefinitions,
+    *,
+    early: tuple[str, ...] = EARLY,
+    late: str = LATE,
+) -> ClaimCheck:
+    """:func:`check_persistence_from` every patient of ``data``.
+
+    Raises
+    ------
+    ValueError
+        When a label is not one of the definitions' windows.
+    """
+    _require(definitions, *early, late)
+    table = _table(data, definitions, (*early, late))
+    return check_persistence_from(table, table.keep(), definitions, early=early, late=late)
+
+
+def claims_summary_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
+) -> dict:
+    """Both claims for the cohort ``keep`` as JSON-ready dicts:
+    ``{"within_24h": ..., "persisted_to_week_4": ...}`` (:meth:`ClaimCheck.to_dict`).
 
     A claim whose windows are not in the definitions is None.
     """
     labels = {w.label for w in definitions.windows}
-    tp, itt = timepoint_scores(data, definitions), itt_patients(data, definitions)
-    within = _improvement(tp, itt, definitions, "24h").to_dict() if "24h" in labels else None
+    within = (
+        check_improvement_from(table, keep, definitions, timepoint="24h").to_dict()
+        if "24h" in labels
+        else None
+    )
     persisted = (
-        _persistence(tp, itt, definitions, ("24h", "week 1"), "week 4").to_dict()
-        if {"24h", "week 1", "week 4"} <= labels
+        check_persistence_from(table, keep, definitions, early=EARLY, late=LATE).to_dict()
+        if {*EARLY, LATE} <= labels
         else None
     )
     return {"within_24h": within, "persisted_to_week_4": persisted}
+
+
+def claims_summary(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
+    """:func:`claims_summary_from` every patient of ``data``."""
+    table = _table(data, definitions, TIMEPOINTS)
+    return claims_summary_from(table, table.keep(), definitions)

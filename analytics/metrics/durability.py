@@ -2,11 +2,18 @@
 
 Time-to-event figures use the Kaplan-Meier estimator (scipy's :func:`scipy.stats.ecdf` on
 right-censored data), censored at each patient's last assessment, with the median and its 95%
-confidence interval read off the pointwise band. Everything is vectorised over patients.
+confidence interval read off the pointwise band.
+
+Each patient's share is worked out once (:func:`durability_facts`: the time and event of each
+analysis, and the sustained-response flags) and a cohort's figures are added up from those rows
+(:func:`durability_summary_from`, :func:`sustained_response_from`, :func:`event_times_from`);
+the curves, which depend on who is in the cohort, are estimated from the cohort's rows. The
+functions taking a clinic (:func:`durability_summary`, ...) do the same over every patient.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -16,27 +23,33 @@ from scipy import stats
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
-from analytics.core.ids import factorize_ids
+from analytics.core.ids import PatientIndex
+from analytics.core.patient_table import Facts, PatientTable
 from analytics.core.stats import Rate, rate
 from analytics.metrics.outcomes import is_responder
 from analytics.metrics.timepoints import (
-    _baseline_coded,
-    _itt_by_code,
-    _timepoints_coded,
-    _valid_coded,
+    baseline_scores,
+    itt_patients,
     shared_intermediates,
+    timepoint_scores,
+    valid_scores,
 )
 
 __all__ = [
+    "ANALYSES",
     "CURVE_COLUMNS",
     "EVENT_COLUMNS",
     "KM_CI_METHODS",
     "KaplanMeier",
+    "durability_facts",
     "durability_summary",
+    "durability_summary_from",
+    "event_times_from",
     "kaplan_meier",
     "loss_of_response_times",
     "relapse_after_remission_times",
     "sustained_response",
+    "sustained_response_from",
     "time_to_response_times",
 ]
 
@@ -226,10 +239,6 @@ def kaplan_meier(
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Event times from the clinic's scores
-
-
 def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:
     """Whether each score meets ``definitions.response`` against its baseline (vectorised);
     the outcome pages' own rule, so a score counts the same everywhere."""
@@ -237,17 +246,204 @@ def _responds(definitions: OutcomeDefinitions, baseline, score) -> np.ndarray:
     return is_responder(change, baseline, definitions.response)
 
 
-def _followed_scores(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    """Post-baseline scores (day >= 1) of the intention-to-treat patients, with baseline;
-    sorted by patient then day, as the valid scores are."""
-    scores, _, codes, _ = _valid_coded(data, definitions.instrument)
-    base, _, base_codes = _baseline_coded(data, definitions)
-    baseline = np.full(len(_itt_by_code(data, definitions)), np.nan)
-    baseline[base_codes] = base["baseline"].to_numpy(float)
-    keep = (scores["day"].to_numpy() >= 1) & _itt_by_code(data, definitions)[codes]
-    out = scores[keep].reset_index(drop=True)
-    out["baseline"] = baseline[codes[keep]]
-    return out
+# ---------------------------------------------------------------------------------------------
+# Each patient's facts: event times and sustained-response flags
+
+# The three time-to-event analyses: name -> column prefix in the per-patient table.
+ANALYSES = {
+    "time_to_response": "durability_ttr",
+    "loss_of_response": "durability_lor",
+    "relapse_after_remission": "durability_relapse",
+}
+
+# Default anchor and later timepoints of the sustained response.
+ANCHOR = "week 4"
+LATER = ("week 8", "week 12")
+
+
+def _slug(label: str) -> str:
+    """A window label as part of a column name: ``"week 8"`` -> ``"week_8"``."""
+    return re.sub(r"[^0-9a-z]+", "_", label.lower()).strip("_") or "window"
+
+
+def _first_day(codes: np.ndarray, day: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Each patient's earliest day among ``mask`` rows; -1 when none."""
+    first = np.full(size, np.iinfo("int64").max, dtype="int64")
+    np.minimum.at(first, codes[mask], day[mask])
+    return np.where(first == np.iinfo("int64").max, -1, first)
+
+
+def _last_day(codes: np.ndarray, day: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Each patient's latest day among ``mask`` rows; -1 when none."""
+    last = np.full(size, -1, dtype="int64")
+    np.maximum.at(last, codes[mask], day[mask])
+    return last
+
+
+def _episodes(
+    codes: np.ndarray, day: np.ndarray, entered: np.ndarray, left: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per patient: the day of the first ``entered`` score, the days from it to the first later
+    ``left`` score (or to the last score: censored), and whether that later score was seen.
+
+    Start and time are NaN for a patient who never entered, or has no score after entering:
+    they add nothing to the curve.
+    """
+    start = _first_day(codes, day, entered, size)
+    start_of_row = start[codes]
+    later = (start_of_row >= 0) & (day > start_of_row)
+    last = _last_day(codes, day, later, size)
+    inside = last >= 0  # entered, and scored after entering
+    first_out = _first_day(codes, day, later & left, size)
+    event = inside & (first_out >= 0)
+    end = np.where(event, first_out, last)
+    return (
+        np.where(inside, start, np.nan),
+        np.where(inside, end - start, np.nan),
+        event,
+    )
+
+
+def durability_facts(
+    data: ClinicData,
+    definitions: OutcomeDefinitions,
+    index: PatientIndex,
+    *,
+    anchor: str = ANCHOR,
+    later: tuple[str, ...] = LATER,
+) -> Facts:
+    """Each patient's event times and sustained-response flags (columns ``durability_*``).
+
+    The scores followed are the post-baseline scores (day 1 on) of the intention-to-treat
+    patients (:func:`analytics.metrics.timepoints.itt_patients`); a score responds when it meets
+    ``definitions.response`` against the patient's baseline
+    (:func:`analytics.metrics.outcomes.is_responder`, the outcome pages' own rule).
+
+    Parameters
+    ----------
+    data : ClinicData
+        The whole clinic.
+    definitions : OutcomeDefinitions
+        Instrument, baseline, windows, response rule and remission cut.
+    index : PatientIndex
+        The patients: row ``i`` of the facts is code ``i``.
+    anchor : str
+        Window whose responders the sustained response follows.
+    later : tuple of str
+        Windows at which the anchor responders are looked at again.
+
+    Returns
+    -------
+    Facts
+        ``patients``: ``durability_ttr_days``, ``durability_ttr_event``,
+        ``durability_lor_start_day``, ``durability_lor_days``, ``durability_lor_event``,
+        ``durability_relapse_start_day``, ``durability_relapse_days``,
+        ``durability_relapse_event`` (days float64, NaN when the patient is not in that
+        analysis; events bool, False then), and for the sustained response
+        ``durability_<anchor>_responder`` and, per later window,
+        ``durability_sustained_<later>_observed`` and ``durability_sustained_<later>``.
+        ``meta["durability_sustained"]``: the anchor and later labels found in the windows and
+        the column of each. Labels that are not windows are left out.
+    """
+    size = len(index)
+    valid = valid_scores(data, definitions.instrument)
+    base = baseline_scores(data, definitions)
+    baseline = np.full(size, np.nan)
+    at = index.positions(base["patient_id"])
+    baseline[at[at >= 0]] = base["baseline"].to_numpy(float)[at >= 0]
+    in_itt = index.mask(itt_patients(data, definitions))
+
+    # The followed scores: post-baseline scores of intention-to-treat patients.
+    codes = index.positions(valid["patient_id"])
+    day = valid["day"].to_numpy("int64")
+    score = valid["score"].to_numpy(float)
+    followed = (day >= 1) & (codes >= 0)
+    followed[followed] = in_itt[codes[followed]]
+    codes, day, score = codes[followed], day[followed], score[followed]
+    base_of_row = baseline[codes]
+    meets = _responds(definitions, base_of_row, score)
+
+    columns: dict[str, np.ndarray] = {}
+    # Time to response: every followed patient, from day 0 to the first responding score.
+    last = _last_day(codes, day, np.ones(len(day), dtype=bool), size)
+    first = _first_day(codes, day, meets, size)
+    scored = last >= 0
+    columns["durability_ttr_days"] = np.where(
+        scored, np.where(first >= 0, first, last), np.nan
+    ).astype(float)
+    columns["durability_ttr_event"] = scored & (first >= 0)
+
+    start, time, event = _episodes(codes, day, meets, ~meets, size)
+    columns["durability_lor_start_day"] = start
+    columns["durability_lor_days"] = time
+    columns["durability_lor_event"] = event
+
+    # Relapse: only patients whose baseline allows a remission.
+    eligible = base_of_row >= definitions.remission_requires_baseline_at_or_above
+    below = score < definitions.remission_below
+    start, time, event = _episodes(
+        codes[eligible], day[eligible], below[eligible], ~below[eligible], size
+    )
+    columns["durability_relapse_start_day"] = start
+    columns["durability_relapse_days"] = time
+    columns["durability_relapse_event"] = event
+
+    sustained, sustained_columns = _sustained_facts(data, definitions, index, anchor, later)
+    columns.update(sustained)
+    return Facts(
+        patients=pd.DataFrame(columns),
+        meta={"durability_sustained": sustained_columns},
+    )
+
+
+def _sustained_facts(
+    data: ClinicData,
+    definitions: OutcomeDefinitions,
+    index: PatientIndex,
+    anchor: str,
+    later: tuple[str, ...],
+) -> tuple[dict, dict]:
+    labels = [w.label for w in definitions.windows]
+    later = [label for label in dict.fromkeys(later) if label in labels]
+    if anchor not in labels:
+        return {}, {"anchor": None, "anchor_column": None, "later": []}
+    size = len(index)
+    tp = timepoint_scores(data, definitions)
+    codes = index.positions(tp["patient_id"])
+    responds = _responds(definitions, tp["baseline"], tp["score"]) & (codes >= 0)
+    window = tp["timepoint"].to_numpy(dtype=object)
+    anchor_responder = np.zeros(size, dtype=bool)
+    anchor_responder[codes[(window == anchor) & responds]] = True
+    anchor_column = f"durability_{_slug(anchor)}_responder"
+    out = {anchor_column: anchor_responder}
+    meta = {"anchor": anchor, "anchor_column": anchor_column, "later": []}
+    for label in later:  # a handful of timepoints, not patients
+        at = (window == label) & (codes >= 0)
+        observed = np.zeros(size, dtype=bool)
+        observed[codes[at]] = True
+        still = np.zeros(size, dtype=bool)
+        still[codes[at & responds]] = True
+        name = f"durability_sustained_{_slug(label)}"
+        while name in out or name == anchor_column:  # two labels with one slug
+            name += "_"
+        out[f"{name}_observed"] = observed & anchor_responder
+        out[name] = still & anchor_responder
+        meta["later"].append({"label": label, "observed": f"{name}_observed", "sustained": name})
+    return out, meta
+
+
+def _table(data: ClinicData, definitions: OutcomeDefinitions, **options) -> PatientTable:
+    """The per-patient table of ``data`` holding this module's facts only."""
+
+    def build(data, definitions, index):
+        return durability_facts(data, definitions, index, **options)
+
+    with shared_intermediates():  # baselines and timepoint scores are chosen once
+        return PatientTable.of(data, definitions, build)
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregating the rows of a cohort
 
 
 def _empty_events() -> pd.DataFrame:
@@ -262,64 +458,59 @@ def _empty_events() -> pd.DataFrame:
     )
 
 
-def _per_patient(scores: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray]:
-    """Sorted patient codes of ``scores`` (a missing id is no patient, as in groupby), their
-    ids, and the days."""
-    codes, ids = factorize_ids(scores["patient_id"].astype("string"), sort=True)
-    return codes, ids, scores["day"].to_numpy(dtype="int64")
+def _analysis_rows(table: PatientTable, keep: np.ndarray, analysis: str):
+    """Row positions of the cohort's patients in ``analysis``, their times and events."""
+    if analysis not in ANALYSES:
+        raise ValueError(f"analysis must be one of {sorted(ANALYSES)}, got {analysis!r}")
+    prefix = ANALYSES[analysis]
+    p = table.patients
+    time = p[f"{prefix}_days"].to_numpy(float)
+    rows = np.flatnonzero(np.asarray(keep, dtype=bool) & ~np.isnan(time))
+    return rows, time[rows], p[f"{prefix}_event"].to_numpy(bool)[rows]
 
 
-def _first_day(codes: np.ndarray, day: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    """Each patient's earliest day among ``mask`` rows; -1 when none."""
-    first = np.full(size, np.iinfo("int64").max, dtype="int64")
-    keep = mask & (codes >= 0)
-    np.minimum.at(first, codes[keep], day[keep])
-    return np.where(first == np.iinfo("int64").max, -1, first)
+def event_times_from(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions, analysis: str
+) -> pd.DataFrame:
+    """Each patient's event time in one analysis, for the cohort ``keep``.
 
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table for ``definitions`` (with :func:`durability_facts`).
+    keep : numpy.ndarray of bool
+        The cohort: one flag per row of ``table``.
+    definitions : OutcomeDefinitions
+    analysis : {"time_to_response", "loss_of_response", "relapse_after_remission"}
 
-def _last_day(codes: np.ndarray, day: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    """Each patient's latest day among ``mask`` rows; -1 when none."""
-    last = np.full(size, -1, dtype="int64")
-    keep = mask & (codes >= 0)
-    np.maximum.at(last, codes[keep], day[keep])
-    return last
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`EVENT_COLUMNS`, one row per patient in the analysis, by patient id.
 
-
-def _events(ids: pd.Index, patients, start, end, event) -> pd.DataFrame:
-    """Columns :data:`EVENT_COLUMNS` for ``patients`` (codes, sorted like the ids)."""
+    Raises
+    ------
+    ValueError
+        When ``analysis`` is unknown.
+    """
+    rows, time, event = _analysis_rows(table, keep, analysis)
+    if not len(rows):
+        return _empty_events()
+    if analysis == "time_to_response":
+        start = np.zeros(len(rows), dtype="int64")
+    else:
+        start = table.patients[f"{ANALYSES[analysis]}_start_day"].to_numpy(float)[rows]
+    start = start.astype("int64")
+    time = time.astype("int64")
     return pd.DataFrame(
         {
-            "patient_id": pd.array(ids.take(patients), dtype="string"),
-            "start_day": np.asarray(start, dtype="int64"),
-            "end_day": np.asarray(end, dtype="int64"),
-            "time": np.asarray(end, dtype="int64") - np.asarray(start, dtype="int64"),
-            "event": np.asarray(event, dtype=bool),
+            "patient_id": pd.array(table.index.ids.take(rows), dtype="string"),
+            "start_day": start,
+            "end_day": start + time,
+            "time": time,
+            "event": event,
         }
     )[EVENT_COLUMNS]
-
-
-def _episode_times(scores: pd.DataFrame, entered: np.ndarray, left: np.ndarray) -> pd.DataFrame:
-    """Time from each patient's first ``entered`` score to the first later ``left`` score.
-
-    Censored at the last score when no later score leaves the state. Patients never entering,
-    or with no score after entering, are not counted (they add nothing to the curve).
-    """
-    if scores.empty:
-        return _empty_events()
-    codes, ids, day = _per_patient(scores)
-    size = len(ids)
-    entered, left = np.asarray(entered, dtype=bool), np.asarray(left, dtype=bool)
-    start = _first_day(codes, day, entered, size)
-    start_of_row = np.where(codes >= 0, start[codes], -1)
-    later = (codes >= 0) & (start_of_row >= 0) & (day > start_of_row)
-    last = _last_day(codes, day, later, size)
-    patients = np.flatnonzero(last >= 0)  # entered, and scored after entering
-    if not len(patients):
-        return _empty_events()
-    first_out = _first_day(codes, day, later & left, size)[patients]
-    event = first_out >= 0
-    end = np.where(event, first_out, last[patients])
-    return _events(ids, patients, start[patients], end, event)
 
 
 def loss_of_response_times(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -334,12 +525,8 @@ def loss_of_response_times(data: ClinicData, definitions: OutcomeDefinitions) ->
     pandas.DataFrame
         Columns :data:`EVENT_COLUMNS`, one row per patient.
     """
-    return _loss_of_response(_followed_scores(data, definitions), definitions)
-
-
-def _loss_of_response(scores: pd.DataFrame, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    meets = _responds(definitions, scores["baseline"], scores["score"])
-    return _episode_times(scores, meets, ~meets)
+    table = _table(data, definitions)
+    return event_times_from(table, table.keep(), definitions, "loss_of_response")
 
 
 def relapse_after_remission_times(
@@ -352,14 +539,8 @@ def relapse_after_remission_times(
     score back at or above the cut. Censored at the last score. Only remitters with at least one
     later score are counted.
     """
-    return _relapse(_followed_scores(data, definitions), definitions)
-
-
-def _relapse(scores: pd.DataFrame, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    floor = definitions.remission_requires_baseline_at_or_above
-    scores = scores[scores["baseline"] >= floor].reset_index(drop=True)
-    below = scores["score"].to_numpy(float) < definitions.remission_below
-    return _episode_times(scores, below, ~below)
+    table = _table(data, definitions)
+    return event_times_from(table, table.keep(), definitions, "relapse_after_remission")
 
 
 def time_to_response_times(data: ClinicData, definitions: OutcomeDefinitions) -> pd.DataFrame:
@@ -368,28 +549,13 @@ def time_to_response_times(data: ClinicData, definitions: OutcomeDefinitions) ->
     Every intention-to-treat patient with at least one post-baseline score is counted; one who
     never responds is censored at the last score.
     """
-    return _time_to_response(_followed_scores(data, definitions), definitions)
+    table = _table(data, definitions)
+    return event_times_from(table, table.keep(), definitions, "time_to_response")
 
 
-def _time_to_response(scores: pd.DataFrame, definitions: OutcomeDefinitions) -> pd.DataFrame:
-    if scores.empty:
-        return _empty_events()
-    meets = _responds(definitions, scores["baseline"], scores["score"])
-    codes, ids, day = _per_patient(scores)
-    size = len(ids)
-    last = _last_day(codes, day, np.ones(len(day), dtype=bool), size)
-    patients = np.flatnonzero(last >= 0)  # every patient with a score
-    last = last[patients]
-    first = _first_day(codes, day, np.asarray(meets, dtype=bool), size)[patients]
-    event = first >= 0
-    end = np.where(event, first, last)
-    return _events(ids, patients, np.zeros(len(patients), dtype="int64"), end, event)
-
-
-def _km_of(events: pd.DataFrame, ci_method: str) -> KaplanMeier:
-    return kaplan_meier(
-        events["time"].to_numpy(float), events["event"].to_numpy(bool), ci_method=ci_method
-    )
+def _km_from(table: PatientTable, keep: np.ndarray, analysis: str, ci_method: str) -> KaplanMeier:
+    _, time, event = _analysis_rows(table, keep, analysis)
+    return kaplan_meier(time, event, ci_method=ci_method)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,19 +564,38 @@ def _km_of(events: pd.DataFrame, ci_method: str) -> KaplanMeier:
 SUSTAINED_COLUMNS = ["timepoint", "population", "k", "n", "rate", "ci_low", "ci_high"]
 
 
-def sustained_response(
-    data: ClinicData,
+def _check_windows(definitions: OutcomeDefinitions, *labels: str) -> None:
+    known = [w.label for w in definitions.windows]
+    for label in labels:
+        if label not in known:
+            raise ValueError(f"timepoint {label!r} is not one of the windows {known}")
+
+
+def sustained_response_from(
+    table: PatientTable,
+    keep: np.ndarray,
     definitions: OutcomeDefinitions,
     *,
-    anchor: str = "week 4",
-    later: tuple[str, ...] = ("week 8", "week 12"),
+    anchor: str = ANCHOR,
+    later: tuple[str, ...] = LATER,
 ) -> pd.DataFrame:
     """Among responders at ``anchor``, the share still responding at each ``later`` timepoint.
 
     Two populations, labelled in ``population``:
 
-    - ``"observed"``: the anchor responders scored at the later timepoint;
-    - ``"intention to treat"``: every anchor responder; no score there = not sustained.
+    - ``"observed"``: the anchor responders of the cohort scored at the later timepoint;
+    - ``"intention to treat"``: every anchor responder of the cohort; no score = not sustained.
+
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table for ``definitions``, built with the same ``anchor`` and
+        ``later`` (:func:`durability_facts`' defaults are this function's).
+    keep : numpy.ndarray of bool
+        The cohort.
+    definitions : OutcomeDefinitions
+    anchor, later : str, tuple of str
+        Window labels.
 
     Returns
     -------
@@ -421,29 +606,49 @@ def sustained_response(
     Raises
     ------
     ValueError
-        When ``anchor`` or a ``later`` label is not one of the definitions' windows.
+        When ``anchor`` or a ``later`` label is not one of the definitions' windows, or the
+        table holds no sustained-response facts for them.
     """
-    labels = [w.label for w in definitions.windows]
-    for label in (anchor, *later):
-        if label not in labels:
-            raise ValueError(f"timepoint {label!r} is not one of the windows {labels}")
-    tp, _, _, codes, window = _timepoints_coded(data, definitions)
-    responds = _responds(definitions, tp["baseline"], tp["score"])
-    # Patient codes: one row per patient and window, so counting rows counts patients.
-    is_anchor = np.zeros(int(codes.max(initial=-1)) + 1, dtype=bool)
-    is_anchor[codes[(window == labels.index(anchor)) & responds]] = True
-    n_anchors = int(np.count_nonzero(is_anchor))
+    _check_windows(definitions, anchor, *later)
+    meta = table.meta["durability_sustained"]
+    found = {entry["label"]: entry for entry in meta["later"]}
+    missing = [label for label in later if label not in found]
+    if meta["anchor"] != anchor or missing:
+        raise ValueError(
+            f"the table holds the sustained response from {meta['anchor']!r} to "
+            f"{sorted(found)}, not from {anchor!r} to {list(later)}"
+        )
+    p = table.patients
+    keep = np.asarray(keep, dtype=bool)
+    n_anchors = int(np.count_nonzero(p[meta["anchor_column"]].to_numpy(bool) & keep))
     rows = []
-    for label in later:  # a handful of timepoints, not patients
-        at = (window == labels.index(label)) & is_anchor[codes]
-        k = int(np.count_nonzero(responds & at))
-        for population, n in (
-            ("observed", int(np.count_nonzero(at))),
-            ("intention to treat", n_anchors),
-        ):
+    for label in later:
+        entry = found[label]
+        k = int(np.count_nonzero(p[entry["sustained"]].to_numpy(bool) & keep))
+        n_observed = int(np.count_nonzero(p[entry["observed"]].to_numpy(bool) & keep))
+        for population, n in (("observed", n_observed), ("intention to treat", n_anchors)):
             r = rate(k, n, method=definitions.ci_method)
             rows.append({"timepoint": label, "population": population, **r.to_dict()})
     return pd.DataFrame(rows, columns=SUSTAINED_COLUMNS)
+
+
+def sustained_response(
+    data: ClinicData,
+    definitions: OutcomeDefinitions,
+    *,
+    anchor: str = ANCHOR,
+    later: tuple[str, ...] = LATER,
+) -> pd.DataFrame:
+    """:func:`sustained_response_from` every patient of ``data``.
+
+    Raises
+    ------
+    ValueError
+        When ``anchor`` or a ``later`` label is not one of the definitions' windows.
+    """
+    _check_windows(definitions, anchor, *later)
+    table = _table(data, definitions, anchor=anchor, later=tuple(later))
+    return sustained_response_from(table, table.keep(), definitions, anchor=anchor, later=later)
 
 
 def _rate_dict(row: pd.Series) -> dict:
@@ -456,10 +661,24 @@ def _rate_dict(row: pd.Series) -> dict:
     ).to_dict()
 
 
-def durability_summary(
-    data: ClinicData, definitions: OutcomeDefinitions, *, ci_method: str = "log-log"
+def durability_summary_from(
+    table: PatientTable,
+    keep: np.ndarray,
+    definitions: OutcomeDefinitions,
+    *,
+    ci_method: str = "log-log",
 ) -> dict:
-    """Every durability figure of the clinic, JSON-able (None, never NaN).
+    """Every durability figure of the cohort ``keep``, JSON-able (None, never NaN).
+
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table for ``definitions`` (with :func:`durability_facts`).
+    keep : numpy.ndarray of bool
+        The cohort.
+    definitions : OutcomeDefinitions
+    ci_method : {"log-log", "linear"}
+        Pointwise band of the Kaplan-Meier curves (see :func:`kaplan_meier`).
 
     Returns
     -------
@@ -470,19 +689,14 @@ def durability_summary(
         :meth:`KaplanMeier.to_dict`: n, events, median_days, median_ci_low, median_ci_high,
         median_reached).
     """
-    with shared_intermediates():  # baselines and timepoint scores are computed once
-        return _durability_summary(data, definitions, ci_method=ci_method)
-
-
-def _durability_summary(data: ClinicData, definitions: OutcomeDefinitions, *, ci_method) -> dict:
     rule = definitions.response.describe()
     labels = [w.label for w in definitions.windows]
-    later = tuple(label for label in ("week 8", "week 12") if label in labels)
+    later = tuple(label for label in LATER if label in labels)
     sustained: dict = {}
     sustained_itt: dict = {}
-    if "week 4" in labels and later:
-        table = sustained_response(data, definitions, later=later)
-        for _, row in table.iterrows():  # at most four rows
+    if ANCHOR in labels and later:
+        rates = sustained_response_from(table, keep, definitions, later=later)
+        for _, row in rates.iterrows():  # at most four rows
             target = sustained if row["population"] == "observed" else sustained_itt
             target[row["timepoint"]] = _rate_dict(row)
     definition = (
@@ -495,12 +709,20 @@ def _durability_summary(data: ClinicData, definitions: OutcomeDefinitions, *, ci
         "first responding score. Kaplan-Meier estimates censored at the last assessment; median "
         f"with 95% CI ({ci_method} band), or not reached."
     )
-    scores = _followed_scores(data, definitions)
     return {
         "definition": definition,
         "sustained": sustained,
         "sustained_itt": sustained_itt,
-        "loss_of_response": _km_of(_loss_of_response(scores, definitions), ci_method).to_dict(),
-        "relapse_after_remission": _km_of(_relapse(scores, definitions), ci_method).to_dict(),
-        "time_to_response": _km_of(_time_to_response(scores, definitions), ci_method).to_dict(),
+        **{
+            analysis: _km_from(table, keep, analysis, ci_method).to_dict()
+            for analysis in ("loss_of_response", "relapse_after_remission", "time_to_response")
+        },
     }
+
+
+def durability_summary(
+    data: ClinicData, definitions: OutcomeDefinitions, *, ci_method: str = "log-log"
+) -> dict:
+    """:func:`durability_summary_from` every patient of ``data``."""
+    table = _table(data, definitions)
+    return durability_summary_from(table, table.keep(), definitions, ci_method=ci_method)

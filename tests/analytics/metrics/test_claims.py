@@ -160,3 +160,30 @@ def test_summary_is_json_ready():
     assert summary["within_24h"]["verdict"] == "not enough data"
     assert summary["persisted_to_week_4"]["n"] == 0
     assert summary["persisted_to_week_4"]["mean_change"] is None
+
+
+# scipy.stats.wilcoxon permutes every sign flip when there are ties or zeros and at most 13
+# pairs; signed_rank_test enumerates the same flips in one array and must give its numbers.
+@pytest.mark.parametrize("seed", range(12))
+def test_signed_rank_test_equals_scipy(seed):
+    import warnings
+
+    from analytics.metrics.claims import signed_rank_test
+
+    rng = np.random.default_rng(seed)
+    n = [1, 2, 3, 5, 8, 9, 10, 11, 12, 13, 14, 30][seed]
+    x = rng.integers(0, 5, n).astype(float)  # few values: ties and zero differences
+    y = rng.integers(0, 5, n).astype(float)
+    y[0] = x[0] + 1  # at least one difference
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = stats.wilcoxon(x, y)
+    assert signed_rank_test(x, y) == (float(expected.statistic), float(expected.pvalue))
+
+
+def test_signed_rank_test_without_ties_is_scipys_exact_test():
+    from analytics.metrics.claims import signed_rank_test
+
+    x = np.array([-20, -15, -10, -12, -8, -14, -16, -11, -9, -13, -18, -6], float)
+    expected = stats.wilcoxon(x, np.zeros_like(x))
+    assert signed_rank_test(x, np.zeros_like(x)) == (expected.statistic, expected.pvalue)
