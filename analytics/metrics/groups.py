@@ -19,7 +19,7 @@ from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import factorize_ids, text_of
 from analytics.core.patient_table import PatientTable
 from analytics.core.stats import proportion_ci
-from analytics.metrics.outcomes import TIMEPOINT_TABLE, outcome_facts
+from analytics.metrics.outcomes import TIMEPOINT_TABLE, kept_rows, outcome_facts
 from analytics.metrics.timepoints import remembered, shared_intermediates
 
 __all__ = [
@@ -269,12 +269,12 @@ def group_outcomes_from(
     n_windows, n_groups = len(timepoints), len(names)
     rows = table.long[TIMEPOINT_TABLE]
     codes = rows["code"].to_numpy()
-    use = keep[codes]
-    key = group[codes[use]] * n_windows + rows["window"].to_numpy()[use]
-    observed = rows["observed"].to_numpy(bool)[use]
-    itt = rows["itt"].to_numpy(bool)[use]
-    responder = rows["responder"].to_numpy(bool)[use]
-    change = rows["change"].to_numpy(float)[use]
+    use = kept_rows(rows, keep)
+    key = group[codes.take(use)] * n_windows + rows["window"].to_numpy().take(use)
+    observed = rows["observed"].to_numpy(bool).take(use)
+    itt = rows["itt"].to_numpy(bool).take(use)
+    responder = rows["responder"].to_numpy(bool).take(use)
+    change = rows["change"].to_numpy(float).take(use)
     size = n_groups * n_windows
 
     def per_cell(mask, weights=None) -> np.ndarray:

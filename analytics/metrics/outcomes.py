@@ -20,8 +20,8 @@ import pyarrow as pa
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions, ResponseRule
 from analytics.core.ids import PatientIndex, id_text, text_of
-from analytics.core.patient_table import Facts, PatientTable, patient_index, rows_of
-from analytics.core.stats import Rate, mean_ci, rate
+from analytics.core.patient_table import Facts, PatientTable, patient_index
+from analytics.core.stats import Rate, mean_ci, proportion_ci
 from analytics.metrics.timepoints import (
     baseline_coded,
     index_codes,
@@ -43,6 +43,7 @@ __all__ = [
     "d_av",
     "d_z",
     "is_responder",
+    "kept_rows",
     "mean_change_ci",
     "outcome_facts",
     "outcome_table",
@@ -420,6 +421,15 @@ def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pati
     )
 
 
+def kept_rows(frame: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
+    """Positions of the rows of a long table whose patient the cohort ``keep`` holds.
+
+    Taking rows by position is several times faster than a boolean mask whose values change
+    from row to row (within a window, neighbouring rows are different patients).
+    """
+    return np.flatnonzero(keep[frame["code"].to_numpy()])
+
+
 def _windows_of(table: PatientTable) -> tuple[list[str], np.ndarray]:
     """The table's timepoint labels and target days, in window order."""
     timepoints = table.meta["outcome_timepoints"]
@@ -480,7 +490,8 @@ def patient_outcomes_from(
     pandas.DataFrame
         Columns :data:`PATIENT_OUTCOME_COLUMNS`, sorted by window order then patient.
     """
-    rows = rows_of(table.long[TIMEPOINT_TABLE], keep)
+    frame = table.long[TIMEPOINT_TABLE]
+    rows = frame.take(kept_rows(frame, keep))
     codes = rows["code"].to_numpy()
     windows = rows["window"].to_numpy()
     labels, targets = _windows_of(table)
@@ -535,19 +546,23 @@ def timepoint_outcomes_from(
         One per timepoint with at least one observed score, in window order.
     """
     rows = table.long[TIMEPOINT_TABLE]
-    codes = rows["code"].to_numpy()
-    use = keep[codes]
-    window = rows["window"].to_numpy()[use]
-    column = {name: rows[name].to_numpy()[use] for name in _WINDOW_COLUMNS}
-    column["baseline"] = table.patients["outcome_baseline"].to_numpy(float)[codes[use]]
+    use = kept_rows(rows, keep)
+    every = len(use) == len(rows)  # everyone: read the columns as they are
+
+    def taken(values: np.ndarray) -> np.ndarray:
+        return values if every else values.take(use)
+
+    window = taken(rows["window"].to_numpy())
+    column = {name: taken(rows[name].to_numpy()) for name in _WINDOW_COLUMNS}
+    baseline_of = table.patients["outcome_baseline"].to_numpy(float)
+    column["baseline"] = baseline_of.take(taken(rows["code"].to_numpy()))
     sd = _rci_sd_from(table, keep, definitions)
-    method = definitions.ci_method
     r = definitions.reliability_r
     threshold = _float(reliable_change_threshold(sd, r)) if sd is not None and sd > 0 else None
     labels, targets = _windows_of(table)
     # Rows are sorted by window: each window is one slice.
     bounds = np.searchsorted(window, np.arange(len(labels) + 1))
-    results = []
+    found, counts = [], []
     for number, label in enumerate(labels):
         at = slice(bounds[number], bounds[number + 1])
         seen = column["observed"][at]
@@ -572,32 +587,24 @@ def timepoint_outcomes_from(
             improved = _count(rci < -Z_RCI)
             deteriorated = _count(rci > Z_RCI)
             unchanged = n - improved - deteriorated
-        results.append(
-            TimepointOutcome(
-                label=label,
-                target_day=int(targets[number]),
-                n=n,
-                mean=_float(score.mean()),
-                sd=_sd(score),
-                mean_baseline=_float(baseline.mean()),
-                sd_baseline=_sd(baseline),
-                mean_change=_float(change.mean()),
-                sd_change=_sd(change),
-                change_ci_low=ci_low,
-                change_ci_high=ci_high,
-                d_z=d_z(change),
-                d_av=(
+        found.append(
+            {
+                "label": label,
+                "target_day": int(targets[number]),
+                "n": n,
+                "mean": _float(score.mean()),
+                "sd": _sd(score),
+                "mean_baseline": _float(baseline.mean()),
+                "sd_baseline": _sd(baseline),
+                "mean_change": _float(change.mean()),
+                "sd_change": _sd(change),
+                "change_ci_low": ci_low,
+                "change_ci_high": ci_high,
+                "d_z": d_z(change),
+                "d_av": (
                     d_av(change.mean(), baseline.std(ddof=1), score.std(ddof=1)) if n >= 2 else None
                 ),
-                response=rate(_count(seen & responder), n, method=method),
-                response_itt=rate(_count(itt & responder), _count(itt), method=method),
-                remission=rate(_count(eligible & remitter), _count(eligible), method=method),
-                remission_itt=rate(
-                    _count(itt_eligible & remitter), _count(itt_eligible), method=method
-                ),
-                meaningful=rate(_count(seen & meaningful), n, method=method),
-                meaningful_itt=rate(_count(itt & meaningful), _count(itt), method=method),
-                reliable_change=ReliableChange(
+                "reliable_change": ReliableChange(
                     n=n,
                     improved=improved,
                     unchanged=unchanged,
@@ -606,9 +613,44 @@ def timepoint_outcomes_from(
                     r=r,
                     sd=sd,
                 ),
-            )
+            }
         )
-    return results
+        counts += [
+            (_count(seen & responder), n),
+            (_count(itt & responder), _count(itt)),
+            (_count(eligible & remitter), _count(eligible)),
+            (_count(itt_eligible & remitter), _count(itt_eligible)),
+            (_count(seen & meaningful), n),
+            (_count(itt & meaningful), _count(itt)),
+        ]
+    rates = _rates(counts, definitions.ci_method)  # every interval of the table in one call
+    names = ("response", "response_itt", "remission", "remission_itt", "meaningful")
+    names += ("meaningful_itt",)
+    return [
+        TimepointOutcome(**fields, **dict(zip(names, rates[6 * i : 6 * i + 6])))
+        for i, fields in enumerate(found)
+    ]
+
+
+def _rates(counts: list[tuple[int, int]], method: str) -> list[Rate]:
+    """:func:`analytics.core.stats.rate` of each ``(k, n)``, the intervals in one call."""
+    if not counts:
+        return []
+    k = np.array([c[0] for c in counts], dtype="int64")
+    n = np.array([c[1] for c in counts], dtype="int64")
+    low, high = proportion_ci(k, n, method=method)
+    return [
+        Rate(k=0, n=0, rate=None, ci_low=None, ci_high=None)
+        if n[i] == 0
+        else Rate(
+            k=int(k[i]),
+            n=int(n[i]),
+            rate=int(k[i]) / int(n[i]),
+            ci_low=float(low[i]),
+            ci_high=float(high[i]),
+        )
+        for i in range(len(counts))
+    ]
 
 
 # The columns of the "timepoints" rows that timepoint_outcomes_from reads.

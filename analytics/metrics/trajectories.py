@@ -27,9 +27,10 @@ import pyarrow as pa
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import PatientIndex, id_text, text_of
-from analytics.core.patient_table import Facts, PatientTable, rows_of
+from analytics.core.patient_table import Facts, PatientTable
 from analytics.core.stats import mean_ci
 from analytics.metrics.groups import patient_group_codes, patient_groups
+from analytics.metrics.outcomes import kept_rows
 from analytics.metrics.timepoints import (
     baseline_coded,
     index_codes,
@@ -235,7 +236,8 @@ def patient_trajectories_from(
         Columns :data:`PATIENT_TRAJECTORY_COLUMNS`, sorted by patient then x.
     """
     _check_axis(axis)
-    rows = rows_of(table.long[TRAJECTORY_TABLES[axis]], keep)
+    frame = table.long[TRAJECTORY_TABLES[axis]]
+    rows = frame.take(kept_rows(frame, keep))
     codes = rows["code"].to_numpy()
     group, names = _groups_of(table, codes, by)
     xs = np.asarray(table.meta["trajectory_bins"][axis], dtype=float)
@@ -293,10 +295,10 @@ def mean_trajectory_from(
     _check_axis(axis)
     rows = table.long[TRAJECTORY_TABLES[axis]]
     codes = rows["code"].to_numpy()
-    use = keep[codes]
-    bins = rows["bin"].to_numpy()[use]
-    values = rows[value].to_numpy(float)[use]
-    group, names = _groups_of(table, codes[use], by)
+    use = kept_rows(rows, keep)
+    bins = rows["bin"].to_numpy().take(use)
+    values = rows[value].to_numpy(float).take(use)
+    group, names = _groups_of(table, codes.take(use), by)
     if by is not None and include_overall:  # every patient once more, in the overall line
         group = np.concatenate([group, np.full(len(bins), len(names), dtype="int64")])
         bins, values = np.concatenate([bins, bins]), np.concatenate([values, values])
