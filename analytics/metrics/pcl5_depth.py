@@ -18,6 +18,7 @@ from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import PatientIndex
 from analytics.core.patient_table import Facts, PatientTable, patient_index
 from analytics.core.stats import mean_ci, rate
+from analytics.metrics.outcomes import kept_rows
 from analytics.metrics.timepoints import (
     baseline_coded,
     index_codes,
@@ -97,18 +98,20 @@ MEASURES = [*CLUSTERS, *item_columns(N_ITEMS)]
 ITEM_TABLE = "pcl5_items"
 
 # pcl5_depth_facts, per patient (PCL-5 only):
-#   pcl5_baseline_cluster_b .. pcl5_baseline_cluster_e, pcl5_baseline_item_1 .. _item_20
-#                       float64  the measure on the patient's baseline form (the form of the
-#                                total's baseline); NaN without a baseline or when unanswered
-#   pcl5_baseline_dx    boolean  provisional diagnosis on that form; NA without a baseline or
-#                                when not every item was answered
-# long table "pcl5_items": one row per observed (timepoint, patient), the timepoint's form
+#   pcl5_baseline_dx    boolean  provisional diagnosis on the patient's baseline form (the form
+#                                of the total's baseline); NA without a baseline or when not
+#                                every item was answered
+# long table "pcl5_items": one row per observed (timepoint, patient), for the timepoint's form
 # (the one the total's timepoint score came from), sorted by window then code.
 #   code                int64    the patient
 #   window              int64    position in meta["pcl5_timepoints"] (label, target_day)
-#   cluster_b .. cluster_e, item_1 .. item_20   float64  the measure on that form; NaN when
-#                                unanswered
-#   provisional_dx      boolean  provisional diagnosis on that form; NA when not recorded
+#   cluster_b .. cluster_e, item_1 .. item_20
+#                       int32    the pair of the measure's values on the baseline form and on
+#                                this form: a position in meta["pcl5_pairs"][measure], a list
+#                                of [baseline, timepoint] values; -1 when either is unanswered
+#   provisional_dx      boolean  provisional diagnosis on this form; NA when not recorded
+# A cohort's change in a measure is then a count of each pair per window (a bincount), and
+# its sums are exact whatever the order of the rows (the answers are whole numbers).
 ITEM_ROW_COLUMNS = ["code", "window", *MEASURES, "provisional_dx"]
 
 
@@ -130,8 +133,9 @@ def pcl5_depth_facts(
     Returns
     -------
     Facts
-        The columns ``pcl5_baseline_<measure>`` and ``pcl5_baseline_dx``, the long table
-        ``"pcl5_items"`` (:data:`ITEM_ROW_COLUMNS`) and the meta key ``"pcl5_timepoints"``.
+        The column ``pcl5_baseline_dx``, the long table ``"pcl5_items"``
+        (:data:`ITEM_ROW_COLUMNS`) and the meta keys ``"pcl5_timepoints"`` and
+        ``"pcl5_pairs"``.
     """
     if definitions.instrument != PCL5:
         return Facts()
@@ -149,7 +153,11 @@ def _facts(data: ClinicData, definitions: OutcomeDefinitions, index: PatientInde
     base_at, base_rows = base_at[base_ok], base_rows[base_ok]
     tp_at = to_index[tp_codes]
     tp_ok = tp_at >= 0
-    form_rows = form_rows[tp_ok]
+    codes, form_rows = tp_at[tp_ok], form_rows[tp_ok]
+    # Each row's baseline form, through its patient.
+    base_row_of = np.full(size, -1, dtype="int64")
+    base_row_of[base_at] = base_rows
+    pair_rows = base_row_of[codes]
 
     def values(column: str) -> np.ndarray:
         v = a[column]
@@ -157,91 +165,107 @@ def _facts(data: ClinicData, definitions: OutcomeDefinitions, index: PatientInde
             return v.to_numpy()
         return v.astype("float64").to_numpy(na_value=np.nan)
 
-    patients, long = {}, {"code": tp_at[tp_ok], "window": window_number[tp_ok]}
+    long = {"code": codes.astype("int64"), "window": window_number[tp_ok].astype("int64")}
+    pairs = {}
     for m in MEASURES:
         v = values(m)
-        base = np.full(size, np.nan)
-        base[base_at] = v[base_rows]
-        patients[f"pcl5_baseline_{m}"] = base
-        long[m] = v[form_rows]
+        long[m], pairs[m] = _pair_codes(v[pair_rows], v[form_rows])
     dx = pd.array(a["provisional_dx"], dtype="boolean")
     base_dx = pd.array(np.zeros(size, dtype=bool), dtype="boolean")
     base_dx[:] = pd.NA
     base_dx[base_at] = dx[base_rows]
-    patients["pcl5_baseline_dx"] = base_dx
     long["provisional_dx"] = dx[form_rows]
     timepoints = [{"label": w.label, "target_day": int(w.target_day)} for w in definitions.windows]
     return Facts(
-        patients=pd.DataFrame(patients),
+        patients=pd.DataFrame({"pcl5_baseline_dx": base_dx}),
         long={ITEM_TABLE: pd.DataFrame(long)[ITEM_ROW_COLUMNS]},
-        meta={"pcl5_timepoints": timepoints},
+        meta={"pcl5_timepoints": timepoints, "pcl5_pairs": pairs},
     )
 
 
+def _pair_codes(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, list[list[float]]]:
+    """Each row's (pre, post) pair as a position in the sorted distinct pairs (-1 when either
+    value is missing), and those pairs.
+
+    Examples
+    --------
+    >>> codes, pairs = _pair_codes(np.array([2.0, 2.0, np.nan, 1.0]), np.array([1.0, 1.0, 0.0, 3.0]))
+    >>> codes.tolist(), pairs
+    ([1, 1, -1, 0], [[1.0, 3.0], [2.0, 1.0]])
+    """
+    paired = ~np.isnan(pre) & ~np.isnan(post)
+    pre_codes, pre_values = pd.factorize(pre[paired], sort=True)
+    post_codes, post_values = pd.factorize(post[paired], sort=True)
+    width = max(len(post_values), 1)
+    pair_codes, keys = pd.factorize(pre_codes.astype("int64") * width + post_codes, sort=True)
+    keys = np.asarray(keys, dtype="int64")
+    out = np.full(len(pre), -1, dtype="int32")
+    out[paired] = pair_codes
+    pre_of = np.asarray(pre_values, dtype=float)[keys // width]
+    post_of = np.asarray(post_values, dtype=float)[keys % width]
+    return out, [[float(x), float(y)] for x, y in zip(pre_of, post_of)]
+
+
 def _rows(table: PatientTable, keep: np.ndarray):
-    """The cohort's timepoint rows: their codes, window numbers and the table of rows."""
+    """The cohort's timepoint rows: the table of rows, the positions kept, their codes and
+    window numbers."""
     if ITEM_TABLE not in table.long:
         raise ValueError("the table holds no PCL-5 facts: build it with PCL-5 definitions")
     rows = table.long[ITEM_TABLE]
-    codes = rows["code"].to_numpy()
-    use = keep[codes]
-    return codes[use], rows["window"].to_numpy()[use], rows, use
+    use = kept_rows(rows, keep)
+    return rows, use, rows["code"].to_numpy().take(use), rows["window"].to_numpy().take(use)
 
 
 def _change_from(
     table: PatientTable, keep: np.ndarray, measures: list[str], labels: dict
 ) -> pd.DataFrame:
-    codes, window, rows, use = _rows(table, keep)
+    rows, use, _, window = _rows(table, keep)
     timepoints = table.meta["pcl5_timepoints"]
-    # One float block per side, a column per measure: the baseline form's values of each row's
-    # patient and the timepoint form's; a measure is compared only where both are answered.
-    pre = np.column_stack(
-        [table.patients[f"pcl5_baseline_{m}"].to_numpy(float)[codes] for m in measures]
-    ).reshape(len(codes), len(measures))
-    post = np.column_stack([rows[m].to_numpy(float)[use] for m in measures]).reshape(
-        len(codes), len(measures)
+    n_windows, n_measures = len(timepoints), len(measures)
+    n = np.zeros((n_windows, n_measures), dtype="int64")
+    mean_pre, mean_post, mean_change, sd = (
+        np.full((n_windows, n_measures), np.nan) for _ in "1234"
     )
-    paired = ~np.isnan(pre) & ~np.isnan(post)
-    pre = np.where(paired, pre, 0.0)
-    post = np.where(paired, post, 0.0)
-    change = post - pre
-    # Rows are sorted by window: each window is one run.
-    present, starts = np.unique(window, return_index=True)
-    if len(present):
-        n = np.add.reduceat(paired, starts, axis=0, dtype="int64")
+    for j, m in enumerate(measures):
+        pairs = np.asarray(table.meta["pcl5_pairs"][m], dtype=float).reshape(-1, 2)
+        width = len(pairs) + 1  # the last slot counts the unpaired rows (code -1)
+        code = rows[m].to_numpy().take(use).astype("int64") % width
+        counts = np.bincount(window * width + code, minlength=n_windows * width)
+        counts = counts.reshape(n_windows, width)[:, :-1]
+        pre, post = pairs[:, 0], pairs[:, 1]
+        change = post - pre
+        n[:, j] = counts.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean_pre = np.add.reduceat(pre, starts, axis=0) / n
-            mean_post = np.add.reduceat(post, starts, axis=0) / n
-            mean_change = np.add.reduceat(change, starts, axis=0) / n
-            run = np.repeat(np.arange(len(present)), np.diff(np.append(starts, len(window))))
-            squares = np.where(paired, (change - mean_change[run]) ** 2, 0.0)
-            sd = np.sqrt(np.add.reduceat(squares, starts, axis=0) / (n - 1))
-        sd = np.where(n > 1, sd, np.nan)
-    else:
-        n = mean_pre = mean_post = mean_change = sd = np.zeros((0, len(measures)))
+            mean_pre[:, j] = counts @ pre / n[:, j]
+            mean_post[:, j] = counts @ post / n[:, j]
+            mean_change[:, j] = counts @ change / n[:, j]
+            # the sample SD from the squared deviations around each window's mean
+            squares = (counts * (change[None, :] - mean_change[:, j, None]) ** 2).sum(axis=1)
+            sd[:, j] = np.where(n[:, j] > 1, np.sqrt(squares / (n[:, j] - 1)), np.nan)
     # Window order, then measure order; only pairs that exist.
     at_window, at_measure = np.nonzero(n > 0)
-    t = present[at_window] if len(present) else np.zeros(0, dtype="int64")
-    table_out = pd.DataFrame(
+    out = pd.DataFrame(
         {
-            "timepoint": pd.array([str(timepoints[i]["label"]) for i in t], dtype="string"),
-            "target_day": np.array([int(timepoints[i]["target_day"]) for i in t], dtype="int64"),
+            "timepoint": pd.array([str(timepoints[i]["label"]) for i in at_window], dtype="string"),
+            "target_day": np.array(
+                [int(timepoints[i]["target_day"]) for i in at_window], dtype="int64"
+            ),
             "measure": pd.array([measures[j] for j in at_measure], dtype="string"),
-            "n": np.asarray(n, dtype="int64")[at_window, at_measure],
-            "mean_baseline": mean_pre[at_window, at_measure].astype("float64"),
-            "mean_timepoint": mean_post[at_window, at_measure].astype("float64"),
-            "mean_change": mean_change[at_window, at_measure].astype("float64"),
-            "sd_change": sd[at_window, at_measure].astype("float64"),
+            "n": n[at_window, at_measure],
+            "mean_baseline": mean_pre[at_window, at_measure],
+            "mean_timepoint": mean_post[at_window, at_measure],
+            "mean_change": mean_change[at_window, at_measure],
+            "sd_change": sd[at_window, at_measure],
         }
     )
-    table_out["ci_low"], table_out["ci_high"] = mean_ci(
-        table_out["mean_change"].to_numpy(float),
-        table_out["sd_change"].to_numpy(float),
-        table_out["n"].to_numpy(float),
+    out["ci_low"], out["ci_high"] = mean_ci(
+        out["mean_change"].to_numpy(float),
+        out["sd_change"].to_numpy(float),
+        out["n"].to_numpy(float),
     )
-    table_out["label"] = table_out["measure"].map(labels)
-    table_out["flag"] = table_out["measure"].map(FLAGGED_ITEMS).fillna("")
-    return table_out[CHANGE_COLUMNS].reset_index(drop=True)
+    out["label"] = out["measure"].map(labels)
+    out["flag"] = out["measure"].map(FLAGGED_ITEMS).fillna("")
+    return out[CHANGE_COLUMNS].reset_index(drop=True)
 
 
 def _item_labels() -> dict:
@@ -308,14 +332,14 @@ def provisional_dx_rates_from(
     ValueError
         When the table holds no PCL-5 facts.
     """
-    codes, window, rows, use = _rows(table, keep)
+    rows, use, codes, window = _rows(table, keep)
     method = definitions.ci_method
     base = table.patients["pcl5_baseline_dx"].array
     base_known = ~np.asarray(base.isna(), dtype=bool)
     base_yes = np.asarray(base.fillna(False), dtype=bool)
     post = rows["provisional_dx"].array
-    post_known = ~np.asarray(post.isna(), dtype=bool)[use]
-    post_yes = np.asarray(post.fillna(False), dtype=bool)[use]
+    post_known = ~np.asarray(post.isna(), dtype=bool).take(use)
+    post_yes = np.asarray(post.fillna(False), dtype=bool).take(use)
     both = base_known[codes] & post_known  # a diagnosis on both forms
     n_windows = len(table.meta["pcl5_timepoints"])
     n = np.bincount(window[both], minlength=n_windows)
