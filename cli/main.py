@@ -297,7 +297,7 @@ def _is_missing(value) -> bool:
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
-    from store.rollback import rollback
+    from store.rollbacks import rollback
 
     try:
         result = rollback(args.batch, _cli_user(args))

@@ -31,7 +31,7 @@ _EXPORTS = {
     "record_audit": "store.audit",
     "refresh_snapshot": "store.clinic",
     "resolve_conflicts": "store.conflicts",
-    "rollback": "store.rollback",
+    "rollback": "store.rollbacks",
     "sample_loaded": "store.sample",
     "start_session": "store.users",
 }

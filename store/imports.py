@@ -9,7 +9,7 @@ nothing is stored). Its canonical rows are then compared with the stored ones by
 - a row that changes a stored value is a **conflict**: stored as ``pending`` beside the current
   value until someone chooses to replace or keep (:func:`store.conflicts.resolve_conflicts`). A
   replaced value is kept as history (``replaced``, ``superseded_by_batch``) and comes back if the
-  replacing batch is rolled back (:mod:`store.rollback`).
+  replacing batch is rolled back (:mod:`store.rollbacks`).
 
 Days count from each patient's first session, so a new export with a different first session
 (an earlier session, or one that was corrected) would shift every day of that patient. Such a
@@ -44,7 +44,7 @@ from store.audit import record_audit
 from store.clinic import refresh_snapshot
 from store.db import get_engine, write_transaction
 from store.models import CURRENT, DATA_TABLES, DECLINED, IDENTITY, PENDING, Batch, Conflict
-from store.rollback import undo_batch
+from store.rollbacks import undo_batch
 from store.rows import (
     ACTIVE,
     IMPORT,

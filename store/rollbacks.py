@@ -1,4 +1,5 @@
-"""Rolling a batch back: remove exactly the rows it added and bring back the values it replaced."""
+"""Rolling batches back: remove exactly the rows a batch added and bring back the values it
+replaced (the module is plural so that `store.rollback` stays the function)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from store.clinic import refresh_snapshot
 from store.db import get_engine, write_transaction
 from store.imports import file_records, store_batch
 from store.models import Batch
-from store.rollback import undo_batch
+from store.rollbacks import undo_batch
 from store.rows import ACTIVE, SAMPLE, SYSTEM, utc_now
 from store.users import DIRECTOR, User
 

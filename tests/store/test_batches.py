@@ -14,7 +14,7 @@ from store.conflicts import conflict_detail, list_conflicts, resolve_conflicts
 from store.history import batch_details, list_batches
 from store.imports import import_upload
 from store.models import DATA_TABLES
-from store.rollback import rollback
+from store.rollbacks import rollback
 from store.sample import clear_sample, ensure_sample, sample_loaded
 from store.users import User
 from tests.store.fixtures import (  # noqa: F401

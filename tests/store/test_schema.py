@@ -86,7 +86,7 @@ def test_session_ttl_refuses(raw, match):
     [
         "store.imports",
         "store.conflicts",
-        "store.rollback",
+        "store.rollbacks",
         "store.history",
         "store.clinic",
         "store.sample",

@@ -16,7 +16,7 @@ from store import snapshot as snapshots
 from store.clinic import load_clinic
 from store.conflicts import list_conflicts, resolve_conflicts
 from store.imports import import_upload
-from store.rollback import rollback
+from store.rollbacks import rollback
 from store.rows import typed_column
 from tests.store.fixtures import (  # noqa: F401
     ASSESSMENTS,
