@@ -1,6 +1,5 @@
 """Data: upload a clinic's CSV exports, map their columns, validate, and store them as a batch."""
 
-import io
 import json
 import re
 from pathlib import Path
@@ -8,6 +7,20 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from analytics.core.problems import WARNING, problems_frame
+from analytics.ingest.mapping import (
+    ColumnMapping,
+    guess_column_days,
+    guess_mapping,
+    list_presets,
+    load_preset,
+    save_preset,
+    wide_to_long,
+)
+from analytics.ingest.options import ImportOptions
+from analytics.ingest.reader import read_table
+from analytics.ingest.redcap import convert_redcap
+from store import import_upload
 from ui import auth, state
 from ui import components as ui
 
@@ -67,8 +80,6 @@ last_report = st.session_state.get(REPORT_KEY)
 if last_report is not None:
     _show_report(last_report)
 
-import_files = state.analytics_function("importer", "import_files")
-ImportOptions = state.analytics_function("importer", "ImportOptions")
 TABLES = ("sessions", "assessments", "side_effects", "patients")
 # saved column mappings (git-ignored with the rest of var/)
 PRESET_DIR = Path("var/presets")
@@ -124,9 +135,6 @@ with st.expander("Import options", icon=":material/settings:"):
         help="Columns that look like names, contact details or full dates are removed.",
     )
 
-if import_files is None or ImportOptions is None:
-    ui.not_available("Uploading a clinic", "analytics.ingest.importer.import_files")
-    st.stop()
 if not uploads:
     st.caption("Choose files to start. Nothing is stored until you import them.")
     st.stop()
@@ -135,14 +143,7 @@ files = {f.name: f.getvalue() for f in uploads}
 
 
 def _read(name: str, payload: bytes) -> pd.DataFrame | None:
-    read_table = state.analytics_function("reader", "read_table")
-    if read_table is not None:
-        result = read_table(name, payload)
-        return result.frame
-    try:
-        return pd.read_csv(io.BytesIO(payload), dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    return read_table(name, payload).frame
 
 
 def _table_of(name: str) -> str | None:
@@ -151,14 +152,9 @@ def _table_of(name: str) -> str | None:
 
 
 mapping = None
-ColumnMapping = state.analytics_function("mapping", "ColumnMapping")
 
 # ---------------------------------------------------------------------------- conversions
 if kind.startswith("REDCap"):
-    convert_redcap = state.analytics_function("redcap", "convert_redcap")
-    if convert_redcap is None:
-        ui.not_available("REDCap conversion", "analytics.ingest.redcap.convert_redcap")
-        st.stop()
     source = st.selectbox("REDCap export file", list(files), key="redcap_file")
     frame = _read(source, files[source])
     if frame is None:
@@ -173,10 +169,9 @@ if kind.startswith("REDCap"):
         st.error("No `redcap_event_name` column: export the project as a longitudinal CSV.")
         st.stop()
     st.markdown("**Day of each event** (days since the first treatment session; 0 = baseline).")
-    guess_days = state.analytics_function("mapping", "guess_column_days")
     # "week_4_arm_1" -> "week_4": the arm suffix says nothing about the day
     stems = {e: re.sub(r"_arm_\d+$", "", e) for e in events}
-    by_stem = guess_days(list(stems.values())) if guess_days else {}
+    by_stem = guess_column_days(list(stems.values()))
     guessed = {e: by_stem.get(stem) for e, stem in stems.items()}
     event_table = st.data_editor(
         pd.DataFrame({"event": events, "day": [guessed.get(e) for e in events]}),
@@ -198,18 +193,12 @@ if kind.startswith("REDCap"):
         frame, events=event_days, id_field=id_field or None, file=source
     )
     if any(p.severity == "error" for p in converted_problems):
-        problems_frame = state.analytics_function("problems", "problems_frame")
         st.error("The REDCap export could not be converted.")
         st.dataframe(problems_frame(converted_problems), hide_index=True)
         st.stop()
     files = {f"{name}.csv": t.to_csv(index=False).encode("utf-8") for name, t in tables.items()}
 
 elif kind.startswith("Wide"):
-    wide_to_long = state.analytics_function("mapping", "wide_to_long")
-    guess_days = state.analytics_function("mapping", "guess_column_days")
-    if wide_to_long is None or guess_days is None:
-        ui.not_available("Wide-sheet conversion", "analytics.ingest.mapping.wide_to_long")
-        st.stop()
     source = st.selectbox("Wide sheet", list(files), key="wide_file")
     frame = _read(source, files[source])
     if frame is None:
@@ -221,7 +210,7 @@ elif kind.startswith("Wide"):
     instrument = w2.selectbox(
         "Instrument of the totals", ["PCL-5", "PHQ-9", "GAD-7", "BDI-II", "MADRS"], key="wide_instr"
     )
-    guessed = guess_days(columns)
+    guessed = guess_column_days(columns)
     st.markdown("**Day of each column** (blank: not a timepoint, left out).")
     day_table = st.data_editor(
         pd.DataFrame(
@@ -249,7 +238,6 @@ elif kind.startswith("Wide"):
         ignore=ignore,
     )
     if any(p.severity == "error" for p in converted_problems):
-        problems_frame = state.analytics_function("problems", "problems_frame")
         st.error("The wide sheet could not be converted.")
         st.dataframe(problems_frame(converted_problems), hide_index=True)
         st.stop()
@@ -261,7 +249,6 @@ elif kind.startswith("Wide"):
 
 # ---------------------------------------------------------------------------- column mapping
 else:
-    guess_mapping = state.analytics_function("mapping", "guess_mapping")
     assigned = {}
     unknown = [name for name in files if _table_of(name) is None]
     if unknown:
@@ -279,7 +266,7 @@ else:
         if table and table != "(skip)":
             renamed[name if _table_of(name) else f"{table}.csv"] = payload
     files = renamed
-    if guess_mapping is not None and ColumnMapping is not None and files:
+    if files:
         headers = {}
         for name, payload in files.items():
             frame = _read(name, payload)
@@ -288,9 +275,7 @@ else:
                     [c for c in frame.columns if c != "_row"]
                 )
         guessed = guess_mapping(headers)
-        list_presets = state.analytics_function("mapping", "list_presets")
-        load_preset = state.analytics_function("mapping", "load_preset")
-        presets = list_presets(PRESET_DIR) if list_presets else []
+        presets = list_presets(PRESET_DIR)
         if presets:
             preset = st.selectbox(
                 "Column mapping",
@@ -328,7 +313,6 @@ else:
                 else:
                     columns_map.setdefault(r[0], {})[r[1]] = target
             mapping = ColumnMapping(columns=columns_map, values=guessed.values, totals=totals_map)
-            save_preset = state.analytics_function("mapping", "save_preset")
             p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
             preset_name = p1.text_input(
                 "Save this mapping as a preset named",
@@ -348,8 +332,6 @@ else:
         st.stop()
 
 # ---------------------------------------------------------------------------- import
-from analytics.core.problems import WARNING, problems_frame  # noqa: E402
-from store import import_upload  # noqa: E402
 
 with st.status("Reading, validating and storing…", expanded=True) as status:
     st.write(f"{len(files)} file(s): " + ", ".join(files))

@@ -3,8 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from store import conflict_detail, list_batches, list_conflicts, resolve_conflicts, rollback
-from store.batches import batch_details
+from store import (
+    batch_details,
+    conflict_detail,
+    list_batches,
+    list_conflicts,
+    resolve_conflicts,
+    rollback,
+)
 from ui import auth
 
 user = auth.require_page("import_history")
