@@ -3,11 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from ui import auth, state
+from analytics.metrics.claims import claims_summary_from
+from ui import auth, results
 from ui import components as ui
+from ui.cohort import get_context
+from ui.settings import current_definitions
 
 auth.require_page("claims")
-context = state.get_context()
+context = get_context()
 ui.page_header(
     "Claims check",
     context,
@@ -17,18 +20,11 @@ ui.page_header(
 if ui.empty_state(context):
     st.stop()
 try:
-    definitions = state.current_definitions("PCL-5")
+    definitions = current_definitions("PCL-5")
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
-summary = None
-if definitions is not None:
-    summary = state.call_cached(
-        "claims", "claims_summary", context.key + "|claims", context.data, definitions
-    )
-if summary is None:
-    ui.not_available("Claims check", "analytics.metrics.claims.claims_summary")
-    st.stop()
+summary = results.cohort_result(claims_summary_from, context, definitions)
 
 st.markdown(
     'The claim usually cites "research published in Clinical Neuropsychology"; the source is '
@@ -89,14 +85,16 @@ for key, title in TITLES.items():
             help="Score minus baseline; negative = better. " + check["population"],
         )
         c1.caption(f"{ci}; n = {check['n']}")
+        # Each label names its population: the Overview's "Scored at week 4" counts among
+        # every patient who started, and its observed response among everyone scored.
         ui.rate_metric(
             c2,
-            "Scored at the timepoint",
+            check["scored_label"],
             check["scored"],
-            help="Patients with a baseline who have a score in the window; the rest "
-            "are missing data, which can flatter a claim.",
+            help="Patients with a baseline score who started treatment and have a score in "
+            "the window; the rest are missing data, which can flatter a claim.",
         )
-        ui.rate_metric(c3, "Response, observed", check["response"])
+        ui.rate_metric(c3, check["response_label"], check["response"])
         if check.get("still_responding") is not None:
             ui.rate_metric(
                 c4,
@@ -105,7 +103,7 @@ for key, title in TITLES.items():
                 help="Intention to treat: " + ui.format_rate(check.get("still_responding_itt")),
             )
         else:
-            ui.rate_metric(c4, "Response, intention to treat", check["response_itt"])
+            ui.rate_metric(c4, check["response_itt_label"], check["response_itt"])
         st.caption(
             f"Paired t test {_p(check.get('p_value'))}; Wilcoxon signed-rank "
             f"{_p(check.get('p_wilcoxon'))}. Rule: {check['rule']}"

@@ -3,26 +3,28 @@
 import pandas as pd
 import streamlit as st
 
-from ui import auth, figures, state
+from analytics.metrics.attrition import attrition_flow_from
+from analytics.metrics.groups import group_outcomes_from
+from analytics.metrics.not_on_track import not_on_track_from, not_on_track_rule
+from analytics.metrics.safety import effect_label
+from ui import auth, figures, results
 from ui import components as ui
+from ui.cohort import get_context
+from ui.settings import current_definitions
 
 auth.require_page("cohorts")
-context = state.get_context()
+context = get_context()
 ui.page_header(
     "Cohorts & patients", context, caption="For clinicians: who is doing well, who is not."
 )
 if ui.empty_state(context):
     st.stop()
 try:
-    definitions = state.current_definitions("PCL-5")
+    definitions = current_definitions("PCL-5")
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
-if definitions is None:
-    ui.not_available("Outcome definitions", "analytics.core.definitions")
-    st.stop()
 described = definitions.describe()
-key = context.key + "|cohorts"
 labels = [w.label for w in definitions.windows]
 
 tab_groups, tab_funnel, tab_track, tab_patient = st.tabs(
@@ -31,7 +33,7 @@ tab_groups, tab_funnel, tab_track, tab_patient = st.tabs(
 
 # ---------------------------------------------------------------------------- groups
 with tab_groups:
-    columns = ["route", *context.data.extra_patient_columns]
+    columns = ["route", *context.loaded.data.extra_patient_columns]
     g1, g2 = st.columns(2)
     by = g1.selectbox(
         "Compare by",
@@ -45,62 +47,53 @@ with tab_groups:
         index=labels.index("week 4") if "week 4" in labels else 0,
         key="cohort_tp",
     )
-    table = state.call_cached(
-        "groups", "group_outcomes", f"{key}|groups|{by}", context.data, definitions, by
-    )
-    if table is None:
-        ui.not_available("Group comparison", "analytics.metrics.groups.group_outcomes")
+    table = results.cohort_result(group_outcomes_from, context, definitions, by)
+    at = table[table["timepoint"] == timepoint]
+    if by == "route":
+        at = at.assign(group=at["group"].map(figures.route_label))
+    tidy = pd.concat(
+        [
+            at.assign(
+                population="observed",
+                k=at["responders"],
+                n=at["n"],
+                rate=at["response_rate"],
+                ci_low=at["response_ci_low"],
+                ci_high=at["response_ci_high"],
+            ),
+            at.assign(
+                population="itt",
+                k=at["responders_itt"],
+                n=at["patients"],
+                rate=at["response_itt_rate"],
+                ci_low=at["response_itt_ci_low"],
+                ci_high=at["response_itt_ci_high"],
+            ),
+        ]
+    )[["group", "population", "k", "n", "rate", "ci_low", "ci_high"]]
+    tidy = tidy[tidy["n"] > 0].assign(measure=f"Response at {timepoint}")
+    if tidy.empty:
+        st.info(f"Nobody in this cohort was scored at {timepoint}.")
     else:
-        at = table[table["timepoint"] == timepoint]
-        if by == "route":
-            at = at.assign(group=at["group"].map(figures.route_label))
-        tidy = pd.concat(
-            [
-                at.assign(
-                    population="observed",
-                    k=at["responders"],
-                    n=at["n"],
-                    rate=at["response_rate"],
-                    ci_low=at["response_ci_low"],
-                    ci_high=at["response_ci_high"],
-                ),
-                at.assign(
-                    population="itt",
-                    k=at["responders_itt"],
-                    n=at["patients"],
-                    rate=at["response_itt_rate"],
-                    ci_low=at["response_itt_ci_low"],
-                    ci_high=at["response_itt_ci_high"],
-                ),
-            ]
-        )[["group", "population", "k", "n", "rate", "ci_low", "ci_high"]]
-        tidy = tidy[tidy["n"] > 0].assign(measure=f"Response at {timepoint}")
-        if tidy.empty:
-            st.info(f"Nobody in this cohort was scored at {timepoint}.")
-        else:
-            fig = figures.rate_bars_figure(
-                tidy,
-                x="group",
-                x_title=by.replace("_", " ").capitalize(),
-                y_title="Responders (%)",
+        fig = figures.rate_bars_figure(
+            tidy,
+            x="group",
+            x_title=by.replace("_", " ").capitalize(),
+            y_title="Responders (%)",
+        )
+        st.caption(f"Response: {described['response']}. {described['populations']}.")
+        if at["small"].any():
+            st.warning(
+                "Some groups have fewer than 11 patients: read their rates with care "
+                "(and do not publish them; CMS small-cell policy).",
+                icon=":material/warning:",
             )
-            st.caption(f"Response: {described['response']}. {described['populations']}.")
-            if at["small"].any():
-                st.warning(
-                    "Some groups have fewer than 11 patients: read their rates with care "
-                    "(and do not publish them; CMS small-cell policy).",
-                    icon=":material/warning:",
-                )
-            ui.show_figure(fig, at, f"groups_{by}")
+        ui.show_figure(fig, at, f"groups_{by}")
 
 # ---------------------------------------------------------------------------- attrition
 with tab_funnel:
-    flow = state.call_cached(
-        "attrition", "attrition_flow", f"{key}|flow", context.data, definitions
-    )
-    if flow is None:
-        ui.not_available("Attrition funnel", "analytics.metrics.attrition.attrition_flow")
-    elif flow.empty or not (flow["n"] > 0).any():
+    flow = results.cohort_result(attrition_flow_from, context, definitions)
+    if flow.empty or not (flow["n"] > 0).any():
         st.info("No patient has a session yet.")
     else:
         overall = flow[flow["route"] == flow["route"].iloc[0]]
@@ -144,15 +137,9 @@ with tab_funnel:
 
 # ---------------------------------------------------------------------------- not on track
 with tab_track:
-    rule = state.analytics_function("not_on_track", "not_on_track_rule")
-    if rule is not None:
-        st.caption(f"Not on track: {rule(definitions)}")
-    track = state.call_cached(
-        "not_on_track", "not_on_track", f"{key}|not_on_track", context.data, definitions
-    )
-    if track is None:
-        ui.not_available("Not-on-track list", "analytics.metrics.not_on_track.not_on_track")
-    elif track.empty:
+    st.caption(f"Not on track: {not_on_track_rule(definitions)}")
+    track = results.cohort_result(not_on_track_from, context, definitions)
+    if track.empty:
         st.success("Every patient with enough sessions or weeks of follow-up is on track.")
     else:
         shown = track.drop(columns="rule").assign(route=track["route"].map(figures.route_label))
@@ -170,7 +157,9 @@ with tab_track:
 
 # ---------------------------------------------------------------------------- one patient
 with tab_patient:
-    ids = context.data.patients["patient_id"]
+    # the cohort's ids from the per-patient table: no copy of the cohort's tables
+    people = results.patient_table(context, definitions)
+    ids = pd.Series(people.index.ids[context.keep(people)], dtype="string")
     help_text = "The id as it was uploaded; no names or dates are kept."
     if len(ids) <= 2000:
         pid = st.selectbox(
@@ -187,10 +176,9 @@ with tab_patient:
         if pid not in set(ids):
             st.warning(f"No patient {pid!r} in this cohort.")
             st.stop()
-    one = context.data.with_patients([pid])
+    one = context.loaded.data.with_patients([pid])
     scores = one.assessments[["day", "instrument", "total"]].rename(columns={"total": "score"})
     sessions = one.sessions[["day", "session_number", "route"]]
-    effect_label = state.analytics_function("safety", "effect_label") or str
     effects = one.side_effects[["day", "effect"]].assign(
         effect=lambda f: f["effect"].map(effect_label)
     )

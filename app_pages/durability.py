@@ -1,13 +1,19 @@
 """Durability: how long response lasts, sustained response and relapse after remission."""
 
-import pandas as pd
 import streamlit as st
 
-from ui import auth, figures, state
+from analytics.metrics.durability import (
+    durability_summary_from,
+    event_curves_from,
+    sustained_response_from,
+)
+from ui import auth, figures, results
 from ui import components as ui
+from ui.cohort import get_context
+from ui.settings import current_definitions
 
 auth.require_page("durability")
-context = state.get_context()
+context = get_context()
 ui.page_header(
     "Durability",
     context,
@@ -17,40 +23,20 @@ if ui.empty_state(context):
     st.stop()
 
 try:
-    definitions = state.current_definitions("PCL-5")
+    definitions = current_definitions("PCL-5")
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
-if definitions is None or state.analytics_function("durability", "kaplan_meier") is None:
-    ui.not_available("Durability", "analytics.metrics.durability")
-    st.stop()
-key = context.key + "|durability"
-summary = state.call_cached("durability", "durability_summary", key, context.data, definitions)
+summary = results.cohort_result(durability_summary_from, context, definitions)
 st.caption(summary["definition"])
 
 group_by_route = st.toggle("Separate curves by route", key="durability_by_route")
 
 
-def _km_frames(times_fn: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    events = state.call_cached(
-        "durability", times_fn, f"{key}|{times_fn}", context.data, definitions
-    )
-    if events is None or events.empty:
-        return pd.DataFrame(), pd.DataFrame()
-    if group_by_route:
-        routes = context.data.patients[["patient_id", "route"]]
-        events = events.merge(routes, on="patient_id", how="left")
-        parts = [(r, g) for r, g in events.groupby("route", dropna=False)]
-    else:
-        parts = [(None, events)]
-    curves, medians = [], []
-    kaplan_meier = state.analytics_function("durability", "kaplan_meier")
-    for route, part in parts:
-        km = kaplan_meier(part["time"].to_numpy(float), part["event"].to_numpy(bool))
-        curve = km.curve.assign(group=route) if route is not None else km.curve
-        curves.append(curve)
-        medians.append({"group": route, "median": km.median, **km.to_dict()})
-    return pd.concat(curves, ignore_index=True), pd.DataFrame(medians)
+def _km_frames(analysis: str):
+    """The cohort's Kaplan-Meier curves of ``analysis`` (one per route when asked)."""
+    by = "route" if group_by_route else None
+    return results.cohort_result(event_curves_from, context, definitions, analysis, by=by)
 
 
 def _median_text(stats: dict) -> str:
@@ -92,7 +78,7 @@ _median_metric(
 _median_metric(m3, "Median time to response", summary["time_to_response"])
 
 st.subheader("Time to loss of response")
-curve, medians = _km_frames("loss_of_response_times")
+curve, medians = _km_frames("loss_of_response")
 if curve.empty:
     st.info("No responder has a later score yet: nothing to follow.")
 else:
@@ -106,9 +92,10 @@ else:
     ui.show_figure(fig, curve, "loss_of_response_curve")
 
 st.subheader("Week-4 responders still responding later")
-sustained = state.call_cached(
-    "durability", "sustained_response", f"{key}|sustained", context.data, definitions
-)
+labels = [w.label for w in definitions.windows]
+sustained = None
+if "week 4" in labels and {"week 8", "week 12"} <= set(labels):
+    sustained = results.cohort_result(sustained_response_from, context, definitions)
 if sustained is None or sustained.empty or not (sustained["n"] > 0).any():
     st.info("No week-4 responders in this cohort.")
 else:
@@ -122,7 +109,7 @@ else:
     ui.show_figure(fig, sustained, "sustained_response")
 
 st.subheader("Relapse after remission")
-curve, medians = _km_frames("relapse_after_remission_times")
+curve, medians = _km_frames("relapse_after_remission")
 if curve.empty:
     st.info("No remitter has a later score yet.")
 else:

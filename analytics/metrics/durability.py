@@ -44,6 +44,7 @@ __all__ = [
     "durability_facts",
     "durability_summary",
     "durability_summary_from",
+    "event_curves_from",
     "event_times_from",
     "kaplan_meier",
     "loss_of_response_times",
@@ -726,3 +727,64 @@ def durability_summary(
     """:func:`durability_summary_from` every patient of ``data``."""
     table = _table(data, definitions)
     return durability_summary_from(table, table.keep(), definitions, ci_method=ci_method)
+
+
+def event_curves_from(
+    table: PatientTable,
+    keep: np.ndarray,
+    definitions: OutcomeDefinitions,
+    analysis: str,
+    *,
+    by: str | None = None,
+    ci_method: str = "log-log",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Kaplan-Meier curve of one analysis for the cohort ``keep``, or one per group.
+
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table for ``definitions`` (with :func:`durability_facts`).
+    keep : numpy.ndarray of bool
+        The cohort.
+    definitions : OutcomeDefinitions
+    analysis : {"time_to_response", "loss_of_response", "relapse_after_remission"}
+    by : str, optional
+        A column of ``table.patients`` (e.g. ``"route"``, the route of the first session) to
+        estimate one curve per value of; a patient without a value is a group of its own,
+        ``None``, last.
+    ci_method : {"log-log", "linear"}
+        Pointwise band (see :func:`kaplan_meier`).
+
+    Returns
+    -------
+    curves : pandas.DataFrame
+        :data:`CURVE_COLUMNS` of each curve, plus ``group`` with ``by``; empty when no patient
+        of the cohort is in the analysis.
+    medians : pandas.DataFrame
+        One row per curve: ``group`` (None without ``by``), ``median`` and
+        :meth:`KaplanMeier.to_dict`'s fields.
+
+    Raises
+    ------
+    ValueError
+        When ``analysis`` is unknown or ``by`` is not a column of the table.
+    """
+    rows, time, event = _analysis_rows(table, keep, analysis)
+    if not len(rows):
+        return pd.DataFrame(), pd.DataFrame()
+    if by is None:
+        parts = [(None, np.ones(len(rows), dtype=bool))]
+    else:
+        if by not in table.patients.columns or by == "patient_id":
+            raise ValueError(f"cannot group by {by!r}: not a column of the per-patient table")
+        codes, values = pd.factorize(table.patients[by].array.take(rows), sort=True)
+        # sorted values, then the patients without one (as groupby with dropna=False)
+        parts = [(values[i], codes == i) for i in range(len(values))]
+        if (codes < 0).any():
+            parts.append((None, codes < 0))
+    curves, medians = [], []
+    for group, members in parts:  # a handful of groups
+        km = kaplan_meier(time[members], event[members], ci_method=ci_method)
+        curves.append(km.curve.assign(group=group) if by is not None else km.curve)
+        medians.append({"group": group, "median": km.median, **km.to_dict()})
+    return pd.concat(curves, ignore_index=True), pd.DataFrame(medians)

@@ -304,3 +304,30 @@ def test_keep_is_a_mask_not_ids(tables):
     keep = np.zeros(len(table), dtype=bool)
     empty = durability.durability_summary_from(table, keep, DEFINITIONS["pcl5"])
     assert empty["time_to_response"]["n"] == 0
+
+
+@pytest.mark.parametrize("by", [None, "route"])
+@pytest.mark.parametrize("cohort", ["everyone", "nasal", "empty"])
+def test_event_curves_are_the_curves_of_the_event_times(clinic, tables, by, cohort):
+    # what the Durability page drew from the event times: one curve per route (missing last)
+    defs = DEFINITIONS["pcl5"]
+    table = tables["pcl5"]
+    keep = table.keep(_cohort(clinic, cohort))
+    curves, medians = durability.event_curves_from(table, keep, defs, "loss_of_response", by=by)
+    events = durability.event_times_from(table, keep, defs, "loss_of_response")
+    if events.empty:
+        assert curves.empty and medians.empty
+        return
+    if by is None:
+        parts = [(None, events)]
+    else:
+        routes = clinic.patients[["patient_id", "route"]]
+        events = events.merge(routes, on="patient_id", how="left")
+        parts = list(events.groupby("route", dropna=False))
+    expected_curves, expected_medians = [], []
+    for group, part in parts:
+        km = durability.kaplan_meier(part["time"].to_numpy(float), part["event"].to_numpy(bool))
+        expected_curves.append(km.curve.assign(group=group) if by is not None else km.curve)
+        expected_medians.append({"group": group, "median": km.median, **km.to_dict()})
+    assert_frame_equal(curves, pd.concat(expected_curves, ignore_index=True), check_dtype=False)
+    assert_frame_equal(medians, pd.DataFrame(expected_medians), check_dtype=False)
