@@ -7,6 +7,12 @@ duplicates, puts every row on the patient's day axis (day 0 = first treatment se
 the sessions, matches side effects to sessions and validates the result. Any ERROR anywhere and
 ``data`` is None; every problem found is reported, not only the first.
 
+Each stage is a module of its own: :mod:`~analytics.ingest.discovery` (the files and their
+tables), :mod:`~analytics.ingest.columns` (headers onto the contract),
+:mod:`~analytics.ingest.cells` (numbers, dates, text), :mod:`~analytics.ingest.prepare` (one
+file's rows), :mod:`~analytics.ingest.assemble` (the canonical tables) and
+:mod:`~analytics.ingest.collector` (the problems); this module runs them.
+
 The rules for dates, days and their edge cases are written in ``docs/data-contract.md``.
 """
 
