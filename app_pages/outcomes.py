@@ -1,27 +1,54 @@
 """Outcomes: scores over time, response and remission by timepoint, clusters and items."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import auth, figures, state
+from analytics.core.instruments import get_instrument
+from analytics.core.patient_table import PatientTable, patient_index
+from analytics.core.stats import rate
+from analytics.metrics.outcomes import timepoint_outcomes_from
+from analytics.metrics.pcl5_depth import cluster_change_from, item_change_from, items_moved_most
+from analytics.metrics.trajectories import mean_trajectory_from, patient_trajectories_from
+from analytics.reference.published import published_benchmarks
+from ui import auth, figures, results
 from ui import components as ui
+from ui.cohort import get_context
+from ui.settings import current_definitions
 
 # bins with fewer patients than this are too noisy to draw (the download keeps them)
 MIN_BIN = 10
 
 
-def _total_max(name: str) -> float | None:
-    get_instrument = state.analytics_function("instruments", "get_instrument")
-    return None if get_instrument is None else float(get_instrument(name).total_max)
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _instrument_patients(version: str, _data) -> tuple[PatientTable, list[str], np.ndarray]:
+    """Which patients have an assessment of each instrument, once per data version: a table of
+    the clinic's patients (for the cohort's mask), the instruments, and a row of flags over the
+    patients per instrument."""
+    index = patient_index(_data)
+    a = _data.assessments
+    codes = index.positions(a["patient_id"])
+    instrument, names = pd.factorize(a["instrument"])
+    known = (codes >= 0) & (instrument >= 0)
+    has = np.zeros((len(names), len(index)), dtype=bool)
+    has[instrument[known], codes[known]] = True
+    return PatientTable.from_facts(index, []), [str(name) for name in names], has
+
+
+def _instruments(context) -> list[str]:
+    """The instruments with at least one assessment in the cohort (no copy of its tables)."""
+    patients, names, has = _instrument_patients(context.loaded.version, context.loaded.data)
+    present = (has & context.keep(patients)).any(axis=1)  # the cohort's mask is shared
+    return sorted(name for name, found in zip(names, present) if found)
 
 
 auth.require_page("outcomes")
-context = state.get_context()
+context = get_context()
 ui.page_header("Outcomes", context, caption="How scores change over the course of treatment.")
 if ui.empty_state(context):
     st.stop()
 
-present = sorted(context.data.assessments["instrument"].dropna().unique().tolist())
+present = _instruments(context)
 if not present:
     st.info("No assessments in this cohort.")
     st.stop()
@@ -33,7 +60,7 @@ instrument = c1.selectbox(
     key="outcomes_instrument",
 )
 group_options = {"route": "Route", "none": "All patients together"}
-for column in context.data.extra_patient_columns:
+for column in context.loaded.data.extra_patient_columns:
     group_options[f"extra:{column}"] = column.replace("_", " ").capitalize()
 group_choice = c2.selectbox(
     "Compare by", list(group_options), format_func=group_options.get, key="outcomes_group"
@@ -47,15 +74,11 @@ x_axis = c3.radio(
 )
 
 try:
-    definitions = state.current_definitions(instrument)
+    definitions = current_definitions(instrument)
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
-if definitions is None:
-    ui.not_available("Outcome definitions", "analytics.core.definitions")
-    st.stop()
 described = definitions.describe()
-key = f"{context.key}|{instrument}"
 
 
 # ---------------------------------------------------------------------------- trajectories
@@ -63,13 +86,10 @@ st.subheader(f"Mean {instrument} over time")
 axis = "session" if x_axis == "Session number" else "week"
 by = None if group_choice == "none" else group_choice.removeprefix("extra:")
 x_title = "Sessions given before the score" if axis == "session" else "Weeks since first session"
-means = state.call_cached(
-    "trajectories", "mean_trajectory", f"{key}|mean|{axis}|{by}", context.data, definitions,
-    axis=axis, by=by, include_overall=False,
-)  # fmt: skip
-if means is None:
-    ui.not_available("Mean scores over time", "analytics.metrics.trajectories.mean_trajectory")
-elif means.empty:
+means = results.cohort_result(
+    mean_trajectory_from, context, definitions, axis=axis, by=by, include_overall=False
+)
+if means.empty:
     st.info("No patient in this cohort has a baseline and a later score.")
 elif not (means["n"] >= MIN_BIN).any():
     st.info(
@@ -86,9 +106,7 @@ else:
         y_title=f"Mean {instrument} total (points)",
         x_title=x_title,
     )
-    total_max = _total_max(instrument)
-    if total_max is not None:
-        fig.update_yaxes(range=[0, total_max])
+    fig.update_yaxes(range=[0, float(get_instrument(instrument).total_max)])
     st.caption(
         "Patients with a baseline; each counts once per bin. Mean with t-based 95% CI (band); "
         f"{'week' if axis == 'week' else 'session'} 0 is the baseline "
@@ -101,11 +119,10 @@ else:
 
 # ---------------------------------------------------------------------------- spaghetti
 with st.expander("Individual patients (pseudonymous ids)", icon=":material/timeline:"):
-    series = state.call_cached(
-        "trajectories", "patient_trajectories", f"{key}|series|{axis}|{by}", context.data,
-        definitions, axis=axis, by=by,
-    )  # fmt: skip
-    if series is None or series.empty:
+    series = results.cohort_result(
+        patient_trajectories_from, context, definitions, axis=axis, by=by
+    )
+    if series.empty:
         st.caption("No scores to draw.")
     else:
         ids = pd.Index(series["patient_id"].unique()).sort_values()
@@ -127,13 +144,7 @@ with st.expander("Individual patients (pseudonymous ids)", icon=":material/timel
 # ---------------------------------------------------------------------------- rates
 st.subheader("Response, remission and change by timepoint")
 rate_rows = []
-all_results = (
-    state.call_cached(
-        "outcomes", "timepoint_outcomes", f"{key}|timepoints", context.data, definitions
-    )
-    or []
-)
-rate_fn = state.analytics_function("stats", "rate")
+all_results = results.cohort_result(timepoint_outcomes_from, context, definitions)
 for tp in all_results:
     for measure, observed, itt in (
         ("Response", tp.response, tp.response_itt),
@@ -151,7 +162,7 @@ for tp in all_results:
                 "timepoint": tp.label,
                 "measure": "Reliable improvement",
                 "population": "observed",
-                **rate_fn(rc.improved, rc.n, method=definitions.ci_method).to_dict(),
+                **rate(rc.improved, rc.n, method=definitions.ci_method).to_dict(),
             }
         )
 rates = pd.DataFrame(rate_rows)
@@ -173,24 +184,22 @@ else:
             f"(r = {reliable[0].r:g}, SD = {reliable[0].sd:.1f})."
         )
 
-published = state.analytics_function("benchmarks", "published_benchmarks")
-if published is not None:
-    with st.expander("Published figures (other populations)", icon=":material/menu_book:"):
-        st.caption(
-            "Trials and real-world cohorts set beside a clinic's numbers for context only: "
-            "different patients, instruments and schedules."
-        )
-        st.dataframe(
-            published(),
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "value": st.column_config.NumberColumn(format="%.3g"),
-                "ci_low": st.column_config.NumberColumn(format="%.3g"),
-                "ci_high": st.column_config.NumberColumn(format="%.3g"),
-                "n": st.column_config.NumberColumn(format="%d"),
-            },
-        )
+with st.expander("Published figures (other populations)", icon=":material/menu_book:"):
+    st.caption(
+        "Trials and real-world cohorts set beside a clinic's numbers for context only: "
+        "different patients, instruments and schedules."
+    )
+    st.dataframe(
+        published_benchmarks(),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "value": st.column_config.NumberColumn(format="%.3g"),
+            "ci_low": st.column_config.NumberColumn(format="%.3g"),
+            "ci_high": st.column_config.NumberColumn(format="%.3g"),
+            "n": st.column_config.NumberColumn(format="%d"),
+        },
+    )
 
 # ---------------------------------------------------------------------------- clusters and items
 st.subheader("Symptom clusters and items")
@@ -205,42 +214,31 @@ else:
         else 0,
         key="depth_timepoint",
     )
-    clusters = state.call_cached(
-        "pcl5_depth", "cluster_change", f"{key}|clusters", context.data, definitions
-    )
-    items = state.call_cached(
-        "pcl5_depth", "item_change", f"{key}|items", context.data, definitions
-    )
-    moved_most = state.analytics_function("pcl5_depth", "items_moved_most")
+    clusters = results.cohort_result(cluster_change_from, context, definitions)
+    items = results.cohort_result(item_change_from, context, definitions)
     d1, d2 = st.columns(2)
     with d1:
-        if clusters is None:
-            ui.not_available("Cluster B-E change", "analytics.metrics.pcl5_depth.cluster_change")
+        at = clusters[clusters["timepoint"] == timepoint]
+        if at.empty:
+            st.caption("No cluster scores at this timepoint.")
         else:
-            at = clusters[clusters["timepoint"] == timepoint]
-            if at.empty:
-                st.caption("No cluster scores at this timepoint.")
-            else:
-                fig = figures.change_bars_figure(
-                    at, category="label", title=f"DSM-5 symptom clusters at {timepoint}"
-                )
-                ui.show_figure(fig, at, "cluster_change")
+            fig = figures.change_bars_figure(
+                at, category="label", title=f"DSM-5 symptom clusters at {timepoint}"
+            )
+            ui.show_figure(fig, at, "cluster_change")
     with d2:
-        if items is None or moved_most is None:
-            ui.not_available("Item change", "analytics.metrics.pcl5_depth.item_change")
+        top = items_moved_most(items, timepoint, top=5)
+        flagged = items[(items["timepoint"] == timepoint) & (items["flag"] != "")]
+        shown = pd.concat([flagged, top]).drop_duplicates("measure")
+        if shown.empty:
+            st.caption("No item scores at this timepoint.")
         else:
-            top = moved_most(items, timepoint, top=5)
-            flagged = items[(items["timepoint"] == timepoint) & (items["flag"] != "")]
-            shown = pd.concat([flagged, top]).drop_duplicates("measure")
-            if shown.empty:
-                st.caption("No item scores at this timepoint.")
-            else:
-                fig = figures.change_bars_figure(
-                    shown,
-                    category="label",
-                    title=f"Sleep, intrusions and the items that moved most at {timepoint}",
-                )
-                ui.show_figure(fig, items[items["timepoint"] == timepoint], "item_change")
+            fig = figures.change_bars_figure(
+                shown,
+                category="label",
+                title=f"Sleep, intrusions and the items that moved most at {timepoint}",
+            )
+            ui.show_figure(fig, items[items["timepoint"] == timepoint], "item_change")
     st.caption(
         "Patients with the cluster or item answered on both the baseline and the timepoint form; "
         "t-based 95% CI of the mean change. Item 1: intrusive memories; item 20: sleep."
