@@ -6,36 +6,11 @@ import math
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from analytics.core.definitions import OutcomeDefinitions
-from analytics.metrics.safety import _per_group
 from analytics.report.summary import build_summary
-
-
-@pytest.mark.parametrize("n_groups", [1, 3])
-def test_per_group_matches_groupby(n_groups):
-    rng = np.random.default_rng(n_groups)
-    n = 500
-    exposed = pd.DataFrame(
-        {
-            "patient_id": rng.integers(-1, 40, n),  # -1: a missing id, one value of its own
-            "group": pd.Categorical(rng.choice([f"g{i}" for i in range(n_groups)], n)),
-        }
-    )
-    # a category with no rows at all
-    exposed["group"] = exposed["group"].cat.add_categories(["unused"])
-    for mask in (np.ones(n, bool), rng.random(n) < 0.3, np.zeros(n, bool)):
-        patients, sessions = _per_group(exposed, mask)
-        grouped = exposed[mask].groupby("group", observed=True)
-        expected_p = grouped["patient_id"].nunique()
-        expected_s = grouped.size()
-        for name in exposed["group"].cat.categories:
-            assert patients[name] == expected_p.get(name, 0)
-            assert sessions[name] == expected_s.get(name, 0)
-
 
 # ---------------------------------------------------------------------------------------------
 # The whole summary, pinned: tests/data/sample_summary_reference.json.gz holds build_summary's

@@ -1,0 +1,235 @@
+"""Blood pressure: pre-dose readings above the hold limit, and rises from pre-dose to peak.
+
+Each session's flags are facts of the per-patient table (``safety_sessions``: NA when a
+reading the flag needs is missing), worked out with the table's
+:class:`~analytics.metrics.safety.settings.BPSettings`; a cohort's rates count them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from analytics.core.contract import ClinicData
+from analytics.core.ids import text_of
+from analytics.core.patient_table import PatientTable
+from analytics.metrics.safety.facts import patient_ids_of, safety_table, settings_of
+from analytics.metrics.safety.grouping import (
+    distinct_per_group,
+    grouping_of,
+    level_rows,
+    rate_frame,
+)
+from analytics.metrics.safety.settings import (
+    ALL,
+    BP_MEASURES,
+    EFFECT_LEVEL_GROUPS,
+    BPSettings,
+    SafetySettings,
+    order_groups,
+)
+
+__all__ = [
+    "BP_MEASURES",
+    "blood_pressure_rates",
+    "blood_pressure_rates_from",
+    "blood_pressure_sessions",
+    "blood_pressure_sessions_from",
+    "bp_rise_distribution",
+    "bp_rise_distribution_from",
+    "describe",
+]
+
+READINGS = ["bp_systolic_pre", "bp_diastolic_pre", "bp_systolic_peak", "bp_diastolic_peak"]
+
+
+def _cohort_rows(table: PatientTable, keep: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(keep[table.long["safety_sessions"]["code"].to_numpy()])
+
+
+def blood_pressure_sessions_from(
+    table: PatientTable, keep: np.ndarray, definitions=None
+) -> pd.DataFrame:
+    """One row per session of the cohort with its blood-pressure flags and rises.
+
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table (with :func:`~analytics.metrics.safety.safety_facts`).
+    keep : numpy.ndarray of bool
+        The cohort (:meth:`PatientTable.keep`).
+    definitions : OutcomeDefinitions, optional
+        Not used; accepted for one signature.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id``, ``day``, ``session_number``, ``route``, the four readings,
+        ``older`` (patient known to be ``older_age``+), ``systolic_limit`` (the pre-dose limit
+        applied), ``pre_dose_above``, ``systolic_rise``, ``diastolic_rise`` (peak minus
+        pre-dose, mmHg), ``systolic_rise_flag``, ``diastolic_rise_flag``, ``rise_flag``.
+        Flags are nullable booleans, NA when a reading they need is missing.
+
+    Notes
+    -----
+    * ``pre_dose_above``: systolic > limit or diastolic > ``diastolic_pre_max``; needs both
+      pre-dose readings. Requiring the pair keeps the rate unbiased: otherwise a lone high
+      systolic would count while a lone normal one could not.
+    * ``systolic_rise_flag``: peak - pre >= ``rise_systolic`` (needs both systolic readings);
+      ``diastolic_rise_flag`` likewise; ``rise_flag`` (either) needs all four readings.
+    """
+    bp = settings_of(table).bp
+    sessions = table.long["safety_sessions"]
+    rows = _cohort_rows(table, keep)
+    codes = sessions["code"].to_numpy()[rows]
+    routes = table.meta["safety_session_text"].get("route", [])
+    route_codes = sessions["route_code"].to_numpy("int64")[rows]
+    route_text = pa.array([*routes, None], type=pa.large_string())
+    out = pd.DataFrame(
+        {
+            "patient_id": patient_ids_of(table, codes),
+            "day": sessions["day"].to_numpy("int64")[rows],
+            "session_number": sessions["session_number"].to_numpy("int64")[rows],
+            "route": text_of(route_text, np.where(route_codes < 0, len(routes), route_codes)),
+        }
+    )
+    for column in READINGS:
+        out[column] = sessions[column].to_numpy("float64")[rows]
+    out["older"] = table.patients["safety_bp_older"].to_numpy(bool)[codes]
+    out["systolic_limit"] = np.where(out["older"], bp.systolic_pre_max_older, bp.systolic_pre_max)
+    out["pre_dose_above"] = sessions["pre_dose_above"].array[rows]
+    out["systolic_rise"] = out["bp_systolic_peak"] - out["bp_systolic_pre"]
+    out["diastolic_rise"] = out["bp_diastolic_peak"] - out["bp_diastolic_pre"]
+    for column in ("systolic_rise_flag", "diastolic_rise_flag", "rise_flag"):
+        out[column] = sessions[column].array[rows]
+    return out
+
+
+def blood_pressure_sessions(data: ClinicData, settings: BPSettings | None = None) -> pd.DataFrame:
+    """:func:`blood_pressure_sessions_from` for every patient of ``data``."""
+    table = safety_table(data, SafetySettings(bp=settings or BPSettings()))
+    return blood_pressure_sessions_from(table, table.keep(), None)
+
+
+def blood_pressure_rates_from(
+    table: PatientTable, keep: np.ndarray, definitions=None, *, by: str | None = None
+) -> pd.DataFrame:
+    """Per-session and per-patient rates of the blood-pressure flags for the cohort ``keep``.
+
+    Parameters
+    ----------
+    table : PatientTable
+        The clinic's per-patient table (with :func:`~analytics.metrics.safety.safety_facts`).
+    keep : numpy.ndarray of bool
+        The cohort (:meth:`PatientTable.keep`).
+    definitions : OutcomeDefinitions, optional
+        Not used; accepted for one signature.
+    by : str, optional
+        A session or patient grouping as for
+        :func:`~analytics.metrics.safety.effect_rates_from` (not ``severity``/``serious``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` (``pre_dose_above``, ``rise``, ``systolic_rise``, ``diastolic_rise``),
+        ``group`` (only with ``by``), ``level``, ``k``, ``n``, ``rate``, ``ci_low``, ``ci_high``.
+        Sessions missing a reading the measure needs are left out of its denominator; a patient
+        is in the per-patient denominator when at least one of their sessions is.
+    """
+    if by in EFFECT_LEVEL_GROUPS:
+        raise ValueError(f"blood pressure cannot be grouped by {by!r}")
+    method = settings_of(table).ci_method
+    grouping = grouping_of(table, by)
+    rows: list[tuple] = []
+    if grouping.kind == "none":
+        # each patient's counts: no session rows to read
+        p = table.patients
+        groups = [ALL] if p["safety_sessions"].to_numpy()[keep].sum() > 0 else []
+        for measure in BP_MEASURES:
+            yes = p[f"safety_bp_{measure}_sessions"].to_numpy()[keep]
+            known = p[f"safety_bp_{measure}_recorded"].to_numpy()[keep]
+            counts = [np.count_nonzero(yes)], [yes.sum()], [np.count_nonzero(known)], [known.sum()]
+            rows += level_rows(measure, groups, *counts)
+        return rate_frame("measure", rows, method, grouped=False)
+    sessions = table.long["safety_sessions"]
+    in_cohort = _cohort_rows(table, keep)
+    group = grouping.session_codes[in_cohort]
+    codes = sessions["code"].to_numpy()[in_cohort]
+    n_groups, size = len(grouping.labels), len(table)
+    present = np.flatnonzero(np.bincount(group, minlength=n_groups))
+    groups = order_groups([grouping.labels[g] for g in present], grouping.preferred)
+    at_group = [grouping.labels.index(g) for g in groups]
+    for measure, column in BP_MEASURES.items():
+        flag = sessions[column].array[in_cohort]
+        known = ~np.asarray(flag.isna(), dtype=bool)
+        yes = known & flag.to_numpy(dtype=bool, na_value=False)
+        yes_p, yes_s = distinct_per_group(group[yes], codes[yes], n_groups, size)
+        known_p, known_s = distinct_per_group(group[known], codes[known], n_groups, size)
+        rows += level_rows(
+            measure, groups, yes_p[at_group], yes_s[at_group], known_p[at_group], known_s[at_group]
+        )
+    return rate_frame("measure", rows, method, grouped=True)
+
+
+def blood_pressure_rates(
+    data: ClinicData, settings: SafetySettings | None = None, *, by: str | None = None
+) -> pd.DataFrame:
+    """:func:`blood_pressure_rates_from` for every patient of ``data``."""
+    if by in EFFECT_LEVEL_GROUPS:
+        raise ValueError(f"blood pressure cannot be grouped by {by!r}")
+    table = safety_table(data, settings)
+    return blood_pressure_rates_from(table, table.keep(), None, by=by)
+
+
+def describe(values) -> dict:
+    """``n``, ``mean``, ``sd`` (n - 1), ``median``, ``p90`` (linear), ``min``, ``max`` of the
+    values that are not NaN; NaN statistics when there are none (``sd`` needs two)."""
+    v = pd.Series(values, copy=False).to_numpy(dtype=float, na_value=np.nan)
+    v = v[~np.isnan(v)]  # dropna, in numpy
+    n = len(v)
+    return {
+        "n": n,
+        "mean": float(v.mean()) if n else np.nan,
+        "sd": float(v.std(ddof=1)) if n > 1 else np.nan,
+        "median": float(np.median(v)) if n else np.nan,
+        "p90": float(np.quantile(v, 0.9)) if n else np.nan,
+        "min": float(v.min()) if n else np.nan,
+        "max": float(v.max()) if n else np.nan,
+    }
+
+
+def bp_rise_distribution(bp_sessions: pd.DataFrame) -> pd.DataFrame:
+    """Distribution of peak minus pre-dose blood pressure over sessions.
+
+    Parameters
+    ----------
+    bp_sessions : pandas.DataFrame
+        The output of :func:`blood_pressure_sessions` (or its ``_from``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``measure`` (``systolic_rise``, ``diastolic_rise``): ``n`` (sessions with
+        both readings), ``mean``, ``sd`` (n - 1), ``median``, ``p90`` (linear interpolation,
+        numpy's default), ``min``, ``max``; mmHg.
+    """
+    rows = [{"measure": m, **describe(bp_sessions[m])} for m in ("systolic_rise", "diastolic_rise")]
+    return pd.DataFrame(rows)
+
+
+def bp_rise_distribution_from(
+    table: PatientTable, keep: np.ndarray, definitions=None
+) -> pd.DataFrame:
+    """:func:`bp_rise_distribution` of the cohort's sessions, from the readings alone."""
+    sessions = table.long["safety_sessions"]
+    rows = _cohort_rows(table, keep)
+
+    def reading(column: str) -> np.ndarray:
+        return sessions[column].to_numpy("float64")[rows]
+
+    rises = {
+        "systolic_rise": reading("bp_systolic_peak") - reading("bp_systolic_pre"),
+        "diastolic_rise": reading("bp_diastolic_peak") - reading("bp_diastolic_pre"),
+    }
+    return pd.DataFrame([{"measure": m, **describe(v)} for m, v in rises.items()])
