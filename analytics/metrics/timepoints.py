@@ -447,11 +447,3 @@ def _sessions_before(data: ClinicData, instrument: str) -> np.ndarray:
 def _day_keys(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
     """One int64 per (patient code, day), ordered by code then day (days within +-2**31)."""
     return codes.astype("int64") * (1 << 32) + (days.astype("int64") + (1 << 31))
-
-
-# The names other modules imported before these were public; kept until they move to the
-# public ones above.
-_valid_coded = valid_coded
-_baseline_coded = baseline_coded
-_timepoints_coded = timepoints_coded
-_itt_by_code = itt_by_code

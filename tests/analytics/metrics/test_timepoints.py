@@ -10,6 +10,7 @@ from analytics.metrics.timepoints import (
     BASELINE_COLUMNS,
     TIMEPOINT_COLUMNS,
     baseline_scores,
+    index_codes,
     itt_patients,
     patient_series,
     started_treatment,
@@ -129,6 +130,15 @@ def test_patient_series_counts_sessions_strictly_before():
     assert list(series["day"]) == [0, 2, 3, 20, 5]
 
 
+def test_index_codes_name_each_scored_patient_in_the_index():
+    from analytics.core.ids import PatientIndex
+
+    data = clinic_from_frames(assessments=scores([("b", 0, 50), ("d", 0, 40), ("b", 7, 30)]))
+    # the valid scores' patients are b, d (sorted); the index also holds a and c
+    assert index_codes(data, "PCL-5", PatientIndex(["a", "b", "c", "d"])).tolist() == [1, 3, -1]
+    assert index_codes(data, "PCL-5", PatientIndex(["d"])).tolist() == [-1, 0, -1]
+
+
 # ---- Naive reference: plain loops over patients, written for clarity, not speed. ----
 
 
@@ -188,6 +198,31 @@ def test_matches_naive_reference(seed):
     got = {(r.patient_id, r.timepoint): (r.day, r.score) for r in tp.itertuples()}
     assert got == expected
     assert len(expected) > 200  # the random data really exercises the windows
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_sessions_before_each_score_match_a_naive_count(seed):
+    rng = np.random.default_rng(seed)
+    _, assess = random_clinic(seed, n_patients=120)
+    # sessions on random days (some on score days, some patients without any), out of order
+    rows = [
+        (f"p{i:04d}", int(day))
+        for i in range(0, 140, 3)
+        for day in rng.choice(np.arange(0, 100), size=rng.integers(1, 15), replace=False)
+    ]
+    shuffled = [rows[i] for i in rng.permutation(len(rows))]
+    data = clinic_from_frames(assessments=assess, sessions=sessions(shuffled))
+    series = patient_series(data, "PCL-5")
+    days_of = {}
+    for pid, day in rows:
+        days_of.setdefault(pid, set()).add(day)
+    want = [
+        sum(d < day for d in days_of.get(pid, ()))
+        for pid, day in zip(series["patient_id"], series["day"])
+    ]
+    assert series["session_number_before"].tolist() == want
+    assert series["session_number_before"].dtype == np.int64
+    assert max(want) > 5
 
 
 def test_scales_to_many_patients():
