@@ -3,11 +3,24 @@
 import pandas as pd
 import streamlit as st
 
-from ui import auth, figures, state
+from analytics.metrics.safety import (
+    blood_pressure_rates_from,
+    blood_pressure_sessions_from,
+    cadss_by_session_band_from,
+    cadss_trend_from,
+    effect_label,
+    effect_rates_from,
+    exposure_from,
+    serious_events_from,
+)
+from analytics.reference.spravato_label import label_reference
+from ui import auth, figures, results
 from ui import components as ui
+from ui.cohort import get_context
+from ui.settings import current_definitions
 
 auth.require_page("safety")
-context = state.get_context()
+context = get_context()
 ui.page_header(
     "Safety",
     context,
@@ -16,15 +29,16 @@ ui.page_header(
 )
 if ui.empty_state(context):
     st.stop()
-if state.analytics_function("safety", "effect_rates") is None:
-    ui.not_available("Safety", "analytics.metrics.safety")
+try:
+    # Safety's numbers do not depend on the outcome definitions; the per-patient table is the
+    # one the other pages read.
+    definitions = current_definitions("PCL-5")
+except ValueError as error:
+    st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
-if context.data.sessions.empty:
+if results.cohort_result(exposure_from, context, definitions)["sessions"] == 0:
     st.info("This upload has no sessions table, so there is nothing to count side effects over.")
     st.stop()
-
-key = context.key + "|safety"
-effect_label = state.analytics_function("safety", "effect_label")
 
 # ---------------------------------------------------------------------------- side effects
 st.subheader("Side effects")
@@ -46,16 +60,15 @@ split = s2.radio(
     key="safety_split",
 )
 by = None if split == "none" else split
-rates = state.call_cached("safety", "effect_rates", f"{key}|effects|{by}", context.data, by=by)
-if rates is None or rates.empty:
+rates = results.cohort_result(effect_rates_from, context, definitions, by=by)
+if rates.empty:
     st.info("No side effects recorded for this cohort.")
 else:
     table = rates[rates["level"] == level].copy()
     table["code"] = table["effect"]
     table["effect"] = table["code"].map(effect_label)
     reference = None
-    label_reference = state.analytics_function("label", "label_reference")
-    if label_reference is not None and level == "patient":
+    if level == "patient":
         ref = label_reference()
         reference = pd.DataFrame(
             {"effect": ref["effect"].map(effect_label), "rate": ref["esketamine_pct"] / 100}
@@ -76,21 +89,27 @@ else:
             "depression (esketamine n = 346); a different population and design, shown as "
             "context, not a target."
         )
+    if table["code"].isin(["dissociation", "dissociation_flag"]).any():
+        st.caption(
+            "Two measures of dissociation, never merged: **Dissociation (reported side "
+            "effect)** counts reports in side_effects.csv, as the label does; **Dissociation "
+            "at the session (REMS yes/no)** is the session's own yes/no field, among the "
+            "sessions where it was recorded (and the patients with such a session). Sedation "
+            "is shown the same two ways."
+        )
     ui.show_figure(fig, table.drop(columns="code"), f"side_effects_{level}")
 
 # ---------------------------------------------------------------------------- blood pressure
 st.subheader("Blood pressure")
-bp_rates = state.call_cached("safety", "blood_pressure_rates", f"{key}|bp", context.data)
-bp_sessions = state.call_cached(
-    "safety", "blood_pressure_sessions", f"{key}|bp_sessions", context.data
-)
+bp_rates = results.cohort_result(blood_pressure_rates_from, context, definitions)
+bp_sessions = results.cohort_result(blood_pressure_sessions_from, context, definitions)
 MEASURES = {
     "pre_dose_above": "Pre-dose BP above 140/90 (150 systolic at 65+)",
     "rise": "Rise of ≥ 40 systolic and/or ≥ 25 diastolic",
     "systolic_rise": "Systolic rise ≥ 40 mmHg",
     "diastolic_rise": "Diastolic rise ≥ 25 mmHg",
 }
-if bp_rates is None or bp_rates.empty or not (bp_rates["n"] > 0).any():
+if bp_rates.empty or not (bp_rates["n"] > 0).any():
     st.info("No blood-pressure readings recorded for this cohort.")
 else:
     cols = st.columns(2)
@@ -104,7 +123,7 @@ else:
                 help="The phase 3 trials held the dose above 140/90 (> 150 systolic at 65+). "
                 "The label reports 8-19% of esketamine patients with a rise this size.",
             )
-    if bp_sessions is not None and bp_sessions["systolic_rise"].notna().any():
+    if bp_sessions["systolic_rise"].notna().any():
         fig = figures.distribution_figure(
             bp_sessions.dropna(subset=["systolic_rise"]),
             value="systolic_rise",
@@ -115,9 +134,9 @@ else:
         ui.show_figure(fig, bp_rates, "blood_pressure")
 
 # ---------------------------------------------------------------------------- CADSS
-st.subheader("Dissociation (CADSS) over sessions")
-cadss = state.call_cached("safety", "cadss_by_session_band", f"{key}|cadss", context.data)
-if cadss is None or cadss.empty:
+st.subheader("Dissociation (CADSS score) over sessions")
+cadss = results.cohort_result(cadss_by_session_band_from, context, definitions)
+if cadss.empty:
     st.info("No CADSS scores recorded for this cohort.")
 else:
     fig = figures.mean_score_figure(
@@ -127,8 +146,8 @@ else:
         y_title="Mean CADSS (0-92 points)",
     )
     fig.update_xaxes(type="category")
-    trend = state.call_cached("safety", "cadss_trend", f"{key}|cadss_trend", context.data)
-    if trend is not None and trend.mean_change is not None:
+    trend = results.cohort_result(cadss_trend_from, context, definitions)
+    if trend.mean_change is not None:
         ci = (
             f" (95% CI {trend.change_ci_low:.1f} to {trend.change_ci_high:.1f})"
             if trend.change_ci_low is not None
@@ -143,8 +162,8 @@ else:
 
 # ---------------------------------------------------------------------------- serious events
 st.subheader("Serious events")
-serious = state.call_cached("safety", "serious_events", f"{key}|serious", context.data)
-if serious is None or serious.empty:
+serious = results.cohort_result(serious_events_from, context, definitions)
+if serious.empty:
     st.caption("No side effect marked serious in this cohort.")
 else:
     shown = serious.assign(

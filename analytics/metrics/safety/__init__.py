@@ -81,7 +81,7 @@ from analytics.metrics.safety.settings import (
     older_patients,
     session_number_band,
 )
-from analytics.metrics.safety.summary import safety_summary, safety_summary_from
+from analytics.metrics.safety.summary import exposure_from, safety_summary, safety_summary_from
 
 __all__ = [
     "BPSettings",
@@ -109,6 +109,7 @@ __all__ = [
     "effect_label",
     "effect_rates",
     "effect_rates_from",
+    "exposure_from",
     "older_patients",
     "safety_facts",
     "safety_summary",

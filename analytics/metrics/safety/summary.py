@@ -29,7 +29,17 @@ from analytics.metrics.safety.settings import (
     json_value,
 )
 
-__all__ = ["safety_summary", "safety_summary_from"]
+__all__ = ["exposure_from", "safety_summary", "safety_summary_from"]
+
+
+def exposure_from(table: PatientTable, keep: np.ndarray, definitions=None) -> dict:
+    """The side-effect denominators of the cohort: ``patients`` with a session, ``sessions``
+    (rows of sessions.csv), from each patient's count alone."""
+    sessions = table.patients["safety_sessions"].to_numpy()
+    return {
+        "patients": int(np.count_nonzero(keep & (sessions > 0))),
+        "sessions": int(sessions[keep].sum()),
+    }
 
 
 def safety_summary_from(table: PatientTable, keep: np.ndarray, definitions=None) -> dict:
@@ -116,13 +126,9 @@ def safety_summary_from(table: PatientTable, keep: np.ndarray, definitions=None)
 
     serious = serious_events_from(table, keep, definitions).astype(object)
     serious = serious.where(serious.notna(), None)
-    sessions = table.patients["safety_sessions"].to_numpy()
     summary = {
         "settings": settings.to_dict(),
-        "exposure": {
-            "patients": int(np.count_nonzero(keep & (sessions > 0))),
-            "sessions": int(sessions[keep].sum()),
-        },
+        "exposure": exposure_from(table, keep, definitions),
         "side_effects": side_effect_entries(rates, method),
         "blood_pressure": blood_pressure,
         "dissociation": dissociation,

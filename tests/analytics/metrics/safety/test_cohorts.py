@@ -93,6 +93,7 @@ CASES = [
     ("cadss_trend", safety.cadss_trend_from, safety.cadss_trend),
     ("serious_events", safety.serious_events_from, safety.serious_events),
     ("side_effect_summary", safety.side_effect_summary_from, safety.side_effect_summary),
+    ("exposure", safety.exposure_from, lambda d: safety.safety_summary(d)["exposure"]),
     ("safety_summary", safety.safety_summary_from, safety.safety_summary),
 ]
 
