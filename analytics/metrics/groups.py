@@ -3,6 +3,9 @@
 Small groups are marked, not hidden: a group of fewer than 11 patients gets ``small = True`` so
 the page can warn (CMS small-cell policy counts cells of 1 to 10 as small); suppression for
 publication is a separate, explicit step.
+
+:func:`group_outcomes_from` adds up a cohort's timepoint rows of the per-patient table
+(:func:`analytics.metrics.outcomes.outcome_facts`) by the patients' own column.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ where a patient without a score at the timepoint counts as not responding.
 
 :func:`patient_outcomes` gives the per-patient flags behind every rate, so a spreadsheet can
 reproduce each number patient by patient.
+
+Every number is added up from each patient's facts (:func:`outcome_facts`: the baseline and one
+row per patient and timepoint), worked out once per clinic and definitions; the ``*_from``
+functions aggregate a cohort's rows of the :class:`~analytics.core.patient_table.PatientTable`.
+What depends on the cohort (the reliable-change threshold from its baseline SD, intervals) is
+computed there. The clinic-wide functions are those aggregations over every patient.
 """
 
 from __future__ import annotations

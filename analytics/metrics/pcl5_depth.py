@@ -4,6 +4,9 @@ The forms compared are the ones :mod:`analytics.metrics.timepoints` chose for th
 form and each timepoint's form), so every number here is about the same visits as the headline
 change. A cluster or item is compared only when answered on both forms, so its ``n`` can be
 below the timepoint's.
+
+:func:`pcl5_depth_facts` keeps, per patient and timepoint, the pair of answers of each cluster
+and item; the ``*_from`` functions count a cohort's pairs.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ Two time axes:
 
 Only patients with a baseline are included, so every point of every line is the same kind of
 population. A patient with two scores in one bin counts once, with the mean of the two.
+
+:func:`trajectory_facts` works out each patient's mean per bin of every axis once; the
+``*_from`` functions add up a cohort's rows.
 """
 
 from __future__ import annotations
