@@ -21,13 +21,13 @@ from analytics.ingest.options import ImportOptions
 from analytics.ingest.reader import read_table
 from analytics.ingest.redcap import convert_redcap
 from store import import_upload
-from ui import auth, state
+from ui import auth, cohort, results, settings
 from ui import components as ui
 
 REPORT_KEY = "data_import_report"
 
 auth.require_page("data")
-context = state.get_context()
+context = cohort.get_context()
 st.title("Data")
 ui.data_banner(context.loaded)
 
@@ -338,10 +338,10 @@ with st.status("Reading, validating and storing…", expanded=True) as status:
     options = ImportOptions(keep_month=keep_month, prorate=prorate, drop_phi=drop_phi)
     result = import_upload(files, auth.run_user(), options, mapping)
     if result.ok:
-        st.write("Preparing the overview of the new data…")
+        st.write("Preparing each patient's outcomes for the dashboard…")
         try:
             # done here, once, so the Overview's first visit after an import is quick
-            state.warm_overview(state.current_definitions("PCL-5"))
+            results.prepare_table(settings.current_definitions("PCL-5"))
         except Exception:  # noqa: BLE001  (a warm-up only: the Overview computes it on its visit)
             pass
     status.update(

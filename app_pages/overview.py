@@ -3,14 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from ui import auth, figures, state
+from analytics.report.overview import overview_of
+from ui import auth, cohort, figures, results, settings
 from ui import components as ui
 
 # weeks with fewer patients than this are too noisy to draw (the download keeps them)
 MIN_BIN = 10
 
 auth.require_page("overview")
-context = state.get_context()
+context = cohort.get_context()
 ui.page_header(
     "Overview",
     context,
@@ -20,12 +21,9 @@ if ui.empty_state(context):
     st.stop()
 
 try:
-    definitions = state.current_definitions("PCL-5")
+    definitions = settings.current_definitions("PCL-5")
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
-    st.stop()
-if definitions is None:
-    ui.not_available("Outcome definitions", "analytics.core.definitions")
     st.stop()
 described = definitions.describe()
 TTR_HELP = (
@@ -34,8 +32,8 @@ TTR_HELP = (
     "counted up to their last score (censored)."
 )
 
-# Per-patient parts added up for the cohort: a filter change costs no new analysis.
-numbers = state.overview(context, definitions)
+# The cohort's rows of the per-patient table added up: a filter change costs no new analysis.
+numbers = results.cohort_result(overview_of, context, definitions)
 counts = numbers["counts"]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(
@@ -108,7 +106,7 @@ elif ttr:
     d1.caption(f"Kaplan-Meier, n = {ttr.get('n', 0)}")
 else:
     d1.metric("Median time to response", "n/a")
-    d1.caption("not available yet")
+    d1.caption("No patient with a baseline and a later score in this cohort.")
 
 ui.rate_metric(
     d2,
@@ -120,7 +118,7 @@ ui.rate_metric(
 )
 ui.rate_metric(
     d3,
-    "Scored at week 4 (data completeness)",
+    "Scored at week 4, of patients who started",
     numbers["flow"]["scored_timepoint"],
     help="Patients who started with a baseline and a PCL-5 score in the week-4 window, among "
     "all who started. Unscored patients are missing data, not failures.",
@@ -184,4 +182,4 @@ with right:
         )
         ui.show_figure(fig, table.drop(columns="period"), "activity")
     else:
-        ui.not_available("New starts and sessions per year", "activity in analytics.report.summary")
+        st.caption("No patient in this cohort has a known first-session year.")

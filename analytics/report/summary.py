@@ -1,7 +1,9 @@
 """The headless contract: every headline number of a clinic as one JSON-serialisable dict.
 
-The dashboard, the command line (``python -m analytics summary``) and the report all read this
-dict, so a number has one source. Nothing is rounded; missing values are None, never NaN.
+:func:`summary_of` adds up the rows of the clinic's per-patient table
+(:mod:`analytics.report.patients`) for a cohort; the dashboard's pages call the same metric
+aggregations on the same table, so a number has one source. Nothing is rounded; missing values
+are None, never NaN.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ import pandas as pd
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
-from analytics.core.ids import factorize_ids
-from analytics.metrics.outcomes import baseline_stats, timepoint_outcomes
-from analytics.metrics.timepoints import shared_intermediates
+from analytics.core.patient_table import PatientTable
+from analytics.metrics.outcomes import baseline_stats_from, timepoint_outcomes_from
 
-__all__ = ["MAX_GROUPS", "SMALL_GROUP", "build_summary", "jsonable"]
+__all__ = ["MAX_GROUPS", "SMALL_GROUP", "build_summary", "jsonable", "summary_of"]
 
 # CMS small-cell policy: no published cell from 1 to 10.
 SMALL_GROUP = 11
@@ -55,151 +56,154 @@ def jsonable(value):
     return value
 
 
-def _distinct_sessions(sessions: pd.DataFrame) -> int:
-    """Distinct (patient_id, day) pairs: ``len(drop_duplicates())`` on integer codes."""
-    codes, _ = factorize_ids(sessions["patient_id"])
-    day = sessions["day"].to_numpy(dtype="int64")
-    if not len(day):
-        return 0
-    span = int(day.max()) - int(day.min()) + 1
-    keys = (codes.astype("int64") + 1) * span + (day - day.min())  # a missing id is code -1
-    if np.all(keys[1:] >= keys[:-1]):  # sorted by patient then day, as the contract has it
-        return int(1 + np.count_nonzero(np.diff(keys)))
-    return int(len(np.unique(keys)))
+def _group_values(table: PatientTable, by: str) -> pd.Series:
+    from analytics.metrics.groups import MISSING_GROUP  # the label the cohort screens use
+
+    if by not in table.meta.get("attributes", ()):
+        usable = list(table.meta.get("attributes", ()))
+        raise ValueError(f"cannot group by {by!r}; patients columns are {usable}")
+    return table.patients[by].astype("string").fillna(MISSING_GROUP).rename(by)
 
 
-def _outcome_block(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
+def _outcome_block(table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions):
     return {
-        "baseline": baseline_stats(data, definitions),
-        "timepoints": [t.to_dict() for t in timepoint_outcomes(data, definitions)],
+        "baseline": baseline_stats_from(table, keep, definitions),
+        "timepoints": [t.to_dict() for t in timepoint_outcomes_from(table, keep, definitions)],
     }
 
 
-def _group_values(data: ClinicData, by: str) -> pd.Series:
-    if by not in data.patients.columns or by == "patient_id":
-        usable = [c for c in data.patients.columns if c != "patient_id"]
-        raise ValueError(f"cannot group by {by!r}; patients columns are {usable}")
-    from analytics.metrics.groups import MISSING_GROUP  # the label the cohort screens use
+def _groups(
+    table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions, values: pd.Series
+) -> dict:
+    from analytics.metrics.safety import side_effect_summary_from
 
-    values = data.patients[by].astype("string").fillna(MISSING_GROUP)
-    distinct = values.nunique()
+    present = values[keep]
+    distinct = present.nunique()
     if distinct > MAX_GROUPS:
         raise ValueError(
-            f"cannot group by {by!r}: {distinct} distinct values, at most {MAX_GROUPS}"
+            f"cannot group by {values.name!r}: {distinct} distinct values, at most {MAX_GROUPS}"
         )
-    return values
-
-
-def _cohorts(data: ClinicData, values: pd.Series) -> dict:
-    """Each group's clinic, filtered once for its outcomes and its side effects."""
-    ids = data.patients["patient_id"].astype("string")
-    return {value: data.with_patients(ids[values == value]) for value in sorted(pd.unique(values))}
-
-
-def _groups(
-    data: ClinicData, definitions: OutcomeDefinitions, values: pd.Series, cohorts: dict
-) -> dict:
-    ids = data.patients["patient_id"].astype("string")
-    distinct = pd.unique(values)
     # One reliable-change threshold for every group, from the whole cohort's baseline SD.
     if definitions.reliability_sd is None:
-        sd = baseline_stats(data, definitions)["sd"]
+        sd = baseline_stats_from(table, keep, definitions)["sd"]
         if sd is not None and sd > 0:
             definitions = dataclasses.replace(definitions, reliability_sd=sd)
     out = {}
-    for value in sorted(distinct):
-        members = ids[values == value]
-        n_patients = int(members.nunique())
+    group_of = values.to_numpy(dtype=object)
+    for value in sorted(pd.unique(present)):
+        members = keep & (group_of == value)
+        n_patients = int(members.sum())
         out[str(value)] = {
             "n_patients": n_patients,
             "small": n_patients < SMALL_GROUP,
-            **_outcome_block(cohorts[value], definitions),
+            **_outcome_block(table, members, definitions),
+            "side_effects": side_effect_summary_from(table, members, definitions),
         }
     return out
 
 
-def build_summary(
-    data: ClinicData, definitions: OutcomeDefinitions, *, by: str | None = None
+def summary_of(
+    table: PatientTable,
+    keep: np.ndarray,
+    definitions: OutcomeDefinitions,
+    *,
+    by: str | None = None,
 ) -> dict:
-    """Every headline outcome and safety number of ``data``, JSON-serialisable.
+    """Every headline outcome and safety number of the cohort ``keep``, JSON-serialisable.
 
     Parameters
     ----------
-    data : ClinicData
-        The clinic (or a cohort of it: filter first with :meth:`ClinicData.with_patients`).
+    table : PatientTable
+        The clinic's per-patient table for ``definitions``
+        (:func:`analytics.report.patients.patient_table`).
+    keep : numpy.ndarray of bool
+        The cohort: one flag per row of ``table`` (:meth:`PatientTable.keep`).
     definitions : OutcomeDefinitions
-        The outcome definitions; printed in full under ``"definitions"``.
+        The definitions the table was built with; printed in full under ``"definitions"``.
     by : str, optional
-        A ``patients`` column (``"route"`` is the route of the patient's first session) to split
-        the outcomes by, giving ``"groups"``.
+        A ``patients`` column (``"route"`` is the route of the patient's first session) to
+        split the outcomes by, giving ``"groups"``.
 
     Returns
     -------
     dict
-        ``counts``: ``patients`` (rows of ``data.patients``, every id seen in any table),
-        ``sessions`` (rows of ``sessions``; one per patient and day), ``assessments`` (every
-        assessment row, any instrument) and ``instrument_assessments`` (rows of this
-        instrument, scoreable or not).
+        ``counts``: ``patients`` (every patient of the cohort), ``sessions`` (one per patient
+        and day), ``assessments`` (every assessment row, any instrument) and
+        ``instrument_assessments`` (rows of this instrument, scoreable or not).
         ``instrument``, ``definitions`` (:meth:`OutcomeDefinitions.describe`),
         ``baseline`` (``{"n", "mean", "sd"}``),
         ``timepoints``: :meth:`TimepointOutcome.to_dict` for each timepoint with a score, in
         window order; each rate is ``{"k", "n", "rate", "ci_low", "ci_high"}``.
-        ``durability``: :func:`analytics.metrics.durability.durability_summary`.
-        ``activity``: new starts and their sessions per first-session year (or month), from
-        :func:`analytics.metrics.activity.activity_by_period`.
-        ``pcl5_depth`` (PCL-5 only): :func:`analytics.metrics.pcl5_depth.pcl5_depth_summary`.
+        ``durability``: :func:`analytics.metrics.durability.durability_summary_from`.
+        ``activity``: new starts and their sessions per first-session year (or month).
+        ``pcl5_depth`` (PCL-5 only): :func:`analytics.metrics.pcl5_depth.pcl5_depth_summary_from`.
         ``groups`` (only with ``by``): ``{value: {"n_patients", "small", "baseline",
-        "timepoints"}}``, ``small`` when fewer than 11 patients; a missing value is the group
-        ``"(not recorded)"`` (:data:`analytics.metrics.groups.MISSING_GROUP`). Every group uses the
-        whole cohort's baseline SD for reliable change.
+        "timepoints", "side_effects"}}``, ``small`` when fewer than 11 patients; a missing
+        value is the group ``"(not recorded)"`` (:data:`analytics.metrics.groups.MISSING_GROUP`).
+        Every group uses the whole cohort's baseline SD for reliable change.
         ``exposure``, ``side_effects``, ``blood_pressure``, ``dissociation``: from
-        :func:`analytics.metrics.safety.safety_summary`; also ``serious_events`` and
+        :func:`analytics.metrics.safety.safety_summary_from`; also ``serious_events`` and
         ``label_reference`` (the Spravato label's trial frequencies, another population), and
-        ``safety_settings`` (every threshold and band used). With ``by``, each group also gets
-        its own ``side_effects`` so a route's per-patient rates can be set beside the label.
+        ``safety_settings`` (every threshold and band used).
 
     Raises
     ------
     ValueError
         When ``by`` is not a ``patients`` column, or splits into more than 50 groups.
     """
-    with shared_intermediates():  # baselines and timepoint scores are computed once
-        return _build_summary(data, definitions, by=by)
+    from analytics.metrics.activity import activity_by_period_from
+    from analytics.metrics.durability import durability_summary_from
+    from analytics.metrics.pcl5_depth import pcl5_depth_summary_from
+    from analytics.metrics.safety import safety_summary_from
 
+    values = None if by is None else _group_values(table, by)
+    p = table.patients
 
-def _build_summary(data: ClinicData, definitions: OutcomeDefinitions, *, by: str | None) -> dict:
-    from analytics.metrics.activity import activity_by_period
-    from analytics.metrics.durability import durability_summary
-    from analytics.metrics.pcl5_depth import pcl5_depth_summary
-    from analytics.metrics.safety import safety_summary, side_effect_summary
+    def total(column: str) -> int:
+        return int(p[column].to_numpy()[keep].sum())
 
-    values = None if by is None else _group_values(data, by)
-    assessments = data.assessments
-    counts = {
-        "patients": int(data.patients["patient_id"].nunique()),
-        "sessions": _distinct_sessions(data.sessions),
-        "assessments": int(len(assessments)),
-        "instrument_assessments": int(
-            (assessments["instrument"] == definitions.instrument).fillna(False).sum()
-        ),
-    }
     summary = {
-        "counts": counts,
+        "counts": {
+            "patients": int(keep.sum()),
+            "sessions": total("count_sessions"),
+            "assessments": total("count_assessments"),
+            "instrument_assessments": total("count_instrument_assessments"),
+        },
         "instrument": definitions.instrument,
         "definitions": definitions.describe(),
-        **_outcome_block(data, definitions),
-        "durability": durability_summary(data, definitions),
-        "activity": activity_by_period(data),
+        **_outcome_block(table, keep, definitions),
+        "durability": durability_summary_from(table, keep, definitions),
+        "activity": activity_by_period_from(table, keep, definitions),
     }
     if definitions.instrument == "PCL-5":
-        summary["pcl5_depth"] = pcl5_depth_summary(data, definitions)
-    cohorts = None if values is None else _cohorts(data, values)
+        summary["pcl5_depth"] = pcl5_depth_summary_from(table, keep, definitions)
     if values is not None:
-        summary["groups"] = _groups(data, definitions, values, cohorts)
-    safety = safety_summary(data)
+        summary["groups"] = _groups(table, keep, definitions, values)
+    safety = safety_summary_from(table, keep, definitions)
     summary.update({key: safety[key] for key in SAFETY_KEYS if key in safety})
     summary["safety_settings"] = safety.get("settings")
-    if values is not None:
-        for value, cohort in cohorts.items():
-            summary["groups"][str(value)]["side_effects"] = side_effect_summary(cohort)
     return jsonable(summary)
+
+
+def build_summary(
+    data: ClinicData, definitions: OutcomeDefinitions, *, by: str | None = None
+) -> dict:
+    """:func:`summary_of` every patient of ``data``: the table is worked out, then added up.
+
+    Parameters
+    ----------
+    data : ClinicData
+        The clinic (or a cohort of it, filtered with :meth:`ClinicData.with_patients`).
+    definitions : OutcomeDefinitions
+    by : str, optional
+        A ``patients`` column to split the outcomes by.
+
+    Returns
+    -------
+    dict
+        As :func:`summary_of`.
+    """
+    from analytics.report.patients import patient_table
+
+    table = patient_table(data, definitions)
+    return summary_of(table, table.keep(), definitions, by=by)

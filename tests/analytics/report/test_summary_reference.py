@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import math
 import tempfile
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.report.summary import build_summary
+from tests.numbers import differences
 
 # ---------------------------------------------------------------------------------------------
 # The whole summary, pinned: tests/data/sample_summary_reference.json.gz holds build_summary's
@@ -53,32 +53,13 @@ def clinics():
     return _clinics()
 
 
-def _same(got, want, path: str = "") -> list[str]:
-    """Where ``got`` and ``want`` differ: counts, labels and None exactly; floats to 1e-12
-    relative (the reference was written on one machine, and a sum's last bit may differ on
-    another CPU's vector width)."""
-    if isinstance(want, float) and isinstance(got, float):
-        return [] if math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12) else [path]
-    if type(got) is not type(want):
-        return [f"{path}: {type(got).__name__} != {type(want).__name__}"]
-    if isinstance(want, dict):
-        if got.keys() != want.keys():
-            return [f"{path}: keys {sorted(got.keys() ^ want.keys())}"]
-        return [d for k in want for d in _same(got[k], want[k], f"{path}/{k}")]
-    if isinstance(want, list):
-        if len(got) != len(want):
-            return [f"{path}: {len(got)} items != {len(want)}"]
-        return [d for i, (g, w) in enumerate(zip(got, want)) for d in _same(g, w, f"{path}[{i}]")]
-    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
-
-
 def test_summary_equals_the_reference(clinics):
     with gzip.open(REFERENCE, "rt", encoding="utf-8") as f:
         reference = json.load(f)
     got = json.loads(json.dumps(_summaries(clinics), allow_nan=False))
     assert got.keys() == reference.keys()
     for name in CASES:
-        assert _same(got[name], reference[name]) == [], name
+        assert differences(got[name], reference[name]) == [], name
 
 
 def test_cohort_side_effects_equal_the_safety_summary(clinics):
