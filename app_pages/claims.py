@@ -80,7 +80,7 @@ for key, title in TITLES.items():
             else "CI not estimable"
         )
         c1.metric(
-            f"Mean change at {check['timepoint']} (points)",
+            check["change_label"],
             _mean_change(check),
             help="Score minus baseline; negative = better. " + check["population"],
         )

@@ -110,10 +110,11 @@ class ClaimCheck:
         The rule the verdict follows.
     sentence : str
         The plain-language answer with its numbers and caveats.
-    scored_label, response_label, response_itt_label : str
-        What ``scored``, ``response`` and ``response_itt`` count, in words for a label: each
-        names its population, so that it is not mistaken for the Overview's measure of the
-        same name (which counts among every patient who started, or every patient scored).
+    scored_label, response_label, response_itt_label, change_label : str
+        What ``scored``, ``response``, ``response_itt`` and ``mean_change`` count, in words for
+        a label: each names its population, so that it is not mistaken for the Overview's or
+        the Outcomes page's measure of the same name (which count among every patient who
+        started, or every patient scored at the timepoint).
     """
 
     claim: str
@@ -139,6 +140,7 @@ class ClaimCheck:
     scored_label: str
     response_label: str
     response_itt_label: str
+    change_label: str
 
     def to_dict(self) -> dict:
         """JSON-ready: rates as nested dicts, None for anything not computable."""
@@ -526,6 +528,7 @@ def check_improvement_from(
         scored_label=f"Scored at {words}, of patients with a baseline score",
         response_label=f"Response at {words}, of patients scored at {words}",
         response_itt_label=f"Response at {words}, of patients with a baseline score",
+        change_label=f"Mean change at {words}, of patients scored at {words} (points)",
     )
 
 
@@ -644,6 +647,10 @@ def check_persistence_from(
             f"and at {late_words}"
         ),
         response_itt_label=f"Response at {late_words}, of patients with a baseline score",
+        change_label=(
+            f"Mean change at {late_words}, of patients scored both early ({early_words}) "
+            f"and at {late_words} (points)"
+        ),
     )
 
 

@@ -39,7 +39,11 @@ def _flow(table: PatientTable, keep: np.ndarray, definitions: OutcomeDefinitions
     overall = flow[flow["route"] == ALL_ROUTES].set_index("step")
 
     def step(name: str) -> dict:
-        return jsonable(overall.loc[name, ["k", "n", "rate", "ci_low", "ci_high"]].to_dict())
+        row = overall.loc[name]
+        return jsonable(
+            {"k": int(row["k"]), "n": int(row["n"])}
+            | {key: float(row[key]) for key in ("rate", "ci_low", "ci_high")}
+        )
 
     scored = [s for s in overall.index if str(s).startswith("scored_")]
     return {"completed_induction": step("completed_induction"), "scored_timepoint": step(scored[0])}
