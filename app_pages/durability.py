@@ -57,7 +57,7 @@ def _median_text(stats: dict) -> str:
 
 def _median_metric(column, label: str, stats: dict, help: str | None = None) -> None:
     """One Kaplan-Meier median as a metric, its interval and n underneath."""
-    value = f"{stats['median_days']:.0f} d" if stats["median_reached"] else "not reached"
+    value = f"{stats['median_days']:.0f} days" if stats["median_reached"] else "not reached"
     column.metric(label, value, help=help)
     column.caption(_median_text(stats))
 
