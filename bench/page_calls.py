@@ -50,7 +50,7 @@ def record_page_calls(pages=DASHBOARD_PAGES, sample: Path | None = None) -> dict
     """
     from streamlit.testing.v1 import AppTest
 
-    from store.batches import ensure_sample
+    from store.sample import ensure_sample
     from store.db import open_store
     from store.users import add_user
     from ui import results

@@ -45,7 +45,7 @@ def sqlite_url(path: Path) -> str:
 @pytest.fixture(scope="session")
 def prepared_db(tmp_path_factory, sample_dir) -> Path:
     """A database file with the sample clinic and the users of :data:`TEST_USERS`."""
-    from store.batches import ensure_sample
+    from store.sample import ensure_sample
     from store.db import open_store
     from store.users import add_user
 

@@ -69,7 +69,7 @@ def _stored_version(url: str, data_version: str) -> tuple[str, str]:
     restarts and databases. Any other content is keyed by the database and its data version.
     """
     from store import list_batches, sample_loaded
-    from store.batches import batch_details
+    from store import batch_details
 
     if sample_loaded():
         active = list_batches()

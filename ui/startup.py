@@ -26,7 +26,9 @@ WARM_MODULES = (
     "store.db",
     "store.users",
     "store.audit",
-    "store.batches",
+    "store.clinic",
+    "store.history",
+    "store.sample",
     "ui.clinic",
     "ui.cohort",
     "ui.results",
@@ -75,7 +77,7 @@ def prepare_database(url: str, sample_folder: str) -> bool:
     try:
         # only a database that never held a batch needs the sample (and the importer behind it)
         if not has_batches(engine) and any(Path(sample_folder).glob("*.csv")):
-            from store.batches import ensure_sample
+            from store import ensure_sample
 
             ensure_sample(Path(sample_folder), engine=engine)
         password = ensure_first_director(engine=engine)

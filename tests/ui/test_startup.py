@@ -12,7 +12,7 @@ def url(tmp_path):
 
 
 def test_a_first_start_loads_the_sample_and_prints_the_password_once(url, sample_dir, capsys):
-    from store.batches import list_batches
+    from store import list_batches
     from store.db import open_store
 
     assert startup.wait(url, str(sample_dir)) is True
