@@ -259,8 +259,8 @@ def clinic_from_frames(
             + ([patients["patient_id"].astype("string")] if patients is not None else [])
         )
     )
-    s = _by_patient_day(s)
-    first = s.loc[_first_of_patient(s["patient_id"]), ["patient_id", "route"]]
+    s = sorted_by_patient_day(s)
+    first = s.loc[first_of_patient(s["patient_id"]), ["patient_id", "route"]]
     base = pd.DataFrame({"patient_id": pd.array(ids, dtype="string")})
     base = base.merge(first, on="patient_id", how="left")
     extra_cols: tuple[str, ...] = ()
@@ -278,10 +278,10 @@ def clinic_from_frames(
     for column in extra_cols:
         pt[column] = pt[column].astype("string")
     return ClinicData(
-        patients=_by_patient(pt),
+        patients=sorted_by_patient(pt),
         sessions=s,
-        assessments=_by_patient_day(a),
-        side_effects=_by_patient_day(e),
+        assessments=sorted_by_patient_day(a),
+        side_effects=sorted_by_patient_day(e),
         has_sessions=sessions is not None,
         months_kept=months_kept,
         extra_patient_columns=extra_cols,
@@ -321,7 +321,7 @@ def _patient_codes(ids: pd.Series) -> np.ndarray:
     return np.where(codes < 0, n_ids, codes)
 
 
-def _by_patient_day(frame: pd.DataFrame) -> pd.DataFrame:
+def sorted_by_patient_day(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame.sort_values(["patient_id", "day"]).reset_index(drop=True)``, on integer codes.
 
     That sort is stable (pandas sorts several keys with ``np.lexsort``), so sorting the codes of
@@ -336,7 +336,7 @@ def _by_patient_day(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.take(np.lexsort((day, codes))).reset_index(drop=True)
 
 
-def _by_patient(frame: pd.DataFrame) -> pd.DataFrame:
+def sorted_by_patient(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame.sort_values("patient_id").reset_index(drop=True)``, on integer codes when the ids
     are unique and present (the order is then the ids' order, whatever the sort algorithm)."""
     ids = frame["patient_id"]
@@ -348,7 +348,7 @@ def _by_patient(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.take(np.argsort(codes)).reset_index(drop=True)
 
 
-def _first_of_patient(ids: pd.Series) -> np.ndarray:
+def first_of_patient(ids: pd.Series) -> np.ndarray:
     """Mask of the first row of each patient in a frame sorted by patient (missing ids last):
     what ``drop_duplicates("patient_id")`` keeps there."""
     codes = _patient_codes(ids)
