@@ -5,13 +5,13 @@ import streamlit as st
 
 from analytics.metrics.safety import (
     blood_pressure_rates_from,
-    blood_pressure_sessions_from,
     cadss_by_session_band_from,
     cadss_trend_from,
     effect_label,
     effect_rates_from,
     exposure_from,
     serious_events_from,
+    systolic_rises_from,
 )
 from analytics.reference.spravato_label import label_reference
 from ui import auth, figures, results
@@ -102,7 +102,7 @@ else:
 # ---------------------------------------------------------------------------- blood pressure
 st.subheader("Blood pressure")
 bp_rates = results.cohort_result(blood_pressure_rates_from, context, definitions)
-bp_sessions = results.cohort_result(blood_pressure_sessions_from, context, definitions)
+rises = results.cohort_result(systolic_rises_from, context, definitions)
 MEASURES = {
     "pre_dose_above": "Pre-dose BP above 140/90 (150 systolic at 65+)",
     "rise": "Rise of ≥ 40 systolic and/or ≥ 25 diastolic",
@@ -123,9 +123,9 @@ else:
                 help="The phase 3 trials held the dose above 140/90 (> 150 systolic at 65+). "
                 "The label reports 8-19% of esketamine patients with a rise this size.",
             )
-    if bp_sessions["systolic_rise"].notna().any():
+    if not rises.empty:
         fig = figures.distribution_figure(
-            bp_sessions.dropna(subset=["systolic_rise"]),
+            rises,
             value="systolic_rise",
             group="route",
             x_title="Systolic rise, peak minus pre-dose (mmHg)",

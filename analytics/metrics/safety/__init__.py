@@ -49,6 +49,7 @@ from analytics.metrics.safety.blood_pressure import (
     blood_pressure_sessions_from,
     bp_rise_distribution,
     bp_rise_distribution_from,
+    systolic_rises_from,
 )
 from analytics.metrics.safety.dissociation import (
     DissociationTrend,
@@ -120,4 +121,5 @@ __all__ = [
     "session_number_band",
     "side_effect_summary",
     "side_effect_summary_from",
+    "systolic_rises_from",
 ]

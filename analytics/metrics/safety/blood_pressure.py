@@ -22,7 +22,6 @@ from analytics.metrics.safety.grouping import (
     rate_frame,
 )
 from analytics.metrics.safety.settings import (
-    ALL,
     BP_MEASURES,
     EFFECT_LEVEL_GROUPS,
     BPSettings,
@@ -39,6 +38,7 @@ __all__ = [
     "bp_rise_distribution",
     "bp_rise_distribution_from",
     "describe",
+    "systolic_rises_from",
 ]
 
 READINGS = ["bp_systolic_pre", "bp_diastolic_pre", "bp_systolic_peak", "bp_diastolic_peak"]
@@ -84,26 +84,32 @@ def blood_pressure_sessions_from(
     rows = _cohort_rows(table, keep)
     codes = sessions["code"].to_numpy()[rows]
     routes = table.meta["safety_session_text"].get("route", [])
-    route_codes = sessions["route_code"].to_numpy("int64")[rows]
+    route_codes = sessions["route_code"].to_numpy()[rows].astype("int64")
     route_text = pa.array([*routes, None], type=pa.large_string())
-    out = pd.DataFrame(
+    readings = {column: sessions[column].to_numpy("float64")[rows] for column in READINGS}
+    older = table.patients["safety_bp_older"].to_numpy(bool)[codes]
+    flags = {
+        column: sessions[column].array[rows]
+        for column in ("pre_dose_above", "systolic_rise_flag", "diastolic_rise_flag", "rise_flag")
+    }
+    # one constructor call: adding columns one by one copies the frame's blocks each time
+    return pd.DataFrame(
         {
             "patient_id": patient_ids_of(table, codes),
-            "day": sessions["day"].to_numpy("int64")[rows],
-            "session_number": sessions["session_number"].to_numpy("int64")[rows],
+            "day": sessions["day"].to_numpy()[rows].astype("int64"),
+            "session_number": sessions["session_number"].to_numpy()[rows].astype("int64"),
             "route": text_of(route_text, np.where(route_codes < 0, len(routes), route_codes)),
+            **readings,
+            "older": older,
+            "systolic_limit": np.where(older, bp.systolic_pre_max_older, bp.systolic_pre_max),
+            "pre_dose_above": flags["pre_dose_above"],
+            "systolic_rise": readings["bp_systolic_peak"] - readings["bp_systolic_pre"],
+            "diastolic_rise": readings["bp_diastolic_peak"] - readings["bp_diastolic_pre"],
+            "systolic_rise_flag": flags["systolic_rise_flag"],
+            "diastolic_rise_flag": flags["diastolic_rise_flag"],
+            "rise_flag": flags["rise_flag"],
         }
     )
-    for column in READINGS:
-        out[column] = sessions[column].to_numpy("float64")[rows]
-    out["older"] = table.patients["safety_bp_older"].to_numpy(bool)[codes]
-    out["systolic_limit"] = np.where(out["older"], bp.systolic_pre_max_older, bp.systolic_pre_max)
-    out["pre_dose_above"] = sessions["pre_dose_above"].array[rows]
-    out["systolic_rise"] = out["bp_systolic_peak"] - out["bp_systolic_pre"]
-    out["diastolic_rise"] = out["bp_diastolic_peak"] - out["bp_diastolic_pre"]
-    for column in ("systolic_rise_flag", "diastolic_rise_flag", "rise_flag"):
-        out[column] = sessions[column].array[rows]
-    return out
 
 
 def blood_pressure_sessions(data: ClinicData, settings: BPSettings | None = None) -> pd.DataFrame:
@@ -142,21 +148,38 @@ def blood_pressure_rates_from(
     method = settings_of(table).ci_method
     grouping = grouping_of(table, by)
     rows: list[tuple] = []
-    if grouping.kind == "none":
-        # each patient's counts: no session rows to read
+    n_groups, size = len(grouping.labels), len(table)
+    if grouping.kind in ("none", "patient"):
+        # one group, or the patient's own: each patient's counts, no session rows to read
         p = table.patients
-        groups = [ALL] if p["safety_sessions"].to_numpy()[keep].sum() > 0 else []
+        codes = np.flatnonzero(keep)
+        group = (
+            np.zeros(len(codes), dtype="int64")
+            if grouping.kind == "none"
+            else grouping.patient_codes[codes]
+        )
+        sessions = np.bincount(
+            group, weights=p["safety_sessions"].to_numpy()[codes], minlength=n_groups
+        )
+        present = [grouping.labels[g] for g in np.flatnonzero(sessions)]
+        groups = order_groups(present, grouping.preferred)
+        at_group = [grouping.labels.index(g) for g in groups]
         for measure in BP_MEASURES:
-            yes = p[f"safety_bp_{measure}_sessions"].to_numpy()[keep]
-            known = p[f"safety_bp_{measure}_recorded"].to_numpy()[keep]
-            counts = [np.count_nonzero(yes)], [yes.sum()], [np.count_nonzero(known)], [known.sum()]
-            rows += level_rows(measure, groups, *counts)
-        return rate_frame("measure", rows, method, grouped=False)
+            yes = p[f"safety_bp_{measure}_sessions"].to_numpy()[codes]
+            known = p[f"safety_bp_{measure}_recorded"].to_numpy()[codes]
+            rows += level_rows(
+                measure,
+                groups,
+                *(
+                    np.bincount(group, weights=w, minlength=n_groups)[at_group]
+                    for w in (yes > 0, yes, known > 0, known)
+                ),
+            )
+        return rate_frame("measure", rows, method, grouped=by is not None)
     sessions = table.long["safety_sessions"]
     in_cohort = _cohort_rows(table, keep)
-    group = grouping.session_codes[in_cohort]
+    group = grouping.session_codes(table)[in_cohort]
     codes = sessions["code"].to_numpy()[in_cohort]
-    n_groups, size = len(grouping.labels), len(table)
     present = np.flatnonzero(np.bincount(group, minlength=n_groups))
     groups = order_groups([grouping.labels[g] for g in present], grouping.preferred)
     at_group = [grouping.labels.index(g) for g in groups]
@@ -233,3 +256,31 @@ def bp_rise_distribution_from(
         "diastolic_rise": reading("bp_diastolic_peak") - reading("bp_diastolic_pre"),
     }
     return pd.DataFrame([{"measure": m, **describe(v)} for m, v in rises.items()])
+
+
+def systolic_rises_from(table: PatientTable, keep: np.ndarray, definitions=None) -> pd.DataFrame:
+    """The systolic rise (peak minus pre-dose, mmHg) of each of the cohort's sessions with both
+    systolic readings, and the session's route: what a histogram of rises by route draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``route`` (categorical; NaN when not recorded) and ``systolic_rise``, in session order:
+        the rows of :func:`blood_pressure_sessions_from` with a ``systolic_rise``, without
+        building its other columns.
+    """
+    sessions = table.long["safety_sessions"]
+    rows = _cohort_rows(table, keep)
+    rise = (
+        sessions["bp_systolic_peak"].to_numpy("float64")[rows]
+        - sessions["bp_systolic_pre"].to_numpy("float64")[rows]
+    )
+    known = ~np.isnan(rise)
+    routes = table.meta["safety_session_text"].get("route", [])
+    route_codes = sessions["route_code"].to_numpy()[rows].astype("int64")[known]
+    return pd.DataFrame(
+        {
+            "route": pd.Categorical.from_codes(route_codes, categories=routes),
+            "systolic_rise": rise[known],
+        }
+    )

@@ -250,8 +250,8 @@ def cadss_trend_from(table: PatientTable, keep: np.ndarray, definitions=None) ->
     settings = settings_of(table)
     sessions = table.long["safety_sessions"]
     rows = _scored_rows(table, keep)
-    number = sessions["session_number"].to_numpy("int64")[rows]
-    value = sessions["cadss_value_code"].to_numpy("int64")[rows]
+    number = sessions["session_number"].to_numpy()[rows].astype("int64")
+    value = sessions["cadss_value_code"].to_numpy()[rows].astype("int64")
     n_sessions = len(rows)
     rho = p = None
     if n_sessions >= 3 and _distinct(number) > 1 and _distinct(value) > 1:

@@ -28,6 +28,7 @@ from analytics.metrics.safety.facts import safety_table, settings_of
 from analytics.metrics.safety.grouping import (
     distinct_per_group,
     first_rates,
+    group_rows,
     grouping_of,
     level_rows,
     rate_frame,
@@ -103,69 +104,64 @@ def effect_rates_from(
     grouping = grouping_of(table, by)
     names = table.meta["safety_effect_names"]
     n_effects = max(len(names), 1)
-    size = len(table)
     per_patient = table.long["safety_effects"]
     at = keep[per_patient["code"].to_numpy()]
-    effect_codes = per_patient["effect"].to_numpy()[at]
+    effect_codes = per_patient["effect"].to_numpy("int64")[at]
     overall = np.bincount(effect_codes, minlength=len(names))
     effects = sorted(np.flatnonzero(overall), key=lambda i: (-overall[i], names[i]))
-    sessions_of = table.patients["safety_sessions"].to_numpy()
-    n_patients = int(np.count_nonzero(keep & (sessions_of > 0)))
-    n_sessions = int(sessions_of[keep].sum())
-
-    rows: list[tuple] = []
-    if grouping.kind == "none":
-        groups = [ALL] if n_sessions > 0 else []
-        sessions_with = np.bincount(
-            effect_codes, weights=per_patient["sessions"].to_numpy()[at], minlength=len(names)
-        ).astype("int64")
-        if groups:
-            for i in effects:
-                rows += level_rows(
-                    names[i], groups, [overall[i]], [sessions_with[i]], [n_patients], [n_sessions]
-                )
-        if session_flags:
-            rows += _flag_rows_overall(table, keep, groups)
-        return rate_frame("effect", rows, settings.ci_method, grouped=by is not None)
-
-    reports = table.long["safety_reports"]
-    n_groups = len(grouping.labels)
+    p = table.patients
     if grouping.kind == "effect":
-        chosen = keep[reports["code"].to_numpy()] & reports[f"first_of_{by}"].to_numpy()
-        group = reports[by].to_numpy("int64")[chosen]
-        present = [
-            grouping.labels[g] for g in np.flatnonzero(np.bincount(group, minlength=n_groups))
-        ]
-        groups = order_groups(present, grouping.preferred) or [ALL]
-        k_patients, k_sessions = _report_counts(reports, chosen, group, n_effects, n_groups, size)
-        at_group = [grouping.labels.index(g) for g in groups] if present else []
-        for i in effects:
-            rows += level_rows(
-                names[i],
-                groups,
-                k_patients[at_group, i],
-                k_sessions[at_group, i],
-                [n_patients] * len(groups),
-                [n_sessions] * len(groups),
-            )
-        return rate_frame("effect", rows, settings.ci_method, grouped=True)
+        return _by_report(table, keep, by, grouping, names, effects, settings.ci_method)
+    n_groups = len(grouping.labels)
+    if grouping.kind == "session":
+        # each row: one patient in one group, with their sessions and field counts there
+        rows = group_rows(table, "safety_groups", grouping.position)
+        chosen = keep[rows["code"].to_numpy()]
+        group = rows["group"].to_numpy("int64")[chosen]
 
-    sessions = table.long["safety_sessions"]
-    s_codes = sessions["code"].to_numpy()
-    in_cohort = np.flatnonzero(keep[s_codes])
-    group = grouping.session_codes[in_cohort]
-    codes = s_codes[in_cohort]
-    g_patients, g_sessions = distinct_per_group(group, codes, n_groups, size)
+        def counts(column: str) -> np.ndarray:
+            return rows[column].to_numpy()[chosen]
+
+        reported = group_rows(table, "safety_group_effects", grouping.position)
+        r_chosen = keep[reported["code"].to_numpy()]
+        r_group = reported["group"].to_numpy("int64")[r_chosen]
+        r_effect = reported["effect"].to_numpy("int64")[r_chosen]
+        r_sessions = reported["sessions"].to_numpy()[r_chosen]
+    else:
+        # one group, or the patient's own: each patient's counts
+        codes = np.flatnonzero(keep)
+        group = (
+            np.zeros(len(codes), dtype="int64")
+            if grouping.kind == "none"
+            else grouping.patient_codes[codes]
+        )
+
+        def counts(column: str) -> np.ndarray:
+            return p[column].to_numpy()[codes]
+
+        r_codes = per_patient["code"].to_numpy()[at]
+        r_group = (
+            np.zeros(len(r_codes), dtype="int64")
+            if grouping.kind == "none"
+            else grouping.patient_codes[r_codes]
+        )
+        r_effect = effect_codes
+        r_sessions = per_patient["sessions"].to_numpy()[at]
+
+    sessions = counts("sessions" if grouping.kind == "session" else "safety_sessions")
+    g_patients = np.bincount(group, weights=sessions > 0, minlength=n_groups)
+    g_sessions = np.bincount(group, weights=sessions, minlength=n_groups)
     present = [grouping.labels[g] for g in np.flatnonzero(g_sessions)]
     groups = order_groups(present, grouping.preferred)
     at_group = [grouping.labels.index(g) for g in groups]
-    chosen = keep[reports["code"].to_numpy()] & reports["first_of_effect"].to_numpy()
-    report_group = grouping.session_codes[reports["session"].to_numpy()[chosen]]
-    k_patients, k_sessions = _report_counts(
-        reports, chosen, report_group, n_effects, n_groups, size
+    cell = r_group * n_effects + r_effect
+    k_patients = np.bincount(cell, minlength=n_groups * n_effects).reshape(n_groups, n_effects)
+    k_sessions = np.bincount(cell, weights=r_sessions, minlength=n_groups * n_effects).reshape(
+        n_groups, n_effects
     )
+    out: list[tuple] = []
     for i in effects:
-        rows += level_rows(
+        out += level_rows(
             names[i],
             groups,
             k_patients[at_group, i],
@@ -174,53 +170,55 @@ def effect_rates_from(
             g_sessions[at_group],
         )
     if session_flags:
-        for column, code in sorted(SESSION_FLAGS.items(), key=lambda item: item[1]):
-            flag = sessions[column].array[in_cohort]
-            known = ~np.asarray(flag.isna(), dtype=bool)
-            if not known.any():
+        prefix = "" if grouping.kind == "session" else "safety_"
+        for code in sorted(SESSION_FLAGS.values()):
+            yes = counts(f"{prefix}{code}_sessions")
+            known = counts(f"{prefix}{code}_recorded")
+            if not known.sum():
                 continue
-            yes = known & flag.to_numpy(dtype=bool, na_value=False)
-            yes_p, yes_s = distinct_per_group(group[yes], codes[yes], n_groups, size)
-            known_p, known_s = distinct_per_group(group[known], codes[known], n_groups, size)
-            rows += level_rows(
+            out += level_rows(
                 code,
                 groups,
-                yes_p[at_group],
-                yes_s[at_group],
-                known_p[at_group],
-                known_s[at_group],
+                np.bincount(group, weights=yes > 0, minlength=n_groups)[at_group],
+                np.bincount(group, weights=yes, minlength=n_groups)[at_group],
+                np.bincount(group, weights=known > 0, minlength=n_groups)[at_group],
+                np.bincount(group, weights=known, minlength=n_groups)[at_group],
             )
-    return rate_frame("effect", rows, settings.ci_method, grouped=True)
+    return rate_frame("effect", out, settings.ci_method, grouped=by is not None)
 
 
-def _report_counts(reports, chosen, group, n_effects, n_groups, size):
-    """Distinct patients and sessions per (group, effect) among the ``chosen`` report rows."""
+def _by_report(table, keep, by, grouping, names, effects, method) -> pd.DataFrame:
+    """Rates grouped by a property of the report (``severity``, ``serious``): every patient
+    with a session and every session are each group's denominators."""
+    reports = table.long["safety_reports"]
+    n_effects = max(len(names), 1)
+    n_groups = len(grouping.labels)
+    sessions_of = table.patients["safety_sessions"].to_numpy()
+    n_patients = int(np.count_nonzero(keep & (sessions_of > 0)))
+    n_sessions = int(sessions_of[keep].sum())
+    chosen = keep[reports["code"].to_numpy()] & reports[f"first_of_{by}"].to_numpy()
+    group = reports[by].to_numpy("int64")[chosen]
+    present = [grouping.labels[g] for g in np.flatnonzero(np.bincount(group, minlength=n_groups))]
+    groups = order_groups(present, grouping.preferred) or [ALL]
     effect = reports["effect"].to_numpy("int64")[chosen]
     codes = reports["code"].to_numpy()[chosen]
-    patients, sessions = distinct_per_group(
-        group * n_effects + effect, codes, n_groups * n_effects, size
+    k_patients, k_sessions = distinct_per_group(
+        group * n_effects + effect, codes, n_groups * n_effects, len(table)
     )
-    return patients.reshape(n_groups, n_effects), sessions.reshape(n_groups, n_effects)
-
-
-def _flag_rows_overall(table: PatientTable, keep: np.ndarray, groups: list[str]) -> list[tuple]:
-    """The session yes/no fields for one group, from each patient's counts."""
-    rows = []
-    p = table.patients
-    for code in sorted(SESSION_FLAGS.values()):
-        yes = p[f"safety_{code}_sessions"].to_numpy()[keep]
-        known = p[f"safety_{code}_recorded"].to_numpy()[keep]
-        if not known.sum() or not groups:
-            continue
+    k_patients = k_patients.reshape(n_groups, n_effects)
+    k_sessions = k_sessions.reshape(n_groups, n_effects)
+    at_group = [grouping.labels.index(g) for g in groups] if present else []
+    rows: list[tuple] = []
+    for i in effects:
         rows += level_rows(
-            code,
+            names[i],
             groups,
-            [np.count_nonzero(yes)],
-            [yes.sum()],
-            [np.count_nonzero(known)],
-            [known.sum()],
+            k_patients[at_group, i],
+            k_sessions[at_group, i],
+            [n_patients] * len(groups),
+            [n_sessions] * len(groups),
         )
-    return rows
+    return rate_frame("effect", rows, method, grouped=True)
 
 
 def effect_rates(

@@ -44,6 +44,7 @@ __all__ = [
     "dose_band_codes",
     "patient_ids_of",
     "safety_facts",
+    "session_groupings",
     "safety_table",
     "settings_of",
     "text_columns",
@@ -66,6 +67,14 @@ def _small_codes(codes: np.ndarray, n_labels: int) -> np.ndarray:
         if n_labels < np.iinfo(dtype).max:
             return codes.astype(dtype)
     return codes.astype("int64")
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Integers in int32 when they fit (else int64)."""
+    fits = not len(values) or (
+        values.min() >= np.iinfo("int32").min and values.max() <= np.iinfo("int32").max
+    )
+    return values.astype("int32" if fits else "int64")
 
 
 def _boolean(values: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
@@ -165,7 +174,8 @@ def safety_facts(
     day = s["day"].to_numpy("int64")
     number = s["session_number"].to_numpy("int64")
 
-    sessions = pd.DataFrame({"code": codes, "day": day, "session_number": number})
+    # narrow types where the values fit: the table is kept in memory and on disk
+    sessions = pd.DataFrame({"code": codes, "day": _narrow(day), "session_number": _narrow(number)})
     text_labels: dict[str, list[str]] = {}
     for column in text_columns(s):
         values, uniques = factorize_ids(s[column], sort=True)
@@ -238,7 +248,7 @@ def safety_facts(
     if scored.any():
         value_code[scored] = np.unique(cadss[scored], return_inverse=True)[1]
     sessions["cadss"] = cadss
-    sessions["cadss_value_code"] = value_code.astype("int32")
+    sessions["cadss_value_code"] = _narrow(value_code)
     patients["safety_cadss_sessions"] = _count(codes, scored, size)
     for name, at_session in (
         ("safety_cadss_first", scored & (number == 1)),
@@ -261,12 +271,21 @@ def safety_facts(
         "safety_dose_bands": dose_labels,
         "safety_patient_columns": [c for c in data.patients.columns if c != "patient_id"],
     }
+    groupings = session_groupings(sessions, meta)
+    meta["safety_session_groupings"] = [
+        {"name": name, "labels": list(labels)} for name, _, labels in groupings
+    ]
+    groups, group_effects = _group_facts(
+        sessions, reports, groupings, max(len(effect_names), 1), size
+    )
     return Facts(
         patients=pd.DataFrame(patients),
         long={
             "safety_sessions": sessions,
             "safety_reports": reports,
             "safety_effects": effects,
+            "safety_groups": groups,
+            "safety_group_effects": group_effects,
             "safety_cadss_bands": cadss_bands,
             "safety_serious": serious,
         },
@@ -284,6 +303,91 @@ def _distinct_days(codes: np.ndarray, day: np.ndarray) -> np.ndarray:
     if len(keys) and np.all(keys[1:] >= keys[:-1]):  # the contract's order
         return _first_of(keys)
     return ~pd.Series(keys).duplicated().to_numpy()
+
+
+def _with_not_recorded(codes: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Codes with a missing value (-1) as the group "not recorded" (appended when absent)."""
+    labels = list(labels)
+    if NOT_RECORDED not in labels:
+        labels.append(NOT_RECORDED)
+    return np.where(codes < 0, labels.index(NOT_RECORDED), codes), labels
+
+
+def session_groupings(sessions: pd.DataFrame, meta: dict) -> list[tuple[str, np.ndarray, list]]:
+    """Each grouping that is a property of the session: its name, every session's group code
+    (a missing value is the group "not recorded") and the group labels.
+
+    ``sessions`` is the ``safety_sessions`` long table and ``meta`` the facts' meta: the text
+    columns in their order, then ``session_band`` and ``dose_band``.
+    """
+    out = []
+    for column, labels in meta["safety_session_text"].items():
+        codes, labels = _with_not_recorded(sessions[f"{column}_code"].to_numpy("int64"), labels)
+        out.append((column, codes, labels))
+    out.append(("session_band", sessions["band"].to_numpy("int64"), meta["safety_session_bands"]))
+    out.append(("dose_band", sessions["dose_band"].to_numpy("int64"), meta["safety_dose_bands"]))
+    return out
+
+
+def _sum_runs(values: np.ndarray, order: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    if not len(starts):
+        return np.zeros(0, dtype="int64")
+    return np.add.reduceat(values[order].astype("int64"), starts)
+
+
+def _group_facts(sessions, reports, groupings, n_effects, size):
+    """Per (grouping, group, patient): sessions and the session yes/no fields' counts; per
+    (grouping, group, patient, effect): sessions with the effect reported.
+
+    A session grouping's rates for any cohort add these rows up: each row is one patient in
+    one group, so distinct patients are row counts (no session rows to read).
+    """
+    codes = sessions["code"].to_numpy()
+    flags = {}
+    for column, code in SESSION_FLAGS.items():
+        flag = sessions[column].array
+        known = ~np.asarray(flag.isna(), dtype=bool)
+        flags[code] = (known & flag.to_numpy(dtype=bool, na_value=False), known)
+    chosen = reports["first_of_effect"].to_numpy()
+    r_session = reports["session"].to_numpy()[chosen]
+    r_effect = reports["effect"].to_numpy("int64")[chosen]
+    r_code = reports["code"].to_numpy()[chosen]
+    parts, effect_parts = [], []
+    for at, (_, group, labels) in enumerate(groupings):
+        width = max(len(labels), 1)
+        key = codes * width + group
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        starts = np.flatnonzero(_first_of(sorted_key)) if len(key) else np.zeros(0, "int64")
+        part = pd.DataFrame(
+            {
+                "grouping": np.full(len(starts), at, dtype="int8"),
+                "group": (sorted_key[starts] % width).astype("int32"),
+                "code": (sorted_key[starts] // width).astype("int64"),
+                "sessions": np.diff(np.append(starts, len(key))).astype("int32"),
+            }
+        )
+        for code, (yes, known) in flags.items():
+            part[f"{code}_sessions"] = _sum_runs(yes, order, starts).astype("int32")
+            part[f"{code}_recorded"] = _sum_runs(known, order, starts).astype("int32")
+        parts.append(part)
+        keys = (r_code * width + group[r_session]) * n_effects + r_effect
+        distinct, counts = np.unique(keys, return_counts=True)
+        effect_parts.append(
+            pd.DataFrame(
+                {
+                    "grouping": np.full(len(distinct), at, dtype="int8"),
+                    "group": (distinct // n_effects % width).astype("int32"),
+                    "code": (distinct // n_effects // width).astype("int64"),
+                    "effect": (distinct % n_effects).astype("int32"),
+                    "sessions": counts.astype("int32"),
+                }
+            )
+        )
+    return (
+        pd.concat(parts, ignore_index=True),
+        pd.concat(effect_parts, ignore_index=True),
+    )
 
 
 def _cadss_bands(codes, band, cadss, size) -> pd.DataFrame:

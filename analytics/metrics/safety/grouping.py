@@ -16,7 +16,7 @@ import pandas as pd
 
 from analytics.core.patient_table import PatientTable
 from analytics.core.stats import proportion_ci, rate
-from analytics.metrics.safety.facts import SERIOUS_GROUPS
+from analytics.metrics.safety.facts import SERIOUS_GROUPS, session_groupings
 from analytics.metrics.safety.settings import (
     ALL,
     EFFECT_LEVEL_GROUPS,
@@ -31,6 +31,7 @@ __all__ = [
     "Grouping",
     "distinct_per_group",
     "first_rates",
+    "group_rows",
     "grouping_of",
     "level_rows",
     "rate_frame",
@@ -53,23 +54,38 @@ class Grouping:
         The group of code ``i`` is ``labels[i]``.
     preferred : list of str or None
         Display order of the groups that have one (bands, severities); None: sorted.
-    session_codes : numpy.ndarray or None
-        For ``"session"`` and ``"patient"``: the group code of every row of
-        ``safety_sessions``.
+    position : int or None
+        For ``"session"``: the grouping's number in the ``safety_groups`` and
+        ``safety_group_effects`` long tables.
+    patient_codes : numpy.ndarray or None
+        For ``"patient"``: each patient's group code.
     """
 
     kind: str
     labels: list[str]
     preferred: list[str] | None
-    session_codes: np.ndarray | None = None
+    position: int | None = None
+    patient_codes: np.ndarray | None = None
+
+    def session_codes(self, table: PatientTable) -> np.ndarray:
+        """The group code of every row of ``safety_sessions`` (not for ``"effect"``)."""
+        sessions = table.long["safety_sessions"]
+        if self.kind == "none":
+            return np.zeros(len(sessions), dtype="int64")
+        if self.kind == "patient":
+            return self.patient_codes[sessions["code"].to_numpy()]
+        if self.kind != "session":
+            raise ValueError("a report's grouping gives sessions no group")
+        return session_groupings(sessions, table.meta)[self.position][1]
 
 
-def _with_not_recorded(codes: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Codes with a missing value (-1) as the group "not recorded"."""
-    labels = list(labels)
-    if NOT_RECORDED not in labels:
-        labels.append(NOT_RECORDED)
-    return np.where(codes < 0, labels.index(NOT_RECORDED), codes), labels
+def group_rows(table: PatientTable, name: str, position: int) -> pd.DataFrame:
+    """The rows of the long table ``name`` (``safety_groups`` or ``safety_group_effects``) of
+    the session grouping at ``position`` (the tables are sorted by grouping)."""
+    frame = table.long[name]
+    at = frame["grouping"].to_numpy()
+    low, high = np.searchsorted(at, [position, position + 1])
+    return frame.iloc[low:high]
 
 
 def _patient_groups(table: PatientTable, column: str) -> tuple[np.ndarray, list[str]]:
@@ -96,23 +112,22 @@ def grouping_of(table: PatientTable, by: str | None) -> Grouping:
         )
     if by == "serious":
         return Grouping("effect", list(SERIOUS_GROUPS), list(SERIOUS_GROUPS))
-    sessions = table.long["safety_sessions"]
-    if by == "session_band":
-        labels = list(meta["safety_session_bands"])
-        return Grouping("session", labels, labels, sessions["band"].to_numpy("int64"))
-    if by == "dose_band":
-        settings = meta["safety_settings"]
-        preferred = [*mg_per_kg_labels(settings["mg_per_kg_edges"]), NOT_RECORDED]
-        codes = sessions["dose_band"].to_numpy("int64")
-        return Grouping("session", list(meta["safety_dose_bands"]), preferred, codes)
     text = meta["safety_session_text"]
     patient_columns = meta["safety_patient_columns"]
     if by == "first_route" or (by not in text and by in patient_columns):
         codes, labels = _patient_groups(table, "route" if by == "first_route" else by)
-        return Grouping("patient", labels, None, codes[sessions["code"].to_numpy()])
-    if by in text:
-        codes, labels = _with_not_recorded(sessions[f"{by}_code"].to_numpy("int64"), text[by])
-        return Grouping("session", labels, None, codes)
+        return Grouping("patient", labels, None, patient_codes=codes)
+    names = [g["name"] for g in meta["safety_session_groupings"]]
+    if by in names:
+        position = names.index(by)
+        labels = list(meta["safety_session_groupings"][position]["labels"])
+        preferred = None
+        if by == "session_band":
+            preferred = labels
+        elif by == "dose_band":
+            edges = meta["safety_settings"]["mg_per_kg_edges"]
+            preferred = [*mg_per_kg_labels(edges), NOT_RECORDED]
+        return Grouping("session", labels, preferred, position=position)
     valid = sorted(
         {"session_band", "dose_band", "first_route", *EFFECT_LEVEL_GROUPS}
         | set(text)
@@ -205,15 +220,20 @@ def level_rows(item, groups, patients, sessions, n_patients, n_sessions) -> list
 
 def first_rates(frame: pd.DataFrame, key: str, method: str):
     """A function ``(value, level) -> RATE dict`` of the first row of ``frame`` with ``key``
-    equal to ``value`` at ``level`` (k = n = 0 when there is none); the rows are read once."""
+    equal to ``value`` at ``level`` (k = n = 0 when there is none); the rows are read once.
+
+    The rate and interval are the frame's own (:func:`with_ci`), which are those of
+    :func:`analytics.core.stats.rate` for each row.
+    """
     first = {}
-    for value, level, k, n in zip(frame[key], frame["level"], frame["k"], frame["n"]):
-        first.setdefault((value, level), (int(k), int(n)))
+    columns = [frame[c] for c in (key, "level", "k", "n", "ci_low", "ci_high")]
+    for value, level, k, n, low, high in zip(*columns):
+        first.setdefault((value, level), (int(k), int(n), low, high))
 
     def rate_of(value: str, level: str) -> dict:
-        if (value, level) not in first:
+        k, n, low, high = first.get((value, level), (0, 0, None, None))
+        if n == 0:
             return rate(0, 0, method=method).to_dict()
-        k, n = first[(value, level)]
-        return json_value(rate(k, n, method=method).to_dict())
+        return json_value({"k": k, "n": n, "rate": k / n, "ci_low": low, "ci_high": high})
 
     return rate_of

@@ -45,6 +45,15 @@ def _rise(data):
     return safety.bp_rise_distribution(safety.blood_pressure_sessions(data))
 
 
+def _systolic_rises(table, keep):
+    return safety.systolic_rises_from(table, keep, None).astype({"route": "string"})
+
+
+def _systolic_rises_of(data):
+    sessions = safety.blood_pressure_sessions(data).dropna(subset=["systolic_rise"])
+    return sessions[["route", "systolic_rise"]].reset_index(drop=True)
+
+
 # (name, aggregation over the table's rows, the same computed from a clinic)
 CASES = [
     *[
@@ -88,6 +97,7 @@ CASES = [
         safety.blood_pressure_sessions,
     ),
     ("bp_rise_distribution", safety.bp_rise_distribution_from, _rise),
+    ("systolic_rises", _systolic_rises, _systolic_rises_of),
     ("cadss_distribution", safety.cadss_distribution_from, safety.cadss_distribution),
     ("cadss_by_session_band", safety.cadss_by_session_band_from, safety.cadss_by_session_band),
     ("cadss_trend", safety.cadss_trend_from, safety.cadss_trend),
