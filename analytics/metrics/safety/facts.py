@@ -11,6 +11,9 @@
 * ``safety_reports``: the side-effect reports matched to a session, one row per distinct
   (session, effect, severity, serious);
 * ``safety_effects``: per patient and reported effect, the sessions with it;
+* ``safety_groups`` and ``safety_group_effects``: the same counts per patient in each group of
+  each session grouping (route, site, clinician, phase, session band, dose band), so a grouped
+  rate adds up one row per patient and group, not every session;
 * ``safety_cadss_bands``: per patient and session band, the patient's CADSS mean;
 * ``safety_serious``: every report marked serious.
 
@@ -136,8 +139,8 @@ def _first_of(*keys: np.ndarray) -> np.ndarray:
 
 def safety_facts(
     data: ClinicData,
-    definitions=None,
-    index: PatientIndex | None = None,
+    definitions,
+    index: PatientIndex,
     *,
     settings: SafetySettings | None = None,
 ) -> Facts:
@@ -147,7 +150,7 @@ def safety_facts(
     ----------
     data : ClinicData
         The whole clinic.
-    definitions : OutcomeDefinitions, optional
+    definitions : OutcomeDefinitions or None
         Not used: accepted so that every metric module's builder has one signature. Safety has
         its own :class:`~analytics.metrics.safety.settings.SafetySettings`.
     index : PatientIndex
@@ -161,8 +164,6 @@ def safety_facts(
         Sessions, reports and serious events of patients not in ``index`` are left out (the
         contract has every id in ``patients``).
     """
-    if index is None:
-        raise TypeError("safety_facts needs the patient index")
     settings = settings or SafetySettings()
     size = len(index)
     s = data.sessions
