@@ -50,8 +50,8 @@ def record_page_calls(pages=DASHBOARD_PAGES, sample: Path | None = None) -> dict
     """
     from streamlit.testing.v1 import AppTest
 
-    from store.sample import ensure_sample
     from store.db import open_store
+    from store.sample import ensure_sample
     from store.users import add_user
     from ui import results
 

@@ -45,8 +45,8 @@ def sqlite_url(path: Path) -> str:
 @pytest.fixture(scope="session")
 def prepared_db(tmp_path_factory, sample_dir) -> Path:
     """A database file with the sample clinic and the users of :data:`TEST_USERS`."""
-    from store.sample import ensure_sample
     from store.db import open_store
+    from store.sample import ensure_sample
     from store.users import add_user
 
     path = tmp_path_factory.mktemp("db") / "prepared.sqlite"

@@ -68,8 +68,7 @@ def _stored_version(url: str, data_version: str) -> tuple[str, str]:
     files and the code version, so its per-patient table can come from the disk across
     restarts and databases. Any other content is keyed by the database and its data version.
     """
-    from store import list_batches, sample_loaded
-    from store import batch_details
+    from store import batch_details, list_batches, sample_loaded
 
     if sample_loaded():
         active = list_batches()
