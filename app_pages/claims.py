@@ -79,10 +79,12 @@ for key, title in TITLES.items():
             if check.get("change_ci_low") is not None
             else "CI not estimable"
         )
-        c1.metric(
+        ui.metric(
+            c1,
             check["change_label"],
             _mean_change(check),
             help="Score minus baseline; negative = better. " + check["population"],
+            wrap=True,
         )
         c1.caption(f"{ci}; n = {check['n']}")
         # Each label names its population: the Overview's "Scored at week 4" counts among
@@ -93,17 +95,19 @@ for key, title in TITLES.items():
             check["scored"],
             help="Patients with a baseline score who started treatment and have a score in "
             "the window; the rest are missing data, which can flatter a claim.",
+            wrap=True,
         )
-        ui.rate_metric(c3, check["response_label"], check["response"])
+        ui.rate_metric(c3, check["response_label"], check["response"], wrap=True)
         if check.get("still_responding") is not None:
             ui.rate_metric(
                 c4,
                 "Early responders still responding",
                 check["still_responding"],
                 help="Intention to treat: " + ui.format_rate(check.get("still_responding_itt")),
+                wrap=True,
             )
         else:
-            ui.rate_metric(c4, check["response_itt_label"], check["response_itt"])
+            ui.rate_metric(c4, check["response_itt_label"], check["response_itt"], wrap=True)
         st.caption(
             f"Paired t test {_p(check.get('p_value'))}; Wilcoxon signed-rank "
             f"{_p(check.get('p_wilcoxon'))}. Rule: {check['rule']}"

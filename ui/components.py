@@ -26,6 +26,7 @@ __all__ = [
     "format_rate",
     "not_available",
     "page_header",
+    "metric",
     "rate_metric",
     "show_figure",
 ]
@@ -69,14 +70,27 @@ def format_count(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def rate_metric(container, label: str, value: Any, *, help: str | None = None) -> None:
+def metric(container, label: str, value: str, *, help: str | None = None, wrap=False) -> None:
+    """``container.metric``; with ``wrap``, a label too long for one line is written above the
+    number in full (a metric's own label is cut at the column's edge, and a label that names
+    its population must not lose it)."""
+    if not wrap:
+        container.metric(label, value, help=help)
+        return
+    container.markdown(f"<small>{label}</small>", help=help, unsafe_allow_html=True)
+    container.metric(label, value, label_visibility="collapsed")
+
+
+def rate_metric(
+    container, label: str, value: Any, *, help: str | None = None, wrap: bool = False
+) -> None:
     """A metric whose value is the rate and whose caption carries k/n and the CI."""
     r = as_rate(value)
     if r is None:
-        container.metric(label, "n/a", help=help)
+        metric(container, label, "n/a", help=help, wrap=wrap)
         container.caption("not available yet")
         return
-    container.metric(label, _pct(r.get("rate")) if r.get("n") else "–", help=help)
+    metric(container, label, _pct(r.get("rate")) if r.get("n") else "–", help=help, wrap=wrap)
     container.caption(format_rate(r))
 
 
