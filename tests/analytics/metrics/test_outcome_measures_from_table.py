@@ -8,7 +8,6 @@ and what does (the reliable-change SD, intervals) is worked out when aggregating
 """
 
 import dataclasses
-import math
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ import pytest
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.patient_table import PatientTable
 from analytics.metrics import groups, outcomes, pcl5_depth, trajectories
+from tests.numbers import differences
 
 PCL = OutcomeDefinitions()
 DEFINITIONS = {
@@ -70,32 +70,11 @@ def cut(data):
     return {cohort: data.with_patients(_ids(data, cohort)) for cohort in COHORTS}
 
 
-def _same(got, want, path: str = "") -> list[str]:
-    """Where ``got`` and ``want`` differ: floats to 1e-12 relative, all else exactly."""
-    if dataclasses.is_dataclass(want):
-        return _same(dataclasses.asdict(got), dataclasses.asdict(want), path)
-    if isinstance(want, float) and isinstance(got, float):
-        if math.isnan(want) and math.isnan(got):
-            return []
-        return [] if math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12) else [path]
-    if type(got) is not type(want):
-        return [f"{path}: {type(got).__name__} != {type(want).__name__}"]
-    if isinstance(want, dict):
-        if got.keys() != want.keys():
-            return [f"{path}: keys {sorted(got.keys() ^ want.keys())}"]
-        return [d for k in want for d in _same(got[k], want[k], f"{path}/{k}")]
-    if isinstance(want, list):
-        if len(got) != len(want):
-            return [f"{path}: {len(got)} items != {len(want)}"]
-        return [d for i, (g, w) in enumerate(zip(got, want)) for d in _same(g, w, f"{path}[{i}]")]
-    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
-
-
 def _check(got, want) -> None:
     if isinstance(want, pd.DataFrame):
         pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-12)
     else:
-        assert _same(got, want) == []
+        assert differences(got, want) == []
 
 
 # (name, aggregation over the table, the clinic-wide function, keyword arguments, PCL-5 only)
