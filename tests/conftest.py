@@ -18,6 +18,9 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
+# The committed synthetic clinic: the one sample folder every test reads (through the
+# ``sample_dir`` fixture, or this name where a module-level parameter needs it).
+SAMPLE = ROOT / "data" / "sample"
 # One account per role in the prepared database (passwords only valid in these tests).
 TEST_USERS = {
     "director": ("director-test", "director-password"),
@@ -29,7 +32,7 @@ TEST_USERS = {
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """The committed sample clinic, or a freshly generated one when it is not there yet."""
-    folder = ROOT / "data" / "sample"
+    folder = SAMPLE
     if not any(folder.glob("*.csv")):
         from analytics.sample import generate_clinic, write_clinic
 

@@ -24,7 +24,6 @@ __all__ = [
     "empty_state",
     "format_count",
     "format_rate",
-    "not_available",
     "page_header",
     "metric",
     "rate_metric",
@@ -150,11 +149,6 @@ def empty_state(context: PageContext) -> bool:
             "No patients match the cohort filters in the sidebar.", icon=":material/filter_alt:"
         )
     return True
-
-
-def not_available(what: str, needs: str) -> None:
-    """An honest note where a piece of the analytics has not landed."""
-    st.info(f"{what}: not available yet (needs `{needs}`).", icon=":material/hourglass_empty:")
 
 
 def download_table(frame: pd.DataFrame | None, name: str, *, label: str | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,8 +17,8 @@ from analytics.sample import (
     load_sample,
     write_clinic,
 )
+from tests.conftest import SAMPLE as SAMPLE_DIR
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 FILES = ["patients.csv", "sessions.csv", "assessments.csv", "side_effects.csv", "manifest.json"]
 
 ROUTE_SPELLINGS = {"IV ketamine", "IV infusion", "Spravato", "esketamine nasal spray"}

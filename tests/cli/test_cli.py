@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SAMPLE
+
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "data" / "sample"
 BROKEN = ROOT / "tests" / "data" / "broken"
 RATE_KEYS = {"k", "n", "rate", "ci_low", "ci_high"}
 

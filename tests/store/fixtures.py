@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from store.db import open_store
 from store.users import User
+from tests.conftest import SAMPLE
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "data" / "sample"
 BACKENDS = ["sqlite", "postgresql"]
 
 

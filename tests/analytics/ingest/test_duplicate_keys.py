@@ -5,8 +5,6 @@ and not, numpy and Arrow integers, and through the whole duplicate check (proble
 sorted sessions with repeats and on the sample clinic's sessions.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,8 +15,8 @@ from analytics.ingest import assemble
 from analytics.ingest.assemble import dedupe, key_codes, repeats_in_order
 from analytics.ingest.collector import ProblemCollector
 from analytics.ingest.reader import read_table
+from tests.conftest import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 _KEYS = st.lists(st.tuples(st.integers(-3, 3), st.integers(0, 3)), max_size=25)
 
 

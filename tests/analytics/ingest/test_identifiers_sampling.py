@@ -6,8 +6,6 @@ text (blanks, e-mail addresses, phone and social security numbers, street addres
 and newlines, several chunks, columns longer than the sample) and on the sample clinic's files.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -17,8 +15,8 @@ from hypothesis import strategies as st
 
 from analytics.ingest import identifiers as phi
 from analytics.ingest.reader import read_table
+from tests.conftest import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 _CELL = st.one_of(
     st.none(),
     st.sampled_from(

@@ -5,8 +5,6 @@ rather than on the id strings; each helper is compared here with the pandas oper
 replaces, on hand-made edge cases (missing ids, ties, frames already in order, empty frames).
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pandera.errors as pandera_errors
@@ -15,6 +13,7 @@ import pytest
 from analytics.ingest.assemble import session_numbers
 from analytics.ingest.importer import import_folder
 from analytics.ingest.schemas import SCHEMAS, surely_valid, validate_tables
+from tests.conftest import SAMPLE
 
 
 def _sessions(ids, days):
@@ -65,9 +64,6 @@ def test_session_numbers_refuse_repeated_sessions_like_the_merge():
     sessions = _sessions(["a", "a"], [0, 0])
     with pytest.raises(pd.errors.MergeError):
         session_numbers(_effects(["a"], [0.0]), sessions)
-
-
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ other column goes the per-distinct-value way. Compared on random text (blank, pa
 infinity, several Arrow chunks) and on the sample clinic's number columns.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -17,8 +15,8 @@ from hypothesis import strategies as st
 from analytics.ingest import cells
 from analytics.ingest.collector import ProblemCollector
 from analytics.ingest.reader import read_table
+from tests.conftest import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 _CELLS = st.lists(
     st.one_of(
         st.none(),

@@ -5,8 +5,6 @@ checks text once per distinct value. Each fast path is compared here with the ge
 the sample clinic and on hand-made edge cases.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -17,8 +15,7 @@ from hypothesis import strategies as st
 import analytics.ingest.reader as reader_module
 from analytics.core.problems import WARNING, Problem
 from analytics.ingest.reader import read_table
-
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
+from tests.conftest import SAMPLE
 
 
 def _pandas_only(monkeypatch):

@@ -4,8 +4,6 @@ Each shortcut is compared with the pandas construction it replaces, on random PC
 out-of-range and fractional items included) and on the sample clinic's assessments.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
@@ -14,8 +12,8 @@ from hypothesis import strategies as st
 from analytics.core.instruments import get_instrument
 from analytics.ingest.importer import import_folder
 from analytics.ingest.scoring import score_forms
+from tests.conftest import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 _ITEM = st.one_of(
     st.just(np.nan),
     st.integers(0, 4).map(float),

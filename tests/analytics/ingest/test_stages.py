@@ -1,7 +1,5 @@
 """The importer's stages: the names it has always offered are the stage modules' own objects."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -15,8 +13,7 @@ from analytics.ingest import (
     options,
     prepare,
 )
-
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
+from tests.conftest import SAMPLE
 
 
 @pytest.mark.parametrize(

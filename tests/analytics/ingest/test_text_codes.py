@@ -5,8 +5,6 @@ of the sorted patient ids. Each is compared with the plain pandas operation on t
 and on hand-made edge cases (missing values, several Arrow chunks, ties, unsorted rows).
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -19,10 +17,10 @@ from analytics.ingest import assemble, cells
 from analytics.ingest.importer import ImportOptions, import_folder
 from analytics.ingest.reader import read_table
 from analytics.ingest.vocabularies import distinct_codes
+from tests.conftest import SAMPLE
 
 # The reference merge warns when float days meet integer days; the lookup itself does not.
 SESSIONS_MARK = pytest.mark.filterwarnings("ignore:You are merging on int and float")
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 
 _TEXT = st.lists(
     st.one_of(st.none(), st.sampled_from(["a", " a", "a ", "", "  ", "b", "P01", "é", "1.0"])),

@@ -10,6 +10,7 @@ import pytest
 
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.report.summary import build_summary
+from tests.conftest import SAMPLE
 from tests.numbers import differences
 
 # ---------------------------------------------------------------------------------------------
@@ -25,7 +26,7 @@ def _clinics() -> dict:
     from analytics.ingest.importer import import_folder
     from analytics.sample import generate_clinic, write_clinic
 
-    sample = import_folder(Path(__file__).resolve().parents[3] / "data" / "sample").data
+    sample = import_folder(SAMPLE).data
     with tempfile.TemporaryDirectory() as folder:
         write_clinic(folder, generate_clinic(2000))
         generated = import_folder(folder).data
