@@ -92,8 +92,17 @@ with tab_groups:
 
 # ---------------------------------------------------------------------------- attrition
 with tab_funnel:
-    flow = results.cohort_result(attrition_flow_from, context, definitions)
-    if flow.empty or not (flow["n"] > 0).any():
+    flow = (
+        results.cohort_result(attrition_flow_from, context, definitions)
+        if "week 4" in labels
+        else None
+    )
+    if flow is None:
+        st.info(
+            'The funnel\'s "scored at week 4" step needs the week-4 window; it is not in the '
+            "definitions in force (Settings)."
+        )
+    elif flow.empty or not (flow["n"] > 0).any():
         st.info("No patient has a session yet.")
     else:
         overall = flow[flow["route"] == flow["route"].iloc[0]]
@@ -137,8 +146,10 @@ with tab_funnel:
 
 # ---------------------------------------------------------------------------- not on track
 with tab_track:
-    st.caption(f"Not on track: {not_on_track_rule(definitions)}")
-    track = results.cohort_result(not_on_track_from, context, definitions)
+    # custom windows without week 2: the sessions rule alone
+    track_week = "week 2" if "week 2" in labels else None
+    st.caption(f"Not on track: {not_on_track_rule(definitions, week=track_week)}")
+    track = results.cohort_result(not_on_track_from, context, definitions, week=track_week)
     if track.empty:
         st.success("Every patient with enough sessions or weeks of follow-up is on track.")
     else:

@@ -367,3 +367,21 @@ def test_without_secrets_the_password_form_is_used(app_env):
     at = _signed_out()
     assert at.text_input(key="login_password")
     assert not any(b.key == "login_oidc" for b in at.button)
+
+
+@pytest.mark.parametrize(
+    "page", ["app_pages/overview.py", "app_pages/cohorts.py", "app_pages/durability.py"]
+)
+def test_custom_windows_without_week_2_or_4_still_draw_the_page(app_env, page):
+    at = _app()
+    # one window only: the headline, the funnel's scored step and the week-2 rule are absent
+    at.session_state["clinic_settings"] = {"windows": [["week 3", 21, 18, 24]]}
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    notes = " ".join(i.value for i in at.info)
+    if page.endswith("overview.py"):
+        assert "No week-4 timepoint" in notes
+    if page.endswith("cohorts.py"):
+        assert "needs the week-4 window" in notes
