@@ -28,7 +28,7 @@ import pandas as pd
 
 from analytics.core.ids import PatientIndex
 
-__all__ = ["Facts", "PatientTable", "attribute_facts", "patient_index", "rows_of"]
+__all__ = ["Facts", "PatientTable", "attribute_facts", "kept_rows", "patient_index"]
 
 # Every long table carries the patient's code: its row in ``PatientTable.patients``.
 CODE = "code"
@@ -166,15 +166,16 @@ def attribute_facts(data, index: PatientIndex) -> Facts:
     return Facts(patients=out.reset_index(drop=True), meta={"attributes": columns})
 
 
-def rows_of(frame: pd.DataFrame, keep: np.ndarray | None) -> pd.DataFrame:
-    """The rows of a long table whose patient the cohort ``keep`` holds (None: every row).
+def kept_rows(frame: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
+    """Positions of the rows of a long table whose patient the cohort ``keep`` holds.
+
+    Taking rows by position is several times faster than a boolean mask whose values change
+    from row to row (within a window, neighbouring rows are different patients).
 
     Examples
     --------
     >>> frame = pd.DataFrame({"code": [0, 1, 1, 2], "x": [1, 2, 3, 4]})
-    >>> rows_of(frame, np.array([False, True, False]))["x"].tolist()
-    [2, 3]
+    >>> kept_rows(frame, np.array([False, True, False])).tolist()
+    [1, 2]
     """
-    if keep is None:
-        return frame
-    return frame[keep[frame[CODE].to_numpy()]]
+    return np.flatnonzero(keep[frame[CODE].to_numpy()])

@@ -20,9 +20,9 @@ from scipy import stats
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import factorize_ids, text_of
-from analytics.core.patient_table import PatientTable
+from analytics.core.patient_table import PatientTable, kept_rows
 from analytics.core.stats import proportion_ci
-from analytics.metrics.outcomes import TIMEPOINT_TABLE, kept_rows, outcome_facts
+from analytics.metrics.outcomes import TIMEPOINT_TABLE, outcome_facts
 from analytics.metrics.timepoints import remembered, shared_intermediates
 
 __all__ = [

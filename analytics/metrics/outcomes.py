@@ -26,7 +26,7 @@ import pyarrow as pa
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions, ResponseRule
 from analytics.core.ids import PatientIndex, id_text, text_of
-from analytics.core.patient_table import Facts, PatientTable, patient_index
+from analytics.core.patient_table import Facts, PatientTable, kept_rows, patient_index
 from analytics.core.stats import Rate, mean_ci, proportion_ci
 from analytics.metrics.timepoints import (
     baseline_coded,
@@ -49,7 +49,6 @@ __all__ = [
     "d_av",
     "d_z",
     "is_responder",
-    "kept_rows",
     "mean_change_ci",
     "outcome_facts",
     "outcome_table",
@@ -425,15 +424,6 @@ def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pati
         long={TIMEPOINT_TABLE: rows},
         meta={"outcome_timepoints": timepoints},
     )
-
-
-def kept_rows(frame: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
-    """Positions of the rows of a long table whose patient the cohort ``keep`` holds.
-
-    Taking rows by position is several times faster than a boolean mask whose values change
-    from row to row (within a window, neighbouring rows are different patients).
-    """
-    return np.flatnonzero(keep[frame["code"].to_numpy()])
 
 
 def _windows_of(table: PatientTable) -> tuple[list[str], np.ndarray]:

@@ -19,9 +19,8 @@ import pandas as pd
 from analytics.core.contract import ClinicData, item_columns
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import PatientIndex
-from analytics.core.patient_table import Facts, PatientTable, patient_index
+from analytics.core.patient_table import Facts, PatientTable, kept_rows, patient_index
 from analytics.core.stats import mean_ci, rate
-from analytics.metrics.outcomes import kept_rows
 from analytics.metrics.timepoints import (
     baseline_coded,
     index_codes,

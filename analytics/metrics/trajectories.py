@@ -30,10 +30,9 @@ import pyarrow as pa
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import PatientIndex, id_text, text_of
-from analytics.core.patient_table import Facts, PatientTable
+from analytics.core.patient_table import Facts, PatientTable, kept_rows
 from analytics.core.stats import mean_ci
 from analytics.metrics.groups import patient_group_codes, patient_groups
-from analytics.metrics.outcomes import kept_rows
 from analytics.metrics.timepoints import (
     baseline_coded,
     index_codes,

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from analytics.core.contract import ClinicData
 from analytics.core.ids import text_of
-from analytics.core.patient_table import PatientTable
+from analytics.core.patient_table import PatientTable, kept_rows
 from analytics.metrics.safety.facts import patient_ids_of, safety_table, settings_of
 from analytics.metrics.safety.grouping import (
     distinct_per_group,
@@ -42,10 +42,6 @@ __all__ = [
 ]
 
 READINGS = ["bp_systolic_pre", "bp_diastolic_pre", "bp_systolic_peak", "bp_diastolic_peak"]
-
-
-def _cohort_rows(table: PatientTable, keep: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(keep[table.long["safety_sessions"]["code"].to_numpy()])
 
 
 def blood_pressure_sessions_from(
@@ -81,7 +77,7 @@ def blood_pressure_sessions_from(
     """
     bp = settings_of(table).bp
     sessions = table.long["safety_sessions"]
-    rows = _cohort_rows(table, keep)
+    rows = kept_rows(table.long["safety_sessions"], keep)
     codes = sessions["code"].to_numpy()[rows]
     routes = table.meta["safety_session_text"].get("route", [])
     route_codes = sessions["route_code"].to_numpy()[rows].astype("int64")
@@ -177,7 +173,7 @@ def blood_pressure_rates_from(
             )
         return rate_frame("measure", rows, method, grouped=by is not None)
     sessions = table.long["safety_sessions"]
-    in_cohort = _cohort_rows(table, keep)
+    in_cohort = kept_rows(table.long["safety_sessions"], keep)
     group = grouping.session_codes(table)[in_cohort]
     codes = sessions["code"].to_numpy()[in_cohort]
     present = np.flatnonzero(np.bincount(group, minlength=n_groups))
@@ -246,7 +242,7 @@ def bp_rise_distribution_from(
 ) -> pd.DataFrame:
     """:func:`bp_rise_distribution` of the cohort's sessions, from the readings alone."""
     sessions = table.long["safety_sessions"]
-    rows = _cohort_rows(table, keep)
+    rows = kept_rows(table.long["safety_sessions"], keep)
 
     def reading(column: str) -> np.ndarray:
         return sessions[column].to_numpy("float64")[rows]
@@ -270,7 +266,7 @@ def systolic_rises_from(table: PatientTable, keep: np.ndarray, definitions=None)
         building its other columns.
     """
     sessions = table.long["safety_sessions"]
-    rows = _cohort_rows(table, keep)
+    rows = kept_rows(table.long["safety_sessions"], keep)
     rise = (
         sessions["bp_systolic_peak"].to_numpy("float64")[rows]
         - sessions["bp_systolic_pre"].to_numpy("float64")[rows]
