@@ -28,7 +28,7 @@ import pandas as pd
 
 from analytics.core.ids import PatientIndex
 
-__all__ = ["Facts", "PatientTable", "attribute_facts", "kept_rows", "patient_index"]
+__all__ = ["Facts", "PatientTable", "attribute_facts", "count_facts", "kept_rows", "patient_index"]
 
 # Every long table carries the patient's code: its row in ``PatientTable.patients``.
 CODE = "code"
@@ -101,13 +101,14 @@ class PatientTable:
 
     @classmethod
     def of(cls, data, definitions, *builders) -> PatientTable:
-        """The table of ``data``: the patients' own columns and each builder's facts.
+        """The table of ``data``: the patients' own columns, their row counts
+        (:func:`count_facts`) and each builder's facts.
 
         Each builder is called as ``builder(data, definitions, index)`` and returns
         :class:`Facts`; a metric module uses this with its own builders only.
         """
         index = patient_index(data)
-        facts = [attribute_facts(data, index)]
+        facts = [attribute_facts(data, index), count_facts(data, index)]
         facts += [build(data, definitions, index) for build in builders]
         return cls.from_facts(index, facts)
 
@@ -164,6 +165,48 @@ def attribute_facts(data, index: PatientIndex) -> Facts:
     columns = [c for c in people.columns if c != "patient_id"]
     out = people[at >= 0].iloc[np.argsort(at[at >= 0], kind="stable")][columns]
     return Facts(patients=out.reset_index(drop=True), meta={"attributes": columns})
+
+
+def _per_patient(codes: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(codes[codes >= 0], minlength=size).astype("int64")
+
+
+def count_facts(data, index: PatientIndex) -> Facts:
+    """Each patient's rows: session rows, sessions (one per patient and day) and assessments of
+    any instrument. Every table has them, so no module counts a patient's sessions again.
+
+    Examples
+    --------
+    >>> from analytics.core.contract import clinic_from_frames
+    >>> clinic = clinic_from_frames(sessions=pd.DataFrame({"patient_id": ["a", "a", "a", "b"],
+    ...     "day": [0, 3, 3, 0], "route": "iv_ketamine"}))
+    >>> counts = count_facts(clinic, patient_index(clinic)).patients
+    >>> counts["count_session_rows"].tolist(), counts["count_sessions"].tolist()
+    ([3, 1], [2, 1])
+    """
+    size = len(index)
+    s = data.sessions
+    codes = index.positions(s["patient_id"])
+    days = s["day"].to_numpy("int64")
+    # one session per patient and day: distinct (code, day) pairs
+    keys = codes.astype("int64") * (1 << 32) + (days + (1 << 31))
+    first = np.ones(len(keys), dtype=bool)
+    if len(keys) and np.all(keys[1:] >= keys[:-1]):  # the contract's order
+        first[1:] = keys[1:] != keys[:-1]
+    else:
+        first = ~pd.Series(keys).duplicated().to_numpy()
+    return Facts(
+        patients=pd.DataFrame(
+            {
+                "count_session_rows": _per_patient(codes, size),
+                "count_sessions": _per_patient(codes[first], size),
+                "count_assessments": _per_patient(
+                    index.positions(data.assessments["patient_id"]), size
+                ),
+            }
+        ),
+        meta={"months_kept": bool(data.months_kept)},
+    )
 
 
 def kept_rows(frame: pd.DataFrame, keep: np.ndarray) -> np.ndarray:

@@ -25,7 +25,8 @@ ACTIVITY_COLUMNS = ["year", "month", "new_starts", "sessions"]
 
 
 def activity_facts(data: ClinicData, definitions: OutcomeDefinitions, index: PatientIndex) -> Facts:
-    """Each patient's start period and sessions (columns ``activity_*``).
+    """Each patient's start period (columns ``activity_*``; the sessions are the table's
+    ``count_session_rows``).
 
     Parameters
     ----------
@@ -41,8 +42,7 @@ def activity_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pat
     Facts
         ``patients``: ``activity_period`` (int64, the patient's start period as a position in
         ``meta["activity_periods"]``; -1 when the start year, or with months kept the month, is
-        unknown), ``activity_sessions`` (int64, session rows) and ``activity_session_days``
-        (int64, distinct session days). ``meta["activity_periods"]``: the start periods of the
+        unknown). ``meta["activity_periods"]``: the start periods of the
         clinic in time order, each ``[year, month]`` (month None unless months are kept);
         ``meta["activity_months_kept"]``.
     """
@@ -64,28 +64,8 @@ def activity_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pat
     periods, codes = np.unique(keys[known], return_inverse=True)
     period = np.full(size, -1, dtype="int64")
     period[known] = codes
-
-    s = data.sessions
-    s_codes = index.positions(s["patient_id"])
-    day = s["day"].to_numpy("int64")
-    found = s_codes >= 0
-    s_codes, day = s_codes[found], day[found]
-    sessions = np.bincount(s_codes, minlength=size).astype("int64")
-    keys_s = s_codes.astype("int64") * (1 << 32) + (day + (1 << 31))
-    first = np.ones(len(keys_s), dtype=bool)
-    if len(keys_s) and np.all(keys_s[1:] >= keys_s[:-1]):  # the contract's order
-        first[1:] = keys_s[1:] != keys_s[:-1]
-    else:
-        first = ~pd.Series(keys_s).duplicated().to_numpy()
-    session_days = np.bincount(s_codes[first], minlength=size).astype("int64")
     return Facts(
-        patients=pd.DataFrame(
-            {
-                "activity_period": period,
-                "activity_sessions": sessions,
-                "activity_session_days": session_days,
-            }
-        ),
+        patients=pd.DataFrame({"activity_period": period}),
         meta={
             "activity_periods": [
                 [int(key // 100), int(key % 100) if months_kept else None] for key in periods
@@ -120,7 +100,7 @@ def activity_by_period_from(
     """
     p = table.patients
     period = p["activity_period"].to_numpy("int64")
-    sessions = p["activity_sessions"].to_numpy("int64")
+    sessions = p["count_session_rows"].to_numpy("int64")  # every table has the counts
     # a patient with a start year but no session (a year from patients.csv) did not start
     use = np.asarray(keep, dtype=bool) & (period >= 0) & (sessions > 0)
     periods = table.meta["activity_periods"]

@@ -76,7 +76,7 @@ FLOW_COLUMNS = ["route", "step", "label", "k", "n", "rate", "ci_low", "ci_high"]
 FACT_COLUMNS = {
     "started": "attrition_started",
     "route": "attrition_first_route",
-    "sessions": "attrition_sessions",
+    "sessions": "count_session_rows",  # every table has the patients' counts
     "induction_target": "attrition_induction_target",
     "completed_induction": "attrition_completed_induction",
     "scored_week4": "attrition_scored_week4",
@@ -116,7 +116,7 @@ def attrition_facts(
     Facts
         ``patients``: ``attrition_started`` (bool, at least one session),
         ``attrition_first_route`` (string, route of the first session; NA without sessions),
-        ``attrition_sessions`` (int64, session rows), ``attrition_induction_target`` (Int64,
+        ``attrition_induction_target`` (Int64,
         sessions that complete induction for that route; NA without sessions or without a
         count for the route), ``attrition_completed_induction``, ``attrition_scored_week4``
         (a baseline and a score in the ``week4`` window, and a session),
@@ -173,7 +173,6 @@ def attrition_facts(
             {
                 "attrition_started": started,
                 "attrition_first_route": route,
-                "attrition_sessions": sessions,
                 "attrition_induction_target": target.array,
                 "attrition_completed_induction": completed,
                 "attrition_scored_week4": scored & started,

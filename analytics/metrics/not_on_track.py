@@ -135,8 +135,7 @@ def not_on_track_facts(
         most recent valid score from day 1 on, ``not_on_track_change`` (float64, latest score
         minus baseline, negative = better) and ``not_on_track_sessions_before`` (Int64,
         session days strictly before that score), all NA/NaN for a patient who is not judged
-        (no baseline, or no score from day 1 on); ``not_on_track_sessions_given`` (int64,
-        session rows); ``not_on_track_by_sessions`` and ``not_on_track_by_week`` (bool: the
+        (no baseline, or no score from day 1 on); ``not_on_track_by_sessions`` and ``not_on_track_by_week`` (bool: the
         most recent score reaches the sessions or the week checkpoint) and
         ``not_on_track_flagged`` (bool: it reaches one and is less than
         ``not_on_track_points`` below baseline). ``meta["not_on_track_week"]``: the week of the
@@ -175,7 +174,6 @@ def not_on_track_facts(
     s_codes = index.positions(data.sessions["patient_id"])
     s_day = data.sessions["day"].to_numpy("int64")
     given = s_codes >= 0
-    sessions_given = np.bincount(s_codes[given], minlength=size).astype("int64")
     session_keys = _sorted_distinct(_day_keys(s_codes[given], s_day[given]))
     sessions_before = np.full(size, -1, dtype="int64")
     sessions_before[who] = np.searchsorted(
@@ -193,7 +191,6 @@ def not_on_track_facts(
                 "not_on_track_latest_score": latest_score,
                 "not_on_track_change": change,
                 "not_on_track_sessions_before": pd.arrays.IntegerArray(sessions_before, ~judged),
-                "not_on_track_sessions_given": sessions_given,
                 "not_on_track_by_sessions": by_sessions,
                 "not_on_track_by_week": by_week,
                 "not_on_track_flagged": flagged,
@@ -265,7 +262,7 @@ def not_on_track_from(
             "latest_score": p["not_on_track_latest_score"].to_numpy(float)[rows],
             "change": change[rows],
             "sessions_before": sessions_before[rows],
-            "sessions_given": p["not_on_track_sessions_given"].to_numpy("int64")[rows],
+            "sessions_given": p["count_session_rows"].to_numpy("int64")[rows],
             "flagged_by": pd.array(
                 np.select(
                     [s_sess & s_week, s_sess], [f"sessions and {label}", "sessions"], default=label

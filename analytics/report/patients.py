@@ -14,52 +14,34 @@ import pandas as pd
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import PatientIndex
-from analytics.core.patient_table import Facts, PatientTable, attribute_facts, patient_index
+from analytics.core.patient_table import Facts, PatientTable
 
-__all__ = ["count_facts", "patient_table"]
-
-
-def _per_patient(codes: np.ndarray, size: int) -> np.ndarray:
-    return np.bincount(codes[codes >= 0], minlength=size).astype("int64")
+__all__ = ["instrument_count_facts", "patient_table"]
 
 
-def count_facts(data: ClinicData, definitions: OutcomeDefinitions, index: PatientIndex) -> Facts:
-    """Each patient's rows: sessions (one per patient and day), assessments of any instrument
-    and of the definitions' instrument.
+def instrument_count_facts(
+    data: ClinicData, definitions: OutcomeDefinitions, index: PatientIndex
+) -> Facts:
+    """Each patient's assessment rows of the definitions' instrument, scoreable or not.
 
     Examples
     --------
     >>> from analytics.core.contract import clinic_from_frames
-    >>> clinic = clinic_from_frames(sessions=pd.DataFrame({"patient_id": ["a", "a", "b"],
-    ...     "day": [0, 3, 0], "route": "iv_ketamine"}))
-    >>> index = patient_index(clinic)
-    >>> count_facts(clinic, OutcomeDefinitions(), index).patients["count_sessions"].tolist()
-    [2, 1]
+    >>> from analytics.core.patient_table import patient_index
+    >>> clinic = clinic_from_frames(assessments=pd.DataFrame({"patient_id": ["a", "a", "b"],
+    ...     "day": [0, 3, 0], "instrument": ["PCL-5", "PHQ-9", "PCL-5"], "total": 30.0}))
+    >>> facts = instrument_count_facts(clinic, OutcomeDefinitions(), patient_index(clinic))
+    >>> facts.patients["count_instrument_assessments"].tolist()
+    [1, 1]
     """
-    size = len(index)
-    s = data.sessions
-    codes = index.positions(s["patient_id"])
-    days = s["day"].to_numpy("int64")
-    # one session per patient and day: distinct (code, day) pairs
-    keys = codes.astype("int64") * (1 << 32) + (days + (1 << 31))
-    first = np.ones(len(keys), dtype=bool)
-    if len(keys) and np.all(keys[1:] >= keys[:-1]):  # the contract's order
-        first[1:] = keys[1:] != keys[:-1]
-    else:
-        first = ~pd.Series(keys).duplicated().to_numpy()
     a = data.assessments
-    a_codes = index.positions(a["patient_id"])
-    own = (a["instrument"] == definitions.instrument).fillna(False).to_numpy(bool)
+    codes = index.positions(a["patient_id"])
+    own = (a["instrument"] == definitions.instrument).fillna(False).to_numpy(bool) & (codes >= 0)
     return Facts(
         patients=pd.DataFrame(
-            {
-                "count_session_rows": _per_patient(codes, size),
-                "count_sessions": _per_patient(codes[first], size),
-                "count_assessments": _per_patient(a_codes, size),
-                "count_instrument_assessments": _per_patient(a_codes[own], size),
-            }
-        ),
-        meta={"instrument": definitions.instrument, "months_kept": bool(data.months_kept)},
+            {"count_instrument_assessments": np.bincount(codes[own], minlength=len(index))}
+        ).astype("int64"),
+        meta={"instrument": definitions.instrument},
     )
 
 
@@ -89,7 +71,7 @@ def patient_table(data: ClinicData, definitions: OutcomeDefinitions) -> PatientT
     from analytics.metrics.trajectories import trajectory_facts
 
     builders = (
-        count_facts,
+        instrument_count_facts,
         outcome_facts,
         trajectory_facts,
         pcl5_depth_facts,
@@ -100,8 +82,5 @@ def patient_table(data: ClinicData, definitions: OutcomeDefinitions) -> PatientT
         claims_facts,
         safety_facts,
     )
-    index = patient_index(data)
     with shared_intermediates():  # baselines and timepoint scores are chosen once
-        facts = [attribute_facts(data, index)]
-        facts += [build(data, definitions, index) for build in builders]
-    return PatientTable.from_facts(index, facts)
+        return PatientTable.of(data, definitions, *builders)

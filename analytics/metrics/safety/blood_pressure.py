@@ -155,7 +155,7 @@ def blood_pressure_rates_from(
             else grouping.patient_codes[codes]
         )
         sessions = np.bincount(
-            group, weights=p["safety_sessions"].to_numpy()[codes], minlength=n_groups
+            group, weights=p["count_session_rows"].to_numpy()[codes], minlength=n_groups
         )
         present = [grouping.labels[g] for g in np.flatnonzero(sessions)]
         groups = order_groups(present, grouping.preferred)

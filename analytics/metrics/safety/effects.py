@@ -148,7 +148,7 @@ def effect_rates_from(
         r_effect = effect_codes
         r_sessions = per_patient["sessions"].to_numpy()[at]
 
-    sessions = counts("sessions" if grouping.kind == "session" else "safety_sessions")
+    sessions = counts("sessions" if grouping.kind == "session" else "count_session_rows")
     g_patients = np.bincount(group, weights=sessions > 0, minlength=n_groups)
     g_sessions = np.bincount(group, weights=sessions, minlength=n_groups)
     present = [grouping.labels[g] for g in np.flatnonzero(g_sessions)]
@@ -193,7 +193,7 @@ def _by_report(table, keep, by, grouping, names, effects, method) -> pd.DataFram
     reports = table.long["safety_reports"]
     n_effects = max(len(names), 1)
     n_groups = len(grouping.labels)
-    sessions_of = table.patients["safety_sessions"].to_numpy()
+    sessions_of = table.patients["count_session_rows"].to_numpy()
     n_patients = int(np.count_nonzero(keep & (sessions_of > 0)))
     n_sessions = int(sessions_of[keep].sum())
     chosen = keep[reports["code"].to_numpy()] & reports[f"first_of_{by}"].to_numpy()

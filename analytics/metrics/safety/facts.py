@@ -2,9 +2,9 @@
 
 :func:`safety_facts` contributes to the per-patient table (:mod:`analytics.core.patient_table`):
 
-* per patient (columns prefixed ``safety_``): sessions given, distinct session days, whether
-  the patient is known to be older (the pre-dose limit), and for each blood-pressure measure
-  and each session yes/no field the sessions where it was recorded and where it was "yes";
+* per patient (columns prefixed ``safety_``; the sessions given are the table's
+  ``count_session_rows``): whether the patient is known to be older (the pre-dose limit),
+  and for each blood-pressure measure and each session yes/no field the sessions where it was recorded and where it was "yes";
   the sessions with a CADSS score and the patient's mean CADSS at session 1 and at the late
   sessions (for the paired comparison);
 * ``safety_sessions``: one row per session (group codes, blood pressure, CADSS, yes/no fields);
@@ -220,10 +220,6 @@ def safety_facts(
         "diastolic_rise_flag": (dia_flag, dia_known),
     }
     patients = {
-        "safety_sessions": _per_patient(codes, size).astype("int64"),
-        "safety_session_days": _per_patient(codes[_distinct_days(codes, day)], size).astype(
-            "int64"
-        ),
         "safety_bp_older": older,
     }
     for measure, column in BP_MEASURES.items():
@@ -296,14 +292,6 @@ def safety_facts(
 
 def _count(codes: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
     return _per_patient(codes[mask], size).astype("int64")
-
-
-def _distinct_days(codes: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """First row of each distinct (patient, day)."""
-    keys = codes * _DAY_SPAN + (day + _DAY_OFFSET)
-    if len(keys) and np.all(keys[1:] >= keys[:-1]):  # the contract's order
-        return _first_of(keys)
-    return ~pd.Series(keys).duplicated().to_numpy()
 
 
 def _with_not_recorded(codes: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:

@@ -35,7 +35,7 @@ __all__ = ["exposure_from", "safety_summary", "safety_summary_from"]
 def exposure_from(table: PatientTable, keep: np.ndarray, definitions=None) -> dict:
     """The side-effect denominators of the cohort: ``patients`` with a session, ``sessions``
     (rows of sessions.csv), from each patient's count alone."""
-    sessions = table.patients["safety_sessions"].to_numpy()
+    sessions = table.patients["count_session_rows"].to_numpy()
     return {
         "patients": int(np.count_nonzero(keep & (sessions > 0))),
         "sessions": int(sessions[keep].sum()),

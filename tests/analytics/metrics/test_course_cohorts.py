@@ -193,7 +193,10 @@ def test_facts_are_one_row_per_patient_in_index_order(clinic, tables):
     # the flags say what the per-patient frames of the old functions said, patient by patient
     flags = attrition.attrition_patients(clinic, DEFINITIONS["pcl5"]).set_index("patient_id")
     rows = table.patients.set_index("patient_id").loc[flags.index]
-    assert (rows["attrition_sessions"].to_numpy() == flags["sessions"].to_numpy()).all()
+    # session rows, counted here with plain pandas
+    plain = clinic.sessions["patient_id"].value_counts().reindex(flags.index, fill_value=0)
+    assert (rows["count_session_rows"].to_numpy() == plain.to_numpy()).all()
+    assert (flags["sessions"].to_numpy() == plain.to_numpy()).all()
     ttr = durability.time_to_response_times(clinic, DEFINITIONS["pcl5"]).set_index("patient_id")
     rows = table.patients.set_index("patient_id")
     assert (rows.loc[ttr.index, "durability_ttr_days"].to_numpy() == ttr["time"]).all()

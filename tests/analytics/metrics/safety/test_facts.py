@@ -7,7 +7,7 @@ import pandas as pd
 
 from analytics.core.contract import clinic_from_frames
 from analytics.core.patient_table import PatientTable, patient_index
-from analytics.metrics.safety import SafetySettings, safety_facts
+from analytics.metrics.safety import SafetySettings, safety_facts, safety_table
 from tests.analytics.metrics.safety.helpers import switched_route
 
 PLAIN = ("int8", "int16", "int32", "int64", "float64", "bool", "boolean", "string")
@@ -27,9 +27,11 @@ def test_facts_are_prefixed_plain_and_in_index_order():
     for frame in facts.long.values():
         assert frame["code"].dtype == "int64"
     json.dumps(facts.meta, allow_nan=False)
-    # a: 2 sessions, b: 2, c: 1 (ids sorted a, b, c)
-    assert facts.patients["safety_sessions"].tolist() == [2, 2, 1]
-    assert facts.patients["safety_session_days"].tolist() == [2, 2, 1]
+    # a: 2 sessions, b: 2, c: 1 (ids sorted a, b, c): the table's own counts, which every
+    # safety denominator reads
+    counts = safety_table(data).patients
+    assert counts["count_session_rows"].tolist() == [2, 2, 1]
+    assert counts["count_sessions"].tolist() == [2, 2, 1]
 
 
 def test_per_patient_counts_of_the_session_fields_and_blood_pressure():
@@ -50,7 +52,7 @@ def test_per_patient_counts_of_the_session_fields_and_blood_pressure():
     assert p["safety_bp_pre_dose_above_sessions"].tolist() == [1, 0, 0]
     assert p["safety_bp_pre_dose_above_recorded"].tolist() == [2, 0, 0]
     # c has no session: zeros, and no CADSS means
-    assert p["safety_sessions"].tolist() == [2, 1, 0]
+    assert safety_table(data).patients["count_session_rows"].tolist() == [2, 1, 0]
     assert np.isnan(p["safety_cadss_first"]).all()
 
 
