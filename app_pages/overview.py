@@ -36,34 +36,26 @@ TTR_HELP = (
 numbers = results.cohort_result(overview_of, context, definitions)
 counts = numbers["counts"]
 c1, c2, c3, c4 = st.columns(4)
-ui.metric(
-    c1,
+c1.metric(
     "Patients treated",
     ui.format_count(counts.get("patients")),
     help="Patients in the cohort (every patient id in the upload, after the filters).",
-    wrap=True,
 )
-ui.metric(
-    c2,
+c2.metric(
     "Sessions given",
     ui.format_count(counts.get("sessions")),
     help="Treatment sessions recorded in sessions.csv.",
-    wrap=True,
 )
-ui.metric(
-    c3,
+c3.metric(
     "Assessments",
     ui.format_count(counts.get("assessments")),
     help="Completed questionnaires of any instrument.",
-    wrap=True,
 )
 baseline = numbers["baseline"]
-ui.metric(
-    c4,
+c4.metric(
     "PCL-5 baseline, mean",
     "–" if not baseline.get("n") else f"{baseline['mean']:.1f}",
     help=f"Baseline: {described['baseline']}. n = {baseline.get('n', 0)}.",
-    wrap=True,
 )
 
 st.subheader("Week 4 (PCL-5)")
@@ -77,28 +69,24 @@ else:
         "Response, observed",
         week4.get("response"),
         help=f"{described['response']}. {described['populations']}",
-        wrap=True,
     )
     ui.rate_metric(
         r2,
         "Response, intention to treat",
         week4.get("response_itt"),
         help=f"{described['response']}. {described['populations']}",
-        wrap=True,
     )
     ui.rate_metric(
         r3,
         "Remission, observed",
         week4.get("remission"),
         help=f"Remission: {described['remission']}.",
-        wrap=True,
     )
     ui.rate_metric(
         r4,
         "Remission, intention to treat",
         week4.get("remission_itt"),
         help=f"Remission: {described['remission']}.",
-        wrap=True,
     )
 
 st.subheader("Course of treatment")
@@ -107,15 +95,17 @@ ttr = numbers["time_to_response"]
 if ttr.get("median_reached"):
     low, high = ttr.get("median_ci_low"), ttr.get("median_ci_high")
     ci = f"95% CI {low:.0f}–{high:.0f}" if low is not None and high is not None else "CI open"
-    ui.metric(
-        d1, "Median time to response", f"{ttr['median_days']:.0f} days", help=TTR_HELP, wrap=True
+    d1.metric(
+        "Median time to response",
+        f"{ttr['median_days']:.0f} days",
+        help=TTR_HELP,
     )
     d1.caption(f"{ci}; Kaplan-Meier, n = {ttr['n']}, {ttr['events']} responded")
 elif ttr:
-    ui.metric(d1, "Median time to response", "not reached", help=TTR_HELP, wrap=True)
+    d1.metric("Median time to response", "not reached", help=TTR_HELP)
     d1.caption(f"Kaplan-Meier, n = {ttr.get('n', 0)}")
 else:
-    ui.metric(d1, "Median time to response", "n/a", wrap=True)
+    d1.metric("Median time to response", "n/a")
     d1.caption("No patient with a baseline and a later score in this cohort.")
 
 ui.rate_metric(
@@ -125,7 +115,6 @@ ui.rate_metric(
     help="Patients who started and reached the induction session count of their route: "
     + ", ".join(f"{figures.route_label(k)} {v}" for k, v in described["induction_sessions"].items())
     + ".",
-    wrap=True,
 )
 ui.rate_metric(
     d3,
@@ -133,7 +122,6 @@ ui.rate_metric(
     numbers["flow"]["scored_timepoint"],
     help="Patients who started with a baseline and a PCL-5 score in the week-4 window, among "
     "all who started. Unscored patients are missing data, not failures.",
-    wrap=True,
 )
 
 st.subheader("Side effects (share of patients, at least once)")
@@ -150,7 +138,6 @@ else:
             effect.get("patients"),
             help="Patients with the effect at least once / patients with at least one session. "
             f"Per session: {ui.format_rate(effect.get('sessions'))}.",
-            wrap=True,
         )
 
 left, right = st.columns(2)
