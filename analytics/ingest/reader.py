@@ -12,7 +12,9 @@ value such as ``NA`` stays the two letters the clinic typed. What it does decide
 - the shape: a row may have fewer cells than the header (the missing trailing cells are blank),
   but not more, unless the extra cells are all blank (trailing separators that spreadsheets
   write);
-- no cell looks like a spreadsheet formula (CSV injection).
+- no cell and no header is longer than :data:`MAX_CELL_CHARS` characters;
+- no cell looks like a spreadsheet formula (CSV injection,
+  :func:`analytics.ingest.text.formula_cells`).
 
 Row numbers are physical lines of the file, counted from 1, so the header is row 1 and the first
 data row is row 2 in a file that starts with its header. A quoted cell that spans several lines
@@ -38,8 +40,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analytics.core.problems import ERROR, WARNING, Problem
+from analytics.ingest.text import formula_cells
 
 __all__ = [
+    "MAX_CELL_CHARS",
     "MAX_COLUMNS",
     "MAX_LISTED",
     "MAX_UPLOAD_BYTES",
@@ -54,6 +58,8 @@ __all__ = [
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 # Wide REDCap exports of several instruments stay well under this.
 MAX_COLUMNS = 500
+# The longest cell or header accepted: free-text notes fit; a pasted document does not.
+MAX_CELL_CHARS = 1_000
 # Rows named one by one for each kind of problem before a summary line takes over.
 MAX_LISTED = 50
 # Comma first: it wins ties.
@@ -65,13 +71,9 @@ SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _FORMULA_RULE = (
     "looks like a spreadsheet formula; refused so it cannot run when the data is exported again"
 )
-# A plain number may start with a sign; "1,5" is a number where the comma is the decimal mark.
-_PLAIN_NUMBER = r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?"
-# A cell of dashes is a placeholder ("-", "--"), not a formula. A signed run of digits, spaces,
-# brackets and dashes ("+1 555 123 4567") is at worst arithmetic: it names no function, cell or
-# command, so it cannot run anything; refusing it would also stop the PHI guard from dropping a
-# phone column and would echo the number back in the message.
-_SAFE_SIGNED = rf"(?:{_PLAIN_NUMBER}|-+|[+-][\d\s().,+-]*)"
+# Stripped cells cannot start with a tab or a carriage return, so only these bytes can start a
+# formula; formula_cells decides on the few cells that start with one. Signed phone numbers
+# ("+1 555 123 4567") are not formulas, so the PHI guard, not this check, meets a phone column.
 _FORMULA_STARTS = ("=", "+", "-", "@")
 # By first byte: starts like a formula; is not printable ASCII (whitespace may follow).
 _FORMULA_FIRST = np.zeros(256, dtype=bool)
@@ -143,6 +145,7 @@ def read_table(
     *,
     max_bytes: int = MAX_UPLOAD_BYTES,
     max_columns: int = MAX_COLUMNS,
+    max_cell_chars: int = MAX_CELL_CHARS,
 ) -> ReadResult:
     """Read an uploaded CSV file into a frame of text cells.
 
@@ -156,6 +159,10 @@ def read_table(
         Larger files are refused before any parsing.
     max_columns : int
         Files whose header has more cells are refused before the rows are parsed.
+    max_cell_chars : int
+        Longest cell or header, in characters (after stripping). A longer header refuses the
+        file before its rows are parsed; each longer cell is an error naming its row and
+        column. Neither is repeated in the problem.
 
     Returns
     -------
@@ -181,7 +188,12 @@ def read_table(
         data = bytes(data)
     if not isinstance(data, bytes):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    for name, limit in (("max_bytes", max_bytes), ("max_columns", max_columns)):
+    limits = (
+        ("max_bytes", max_bytes),
+        ("max_columns", max_columns),
+        ("max_cell_chars", max_cell_chars),
+    )
+    for name, limit in limits:
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"{name} must be a positive int, got {limit!r}")
 
@@ -215,6 +227,9 @@ def read_table(
             headers=[],
             separator=separator,
         )
+    too_long = _long_header_problems(file, headers, max_cell_chars, first_line_number)
+    if too_long:
+        return ReadResult(frame=None, problems=too_long, headers=[], separator=separator)
     body = text[body_start:]
     if not _NON_BLANK.search(body):
         return _refuse(file, "has a header but no data rows", headers=headers, separator=separator)
@@ -229,7 +244,7 @@ def read_table(
     if isinstance(parsed, list):
         return ReadResult(frame=None, problems=parsed, headers=headers, separator=separator)
     columns, rows = parsed
-    return _finish(file, columns, rows, headers, first_line_number, separator)
+    return _finish(file, columns, rows, headers, first_line_number, separator, max_cell_chars)
 
 
 def _refuse(
@@ -445,8 +460,9 @@ def _parse_body_pandas(
             newline = cells.str.contains("\n", regex=False)
             if newline.any():
                 spans += cells.str.count("\n").to_numpy(dtype=np.int64)
-    rows = body_line + np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
-    return frame, rows
+    # An empty frame (the body was a lone byte-order mark, which pandas skips) has no rows.
+    rows = body_line + np.concatenate([[0], np.cumsum(spans)[:-1]])[: len(frame)]
+    return frame, rows.astype(np.int64)
 
 
 def _parse_problem(file: str, exc: Exception) -> Problem:
@@ -525,8 +541,9 @@ def _finish(
     headers: list[str],
     header_row: int,
     separator: str,
+    max_cell_chars: int = MAX_CELL_CHARS,
 ) -> ReadResult:
-    """Strip and blank cells, check headers and formulas, and assemble the result."""
+    """Strip and blank cells, check headers, lengths and formulas, and assemble the result."""
     cells: list[pa.ChunkedArray] = []
     starts: list[np.ndarray] = []
     keep_rows = np.zeros(len(rows), dtype=bool)
@@ -554,6 +571,7 @@ def _finish(
         if problem.severity == ERROR:
             kept.append(position)
     problems += _header_problems(file, headers, kept, header_row)
+    problems += _long_cell_problems(file, cells, starts, rows, headers, kept, max_cell_chars)
     problems += _formula_problems(file, cells, starts, rows, headers, kept, header_row)
     if any(p.severity == ERROR for p in problems):
         return ReadResult(frame=None, problems=problems, headers=headers, separator=separator)
@@ -728,13 +746,85 @@ def _header_problems(
     return problems
 
 
-def _formula_mask(cells: pd.Series) -> pd.Series:
-    mask = cells.str.startswith(_FORMULA_STARTS).fillna(False).astype(bool)
-    if mask.any():
-        # The number pattern runs only on the few cells that start like a formula.
-        candidates = cells[mask]
-        mask[mask] = ~candidates.str.fullmatch(_SAFE_SIGNED).fillna(False).astype(bool)
-    return mask
+def _long_header_problems(
+    file: str, headers: list[str], limit: int, header_row: int
+) -> list[Problem]:
+    """One error per header longer than ``limit``, named by its position, never echoed."""
+    return [
+        Problem(
+            file=file,
+            row=header_row,
+            column=None,
+            value=None,
+            rule=(
+                f"the header of column {position + 1} ({_column_letter(position)}) has "
+                f"{len(header):,} characters; at most {limit:,} are allowed"
+            ),
+        )
+        for position, header in enumerate(headers)
+        if len(header) > limit
+    ]
+
+
+def _long_cell_problems(
+    file: str,
+    columns: list[pa.ChunkedArray],
+    starts: list[np.ndarray],
+    rows: np.ndarray,
+    headers: list[str],
+    kept: list[int],
+    limit: int,
+) -> list[Problem]:
+    """An error per cell longer than ``limit`` characters (the first 50), never echoed.
+
+    A cell's UTF-8 bytes are at least its characters, so characters are counted only in the
+    cells with more than ``limit`` bytes. A too-long cell is not also checked as a formula:
+    ``starts`` is cleared for it.
+    """
+    hits: list[tuple[int, int, int]] = []
+    total = 0
+    for position in kept:
+        column = columns[position]
+        size = pc.binary_length(column).to_numpy(zero_copy_only=False)
+        candidates = np.flatnonzero(np.nan_to_num(size.astype(float), nan=0.0) > limit)
+        if not len(candidates):
+            continue
+        chars = pc.utf8_length(column.take(pa.array(candidates))).to_numpy(zero_copy_only=False)
+        over = chars > limit
+        if not over.any():
+            continue
+        long, counts = candidates[over], chars[over]
+        starts[position][long] = False
+        total += len(long)
+        hits += [
+            (int(rows[i]), position, int(n))
+            for i, n in zip(long[:MAX_LISTED], counts[:MAX_LISTED], strict=True)
+        ]
+    hits.sort()
+    problems = [
+        Problem(
+            file=file,
+            row=row,
+            column=headers[position] or f"column {position + 1}",
+            value=None,
+            rule=f"this cell has {n:,} characters; at most {limit:,} are allowed in one cell",
+        )
+        for row, position, n in hits[:MAX_LISTED]
+    ]
+    if total > MAX_LISTED:
+        problems.append(
+            Problem(
+                file=file,
+                row=None,
+                column=None,
+                value=None,
+                rule=(
+                    f"has {total - MAX_LISTED:,} more cells longer than {limit:,} characters "
+                    "(the first 50 are listed)"
+                ),
+            )
+        )
+    return problems
 
 
 def _formula_problems(
@@ -747,7 +837,7 @@ def _formula_problems(
     header_row: int,
 ) -> list[Problem]:
     problems = []
-    header_mask = _formula_mask(pd.Series([headers[p] for p in kept], dtype="string"))
+    header_mask = formula_cells(pd.Series([headers[p] for p in kept], dtype="string"))
     for position, bad in zip(kept, header_mask):
         if bad:
             problems.append(
@@ -769,7 +859,7 @@ def _formula_problems(
             continue
         candidates = np.flatnonzero(starts[position])
         values = _series(column.take(pa.array(candidates)))
-        bad = np.flatnonzero(_formula_mask(values).to_numpy())
+        bad = np.flatnonzero(formula_cells(values))
         count = len(bad)
         if not count:
             continue
