@@ -13,6 +13,7 @@ with a random one and returns it for the caller to show once.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -35,10 +36,12 @@ __all__ = [
     "FIRST_DIRECTOR",
     "LoginResult",
     "LoginSession",
+    "MAX_USERNAME_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "PAGES",
     "ROLES",
     "STAFF",
+    "USERNAME_RULE",
     "User",
     "add_user",
     "allowed_pages",
@@ -60,6 +63,12 @@ STAFF = "staff"
 ROLES = (DIRECTOR, CLINICIAN, STAFF)
 FIRST_DIRECTOR = "director"
 MIN_PASSWORD_LENGTH = 12
+MAX_USERNAME_LENGTH = 64
+USERNAME_RULE = (
+    f"a user name is 1 to {MAX_USERNAME_LENGTH} characters: letters (a-z, A-Z), digits, '.', "
+    "'_', '-' and '@', starting with a letter or a digit"
+)
+_USERNAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._@-]{{0,{MAX_USERNAME_LENGTH - 1}}}")
 
 # Page keys: the file stem under pages/ for existing pages, and the director's own pages.
 DASHBOARD_PAGES = ("overview", "outcomes", "durability", "safety", "cohorts", "claims", "settings")
@@ -170,9 +179,16 @@ def _check_password(password: str) -> None:
 
 
 def _check_username(username: str) -> str:
+    """``username`` trimmed, when it keeps to :data:`USERNAME_RULE`.
+
+    The names appear in the audit log and its CSV download, so nothing a spreadsheet could
+    run (``=``, ``+``, ``-``, ``@`` first) and nothing invisible or look-alike (ASCII only).
+    """
+    if not isinstance(username, str):
+        raise TypeError(f"a user name must be str, got {type(username).__name__}")
     name = username.strip()
-    if not name or len(name) > 150 or any(c.isspace() for c in name):
-        raise ValueError("a user name is 1 to 150 characters without spaces")
+    if not _USERNAME.fullmatch(name):
+        raise ValueError(f"user name refused: {USERNAME_RULE}")
     return name
 
 

@@ -1,5 +1,6 @@
 """Users and sign-in: roles and pages, password rules, lockout with back-off, first director."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from store.audit import read_audit
 from store.config import LockoutPolicy
 from store.users import (
     PAGES,
+    USERNAME_RULE,
     User,
     add_user,
     allowed_pages,
@@ -148,7 +150,7 @@ def test_user_management(engine):
     "call, error, match",
     [
         (lambda e: add_user("x", "short", "staff", engine=e), ValueError, "at least 12 characters"),
-        (lambda e: add_user("x y", PASSWORD, "staff", engine=e), ValueError, "without spaces"),
+        (lambda e: add_user("x y", PASSWORD, "staff", engine=e), ValueError, "user name refused"),
         (lambda e: add_user("x", PASSWORD, "boss", engine=e), ValueError, "unknown role 'boss'"),
         (lambda e: add_user("dana", PASSWORD, "staff", engine=e), ValueError, "already exists"),
         (
@@ -178,6 +180,53 @@ def test_user_management_refuses(engine, call, error, match):
     add_user("dana", PASSWORD, "director", engine=engine)
     with pytest.raises(error, match=match):
         call(engine)
+
+
+NAME_RULE = re.escape(f"user name refused: {USERNAME_RULE}")
+
+
+@pytest.mark.parametrize(
+    "name, error, match",
+    [
+        # a spreadsheet would run these from the audit log's CSV download
+        ('=HYPERLINK("http://x","y")', ValueError, NAME_RULE),
+        ("+cmd", ValueError, NAME_RULE),
+        ("-A1", ValueError, NAME_RULE),
+        ("@SUM(A1)", ValueError, NAME_RULE),
+        # blank, too long, spaces and characters outside the set
+        ("", ValueError, NAME_RULE),
+        ("   ", ValueError, NAME_RULE),
+        ("a" * 65, ValueError, NAME_RULE),
+        ("ann smith", ValueError, NAME_RULE),
+        ("ann\tsmith", ValueError, NAME_RULE),
+        ("ann;drop", ValueError, NAME_RULE),
+        ("ann\u200b", ValueError, NAME_RULE),
+        ("аnn", ValueError, NAME_RULE),  # Cyrillic a, looks like Latin
+        ("_ann", ValueError, NAME_RULE),
+        (".ann", ValueError, NAME_RULE),
+        (None, TypeError, "a user name must be str, got NoneType"),
+    ],
+)
+def test_add_user_refuses_unsafe_names(engine, name, error, match):
+    with pytest.raises(error, match=match):
+        add_user(name, PASSWORD, "staff", engine=engine)
+    assert list_users(engine).empty
+
+
+@pytest.mark.parametrize(
+    "name, stored",
+    [
+        ("a", "a"),
+        ("a" * 64, "a" * 64),
+        ("ann.smith", "ann.smith"),
+        ("ann_smith-2", "ann_smith-2"),
+        ("ann@clinic.org", "ann@clinic.org"),
+        ("  Bob7 ", "Bob7"),
+    ],
+)
+def test_add_user_accepts_safe_names(engine, name, stored):
+    assert add_user(name, PASSWORD, "staff", engine=engine) == User(stored, "staff")
+    assert list_users(engine)["username"].tolist() == [stored]
 
 
 def test_sessions_expire_after_the_ttl():
