@@ -5,6 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
+from analytics.core.spreadsheet import csv_bytes
 from store import read_audit
 from store.audit import ACTIONS
 from store.users import list_users
@@ -61,7 +62,7 @@ st.dataframe(
 )
 auth.audited_download(
     "Download these entries (CSV)",
-    shown.to_csv(index=False).encode("utf-8"),
+    csv_bytes(shown),
     file_name=f"audit-{start:%Y%m%d}-{end:%Y%m%d}.csv",
     rows=len(shown),
     mime="text/csv",

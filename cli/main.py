@@ -45,18 +45,35 @@ def _add_import_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _import(args: argparse.Namespace):
-    from analytics.ingest.importer import ImportOptions, import_folder
-    from analytics.ingest.mapping import load_preset
+def _folder_files(args: argparse.Namespace) -> dict[str, bytes]:
+    """Every CSV file of the command's folder, found as the importer finds them (``.csv`` in
+    any case), so ``validate`` and ``import`` always read the same files."""
+    from analytics.ingest.discovery import csv_files
 
     folder = Path(args.dir)
     if not folder.is_dir():
         raise SystemExit(f"error: {folder} is not a folder of CSV files")
+    return csv_files(folder)
+
+
+def _import_settings(args: argparse.Namespace):
+    """The import options and the column mapping the command line asks for."""
+    from analytics.ingest.mapping import load_preset
+    from analytics.ingest.options import ImportOptions
+
     mapping = load_preset(args.mapping) if args.mapping else None
     options = ImportOptions(
         keep_month=args.keep_month, prorate=args.prorate, drop_phi=args.drop_phi
     )
-    return import_folder(folder, options=options, mapping=mapping)
+    return options, mapping
+
+
+def _import(args: argparse.Namespace):
+    from analytics.ingest.importer import import_files
+
+    files = _folder_files(args)
+    options, mapping = _import_settings(args)
+    return import_files(files, options=options, mapping=mapping)
 
 
 def _print_problems(result, *, stream) -> None:
@@ -89,6 +106,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert_redcap(args: argparse.Namespace) -> int:
+    from analytics.core.spreadsheet import csv_bytes
     from analytics.ingest.reader import read_table
     from analytics.ingest.redcap import convert_redcap, parse_events
 
@@ -97,6 +115,9 @@ def _cmd_convert_redcap(args: argparse.Namespace) -> int:
         events = parse_events(args.events)
     except ValueError as exc:
         print(f"error: --events: {exc}", file=sys.stderr)
+        return 2
+    if not source.is_file():
+        print(f"error: {source.name} is not a file", file=sys.stderr)
         return 2
     read = read_table(source.name, source.read_bytes())
     problems = list(read.problems)
@@ -114,7 +135,7 @@ def _cmd_convert_redcap(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        frame.to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
+        (out / f"{name}.csv").write_bytes(csv_bytes(frame))
         print(f"wrote {out / (name + '.csv')}: {len(frame)} rows")
     return 0
 
@@ -236,19 +257,11 @@ def _cli_user(args: argparse.Namespace) -> str:
 
 
 def _cmd_import_batch(args: argparse.Namespace) -> int:
-    from analytics.ingest.importer import ImportOptions
-    from analytics.ingest.mapping import load_preset
     from store.conflicts import resolve_conflicts
     from store.imports import import_upload
 
-    folder = Path(args.dir)
-    if not folder.is_dir():
-        raise SystemExit(f"error: {folder} is not a folder of CSV files")
-    files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
-    mapping = load_preset(args.mapping) if args.mapping else None
-    options = ImportOptions(
-        keep_month=args.keep_month, prorate=args.prorate, drop_phi=args.drop_phi
-    )
+    files = _folder_files(args)
+    options, mapping = _import_settings(args)
     user = _cli_user(args)
     result = import_upload(files, user, options, mapping)
     if not result.ok:

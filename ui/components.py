@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from analytics.core.spreadsheet import csv_bytes
 from ui import auth
 from ui.clinic import Loaded
 from ui.cohort import PageContext
@@ -152,12 +153,15 @@ def empty_state(context: PageContext) -> bool:
 
 
 def download_table(frame: pd.DataFrame | None, name: str, *, label: str | None = None) -> None:
-    """A CSV download of the table behind a chart; each click is audited."""
+    """A CSV download of the table behind a chart; each click is audited.
+
+    Text cells a spreadsheet would run as formulas are written with a leading apostrophe
+    (:func:`analytics.core.spreadsheet.csv_bytes`)."""
     if frame is None or frame.empty:
         return
     auth.audited_download(
         label or f"Download {name}.csv",
-        frame.to_csv(index=False).encode("utf-8"),
+        csv_bytes(frame),
         file_name=f"{name}.csv",
         rows=len(frame),
         mime="text/csv",
