@@ -38,6 +38,12 @@ def only_error(result) -> str:
         (b"patient_id,day\n", r"^has a header but no data rows$"),
         (b"patient_id,day\r\n\r\n\r\n", r"^has a header but no data rows$"),
         (b"patient_id,day\n,\n , \n", r"^has a header but no data rows$"),
+        # a header, then a lone byte-order mark (two exports pasted one after the other)
+        (b"patient_id,dob\n\xef\xbb\xbf", r"^has a header but no data rows$"),
+        (b"patient_id,dob\n\xef\xbb\xbf\n", r"^has a header but no data rows$"),
+        (b"patient_id,dob\r\n\xef\xbb\xbf\r\n\r\n", r"^has a header but no data rows$"),
+        (b"\xef\xbb\xbfpatient_id\n\xef\xbb\xbf", r"^has a header but no data rows$"),
+        (b'patient_id,"dob"\n\xef\xbb\xbf', r"^has a header but no data rows$"),
         # not text
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", r"^is not a text CSV file \(it looks like a PNG"),
         (b"PK\x03\x04\x14\x00\x06\x00", r"^is not a text CSV file \(it looks like an Excel"),
@@ -268,6 +274,62 @@ def test_saved_index_column_dropped_with_warning():
 )
 def test_normalise_header(header, name):
     assert normalise_header(header) == name
+
+
+# ---- length of cells and headers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "message"),
+    [
+        # a cell over the limit is named by row and column, never repeated
+        (
+            b"a,b\nP1," + b"x" * 1_001 + b"\n",
+            (2, "b"),
+            "this cell has 1,001 characters; at most 1,000",
+        ),
+        (b"a,b\n\n\nP1," + b"x" * 5_000 + b"\n", (4, "b"), "this cell has 5,000 characters"),
+        # characters are counted, not bytes: 1,001 two-byte letters are too many
+        ("a,b\nP1,{}\n".format("é" * 1_001).encode(), (2, "b"), "this cell has 1,001 characters"),
+        (b'a,b\nP1,"' + b"x\n" * 600 + b'"\n', (2, "b"), "this cell has 1,199 characters"),
+        (b"a;b\nP1;" + b"x" * 1_001 + b"\n", (2, "b"), "this cell has 1,001 characters"),
+        # a cell longer than Python's csv module accepts (131,072 characters) too
+        (b"a,b\nP1," + b"x" * 200_000 + b"\n", (2, "b"), "this cell has 200,000 characters"),
+        # a too-long formula is one problem, about its length
+        (b"a,b\nP1,=" + b"x" * 1_000 + b"\n", (2, "b"), "this cell has 1,001 characters"),
+        # a too-long header is named by its position: it may be anything
+        (b"a," + b"h" * 1_001 + b"\n1,2\n", (1, None), "the header of column 2 (B) has 1,001 char"),
+        (b"a," + b"h" * 200_000 + b"\n1,2\n", (1, None), "the header of column 2 (B) has 200,000"),
+        (b"\n\n" + b"h" * 1_001 + b"\n1\n", (3, None), "the header of column 1 (A) has 1,001"),
+    ],
+)
+def test_too_long_cells_and_headers_are_refused_without_echo(data, where, message):
+    result = read_table("long.csv", data)
+    problem = only_error(result)
+    assert (problem.row, problem.column, problem.value) == (*where, None)
+    assert message in problem.rule
+    assert "xxx" not in str(problem) and "hhh" not in str(problem) and "ééé" not in str(problem)
+    assert all(len(header) <= 1_000 for header in result.headers)
+
+
+def test_cell_of_exactly_the_limit_is_read():
+    result = read_table("long.csv", b"a,b\nP1," + b"x" * 1_000 + b"\n")
+    assert result.problems == []
+    assert result.frame["b"].str.len().tolist() == [1_000]
+
+
+def test_too_long_cells_listed_up_to_the_cap_then_counted():
+    data = b"a,b\n" + (b"P1," + b"x" * 1_001 + b"\n") * (MAX_LISTED + 7)
+    problems = read_table("long.csv", data).problems
+    assert [p.row for p in problems[:MAX_LISTED]] == list(range(2, MAX_LISTED + 2))
+    assert problems[-1].rule == (
+        "has 7 more cells longer than 1,000 characters (the first 50 are listed)"
+    )
+
+
+def test_cell_limit_is_a_parameter():
+    problem = only_error(read_table("long.csv", b"a,b\nP1,abcdef\n", max_cell_chars=5))
+    assert problem.rule == "this cell has 6 characters; at most 5 are allowed in one cell"
 
 
 # ---- formula injection -----------------------------------------------------------------------
