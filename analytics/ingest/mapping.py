@@ -10,6 +10,14 @@ or a digit removed, so "PCL-5 Total", "pcl5_total" and "PCL5 total" are the same
 
 Wide sheets (one row per patient, one total column per timepoint) become assessment rows with
 :func:`wide_to_long`; :func:`guess_column_days` proposes the day of each timepoint column.
+
+Blood pressure written in one cell ("142/85") has its own canonical columns, ``bp_pre`` and
+``bp_peak`` ("BP", "Pre BP", "Peak BP", "Max BP"), which the importer splits into systolic and
+diastolic (:mod:`analytics.ingest.blood_pressure`). A reading "post" the session is not taken
+to be its peak: the contract's peak is the highest reading during monitoring (the Spravato
+label's checks at about 40 minutes), while "post" is often the discharge reading, lower than
+the peak; reading it as the peak would hide rises. So "Post BP" and "systolic (post)" are not
+recognised; a clinic whose "post" reading is its 40-minute one maps it itself.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import pandas as pd
 from analytics.core.problems import Problem
 
 __all__ = [
+    "COLUMN_LABELS",
+    "DATE_ORDERS",
     "DEFAULT_PRESET_DIR",
     "INSTRUMENT_TOTAL_KEYS",
     "SYNONYMS",
@@ -32,6 +42,7 @@ __all__ = [
     "ColumnMapping",
     "guess_column_days",
     "guess_mapping",
+    "file_key",
     "header_key",
     "list_presets",
     "load_preset",
@@ -40,6 +51,8 @@ __all__ = [
 ]
 
 TABLES = ("sessions", "assessments", "side_effects", "patients")
+# How slashed dates such as 03/04/2025 are read: day first or month first.
+DATE_ORDERS = ("dmy", "mdy")
 
 # Presets hold no patient data, but they describe a clinic's export: kept out of git (var/).
 DEFAULT_PRESET_DIR = Path("var/presets")
@@ -89,6 +102,9 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
             "roa",
             "modality",
             "treatment type",
+            "medication",
+            "medication route",
+            "drug",
         ],
         "dose_mg": ["dose", "dose (mg)", "dose mg", "total dose (mg)", "ketamine dose (mg)"],
         "dose_mg_per_kg": ["dose (mg/kg)", "dose mg/kg", "mg/kg", "dose per kg", "mg per kg"],
@@ -123,8 +139,8 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
             "systolic (40 min)",
             "systolic 40 min",
             "sbp 40 min",
-            "systolic (post)",
-            "post systolic",
+            "max systolic",
+            "maximum systolic",
         ],
         "bp_diastolic_peak": [
             "diastolic (peak)",
@@ -135,8 +151,43 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
             "diastolic (40 min)",
             "diastolic 40 min",
             "dbp 40 min",
-            "diastolic (post)",
-            "post diastolic",
+            "max diastolic",
+            "maximum diastolic",
+        ],
+        # One "142/85" cell per reading; split into systolic and diastolic on import.
+        "bp_pre": [
+            "bp",
+            "blood pressure",
+            "bp pre",
+            "pre bp",
+            "bp (pre)",
+            "baseline bp",
+            "bp baseline",
+            "pre-dose bp",
+            "predose bp",
+            "pre-treatment bp",
+            "pretreatment bp",
+            "bp before",
+            "blood pressure (pre)",
+            "blood pressure pre",
+            "pre blood pressure",
+            "baseline blood pressure",
+        ],
+        "bp_peak": [
+            "peak bp",
+            "bp peak",
+            "bp (peak)",
+            "max bp",
+            "bp max",
+            "maximum bp",
+            "highest bp",
+            "bp (40 min)",
+            "bp 40 min",
+            "40 min bp",
+            "peak blood pressure",
+            "blood pressure (peak)",
+            "blood pressure peak",
+            "max blood pressure",
         ],
         "dissociation_cadss": ["cadss", "cadss total", "cadss score", "dissociation score"],
         "sedation": ["sedation", "sedated", "sedation (y/n)", "sedation yes/no"],
@@ -197,6 +248,36 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
     },
 }
 
+# What each canonical column holds, in the words the upload page shows beside its name.
+COLUMN_LABELS: dict[str, str] = {
+    "patient_id": "the patient's study id (not a name or record number)",
+    "session_date": "date of the session",
+    "assessment_date": "date the questionnaire was completed",
+    "day": "days since the patient's first session",
+    "route": "how ketamine was given (IV, Spravato, IM, oral, ...)",
+    "dose_mg": "dose in mg",
+    "dose_mg_per_kg": "dose in mg per kg of body weight",
+    "bp_pre": "blood pressure before the session (120/80)",
+    "bp_peak": "highest blood pressure during the session (140/90)",
+    "bp_systolic_pre": "systolic blood pressure before the session (the 120 of 120/80)",
+    "bp_diastolic_pre": "diastolic blood pressure before the session (the 80 of 120/80)",
+    "bp_systolic_peak": "highest systolic blood pressure during the session",
+    "bp_diastolic_peak": "highest diastolic blood pressure during the session",
+    "dissociation_cadss": "CADSS dissociation score",
+    "sedation": "sedation seen (yes/no)",
+    "dissociation": "dissociation seen (yes/no)",
+    "clinician": "treating clinician",
+    "site": "clinic site",
+    "phase": "treatment phase (induction or maintenance)",
+    "instrument": "questionnaire (PCL-5, PHQ-9, ...)",
+    "total": "questionnaire total score",
+    "effect": "side effect",
+    "severity": "severity (mild, moderate, severe)",
+    "serious": "serious adverse event (yes/no)",
+    "first_session_year": "year of the first session",
+    "first_session_month": "month of the first session",
+}
+
 # Compact header keys of columns that hold one instrument's total ("PCL-5 Total" -> "pcl5total").
 INSTRUMENT_TOTAL_KEYS: dict[str, str] = {}
 for _stem, _name in [
@@ -228,6 +309,31 @@ def header_key(header: str) -> str:
     return re.sub(r"[^0-9a-z]", "", str(header).lower())
 
 
+_MONTH_WORDS = {
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "january", "february", "march", "april", "june", "july", "august", "september", "october",
+    "november", "december",
+}  # fmt: skip
+
+
+def file_key(file: str) -> str:
+    """The part of a file name that stays the same from one export to the next.
+
+    The stem in lower case without its digits, month names and separators, so
+    "Visits_Export_2025.csv" and "visits-export-2026-01.csv" share a key, and a saved mapping
+    can say which table every later export of that file holds.
+
+    Examples
+    --------
+    >>> file_key("Visits_Export_2025.csv"), file_key("visits export Jan 2026.CSV")
+    ('visitsexport', 'visitsexport')
+    """
+    stem = Path(str(file)).name
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    words = re.split(r"[^a-z]+", stem.lower())
+    return "".join(w for w in words if w and w not in _MONTH_WORDS)
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """How one clinic's export maps onto the CSV contract.
@@ -237,30 +343,53 @@ class ColumnMapping:
     columns : dict
         Table -> {their header -> canonical column}. Headers are matched by :func:`header_key`.
     values : dict
-        ``"route"`` / ``"effect"`` -> {their spelling -> canonical code}, passed to the vocabularies
-        as extra spellings.
+        Vocabulary (``"route"``, ``"effect"``, ``"severity"``, ``"phase"``, ``"yes_no"``) ->
+        {their spelling -> canonical code}, passed to the vocabularies as extra spellings
+        (``"yes"``/``"no"`` for yes/no columns).
     totals : dict
         Table (``"assessments"``) -> {their header -> instrument}: a column holding one
         instrument's total, such as "PCL-5 Total". One such column becomes ``total`` with that
         instrument as the default; several are melted into one row per instrument.
     name : str or None
         The preset's name (shown in the upload page).
+    tables : dict
+        File key (:func:`file_key`) -> the table such files hold, as the user chose it.
+    date_order : {"dmy", "mdy"} or None
+        How the export writes slashed dates (day first or month first); None: not said.
     """
 
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     totals: dict[str, dict[str, str]] = field(default_factory=dict)
     name: str | None = None
+    tables: dict[str, str] = field(default_factory=dict)
+    date_order: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.date_order is not None and self.date_order not in DATE_ORDERS:
+            raise ValueError(
+                f"date_order must be one of {', '.join(DATE_ORDERS)} or None, "
+                f"got {self.date_order!r}"
+            )
+        for key, table in self.tables.items():
+            if table not in TABLES:
+                raise ValueError(
+                    f"tables maps {key!r} to {table!r}; expected one of {', '.join(TABLES)}"
+                )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, payload: dict) -> ColumnMapping:
-        """The mapping described by ``payload`` (as written by :meth:`to_dict`)."""
+        """The mapping described by ``payload`` (as written by :meth:`to_dict`).
+
+        A preset saved before ``tables`` and ``date_order`` existed loads with neither.
+        """
         if not isinstance(payload, dict):
             raise ValueError("a column mapping must be a JSON object")
-        unknown = sorted(set(payload) - {"columns", "values", "totals", "name"})
+        known = {"columns", "values", "totals", "name", "tables", "date_order"}
+        unknown = sorted(set(payload) - known)
         if unknown:
             raise ValueError(f"unknown keys in column mapping: {', '.join(unknown)}")
         nested = {}
@@ -272,8 +401,23 @@ class ColumnMapping:
             ):
                 raise ValueError(f"'{key}' must map names to objects of strings")
             nested[key] = {str(k): {str(a): b for a, b in v.items()} for k, v in part.items()}
+        tables = payload.get("tables") or {}
+        if not isinstance(tables, dict) or not all(isinstance(v, str) for v in tables.values()):
+            raise ValueError("'tables' must map file names to table names")
+        date_order = payload.get("date_order")
+        if date_order is not None and not isinstance(date_order, str):
+            raise ValueError('\'date_order\' must be "dmy", "mdy" or null')
         name = payload.get("name")
-        return cls(**nested, name=None if name is None else str(name))
+        return cls(
+            **nested,
+            name=None if name is None else str(name),
+            tables={str(k): v for k, v in tables.items()},
+            date_order=date_order,
+        )
+
+    def table_for(self, file: str) -> str | None:
+        """The table this mapping says ``file`` holds (matched by :func:`file_key`), or None."""
+        return self.tables.get(file_key(file))
 
     def columns_for(self, table: str) -> dict[str, str]:
         """{header key -> canonical column} for ``table``."""

@@ -1,9 +1,17 @@
 """Controlled vocabularies: the spellings clinic staff type, mapped to canonical codes.
 
 Matching ignores case, spaces and punctuation ("IV-infusion", "iv infusion" and "I.V. Infusion"
-are one spelling) and a trailing plural "s" ("headaches"). A value that is not in the list is
-reported as unknown, never guessed; a clinic can map its own spellings with ``extra`` (a saved
-value map), which wins over the built-in list.
+are one spelling) and a trailing plural "s" ("headaches"). A route or effect that is not listed
+is then reduced by one rule, and the reduced form looked up among the listed spellings reduced
+the same way (:func:`reduced_key`): doses and other numbers are dropped ("Spravato 56mg",
+"Spravato 84 mg"), words that only qualify the finding ("felt", "mild", "patient reports")
+are dropped, plural and adjective endings are cut ("headaches", "dizziness"/"dizzy"), and word
+order is ignored ("Ketamine IV infusion"). A bracketed part is read as a second name for the
+same thing: "Esketamine (Spravato)" is known when both parts, or the only part that is
+known, name one code. A reduced form shared by two codes is left out, so the rule never
+decides between two codes; what it cannot match is reported as unknown, never guessed. A
+clinic can map its own spellings with ``extra`` (a saved value map), which wins over the
+built-in list.
 
 Choices made here:
 
@@ -13,6 +21,9 @@ Choices made here:
 - Effects: the adverse reactions of the Spravato label (short-term trials), the common acute
   effects of IV ketamine (Short et al. 2018, Lancet Psychiatry 5:65), and urinary symptoms
   (ketamine-associated cystitis). "High" alone is unknown (blood pressure or euphoria?).
+  "Nausea/vomiting" (one cell naming both) is nausea: a cell holds one effect, vomiting comes
+  with nausea, and counting it as vomiting would report the rarer, worse effect for every
+  such row. A clinic that records vomiting this way maps the spelling to ``vomiting``.
 - Severity: mild / moderate / severe; the numbers 1, 2 and 3 as CTCAE grades 1-3 (mild,
   moderate, severe). Grades 4-5 are life-threatening or fatal: record them as serious, not as a
   severity, so "4" and "5" are unknown.
@@ -51,6 +62,7 @@ __all__ = [
     "normalise_route",
     "normalise_severity",
     "normalise_yes_no",
+    "reduced_key",
 ]
 
 ROUTES: dict[str, str] = {
@@ -72,6 +84,8 @@ _ROUTE_SPELLINGS: dict[str, list[str]] = {
         "ketamine infusion",
         "infusion",
         "IV ketamine infusion",
+        "IV ketamine infusions",
+        "ketamine intravenous",
     ],
     "esketamine_nasal": [
         "Spravato",
@@ -84,6 +98,7 @@ _ROUTE_SPELLINGS: dict[str, list[str]] = {
         "IN esketamine",
         "ESK",
         "Spravato nasal spray",
+        "esketamine nasal spray Spravato",
     ],
     "im_ketamine": [
         "IM",
@@ -92,6 +107,7 @@ _ROUTE_SPELLINGS: dict[str, list[str]] = {
         "intramuscular",
         "intramuscular ketamine",
         "IM injection",
+        "intramuscular injection",
     ],
     "oral_ketamine": [
         "oral",
@@ -108,6 +124,10 @@ _ROUTE_SPELLINGS: dict[str, list[str]] = {
         "rapid dissolve tablet",
         "RDT",
         "oral/sublingual",
+        "sublingual troche",
+        "oral troche",
+        "ketamine sublingual",
+        "oral ketamine troche",
     ],
     "ketamine_nasal": [
         "compounded nasal ketamine",
@@ -160,7 +180,15 @@ _EFFECT_SPELLINGS: dict[str, list[str]] = {
         "feeling detached",
     ],
     "dizziness": ["dizzy", "lightheaded", "lightheadedness", "light headed"],
-    "nausea": ["nauseous", "nauseated", "queasy"],
+    "nausea": [
+        "nauseous",
+        "nauseated",
+        "queasy",
+        "nausea/vomiting",
+        "nausea and vomiting",
+        "nausea & vomiting",
+        "N/V",
+    ],
     "sedation": [
         "sedated",
         "sleepy",
@@ -171,7 +199,7 @@ _EFFECT_SPELLINGS: dict[str, list[str]] = {
         "somnolent",
     ],
     "vertigo": ["room spinning", "spinning sensation"],
-    "headache": ["head ache", "head pain"],
+    "headache": ["head ache", "head pain", "headachy"],
     "dysgeusia": [
         "taste disturbance",
         "metallic taste",
@@ -276,12 +304,111 @@ def _lookup(labels: dict, spellings: dict) -> dict[str, object]:
     return table
 
 
+# Words that say nothing about which route or effect it was: dropped by reduced_key.
+_ROUTE_FILLER = frozenset(
+    "route of administration administered via by the given dose doses dosing treatment "
+    "session sessions mg mgs mcg ug ml kg x device devices".split()
+)
+_EFFECT_FILLER = frozenset(
+    "felt feel feels feeling c o complained complains complaint complaining of reports "
+    "reported report reporting patient pt pts some slight slightly very mild mildly moderate "
+    "moderately severe severely a an the bit little after during session post treatment with "
+    "and dose x times".split()
+)
+# Plural and adjective endings, cut until none is left ("lightheadedness" -> "lighthead").
+_ENDINGS = (("iness", "y"), ("ness", ""), ("ies", "y"), ("ed", ""), ("ing", ""), ("s", ""))
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?\s*(?:mg/kg|mg|mcg|ug|ml|g|%)?")
+_BRACKETED = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]")
+
+
+def _stem(word: str) -> str:
+    while True:
+        for ending, replacement in _ENDINGS:
+            cut = word[: len(word) - len(ending)] + replacement
+            if word.endswith(ending) and len(cut) >= 3:
+                # a final "s" after s, u or i is not a plural: "nauseous", "emesis"
+                if ending == "s" and word[-2:-1] in ("s", "u", "i"):
+                    continue
+                word = cut
+                break
+        else:
+            return word
+
+
+def reduced_key(value: str, filler: frozenset[str] = _EFFECT_FILLER) -> str:
+    """A spelling reduced to the words that name the thing: the key of the second lookup.
+
+    Accents and case go; dots go ("I.V." is "iv"); numbers with their unit go ("56mg",
+    "0.5 mg/kg"); ``filler`` words go; each word loses its plural and adjective endings; the
+    words are sorted, so their order does not count.
+
+    Examples
+    --------
+    >>> reduced_key("Felt dizzy"), reduced_key("dizziness")
+    ('dizzy', 'dizzy')
+    >>> reduced_key("Ketamine I.V. infusion 40mg", _ROUTE_FILLER)
+    'infusion iv ketamine'
+    """
+    plain = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode().lower()
+    plain = _NUMBER.sub(" ", plain.replace(".", ""))
+    words = {_stem(w) for w in re.split(r"[^0-9a-z]+", plain) if w and w not in filler}
+    return " ".join(sorted(words))
+
+
+def _reduced_lookup(table: dict[str, object], filler: frozenset[str]) -> dict[str, object]:
+    """{reduced key -> code} of the spellings of ``table``; a key two codes share is left out,
+    so the reduction never chooses between codes."""
+    out: dict[str, object] = {}
+    shared: set[str] = set()
+    for spelling, code in table.items():
+        key = reduced_key(spelling, filler)
+        if not key:
+            continue
+        if key in out and out[key] != code:
+            shared.add(key)
+        out.setdefault(key, code)
+    return {k: v for k, v in out.items() if k not in shared}
+
+
+def _reduced_code(value: str, lookups: tuple[dict, ...], filler: frozenset[str]):
+    """The code of ``value`` by its reduced form, or NA: the whole value, else every part of it
+    (outside and inside brackets) naming the same code."""
+
+    def find(text: str):
+        key = reduced_key(text, filler)
+        for lookup in lookups:
+            if key in lookup:
+                return lookup[key]
+        return None if key else ""
+
+    whole = find(value)
+    if whole not in (None, ""):
+        return whole
+    inside = [a or b for a, b in _BRACKETED.findall(value)]
+    if not inside:
+        return pd.NA
+    parts = [find(part) for part in [_BRACKETED.sub(" ", value), *inside]]
+    named = {code for code in parts if code != ""}
+    if len(named) == 1 and None not in named:
+        return named.pop()
+    return pd.NA
+
+
 _ROUTE_LOOKUP = _lookup(ROUTES, _ROUTE_SPELLINGS)
 _EFFECT_LOOKUP = _lookup(EFFECTS, _EFFECT_SPELLINGS)
 _SEVERITY_LOOKUP = _lookup(SEVERITIES, _SEVERITY_SPELLINGS)
 _PHASE_LOOKUP = _lookup(PHASES, _PHASE_SPELLINGS)
 # "1.0" must not fold to "10": yes/no keeps dots and matches on trimmed lower case.
 _YES_NO_LOOKUP = {s: flag for flag, spellings in _YES_NO_SPELLINGS.items() for s in spellings}
+# The spellings as listed (not folded): reduced_key needs the words apart.
+_ROUTE_REDUCED = _reduced_lookup(
+    {s: c for c, label in ROUTES.items() for s in [c, label, *_ROUTE_SPELLINGS.get(c, [])]},
+    _ROUTE_FILLER,
+)
+_EFFECT_REDUCED = _reduced_lookup(
+    {s: c for c, label in EFFECTS.items() for s in [c, label, *_EFFECT_SPELLINGS.get(c, [])]},
+    _EFFECT_FILLER,
+)
 
 
 def _check_extra(extra: dict | None, codes, kind: str) -> dict:
@@ -299,11 +426,20 @@ def _check_extra(extra: dict | None, codes, kind: str) -> dict:
 
 
 def _normalise(
-    values: pd.Series, lookup: dict, extra: dict, key, plural: bool, dtype: str
+    values: pd.Series,
+    lookup: dict,
+    extra: dict,
+    key,
+    plural: bool,
+    dtype: str,
+    reduced: tuple[dict, frozenset[str]] | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     if not isinstance(values, pd.Series):
         raise TypeError(f"values must be a pandas Series, got {type(values).__name__}")
     mine = {key(str(s)): c for s, c in extra.items()}
+    if reduced is not None:
+        built_in, filler = reduced
+        lookups = (_reduced_lookup({str(s): c for s, c in extra.items()}, filler), built_in)
 
     def one(value: str):
         k = key(value)
@@ -314,6 +450,8 @@ def _normalise(
                 return mine[candidate]
             if candidate in lookup:
                 return lookup[candidate]
+        if reduced is not None:
+            return _reduced_code(value, lookups, filler)
         return pd.NA
 
     # Each distinct spelling is resolved once, then spread by integer codes: mapping millions
@@ -411,7 +549,8 @@ def normalise_route(
     (['iv_ketamine', 'esketamine_nasal', <NA>], [False, False, True])
     """
     extra = _check_extra(extra, ROUTES, "route")
-    return _normalise(values, _ROUTE_LOOKUP, extra, fold, False, "string")
+    reduced = (_ROUTE_REDUCED, _ROUTE_FILLER)
+    return _normalise(values, _ROUTE_LOOKUP, extra, fold, False, "string", reduced)
 
 
 def normalise_effect(
@@ -419,7 +558,8 @@ def normalise_effect(
 ) -> tuple[pd.Series, pd.Series]:
     """Canonical side-effect codes (:data:`EFFECTS`); as :func:`normalise_route`."""
     extra = _check_extra(extra, EFFECTS, "effect")
-    return _normalise(values, _EFFECT_LOOKUP, extra, fold, True, "string")
+    reduced = (_EFFECT_REDUCED, _EFFECT_FILLER)
+    return _normalise(values, _EFFECT_LOOKUP, extra, fold, True, "string", reduced)
 
 
 def normalise_severity(
@@ -449,6 +589,8 @@ def normalise_yes_no(
 
     Accepted: yes/no, y/n, true/false, t/f, 1/0 (also 1.0/0.0), present/absent and
     checked/unchecked (REDCap checkbox labels), in any case. Blank is NA and not unknown.
+    ``extra`` maps the clinic's spellings to True/False, or to "yes"/"no" as a saved value map
+    (JSON text) holds them.
 
     Examples
     --------
@@ -456,6 +598,9 @@ def normalise_yes_no(
     >>> flags.tolist(), unknown.tolist()
     ([True, False, <NA>, <NA>], [False, False, False, True])
     """
+    if isinstance(extra, dict):
+        words = {"yes": True, "no": False}
+        extra = {s: words.get(c, c) if isinstance(c, str) else c for s, c in extra.items()}
     extra = _check_extra(extra, (True, False), "yes/no")
     return _normalise(values, _YES_NO_LOOKUP, extra, _yes_no_key, False, "boolean")
 

@@ -10,6 +10,7 @@ import pytest
 from analytics.ingest.importer import ImportOptions, import_files
 from analytics.ingest.mapping import (
     ColumnMapping,
+    file_key,
     guess_column_days,
     guess_mapping,
     header_key,
@@ -148,7 +149,102 @@ def test_load_preset_errors(tmp_path, payload, message):
 
 def test_saved_preset_is_plain_json(tmp_path):
     path = save_preset(ColumnMapping(name="x"), tmp_path / "x.json")
-    assert json.loads(path.read_text()) == {"columns": {}, "name": "x", "totals": {}, "values": {}}
+    assert json.loads(path.read_text()) == {
+        "columns": {},
+        "date_order": None,
+        "name": "x",
+        "tables": {},
+        "totals": {},
+        "values": {},
+    }
+
+
+def test_preset_keeps_tables_values_and_date_order(tmp_path):
+    mapping = ColumnMapping(
+        columns={"sessions": {"Medication": "route"}},
+        values={"route": {"Spravato 56mg": "esketamine_nasal"}, "yes_no": {"oui": "yes"}},
+        name="clinic",
+        tables={"visitsexport": "sessions", "pclscores": "assessments"},
+        date_order="mdy",
+    )
+    loaded = load_preset(save_preset(mapping, tmp_path / "clinic.json"))
+    assert loaded == mapping
+    assert loaded.table_for("Visits_Export_2026.csv") == "sessions"
+
+
+def test_a_preset_saved_before_tables_and_date_order_still_loads(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(
+        json.dumps(
+            {
+                "columns": {"sessions": {"Pt": "patient_id"}},
+                "name": "old",
+                "totals": {},
+                "values": {"route": {"Ket Inf": "iv_ketamine"}},
+            }
+        )
+    )
+    loaded = load_preset(path)
+    assert loaded.tables == {} and loaded.date_order is None
+    assert loaded.columns == {"sessions": {"Pt": "patient_id"}}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"date_order": "ymd"}, "date_order must be one of dmy, mdy or None, got 'ymd'"),
+        ({"tables": {"visits": "visits"}}, "tables maps 'visits' to 'visits'; expected one of"),
+    ],
+)
+def test_mapping_refuses_unknown_tables_and_date_orders(kwargs, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        ColumnMapping(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("file", "key"),
+    [
+        ("Visits_Export_2025.csv", "visitsexport"),
+        ("Visits_Export_2026.csv", "visitsexport"),
+        ("visits-export 2025-03-01.CSV", "visitsexport"),
+        ("Visits Export March 2025.csv", "visitsexport"),
+        ("PCL5_Scores.csv", "pclscores"),
+        ("sessions", "sessions"),
+    ],
+)
+def test_file_key(file, key):
+    assert file_key(file) == key
+
+
+@pytest.mark.parametrize(
+    ("header", "canonical"),
+    [
+        ("BP", "bp_pre"),
+        ("Blood pressure", "bp_pre"),
+        ("BP pre", "bp_pre"),
+        ("Pre BP", "bp_pre"),
+        ("Baseline BP", "bp_pre"),
+        ("BP (pre)", "bp_pre"),
+        ("Peak BP", "bp_peak"),
+        ("BP peak", "bp_peak"),
+        ("Max BP", "bp_peak"),
+        ("BP (40 min)", "bp_peak"),
+        ("Medication", "route"),
+        # post is not peak: the discharge reading is lower than the peak (mapping docstring)
+        ("Post BP", None),
+        ("Systolic (post)", None),
+    ],
+)
+def test_session_header_synonyms(header, canonical):
+    guessed = guess_mapping({"sessions": ["Patient ID", header]}).columns["sessions"]
+    assert guessed.get(header) == canonical
+
+
+def test_every_canonical_column_has_a_label():
+    from analytics.ingest.mapping import COLUMN_LABELS, SYNONYMS
+
+    canonical = {c for table in SYNONYMS.values() for c in table}
+    assert canonical <= set(COLUMN_LABELS)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from analytics.ingest.vocabularies import (
     normalise_route,
     normalise_severity,
     normalise_yes_no,
+    reduced_key,
 )
 
 
@@ -111,7 +112,102 @@ def test_effect_spellings(spelling, code):
     assert one(normalise_effect, spelling) == (code, False)
 
 
-@pytest.mark.parametrize("spelling", ["high", "nausea/vomiting", "felt weird", "other"])
+@pytest.mark.parametrize(
+    ("spelling", "code"),
+    [
+        # brand, dose-suffixed and bracketed route spellings
+        ("Spravato 56mg", "esketamine_nasal"),
+        ("Spravato 84 mg", "esketamine_nasal"),
+        ("Spravato 56 mg (2 devices)", "esketamine_nasal"),
+        ("Esketamine (Spravato)", "esketamine_nasal"),
+        ("esketamine nasal spray", "esketamine_nasal"),
+        ("IV ketamine infusion", "iv_ketamine"),
+        ("Ketamine IV infusion", "iv_ketamine"),
+        ("Ketamine IV", "iv_ketamine"),
+        ("ketamine IV 0.5 mg/kg", "iv_ketamine"),
+        ("IV infusions", "iv_ketamine"),
+        ("IM", "im_ketamine"),
+        ("IM ketamine 50mg", "im_ketamine"),
+        ("ketamine lozenge", "oral_ketamine"),
+        ("Ketamine troches", "oral_ketamine"),
+        ("troche", "oral_ketamine"),
+        ("sublingual", "oral_ketamine"),
+        ("ketamine sublingual 100 mg", "oral_ketamine"),
+    ],
+)
+def test_reduced_route_spellings(spelling, code):
+    assert one(normalise_route, spelling) == (code, False)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        # the reduction must not decide what the list leaves open
+        "ketamine nasal spray 28mg",
+        "nasal (compounded)",
+        "IV (Spravato)",  # the two parts name two routes
+        "ketamine 50 mg",
+        "56mg",
+    ],
+)
+def test_reduced_routes_stay_unknown_when_unclear(spelling):
+    assert one(normalise_route, spelling) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "code"),
+    [
+        ("Dizzy", "dizziness"),
+        ("felt dizzy", "dizziness"),
+        ("Felt Dizzy.", "dizziness"),
+        ("lightheadedness", "dizziness"),
+        ("Nauseous", "nausea"),
+        ("felt nauseous", "nausea"),
+        ("mild nausea", "nausea"),
+        ("nausea/vomiting", "nausea"),
+        ("Nausea and vomiting", "nausea"),
+        ("Drowsy", "sedation"),
+        ("sleepy", "sedation"),
+        ("drowsiness", "sedation"),
+        ("dissociated", "dissociation"),
+        ("felt dissociated", "dissociation"),
+        ("high blood pressure", "blood_pressure_increased"),
+        ("elevated BP", "blood_pressure_increased"),
+        ("BP elevated post dose", "blood_pressure_increased"),
+        ("headache", "headache"),
+        ("Pt reports headaches", "headache"),
+        ("Anxious", "anxiety"),
+        ("feeling anxious", "anxiety"),
+        ("Vomited x2", "vomiting"),
+        ("tiredness", "fatigue"),
+        ("Dizziness (mild)", "dizziness"),
+    ],
+)
+def test_reduced_effect_spellings(spelling, code):
+    assert one(normalise_effect, spelling) == (code, False)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "code"),
+    [
+        # the clinic's own spellings are reduced the same way
+        ("Ket Inf 40mg", "iv_ketamine"),
+        ("ket inf", "iv_ketamine"),
+    ],
+)
+def test_extra_spellings_are_reduced_too(spelling, code):
+    assert one(normalise_route, spelling, extra={"Ket Inf": "iv_ketamine"}) == (code, False)
+
+
+def test_reduced_key():
+    assert reduced_key("Felt dizzy") == reduced_key("dizziness") == "dizzy"
+    assert reduced_key("  Headaches!! ") == "headache"
+    assert reduced_key("56 mg") == ""
+
+
+@pytest.mark.parametrize(
+    "spelling", ["high", "felt weird", "other", "dizzy (headache)", "felt", "nausea, headache"]
+)
 def test_unknown_effects(spelling):
     assert one(normalise_effect, spelling) == (None, True)
 
@@ -175,6 +271,11 @@ def test_yes_no(spelling, flag):
     flags, unknown = normalise_yes_no(pd.Series([spelling]))
     assert flags.dtype == "boolean"
     assert flags.iloc[0] == flag and not unknown.iloc[0]
+
+
+def test_yes_no_extra_as_saved_words():
+    flags, unknown = normalise_yes_no(pd.Series(["Oui", "Non"]), extra={"oui": "yes", "Non": "no"})
+    assert flags.tolist() == [True, False] and not unknown.any()
 
 
 @pytest.mark.parametrize("spelling", ["maybe", "2", "10", "yes?"])
