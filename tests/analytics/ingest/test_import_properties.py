@@ -1,0 +1,372 @@
+"""The whole import on random uploads: whatever the bytes, every problem is a named Problem.
+
+``import_files`` is run with ``raise_unexpected=True``, so an internal exception (a ValueError of
+numpy, a TypeError of pandas, an OutOfBoundsDatetime) escapes and fails the test instead of
+becoming the catch-all "could not be read". Uploads are drawn three ways: random bytes; random
+CSV text whose headers come from the contract's names, their synonyms and junk; and a sessions
+file with an assessments file whose headers are right and whose cells are hostile, so the import
+gets past the headers into coercion and assembly.
+
+Inputs found to raise inside the importer's stages and not fixed yet are kept, each with its
+traceback's last line, in :data:`KNOWN_FAILURES`: run by their own test, marked xfail until
+fixed, and let pass by the property tests (by exception type, module and function) so that
+those fail only on a new exception. Once one is fixed, remove it from the list.
+"""
+
+import csv
+import io
+import string
+import traceback
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from pandas.errors import OutOfBoundsDatetime
+
+from analytics.core.contract import (
+    ASSESSMENT_COLUMNS,
+    PATIENT_BASE_COLUMNS,
+    SESSION_COLUMNS,
+    SIDE_EFFECT_COLUMNS,
+)
+from analytics.core.problems import Problem
+from analytics.ingest.importer import import_files
+from analytics.ingest.mapping import SYNONYMS
+from analytics.ingest.options import ImportOptions
+
+OPTIONS = ImportOptions(raise_unexpected=True)
+PROPERTY = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+CONTRACT_NAMES = sorted(
+    {
+        *ASSESSMENT_COLUMNS,
+        *PATIENT_BASE_COLUMNS,
+        *SESSION_COLUMNS,
+        *SIDE_EFFECT_COLUMNS,
+        "session_date",
+        "assessment_date",
+        *(name for table in SYNONYMS.values() for names in table.values() for name in names),
+    }
+)
+JUNK_HEADERS = [
+    "",
+    " ",
+    "dob",
+    "date of birth",
+    "name",
+    "phone",
+    "mrn",
+    "_row",
+    "=HYPERLINK(1)",
+    "\ufeffpatient_id",
+    "patient_id\u200b",
+    "Patient ID",
+    "PATIENT_ID",
+    "item_0",
+    "item_99",
+    "pcl5_total",
+    "PHQ-9 total",
+    "x" * 1_001,
+]
+HOSTILE_CELLS = [
+    "",
+    " ",
+    "\ufeff",
+    "\x00",
+    "\u200b",
+    "\u00a0",
+    "NA",
+    "n/a",
+    "-",
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "07",
+    "1.5",
+    "1,5",
+    "1e308",
+    "-1e308",
+    "1e309",
+    "inf",
+    "-inf",
+    "nan",
+    "NaN",
+    "9" * 40,
+    "-" + "9" * 40,
+    "9223372036854775808",
+    "-9223372036854775809",
+    "2025-01-06",
+    "2025-02-30",
+    "0001-01-01",
+    "1677-09-21",
+    "2262-04-12",
+    "9999-12-31",
+    "99999-01-01",
+    "1900-01-01",
+    "2100-01-01",
+    "03/04/2025",
+    "13/13/2025",
+    "31/12/2025",
+    "12/31/2025",
+    "2025-01-06T10:00:00",
+    "2025-01-06 25:00",
+    "2025",
+    "1e308-01-01",
+    "142/85",
+    "999/999",
+    "1e308/1e308",
+    "/",
+    "PCL-5",
+    "PHQ-9",
+    "GAD-7",
+    "BDI-II",
+    "MADRS",
+    "unknown scale",
+    "IV ketamine",
+    "Spravato",
+    "esketamine",
+    "nausea",
+    "dissociation",
+    "mild",
+    "severe",
+    "yes",
+    "no",
+    "Y",
+    "true",
+    "induction",
+    "maintenance",
+    "=1+1",
+    "+1",
+    "@x",
+    "+1 555 123 4567",
+    '"',
+    '""',
+    ",",
+    ";",
+    "\t",
+    "\n",
+    "\r",
+    "é",
+    "Ｐ００１",
+    "P001",
+    "p001",
+    "P001\u200b",
+    "🙂",
+    "\ud7ff",
+    "x" * 1_001,
+]
+FILE_NAMES = [
+    "sessions.csv",
+    "assessments.csv",
+    "side_effects.csv",
+    "patients.csv",
+    "export.csv",
+    "SESSIONS.CSV",
+]
+SEPARATORS = [",", ";", "\t"]
+LINE_ENDS = ["\n", "\r\n", "\r"]
+
+headers = st.one_of(
+    st.sampled_from(CONTRACT_NAMES),
+    st.sampled_from(JUNK_HEADERS),
+    st.text(max_size=12),
+)
+cells = st.one_of(
+    st.sampled_from(HOSTILE_CELLS),
+    st.text(max_size=10),
+    st.text(alphabet=string.digits + "-./:eE+ ", max_size=12),
+    st.integers(min_value=-(10**25), max_value=10**25).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    """An input that raises inside a module owned elsewhere, with where and what it raises."""
+
+    files: dict[str, bytes]
+    module: str  # the module's file, as in the traceback
+    function: str  # the function of the traceback's last line in that module
+    error: type[Exception]
+    last_line: str  # the traceback's last line
+
+
+KNOWN_FAILURES = [
+    KnownFailure(
+        {"patients.csv": b"patient_id,first_session_year\nA,1e308\n"},
+        "analytics/ingest/prepare.py",
+        "_prepare_patients",
+        TypeError,
+        "TypeError: cannot safely cast non-equivalent float64 to int64",
+    ),
+    KnownFailure(
+        {"patients.csv": b"patient_id,first_session_year\nA,99999999999999999999\n"},
+        "analytics/ingest/prepare.py",
+        "_prepare_patients",
+        TypeError,
+        "TypeError: cannot safely cast non-equivalent float64 to int64",
+    ),
+    KnownFailure(
+        {
+            "sessions.csv": (
+                b"patient_id,session_date,route\nA,1677-09-21,iv ketamine\nA,x,iv ketamine\n"
+            )
+        },
+        "analytics/ingest/cells.py",
+        "parse_dates",
+        OutOfBoundsDatetime,
+        "pandas.errors.OutOfBoundsDatetime: Out of bounds nanosecond timestamp: 1677-09-21",
+    ),
+    KnownFailure(
+        {
+            "sessions.csv": (
+                b"patient_id,session_date,route\nA,0001-01-01,iv ketamine\n"
+                b"A,03/04/2025,iv ketamine\n"
+            )
+        },
+        "analytics/ingest/cells.py",
+        "parse_dates",
+        OutOfBoundsDatetime,
+        "pandas.errors.OutOfBoundsDatetime: Out of bounds nanosecond timestamp: 1-01-01",
+    ),
+]
+KNOWN_IDS = [f"{case.function}-{i}" for i, case in enumerate(KNOWN_FAILURES)]
+
+
+def _known(exc: Exception) -> bool:
+    """True when ``exc`` is one of :data:`KNOWN_FAILURES` (same type, module and function)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(
+        isinstance(exc, case.error)
+        and any(
+            frame.filename.endswith(case.module) and frame.name == case.function for frame in frames
+        )
+        for case in KNOWN_FAILURES
+    )
+
+
+def check(files: dict[str, bytes]) -> None:
+    """Import ``files``; no exception may escape and every problem must be a Problem.
+
+    An exception of :data:`KNOWN_FAILURES` is let pass here (its own test holds it as xfail),
+    so these tests fail only on a new one.
+    """
+    try:
+        result = import_files(files, options=OPTIONS)
+    except Exception as exc:
+        if _known(exc):
+            return
+        raise
+    assert all(isinstance(p, Problem) for p in result.problems)
+    assert all(isinstance(p.rule, str) and p.rule for p in result.problems)
+    if result.data is None:
+        assert result.problems, "nothing imported and no problem said why"
+
+
+@st.composite
+def csv_text(draw, header_pool=headers, min_columns=1) -> bytes:
+    """A CSV file: header, rows of cells, any separator, line end, quoting and encoding."""
+    columns = draw(st.lists(header_pool, min_size=min_columns, max_size=8))
+    width = len(columns)
+    rows = draw(
+        st.lists(
+            st.lists(cells, min_size=0, max_size=width + 2),
+            max_size=8,
+        )
+    )
+    separator = draw(st.sampled_from(SEPARATORS))
+    line_end = draw(st.sampled_from(LINE_ENDS))
+    quoted = draw(st.booleans())
+    if quoted:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=separator, lineterminator=line_end)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    else:
+        text = line_end.join(separator.join(row) for row in [columns, *rows]) + line_end
+    if draw(st.booleans()):
+        # empty lines and stray byte-order marks between lines
+        lines = text.split(line_end)
+        for _ in range(draw(st.integers(0, 3))):
+            at = draw(st.integers(0, len(lines)))
+            lines.insert(at, draw(st.sampled_from(["", "\ufeff", " ", separator * width])))
+        text = line_end.join(lines)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "utf-16"]))
+    return text.encode(encoding, errors="surrogatepass")
+
+
+def right_headers(table: str) -> st.SearchStrategy:
+    names = {
+        "sessions": ["patient_id", "session_date", "route", *SESSION_COLUMNS[3:]],
+        "assessments": ["patient_id", "assessment_date", "instrument", "total", "item_1"],
+        "side_effects": ["patient_id", "session_date", "effect", "severity", "serious"],
+        "patients": ["patient_id", "first_session_year", "first_session_month", "site"],
+    }[table]
+    return st.sampled_from(names)
+
+
+@st.composite
+def structured_upload(draw) -> dict[str, bytes]:
+    """Sessions and assessments (and maybe side effects, patients) with the right headers
+    and hostile cells, so the import reaches coercion and assembly."""
+    files = {}
+    required = {
+        "sessions": ["patient_id", "session_date", "route"],
+        "assessments": ["patient_id", "assessment_date", "instrument", "total"],
+        "side_effects": ["patient_id", "session_date", "effect"],
+        "patients": ["patient_id", "first_session_year"],
+    }
+    tables = ["sessions", "assessments"] + draw(
+        st.lists(st.sampled_from(["side_effects", "patients"]), unique=True)
+    )
+    for table in tables:
+        extra = draw(st.lists(right_headers(table), max_size=4, unique=True))
+        columns = list(dict.fromkeys([*required[table], *extra]))
+        rows = draw(
+            st.lists(st.lists(cells, min_size=len(columns), max_size=len(columns)), max_size=6)
+        )
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows([columns, *rows])
+        files[f"{table}.csv"] = buffer.getvalue().encode("utf-8", errors="surrogatepass")
+    return files
+
+
+@PROPERTY
+@given(name=st.sampled_from(FILE_NAMES), data=st.binary(max_size=400))
+def test_random_bytes_give_problems_not_exceptions(name, data):
+    check({name: data})
+
+
+@PROPERTY
+@given(name=st.sampled_from(FILE_NAMES), data=csv_text())
+@example(name="sessions.csv", data=b"patient_id,session_date,route\n\xef\xbb\xbf")
+@example(name="sessions.csv", data=b"patient_id,dob\n\xef\xbb\xbf\n")
+@example(name="SESSIONS.CSV", data=b"patient_id,dob\n1,2\n")
+def test_random_csv_text_gives_problems_not_exceptions(name, data):
+    check({name: data})
+
+
+@PROPERTY
+@given(files=structured_upload())
+@example(
+    files={
+        "sessions.csv": b"patient_id,session_date,route\nA," + b"x" * 5_000 + b",iv\n",
+        "assessments.csv": b"patient_id,assessment_date,instrument,total\nA,2025-01-06,PCL-5,1\n",
+    }
+)
+def test_hostile_cells_under_the_right_headers_give_problems_not_exceptions(files):
+    check(files)
+
+
+@pytest.mark.xfail(strict=False, reason="internal exceptions in modules owned elsewhere")
+@pytest.mark.parametrize("files", [case.files for case in KNOWN_FAILURES], ids=KNOWN_IDS)
+def test_known_failures(files):
+    result = import_files(files, options=OPTIONS)
+    assert all(isinstance(p, Problem) for p in result.problems)
