@@ -88,8 +88,10 @@ numbers) is never droppable and its problem says how to fix the file.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,6 +133,11 @@ LABEL_CHARS = 40
 # From this many patients on, a category must hold at least two filled cells per label.
 MANY_PATIENTS = 20
 SMALL_NUMBER = 99
+# No strong pattern matches fewer characters ("a@b.co", "www.x", "Ab Cd" are the shortest).
+MIN_IDENTIFIER_CHARS = 5
+# Above this many cells, the columns' distinct values are found on several threads (Arrow
+# releases the GIL).
+THREADED_CELLS = 500_000
 # The contract's date columns: dates there are expected (the importer turns them into days).
 DATE_COLUMNS = frozenset({"session_date", "assessment_date"})
 PATIENTS_CONTRACT = frozenset({"patient_id", "first_session_year", "first_session_month"})
@@ -170,8 +177,8 @@ _PHONE = (
     rf"|(?:\+?1{_SEP})?[0-9]{{3}}{_SEP}?[0-9]{{3}}{_SEP}[0-9]{{4}}"
     r"|\+1[0-9]{10}"
     # international: +44 20 7946 0958, +33 1 23 45 67 89, +49 (30) 123456, +447946095800
-    rf"|\+[1-9][0-9]{{0,2}}[ \-]\(?[0-9]{{1,4}}\)?(?:{_SEP}[0-9]{{2,5}}){{1,4}}"
-    rf"|\+[1-9][0-9]{{0,2}}\([0-9]{{1,4}}\)[ \-]?[0-9]{{2,5}}(?:{_SEP}[0-9]{{2,5}}){{0,3}}"
+    rf"|\+[1-9][0-9]{{0,2}}[ \-]\(?[0-9]{{1,4}}\)?(?:{_SEP}[0-9]{{2,8}}){{1,4}}"
+    rf"|\+[1-9][0-9]{{0,2}}\([0-9]{{1,4}}\)[ \-]?[0-9]{{2,8}}(?:{_SEP}[0-9]{{2,8}}){{0,3}}"
     r"|\+[1-9][0-9]{7,14}"
     rf"|00[1-9][0-9]{{0,2}}(?:{_SEP}[0-9]{{2,5}}){{2,5}}"
     # national trunk prefix: 020 7946 0958, 06 12 34 56 78
@@ -643,6 +650,8 @@ def _looks_like_person(text: str) -> bool:
 
 def _strong_reasons(text: str, rules) -> list[str]:
     values = pa.array([text], type=pa.large_string())
+    if not pc.match_substring_regex(values, _screen(rules))[0].as_py():
+        return []
     return [
         reason
         for _, pattern, reason in rules
@@ -685,13 +694,24 @@ def column_label(header: str, position: int) -> str:
 
 
 def _distinct(cells: pd.Series) -> pa.Array:
-    """The distinct non-blank values of ``cells`` as Arrow text."""
+    """The distinct values of ``cells`` long enough to match a strong pattern (at least
+    :data:`MIN_IDENTIFIER_CHARS` bytes), as Arrow text; blanks left out."""
     dtype = cells.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         arrow = cells.array.__arrow_array__()
-        return pc.drop_null(pc.unique(arrow))
-    filled = cells.dropna()
-    return pa.array(pd.unique(filled.astype(str).to_numpy()), type=pa.large_string())
+    else:
+        arrow = pa.chunked_array(
+            [pa.array(cells.dropna().astype(str).to_numpy(), type=pa.large_string())]
+        )
+    lengths = pc.binary_length(arrow)
+    shortest = pc.min(lengths).as_py()
+    if shortest is None:
+        return pa.array([], type=pa.large_string())
+    # Short numbers and codes ("41", "0.5", "no") are most cells of a long file: hashing them
+    # is most of the cost, and none can be an identifier.
+    if shortest < MIN_IDENTIFIER_CHARS:
+        arrow = arrow.filter(pc.greater_equal(lengths, MIN_IDENTIFIER_CHARS))
+    return pc.drop_null(pc.unique(arrow))
 
 
 def _matches(values: pa.Array, pattern: str) -> np.ndarray:
@@ -822,6 +842,31 @@ class IdentifierCheck:
     banded: list[str] = field(default_factory=list)
 
 
+def _header_rule(header: str, position: int, contract: str | None) -> tuple[str, str | None]:
+    """How a problem names the column, and what its header says (None: nothing)."""
+    by_value = header_value_reason(header)
+    if by_value:
+        return f"column {position}", f"its header itself holds {by_value}"
+    by_name = header_reason(header)
+    if by_name and contract not in ("clinician", "site"):
+        return header, f"its header suggests {by_name}"
+    return header, None
+
+
+def _values_of_columns(frame: pd.DataFrame, scoped: list[tuple[str, str]]) -> dict[str, list]:
+    """Column -> the reasons its values give (rules 4-7), threaded for long files."""
+
+    def reasons(item: tuple[str, str]) -> list[str]:
+        column, scope_name = item
+        return _value_reasons(_distinct(frame[column]), _SCOPES[scope_name])
+
+    if len(frame) * len(scoped) < THREADED_CELLS or len(scoped) < 2:
+        return {column: reasons((column, s)) for column, s in scoped}
+    workers = min(len(scoped), os.cpu_count() or 1, 8)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip([c for c, _ in scoped], pool.map(reasons, scoped)))
+
+
 def _scope_of(column: str, table: str, canonical: dict[str, str], date_columns) -> str:
     target = canonical.get(column)
     if column in date_columns or target in DATE_COLUMNS:
@@ -888,25 +933,20 @@ def check_identifiers(
     droppable: list[str] = []
     banded: dict[str, pd.Series] = {}
     n_rows = len(frame)
-    for position, (column, header) in enumerate(zip(columns, headers), start=1):
-        scope_name = _scope_of(column, table, canonical, date_columns)
+    scopes = [_scope_of(c, table, canonical, date_columns) for c in columns]
+    by_header = [
+        _header_rule(header, position, canonical.get(column))
+        for position, (column, header) in enumerate(zip(columns, headers), start=1)
+    ]
+    by_values = _values_of_columns(
+        frame, [(c, s) for c, s, h in zip(columns, scopes, by_header) if h[1] is None]
+    )
+    for column, header, scope_name, (label, rule) in zip(columns, headers, scopes, by_header):
         scope = _SCOPES[scope_name]
         contract = canonical.get(column)
-        label = header
-        rule = None
-        by_value = header_value_reason(header)
-        if by_value:
-            label = f"column {position}"
-            rule = f"its header itself holds {by_value}"
-        else:
-            by_name = header_reason(header)
-            if by_name and contract not in ("clinician", "site"):
-                rule = f"its header suggests {by_name}"
         cells = frame[column]
-        if rule is None:
-            found = _value_reasons(_distinct(cells), scope)
-            if found:
-                rule = "it contains what look like " + " and ".join(found)
+        if rule is None and by_values.get(column):
+            rule = "it contains what look like " + " and ".join(by_values[column])
         if rule is None and _is_age_header(header) and scope_name in ("descriptive", "other"):
             band = _band_ages(cells)
             if band is not None:
