@@ -1,15 +1,23 @@
 """Data: upload a clinic's CSV exports, map their columns, validate, and store them as a batch."""
 
+import hashlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from analytics.core.instruments import INSTRUMENTS
 from analytics.core.problems import WARNING, problems_frame
+from analytics.ingest import preview as ingest_preview
+from analytics.ingest import vocabularies as vocab
 from analytics.ingest.mapping import (
+    COLUMN_LABELS,
+    SYNONYMS,
     ColumnMapping,
+    file_key,
     guess_column_days,
     guess_mapping,
     list_presets,
@@ -18,6 +26,7 @@ from analytics.ingest.mapping import (
     wide_to_long,
 )
 from analytics.ingest.options import ImportOptions
+from analytics.ingest.preview import UploadPreview, preview_upload
 from analytics.ingest.reader import read_table
 from analytics.ingest.redcap import convert_redcap
 from store import import_upload
@@ -92,6 +101,9 @@ with st.expander("What to upload", icon=":material/help:"):
         "items or total).\n"
         "- **side_effects.csv** (optional): one row per effect at a session.\n"
         "- **patients.csv** (optional): extra columns become cohort filters.\n\n"
+        "Your files may keep their own names (Visits_Export_2025.csv, PCL5_Scores.csv): the "
+        "page guesses which table each one holds and says why, and you can correct it. "
+        "Blood pressure may be written in one cell, such as 120/80.\n\n"
         "Dates become days since each patient's first session; only the year of the first "
         "session is kept unless you choose to keep months. Names, contact details and other "
         "identifiers are refused (or dropped, if you allow it)."
@@ -112,8 +124,8 @@ uploads = st.file_uploader(
     type=["csv", "txt"],
     accept_multiple_files=True,
     key="data_files",
-    help="Name each file after its table (sessions.csv, assessments.csv, side_effects.csv, "
-    "patients.csv) or choose the table below.",
+    help="Your export's own files, named as they are: each file's table is guessed from its "
+    "name and columns, and you can change the guess below.",
 )
 
 with st.expander("Import options", icon=":material/settings:"):
@@ -141,17 +153,120 @@ if not uploads:
 
 files = {f.name: f.getvalue() for f in uploads}
 
+GUESS = "Guess from the headers"
+SKIP = "(skip)"
+TABLE_LABELS = {
+    SKIP: "(skip) — not imported",
+    "sessions": "Sessions — one row per treatment session",
+    "assessments": "Assessments — one row per questionnaire",
+    "side_effects": "Side effects — one row per effect at a session",
+    "patients": "Patients — one row per patient",
+}
+# Every canonical column with what it holds, as the mapping editor offers it.
+COLUMN_OPTIONS = [
+    f"{code} — {label}"
+    for code, label in COLUMN_LABELS.items()
+    if any(code in SYNONYMS[t] for t in TABLES)
+] + [f"total of {name} — the {name} total score" for name in INSTRUMENTS]
+VALUE_KINDS = {
+    "route": "Routes",
+    "effect": "Side effects",
+    "severity": "Severities",
+    "phase": "Treatment phases",
+    "yes_no": "Yes/no answers",
+}
+VALUE_CODES = {
+    "route": vocab.ROUTES,
+    "effect": vocab.EFFECTS,
+    "severity": vocab.SEVERITIES,
+    "phase": vocab.PHASES,
+    "yes_no": {"yes": "Yes", "no": "No"},
+}
+DATE_ORDER_LABELS = {"dmy": "Day first (25/03/2025)", "mdy": "Month first (03/25/2025)"}
+
 
 def _read(name: str, payload: bytes) -> pd.DataFrame | None:
     return read_table(name, payload).frame
 
 
-def _table_of(name: str) -> str | None:
-    stem = name.rsplit(".", 1)[0].lower().replace("-", "_").replace(" ", "_")
-    return next((t for t in TABLES if stem == t or stem.endswith(t)), None)
+def _column_option(code: str) -> str:
+    label = COLUMN_LABELS.get(code)
+    return f"{code} — {label}" if label else code
+
+
+def _total_option(instrument: str) -> str:
+    return f"total of {instrument} — the {instrument} total score"
+
+
+def _value_key(value: str) -> str:
+    # widget keys stay short and plain whatever the spelling holds
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cached_preview(
+    files: tuple[tuple[str, bytes], ...], mapping: str | None, tables: str | None
+) -> UploadPreview:
+    return preview_upload(
+        dict(files),
+        None if mapping is None else ColumnMapping.from_dict(json.loads(mapping)),
+        tables=None if tables is None else json.loads(tables),
+    )
+
+
+def _preview(files, mapping=None, tables=None) -> UploadPreview:
+    """:func:`preview_upload`, read once per upload and mapping (the page reruns on each click)."""
+    return _cached_preview(
+        tuple(files.items()),
+        None if mapping is None else json.dumps(mapping.to_dict(), sort_keys=True),
+        None if tables is None else json.dumps(dict(tables), sort_keys=True),
+    )
+
+
+def _date_order_choice(upload: UploadPreview, base) -> tuple[str | None, bool]:
+    """The date order to import with, and whether the user must give it."""
+    order = upload.date_order
+    dated = [
+        f for f in upload.files if set(f.columns.values()) & {"session_date", "assessment_date"}
+    ]
+    if order in ("dmy", "mdy"):
+        example = next((f for f in upload.files if f.date_order == order and f.date_example), None)
+        written = "day/month/year" if order == "dmy" else "month/day/year"
+        certain = f": {example.date_example} in {example.file} makes it certain" if example else ""
+        st.caption(f"Dates read as {written}{certain}.")
+        return order, False
+    if order == "ymd":
+        st.caption("Dates are written year first (2025-03-25): nothing to choose.")
+        return None, False
+    # until the files can tell (no order reader yet), a file with dates asks
+    if order is None and (not dated or ingest_preview.date_order_of is not None):
+        return None, False
+    if order == "conflicting":
+        ways = ", ".join(
+            f"{name}: {DATE_ORDER_LABELS.get(o, 'both ways').split(' (')[0].lower()}"
+            for name, o in upload.date_orders.items()
+            if o in ("dmy", "mdy", "conflicting")
+        )
+        st.warning(
+            f"The files write their dates in different ways ({ways}). Check the export; the "
+            "order you choose below is used for every file.",
+            icon=":material/warning:",
+        )
+    saved = base.date_order if base is not None else None
+    picked = st.radio(
+        "How are the dates written? Nothing in the files makes it certain (no day above 12).",
+        list(DATE_ORDER_LABELS),
+        index=list(DATE_ORDER_LABELS).index(saved) if saved in DATE_ORDER_LABELS else None,
+        format_func=DATE_ORDER_LABELS.get,
+        horizontal=True,
+        key="data_date_order",
+    )
+    return picked, True
 
 
 mapping = None
+chosen = None
+date_order = None
 
 # ---------------------------------------------------------------------------- conversions
 if kind.startswith("REDCap"):
@@ -249,94 +364,169 @@ elif kind.startswith("Wide"):
 
 # ---------------------------------------------------------------------------- column mapping
 else:
-    assigned = {}
-    unknown = [name for name in files if _table_of(name) is None]
+    # 1. a saved mapping, if the user picks one: it fixes tables, headers, values, date order
+    base = None
+    presets = list_presets(PRESET_DIR)
+    preset = GUESS
+    if presets:
+        preset = st.selectbox(
+            "Saved mapping",
+            [GUESS, *presets],
+            key="mapping_preset",
+            help="A mapping saved from an earlier upload of the same export: which table each "
+            "file holds, which column is which, your own spellings and how dates are written.",
+        )
+        if preset != GUESS:
+            base = load_preset(PRESET_DIR / f"{preset}.json")
+    first = _preview(files, base)
+
+    # 2. which table each file holds, with the reason, editable
+    st.markdown("**Which table is each file?** Check the guesses; choose another if one is wrong.")
+    chosen: dict[str, str] = {}
+    for found in first.files:
+        c1, c2 = st.columns([2, 3], vertical_alignment="center")
+        choices = [SKIP, *TABLES]
+        choice = c1.selectbox(
+            found.file,
+            choices,
+            index=choices.index(found.table or SKIP),
+            format_func=lambda t: TABLE_LABELS.get(t, t),
+            key=f"table_of_{preset}_{found.file}",
+        )
+        if found.error:
+            c2.caption(f"Could not be read: {found.error}")
+        elif found.table is None:
+            c2.caption(f"Not recognised: {found.guess.reason}. Choose its table, or skip it.")
+        else:
+            c2.caption(
+                f"Guessed {TABLE_LABELS[found.table].split(' — ')[0].lower()}: "
+                f"{found.guess.reason}."
+            )
+        if choice != SKIP:
+            chosen[found.file] = choice
+    files = {name: payload for name, payload in files.items() if name in chosen}
+    if not files:
+        st.warning("Every file is skipped: choose the table of at least one file above.")
+        st.stop()
+
+    # 3. the column mapping, as guessed from the headers (or the saved mapping)
+    headers: dict[str, list[str]] = {}
+    for found in first.files:
+        if found.file in chosen:
+            headers.setdefault(chosen[found.file], []).extend(found.headers)
+    guessed = base if base is not None else guess_mapping(headers)
+    rows = [
+        {"table": t, "their column": h, "our column": _column_option(c)}
+        for t, cols in guessed.columns.items()
+        if t in headers
+        for h, c in cols.items()
+    ] + [
+        {"table": t, "their column": h, "our column": _total_option(instr)}
+        for t, cols in guessed.totals.items()
+        if t in headers
+        for h, instr in cols.items()
+    ]
+    columns_map: dict = {}
+    totals_map: dict = {}
+    if rows:
+        st.markdown(
+            "**Column mapping.** Your headers differ from ours; check the guesses and edit "
+            "them (delete a row to leave a column as it is)."
+        )
+        options = sorted({r["our column"] for r in rows} | set(COLUMN_OPTIONS))
+        edited = st.data_editor(
+            pd.DataFrame(rows),
+            key=f"mapping_editor_{preset}",
+            hide_index=True,
+            num_rows="dynamic",
+            column_config={
+                "table": st.column_config.SelectboxColumn("table", options=list(TABLES)),
+                "our column": st.column_config.SelectboxColumn(
+                    "our column", options=options, width="large"
+                ),
+            },
+        )
+        for r in edited.dropna(subset=["table", "their column", "our column"]).itertuples(
+            index=False
+        ):
+            target = str(r[2]).split(" — ")[0]
+            if target.startswith("total of "):
+                totals_map.setdefault(r[0], {})[r[1]] = target.removeprefix("total of ")
+            else:
+                columns_map.setdefault(r[0], {})[r[1]] = target
+    known_values = dict(base.values) if base is not None else {}
+    second = _preview(
+        files,
+        ColumnMapping(columns=columns_map, values=known_values, totals=totals_map),
+        tables=chosen,
+    )
+
+    # 4. spellings no code matches: the user says what each one means
+    values_map = {kind: dict(spellings) for kind, spellings in known_values.items()}
+    unknown = second.unknown
     if unknown:
-        st.markdown("**Which table is each file?**")
-        for name in unknown:
-            assigned[name] = st.selectbox(
-                name,
-                ["(skip)", *TABLES],
-                key=f"table_of_{name}",
-                help="Name it after its table to skip this step next time.",
-            )
-    renamed = {}
-    for name, payload in files.items():
-        table = _table_of(name) or assigned.get(name)
-        if table and table != "(skip)":
-            renamed[name if _table_of(name) else f"{table}.csv"] = payload
-    files = renamed
-    if files:
-        headers = {}
-        for name, payload in files.items():
-            frame = _read(name, payload)
-            if frame is not None:
-                headers.setdefault(_table_of(name), []).extend(
-                    [c for c in frame.columns if c != "_row"]
-                )
-        guessed = guess_mapping(headers)
-        presets = list_presets(PRESET_DIR)
-        if presets:
-            preset = st.selectbox(
-                "Column mapping",
-                ["Guess from the headers", *presets],
-                key="mapping_preset",
-                help="A mapping saved from an earlier upload of the same export.",
-            )
-            if preset != "Guess from the headers":
-                guessed = load_preset(PRESET_DIR / f"{preset}.json")
-        rows = [
-            {"table": t, "their column": h, "our column": c}
-            for t, cols in guessed.columns.items()
-            for h, c in cols.items()
-        ] + [
-            {"table": t, "their column": h, "our column": f"total of {instr}"}
-            for t, cols in guessed.totals.items()
-            for h, instr in cols.items()
-        ]
-        if rows:
-            st.markdown(
-                "**Column mapping.** Your headers differ from ours; check the guesses and edit "
-                "them (delete a row to leave a column as it is)."
-            )
-            edited = st.data_editor(
-                pd.DataFrame(rows), key="mapping_editor", hide_index=True, num_rows="dynamic"
-            )
-            columns_map: dict = {}
-            totals_map: dict = {}
-            for r in edited.dropna(subset=["table", "their column", "our column"]).itertuples(
-                index=False
-            ):
-                target = str(r[2])
-                if target.startswith("total of "):
-                    totals_map.setdefault(r[0], {})[r[1]] = target.removeprefix("total of ")
-                else:
-                    columns_map.setdefault(r[0], {})[r[1]] = target
-            mapping = ColumnMapping(columns=columns_map, values=guessed.values, totals=totals_map)
-            p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
-            preset_name = p1.text_input(
-                "Save this mapping as a preset named",
-                key="preset_name",
-                help="Letters, digits, - and _ only, e.g. ehr-export.",
-            ).strip()
-            valid_name = re.fullmatch(r"[A-Za-z0-9_-]{1,60}", preset_name) is not None
-            if preset_name and not valid_name:
-                p1.warning("Use letters, digits, - and _ only (at most 60).")
-            if p2.button("Save preset", icon=":material/save:", disabled=not valid_name):
-                path = save_preset(
-                    ColumnMapping(columns_map, guessed.values, totals_map, preset_name),
-                    PRESET_DIR / f"{preset_name}.json",
-                )
-                st.toast(f"Saved preset {path.stem}.")
-    if not st.button("Validate and import", type="primary", icon=":material/task_alt:"):
+        st.markdown(
+            "**Values we do not know.** Say what each one means; one left unknown stops the "
+            "import with its rows listed. Your choices are kept with a saved mapping."
+        )
+        for kind, spellings in unknown.items():
+            codes = VALUE_CODES[kind]
+            with st.expander(f"{VALUE_KINDS[kind]}: {len(spellings)} unknown", expanded=True):
+                cells = st.columns(2)
+                for i, (value, count) in enumerate(spellings.items()):
+                    picked = cells[i % 2].selectbox(
+                        f"“{value}” ({count:,} row{'s' if count != 1 else ''})",
+                        [None, *codes],
+                        format_func=lambda c, codes=codes: (
+                            "(unknown: leave as it is)" if c is None else f"{c} — {codes[c]}"
+                        ),
+                        key=f"value_{preset}_{kind}_{_value_key(value)}",
+                    )
+                    if picked is not None:
+                        values_map.setdefault(kind, {})[value] = picked
+
+    # 5. how the dates are written: said by the files, or asked
+    date_order, order_needed = _date_order_choice(second, base)
+
+    mapping = ColumnMapping(
+        columns=columns_map,
+        values=values_map,
+        totals=totals_map,
+        tables={file_key(name): table for name, table in chosen.items()},
+        date_order=date_order,
+    )
+    p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+    preset_name = p1.text_input(
+        "Save this mapping as a preset named",
+        key="preset_name",
+        help="Letters, digits, - and _ only, e.g. ehr-export. It keeps each file's table, "
+        "the column mapping, your spellings and the date order.",
+    ).strip()
+    valid_name = re.fullmatch(r"[A-Za-z0-9_-]{1,60}", preset_name) is not None
+    if preset_name and not valid_name:
+        p1.warning("Use letters, digits, - and _ only (at most 60).")
+    if p2.button("Save preset", icon=":material/save:", disabled=not valid_name):
+        path = save_preset(replace(mapping, name=preset_name), PRESET_DIR / f"{preset_name}.json")
+        st.toast(f"Saved preset {path.stem}.")
+    if order_needed and date_order is None:
+        st.caption("Say how the dates are written (above) to validate.")
+    if not st.button(
+        "Validate and import",
+        type="primary",
+        icon=":material/task_alt:",
+        disabled=order_needed and date_order is None,
+        key="data_validate",
+    ):
         st.stop()
 
 # ---------------------------------------------------------------------------- import
 
 with st.status("Reading, validating and storing…", expanded=True) as status:
     st.write(f"{len(files)} file(s): " + ", ".join(files))
-    options = ImportOptions(keep_month=keep_month, prorate=prorate, drop_phi=drop_phi)
-    result = import_upload(files, auth.run_user(), options, mapping)
+    options = ImportOptions(
+        keep_month=keep_month, prorate=prorate, drop_phi=drop_phi, date_order=date_order
+    )
+    result = import_upload(files, auth.run_user(), options, mapping, tables=chosen)
     if result.ok:
         st.write("Preparing each patient's outcomes for the dashboard…")
         try:
