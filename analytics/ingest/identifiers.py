@@ -49,9 +49,10 @@ Rules
    date columns (session or assessment dates, which the importer turns into days); street
    addresses ("12 Main Street", "400 Elm Ave", "PO Box 12"); record numbers ("MRN12345",
    "Acct# 99881", "chart 1234", "policy 55667"); web addresses ("https://...", "www...") and IP
-   addresses.
+   addresses. Cells shorter than 5 characters cannot hold any of these and are not looked at.
 5. **Bare digit runs.** Nine digits on their own ("123456789", a social security number) and ten
-   digits on their own ("5551234567", a phone number) count in text columns (patient ids,
+   digits on their own shaped like a US number, first digit 2-9, "1" in front allowed
+   ("5551234567", a phone number), count in text columns (patient ids,
    clinician, site, columns outside the contract); they do not count in the contract's number,
    date and code columns, where the importer reads them as numbers.
 6. **patient_id** values are also refused when they look like a person's name (two or more

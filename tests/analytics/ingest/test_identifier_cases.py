@@ -392,3 +392,11 @@ def test_an_identifier_planted_in_any_text_cell_is_found(data, table, n_rows, id
         assert identifier not in str(problem)
     cells = pd.Series(columns[column], dtype="string")
     assert looks_identifying(cells)[row]
+
+
+def test_date_columns_named_by_the_caller_may_hold_dates():
+    frame = pd.DataFrame({"visit": text(["2025-03-01", "1961-04-01"]), "_row": [2, 3]})
+    kwargs = {"file": "f.csv", "headers": ["Visit"], "table": "sessions", "canonical": {}}
+    assert check_identifiers(frame, date_columns=frozenset({"visit"}), **kwargs).problems == []
+    (problem,) = check_identifiers(frame, **kwargs).problems
+    assert "dates" in problem.rule
