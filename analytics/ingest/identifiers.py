@@ -861,7 +861,8 @@ def _values_of_columns(frame: pd.DataFrame, scoped: list[tuple[str, str]]) -> di
         column, scope_name = item
         return _value_reasons(_distinct(frame[column]), _SCOPES[scope_name])
 
-    if len(frame) * len(scoped) < THREADED_CELLS or len(scoped) < 2:
+    # On two cores the threads only compete with the app serving the page.
+    if len(frame) * len(scoped) < THREADED_CELLS or len(scoped) < 2 or (os.cpu_count() or 1) < 4:
         return {column: reasons((column, s)) for column, s in scoped}
     workers = min(len(scoped), os.cpu_count() or 1, 8)
     with ThreadPoolExecutor(max_workers=workers) as pool:
