@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
+    from analytics.ingest.collector import ProblemReport
     from analytics.ingest.importer import ImportOptions, ImportResult
 
 from analytics.core.contract import ClinicData
@@ -102,6 +103,8 @@ class BatchResult:
     warnings : tuple of str
         The importer's warnings and the store's own notes (same files as an earlier batch, the
         sample clinic removed).
+    report : ProblemReport or None
+        The importer's problems counted per rule, with every affected row.
     """
 
     batch_id: int | None
@@ -111,6 +114,7 @@ class BatchResult:
     conflicts: int = 0
     patient_conflicts: int = 0
     warnings: tuple[str, ...] = ()
+    report: ProblemReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -159,9 +163,14 @@ class BatchResult:
 
 
 def file_records(files: Mapping[str, bytes], result: ImportResult) -> tuple[FileRecord, ...]:
-    """Every uploaded file with its SHA-256 and the table the importer read it as."""
+    """Every uploaded file with its SHA-256 and the table the importer read it as, named as the
+    importer reports it (a name that may identify a patient is recorded as "file N")."""
     return tuple(
-        FileRecord(name, hashlib.sha256(data).hexdigest(), result.table_of_files.get(name))
+        FileRecord(
+            result.file_labels.get(name, name),
+            hashlib.sha256(data).hexdigest(),
+            result.table_of_files.get(name),
+        )
         for name, data in files.items()
     )
 
@@ -172,6 +181,7 @@ def import_upload(
     options: ImportOptions | None = None,
     mapping=None,
     *,
+    tables: Mapping[str, str] | None = None,
     engine: Engine | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> BatchResult:
@@ -184,7 +194,7 @@ def import_upload(
     user : User or str
         Who imports (recorded on the batch and in the audit log). A :class:`User` needs a role
         that may import (director or staff); a name stands for a command-line job.
-    options, mapping
+    options, mapping, tables
         Passed to :func:`analytics.ingest.importer.import_files`.
 
     Returns
@@ -200,7 +210,7 @@ def import_upload(
 
     options = options or ImportOptions()
     engine = engine or get_engine()
-    result = import_files(files, options=options, mapping=mapping)
+    result = import_files(files, options=options, mapping=mapping, tables=tables)
     records = file_records(files, result)
     if not result.ok:
         record_audit(
@@ -213,8 +223,10 @@ def import_upload(
             engine=engine,
             clock=clock,
         )
-        return BatchResult(None, problems=tuple(result.problems), files=records)
-    return store_batch(
+        return BatchResult(
+            None, problems=tuple(result.problems), files=records, report=result.report
+        )
+    batch = store_batch(
         engine,
         result.data,
         user=user,
@@ -224,6 +236,7 @@ def import_upload(
         problems=tuple(result.problems),
         clock=clock,
     )
+    return replace(batch, report=result.report)
 
 
 def store_batch(engine, data, *, user, kind, records, options, problems, clock) -> BatchResult:
@@ -233,7 +246,7 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
     imported; every row is then added, unchanged or a conflict (see the module docstring), the
     batch's counts and audit entry commit with the rows, and the snapshot is refreshed.
     """
-    warnings = [str(p).removeprefix(f"{WARNING}: ") for p in problems if p.severity == WARNING]
+    warnings = [stored_warning(p) for p in problems if p.severity == WARNING]
     with write_transaction(engine) as conn:
         if kind == IMPORT:
             warnings += _replace_sample(conn, user, clock)
@@ -246,7 +259,7 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
                 kind=kind,
                 status=ACTIVE,
                 files=[asdict(r) for r in records],
-                options=asdict(options),
+                options=stored_options(options),
                 extra_patient_columns=list(data.extra_patient_columns),
                 has_sessions=data.has_sessions,
                 months_kept=data.months_kept,
@@ -294,6 +307,20 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
         patient_conflicts=n_patients,
         warnings=tuple(warnings),
     )
+
+
+def stored_warning(problem: Problem) -> str:
+    """A warning as the batch keeps it: where and what, never the cell's value (a value shown
+    on screen is not written to the database, in case it identifies)."""
+    return str(replace(problem, value=None)).removeprefix(f"{WARNING}: ")
+
+
+def stored_options(options) -> dict:
+    """The import options as the batch keeps them (JSON: the import day as ISO text)."""
+    out = asdict(options)
+    if out.get("today") is not None:
+        out["today"] = out["today"].isoformat()
+    return out
 
 
 def _same_files(conn: Connection, records) -> list[str]:

@@ -22,24 +22,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analytics.core.contract import ClinicData
 from analytics.core.problems import ERROR, Problem, problems_frame
 from analytics.ingest.assemble import assemble
-from analytics.ingest.collector import UPLOAD, ProblemCollector
+from analytics.ingest.collector import UPLOAD, ProblemCollector, ProblemReport
 from analytics.ingest.columns import NUMBER_COLUMNS, TIME_COLUMNS, FilePart
 from analytics.ingest.discovery import csv_files, identify_table
+from analytics.ingest.identifiers import PHI_RULE_PREFIX, file_name_reason, looks_identifying
 from analytics.ingest.mapping import ColumnMapping
 from analytics.ingest.options import ImportOptions
 from analytics.ingest.prepare import item_column_map_safe, prepare_file
 
+# The file's own name is not repeated: it is what may identify.
+FILE_NAME_RULE = (
+    "its file name looks like it holds a name, a date of birth or another identifier; rename "
+    "the file (for example sessions.csv) and upload it again"
+)
+
 __all__ = [
+    "FILE_NAME_RULE",
     "NUMBER_COLUMNS",
     "TIME_COLUMNS",
     "UPLOAD",
     "ImportOptions",
     "ImportResult",
+    "ProblemReport",
+    "file_labels",
     "identify_table",
     "import_files",
     "import_folder",
@@ -59,11 +70,18 @@ class ImportResult:
         Errors and warnings, in the order found.
     table_of_files : dict
         File name -> the table it was read as (only files whose table was recognised).
+    report : ProblemReport
+        Every rule broken with the number of rows that break it, and every affected row.
+    file_labels : dict
+        File name as uploaded -> the name problems and records use for it: the name itself,
+        or "file N" when the name may identify a patient (such a name is never stored).
     """
 
     data: ClinicData | None
     problems: list[Problem] = field(default_factory=list)
     table_of_files: dict[str, str] = field(default_factory=dict)
+    report: ProblemReport = field(default_factory=ProblemReport.empty)
+    file_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -110,6 +128,7 @@ def import_files(
     *,
     options: ImportOptions = ImportOptions(),
     mapping: ColumnMapping | None = None,
+    tables: Mapping[str, str] | None = None,
 ) -> ImportResult:
     """Import uploaded CSV files into the canonical tables, all or nothing.
 
@@ -122,6 +141,9 @@ def import_files(
     mapping : ColumnMapping, optional
         The clinic's header and value mapping; synonyms are used for every header it does not
         name.
+    tables : mapping of str to str, optional
+        File name -> the table it holds, as the user chose it; files not named here are
+        identified by their name and content (:func:`analytics.ingest.discovery.identify_table`).
 
     Returns
     -------
@@ -130,22 +152,31 @@ def import_files(
         content: an unexpected failure becomes an ERROR "could not be read" (unless
         ``options.raise_unexpected``).
     """
-    out = ProblemCollector(options.problem_limit)
+    out = ProblemCollector(options.problem_limit, redact=shown_values_hidden)
+    labels = file_labels(files)
     table_of_files: dict[str, str] = {}
     parts: list[FilePart] = []
     if not files:
         out.add(Problem(UPLOAD, None, None, None, "no CSV files were given"))
-        return ImportResult(None, out.finish(), table_of_files)
-    for file, data in files.items():
+        return ImportResult(None, out.finish(), table_of_files, out.report(), labels)
+    for name, data in files.items():
+        file = labels[name]
+        if file != name:
+            out.add(Problem(file, None, None, None, f"{PHI_RULE_PREFIX}{FILE_NAME_RULE}"))
+            continue
+        chosen = (tables or {}).get(name)
+        found: dict[str, str] = {}
         try:
-            part = prepare_file(file, data, options, mapping, out, table_of_files)
+            part = prepare_file(file, data, options, mapping, out, found, table=chosen)
         except Exception as exc:  # noqa: BLE001 - any byte input must give a problem, not a crash
             if options.raise_unexpected:
                 raise
             out.add(Problem(file, None, None, None, f"could not be read: {_describe(exc)}"))
-            continue
+            part = None
+        if found:
+            table_of_files[name] = found[file]
         if part is not None:
-            table_of_files[file] = part.table
+            table_of_files[name] = part.table
             parts.append(part)
     data = None
     try:
@@ -157,7 +188,22 @@ def import_files(
     problems = out.finish()
     if any(p.severity == ERROR for p in problems):
         data = None
-    return ImportResult(data, problems, table_of_files)
+    return ImportResult(data, problems, table_of_files, out.report(), labels)
+
+
+def shown_values_hidden(values: pd.Series) -> np.ndarray:
+    """Which cell values a problem must not show: those that look identifying (dates aside:
+    a wrong visit date is shown so that it can be found and fixed)."""
+    return looks_identifying(values, dates=False)
+
+
+def file_labels(files: Mapping[str, bytes]) -> dict[str, str]:
+    """File name as uploaded -> the name it is reported and recorded by: itself, or "file N"
+    (its place in the upload, from 1) when the name may identify a patient."""
+    return {
+        name: f"file {i}" if file_name_reason(name) else name
+        for i, name in enumerate(files, start=1)
+    }
 
 
 def _describe(exc: Exception) -> str:

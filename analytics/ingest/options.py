@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
-__all__ = ["ImportOptions"]
+__all__ = ["DATE_ORDERS", "ImportOptions"]
+
+# None: the order must be certain from the file itself.
+DATE_ORDERS = (None, "dmy", "mdy")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,13 @@ class ImportOptions:
     raise_unexpected : bool
         Re-raise unexpected exceptions instead of reporting them as "could not be read"
         (for tests and debugging).
+    date_order : {None, "dmy", "mdy"}
+        How slashed dates such as 03/04/2025 are read when a file does not make the order
+        certain: day first ("dmy") or month first ("mdy"). None: the order must be certain from
+        each file (a day above 12 somewhere), or its dates are refused as ambiguous; it is
+        never guessed.
+    today : datetime.date or None
+        The day of the import; dates after it are refused. None: the computer's date.
     """
 
     keep_month: bool = False
@@ -38,3 +49,16 @@ class ImportOptions:
     default_instrument: str = "PCL-5"
     problem_limit: int = 20
     raise_unexpected: bool = False
+    date_order: str | None = None
+    today: datetime.date | None = None
+
+    def __post_init__(self) -> None:
+        if self.date_order not in DATE_ORDERS:
+            raise ValueError(
+                f"date_order must be one of {', '.join(map(str, DATE_ORDERS))}, "
+                f"got {self.date_order!r}"
+            )
+
+    def import_day(self) -> datetime.date:
+        """The day of the import: :attr:`today`, else the computer's date."""
+        return self.today or datetime.date.today()

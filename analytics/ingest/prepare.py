@@ -4,6 +4,7 @@ columns mapped and each table's cells normalised (vocabularies, numbers, scored 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,12 @@ from analytics.core.instruments import (
 )
 from analytics.core.problems import ERROR, WARNING, Problem
 from analytics.ingest import vocabularies as vocab
+from analytics.ingest.blood_pressure import (
+    BP_RULE,
+    COMBINED_COLUMNS,
+    holds_combined_bp,
+    split_blood_pressure,
+)
 from analytics.ingest.cells import (
     DATE_RULE,
     parse_dates,
@@ -35,13 +42,16 @@ from analytics.ingest.columns import (
     rename_columns,
 )
 from analytics.ingest.discovery import identify_table
-from analytics.ingest.identifiers import drop_columns, find_phi
+from analytics.ingest.identifiers import OLDEST_AGE, check_identifiers
 from analytics.ingest.mapping import ColumnMapping
 from analytics.ingest.options import ImportOptions
 from analytics.ingest.reader import read_table
 from analytics.ingest.scoring import score_forms
+from analytics.ingest.text import normalise_ids
 
-__all__ = ["item_column_map_safe", "prepare_file"]
+__all__ = ["TABLE_NAMES", "item_column_map_safe", "prepare_file"]
+
+TABLE_NAMES = ("sessions", "assessments", "side_effects", "patients")
 
 
 def prepare_file(
@@ -51,6 +61,8 @@ def prepare_file(
     mapping: ColumnMapping | None,
     out: ProblemCollector,
     table_of_files: dict[str, str],
+    *,
+    table: str | None = None,
 ) -> FilePart | None:
     """One uploaded file read, identified and prepared for :func:`analytics.ingest.assemble.assemble`.
 
@@ -68,6 +80,8 @@ def prepare_file(
         Receives every problem found.
     table_of_files : dict
         File name -> table; the file's table is recorded as soon as it is recognised.
+    table : str, optional
+        The table the user chose for the file; None: told from its name and content.
 
     Returns
     -------
@@ -83,7 +97,10 @@ def prepare_file(
     frame = read.frame
     columns = [c for c in frame.columns if c != "_row"]
     original = dict(zip(columns, read.headers)) if len(columns) == len(read.headers) else {}
-    table = identify_table(file, columns, mapping)
+    if table is None:
+        table = identify_table(file, columns, mapping)
+    elif table not in TABLE_NAMES:
+        raise ValueError(f"unknown table {table!r}; one of {', '.join(TABLE_NAMES)}")
     if table is None:
         out.add(
             Problem(
@@ -91,8 +108,9 @@ def prepare_file(
                 None,
                 None,
                 None,
-                "cannot tell which table this file holds: name it sessions.csv, "
-                "assessments.csv, side_effects.csv or patients.csv, or see docs/data-contract.md",
+                "cannot tell which table this file holds (sessions, assessments, side effects "
+                "or patients): choose it on the Data page, or name the file after its table "
+                "(for example sessions.csv)",
             )
         )
         return None
@@ -100,18 +118,38 @@ def prepare_file(
     if any(p.severity == ERROR for p in read.problems):
         return None
 
-    phi = find_phi(frame, file=file, headers=read.headers)
-    if phi:
-        if options.drop_phi:
-            frame = drop_columns(frame, phi)
-            out.extend(
-                Problem(p.file, p.row, p.column, None, p.rule + "; the column was dropped", WARNING)
-                for p in phi
-            )
-            columns = [c for c in frame.columns if c != "_row"]
-        else:
-            out.extend(Problem(p.file, p.row, p.column, None, p.rule, ERROR) for p in phi)
+    canonical = rename_columns(columns, table, mapping)
+    check = check_identifiers(
+        frame,
+        file=file,
+        headers=read.headers,
+        table=table,
+        canonical=canonical,
+    )
+    frame = check.frame
+    if check.problems:
+        dropped = set(check.droppable) if options.drop_phi else set()
+        labels = {original.get(c, c) for c in dropped}
+        for p in check.problems:
+            if p.column in labels:
+                out.add(replace(p, rule=p.rule + "; the column was dropped", severity=WARNING))
+            else:
+                out.add(p)
+        if len(labels) < len(check.problems):
             return None
+        frame = frame.drop(columns=sorted(dropped))
+        columns = [c for c in frame.columns if c != "_row"]
+    for column in check.banded:
+        out.add(
+            Problem(
+                file,
+                None,
+                original.get(column, column),
+                None,
+                f"ages over {OLDEST_AGE} were written as '90+', as HIPAA Safe Harbor asks",
+                WARNING,
+            )
+        )
 
     renames = rename_columns(columns, table, mapping)
     totals = instrument_totals([c for c in columns if c not in renames], table, mapping)
@@ -154,7 +192,7 @@ def _count_errors(out: ProblemCollector) -> int:
 def _common(part: FilePart, out: ProblemCollector) -> set[str]:
     """patient_id and time, shared by sessions, assessments and side effects."""
     f = part.frame
-    f["patient_id"] = stripped_text(f["patient_id"], blank_as_na=True)
+    _patient_ids(part, out)
     blank = f["patient_id"].isna()
     out.rows(part.file, f.loc[blank, "_row"], part.headers["patient_id"], None, "must not be blank")
     time = TIME_COLUMNS[part.table]
@@ -186,11 +224,35 @@ def _common(part: FilePart, out: ProblemCollector) -> set[str]:
     return {"patient_id", "_t", "_row", "_file"}
 
 
+def _patient_ids(part: FilePart, out: ProblemCollector) -> None:
+    """Ids as they compare (:func:`analytics.ingest.text.normalise_ids`: invisible characters
+    removed, NFKC), with a WARNING when two of the file's ids differ only in case."""
+    f = part.frame
+    f["patient_id"], pairs = normalise_ids(f["patient_id"])
+    if pairs:
+        first, second = pairs[0]
+        out.add(
+            Problem(
+                part.file,
+                None,
+                part.headers["patient_id"],
+                None,
+                f"{len(pairs):,} pair(s) of patient ids differ only in upper and lower case "
+                f"(for example '{first}' and '{second}'); they are kept as different patients. "
+                "If they are one patient, write the id the same way everywhere",
+                WARNING,
+            )
+        )
+
+
 def _numbers(part: FilePart, columns, out: ProblemCollector) -> set[str]:
     f = part.frame
     kept = set()
     for column in columns:
         if column not in f.columns:
+            continue
+        kept.add(column)
+        if pd.api.types.is_float_dtype(f[column]):  # already numbers (a split blood pressure)
             continue
         f[column] = to_number(f[column], f["_row"], part.file, part.headers[column], out)
         kept.add(column)
@@ -209,18 +271,19 @@ def _vocabulary(part: FilePart, column, normalise, accepted, out, extra=None) ->
         return
     unknown = pd.Series(unknown, index=f.index).fillna(False).astype(bool)
     rule = f"is not a known {column.replace('_', ' ')}; accepted: {', '.join(accepted)}"
-    if column in ("route", "effect"):
-        rule += " (or add a spelling to the column mapping; see docs/data-contract.md)"
+    if column in ("route", "effect", "severity", "phase"):
+        rule += " (or choose what it means on the Data page, or in a column-mapping preset)"
     out.rows(part.file, f.loc[unknown, "_row"], part.headers[column], raw[unknown], rule)
     codes = pd.Series(codes, index=f.index)
     f[column] = codes if pd.api.types.is_bool_dtype(codes) else codes.astype("string")
 
 
-def _yes_no(part: FilePart, column: str, out: ProblemCollector) -> None:
+def _yes_no(part: FilePart, column: str, mapping, out: ProblemCollector) -> None:
     f = part.frame
     if column not in f.columns:
         return
-    _vocabulary(part, column, vocab.normalise_yes_no, ["yes", "no"], out)
+    extra = _values_for(mapping, "yes_no")
+    _vocabulary(part, column, vocab.normalise_yes_no, ["yes", "no"], out, extra=extra)
     f[column] = _as_boolean(f[column])
 
 
@@ -239,8 +302,50 @@ def _values_for(mapping: ColumnMapping | None, key: str) -> dict[str, str] | Non
     return dict(mapping.values[key])
 
 
+def _split_blood_pressure(part: FilePart, out: ProblemCollector) -> None:
+    """Readings written "142/85" into their systolic and diastolic columns: a combined column
+    (``bp_pre``, ``bp_peak``), or a systolic column whose cells hold both numbers while the
+    file has no diastolic column."""
+    f = part.frame
+    for combined, (systolic, diastolic) in COMBINED_COLUMNS.items():
+        source = None
+        if combined in f.columns:
+            source = combined
+        elif (
+            systolic in f.columns and diastolic not in f.columns and holds_combined_bp(f[systolic])
+        ):
+            source = systolic
+        if source is None:
+            continue
+        header = part.headers[source]
+        separate = [c for c in (systolic, diastolic) if c in f.columns and c != source]
+        if separate:
+            out.add(
+                Problem(
+                    part.file,
+                    None,
+                    header,
+                    None,
+                    "ignored: the file also has "
+                    + " and ".join(f"'{part.headers[c]}'" for c in separate)
+                    + ", which are used instead",
+                    WARNING,
+                )
+            )
+            f.drop(columns=source, inplace=True)
+            continue
+        high, low, bad = split_blood_pressure(f[source])
+        out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, source], BP_RULE)
+        f[systolic] = high.astype("float64")
+        f[diastolic] = low.astype("float64")
+        part.headers[systolic] = part.headers[diastolic] = header
+        if source == combined:
+            f.drop(columns=combined, inplace=True)
+
+
 def _prepare_sessions(part: FilePart, mapping, out: ProblemCollector) -> set[str]:
     keep = {"route", "sedation", "dissociation", "clinician", "site", "phase"}
+    _split_blood_pressure(part, out)
     _vocabulary(
         part,
         "route",
@@ -249,9 +354,16 @@ def _prepare_sessions(part: FilePart, mapping, out: ProblemCollector) -> set[str
         out,
         extra=_values_for(mapping, "route"),
     )
-    _vocabulary(part, "phase", vocab.normalise_phase, ["induction", "maintenance"], out)
-    _yes_no(part, "sedation", out)
-    _yes_no(part, "dissociation", out)
+    _vocabulary(
+        part,
+        "phase",
+        vocab.normalise_phase,
+        ["induction", "maintenance"],
+        out,
+        extra=_values_for(mapping, "phase"),
+    )
+    _yes_no(part, "sedation", mapping, out)
+    _yes_no(part, "dissociation", mapping, out)
     for column in ("clinician", "site"):
         if column in part.frame:
             part.frame[column] = stripped_text(part.frame[column])
@@ -268,8 +380,15 @@ def _prepare_side_effects(part: FilePart, mapping, out: ProblemCollector) -> set
         out,
         extra=_values_for(mapping, "effect"),
     )
-    _vocabulary(part, "severity", vocab.normalise_severity, ["mild", "moderate", "severe"], out)
-    _yes_no(part, "serious", out)
+    _vocabulary(
+        part,
+        "severity",
+        vocab.normalise_severity,
+        ["mild", "moderate", "severe"],
+        out,
+        extra=_values_for(mapping, "severity"),
+    )
+    _yes_no(part, "serious", mapping, out)
     return {"effect", "severity", "serious"}
 
 
@@ -287,8 +406,7 @@ def _prepare_patients(part: FilePart, out: ProblemCollector) -> FilePart | None:
         )
         return None
     errors_before = _count_errors(out)
-    pid = f["patient_id"].astype("string").str.strip()
-    f["patient_id"] = pid.mask(pid == "")
+    _patient_ids(part, out)
     out.rows(
         part.file,
         f.loc[f["patient_id"].isna(), "_row"],

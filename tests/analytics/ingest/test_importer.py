@@ -45,7 +45,7 @@ EFFECTS = ", ".join(vocab.EFFECTS)
         (
             {"sessions.csv": "patient_id,session_date,route\nA,2025-03-03,teleport\n"},
             "error: sessions.csv, row 2, column 'route': is not a known route; accepted: "
-            f"{ROUTES} (or add a spelling to the column mapping; see docs/data-contract.md) "
+            f"{ROUTES} (or choose what it means on the Data page, or in a column-mapping preset) "
             "(value: 'teleport')",
         ),
         (
@@ -54,7 +54,7 @@ EFFECTS = ", ".join(vocab.EFFECTS)
                 "side_effects.csv": "patient_id,session_date,effect\nA,2025-03-03,levitation\n",
             },
             "error: side_effects.csv, row 2, column 'effect': is not a known effect; accepted: "
-            f"{EFFECTS} (or add a spelling to the column mapping; see docs/data-contract.md) "
+            f"{EFFECTS} (or choose what it means on the Data page, or in a column-mapping preset) "
             "(value: 'levitation')",
         ),
         (
@@ -117,13 +117,15 @@ EFFECTS = ", ".join(vocab.EFFECTS)
         (
             {"sessions.csv": "patient_id,day,route,phase\nA,0,iv,week 3\n"},
             "error: sessions.csv, row 2, column 'phase': is not a known phase; accepted: "
-            "induction, maintenance (value: 'week 3')",
+            "induction, maintenance (or choose what it means on the Data page, or in a "
+            "column-mapping preset) (value: 'week 3')",
         ),
         # Files and columns
         (
             {"sessions.csv": SESSIONS, "notes.csv": "a,b\n1,2\n"},
-            "error: notes.csv: cannot tell which table this file holds: name it sessions.csv, "
-            "assessments.csv, side_effects.csv or patients.csv, or see docs/data-contract.md",
+            "error: notes.csv: cannot tell which table this file holds (sessions, assessments, "
+            "side effects or patients): choose it on the Data page, or name the file after its "
+            "table (for example sessions.csv)",
         ),
         (
             {"sessions.csv": "session_date,route\n2025-03-03,iv\n"},
@@ -307,3 +309,38 @@ def test_no_traceback_for_messy_cells(rows):
     assert all("could not" not in p.rule for p in result.problems), [
         str(p) for p in result.problems
     ]
+
+
+# --------------------------------------------------------------------------- the user's choices
+DAY_SESSIONS = b"patient_id,day,route\nA,0,iv\nA,7,iv\n"
+
+
+def test_a_chosen_table_is_used_and_the_file_keeps_its_name():
+    result = import_files({"Export 7.csv": DAY_SESSIONS}, tables={"Export 7.csv": "sessions"})
+    assert result.ok
+    assert result.table_of_files == {"Export 7.csv": "sessions"}
+    assert result.file_labels == {"Export 7.csv": "Export 7.csv"}
+
+
+def test_an_unknown_chosen_table_is_a_programming_error():
+    with pytest.raises(ValueError, match="unknown table 'visits'"):
+        import_files(
+            {"a.csv": DAY_SESSIONS},
+            tables={"a.csv": "visits"},
+            options=ImportOptions(raise_unexpected=True),
+        )
+
+
+def test_a_file_name_that_may_identify_is_refused_and_never_repeated():
+    result = import_files({"sessions.csv": DAY_SESSIONS, "john_smith_1961-04-01.csv": DAY_SESSIONS})
+    assert not result.ok
+    assert result.file_labels["john_smith_1961-04-01.csv"] == "file 2"
+    shown = " ".join(str(p) for p in result.problems) + result.report.counts.to_string()
+    assert "smith" not in shown.lower() and "1961" not in shown
+    assert "error: file 2: may identify patients: its file name" in shown
+
+
+def test_a_value_that_looks_identifying_is_not_echoed():
+    result = import_files({"sessions.csv": b"patient_id,day,route\nA,0,555-123-4567\n"})
+    (problem,) = [p for p in result.problems if p.column == "route"]
+    assert problem.value is None
