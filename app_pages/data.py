@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.core.instruments import INSTRUMENTS
-from analytics.core.problems import WARNING, problems_frame
+from analytics.core.problems import problems_frame
 from analytics.ingest import preview as ingest_preview
 from analytics.ingest import vocabularies as vocab
 from analytics.ingest.mapping import (
@@ -41,23 +41,45 @@ st.title("Data")
 ui.data_banner(context.loaded)
 
 
+# The report's columns as the page shows them.
+REPORT_COLUMNS = {
+    "severity": "Kind",
+    "file": "File",
+    "column": "Column",
+    "rule": "What is wrong",
+    "rows": "Rows",
+    "examples": "Example rows",
+}
+# Problems listed with their values, below the counts.
+EXAMPLES_SHOWN = 200
+
+
+def _report_table(counts: pd.DataFrame) -> pd.DataFrame:
+    """The per-rule counts in words: a problem with a whole file or column has no row count."""
+    table = counts.rename(columns=REPORT_COLUMNS)[list(REPORT_COLUMNS.values())].copy()
+    table["Kind"] = table["Kind"].map({"error": "Error", "warning": "Warning"})
+    table["Column"] = table["Column"].fillna("(whole file)")
+    table["Rows"] = [f"{n:,}" if n else "the whole file or column" for n in table["Rows"]]
+    return table
+
+
 def _show_report(report: dict) -> None:
-    """The outcome of the last import: the batch's counts, and every problem with its place."""
-    problems = report["problems"]
+    """The outcome of the last import: the batch's counts, then every rule broken with the
+    number of rows that break it, a few example rows, and the full list to download."""
+    counts = report["problem_counts"]
     if report["ok"]:
-        counts = report["counts"]
         added = ", ".join(
-            f"{c['added']:,} {table.replace('_', ' ')}" for table, c in counts.items()
+            f"{c['added']:,} {table.replace('_', ' ')}" for table, c in report["counts"].items()
         )
-        unchanged = sum(c["unchanged"] for c in counts.values())
+        unchanged = sum(c["unchanged"] for c in report["counts"].values())
         st.success(
             f"Imported as batch {report['batch_id']}: {added} added; {unchanged:,} rows were "
             "already stored unchanged. It is in the database: every page shows it, for every "
             "user, after a restart too.",
             icon=":material/check_circle:",
         )
-        for warning in report["warnings"]:
-            st.warning(warning, icon=":material/warning:")
+        for note in report["notes"]:
+            st.warning(note, icon=":material/warning:")
         if report["conflicts"]:
             st.warning(
                 f"{report['conflicts']:,} stored value(s) differ in this upload. The stored "
@@ -73,16 +95,40 @@ def _show_report(report: dict) -> None:
                 mime="application/json",
             )
     else:
-        errors = int((problems["severity"] == "error").sum()) if not problems.empty else 0
+        errors = counts[counts["severity"] == "error"]
+        files = errors["file"].nunique()
+        rows = report["error_rows"]
+        on_rows = f", on {rows:,} row(s)" if rows else ""
         st.error(
-            f"Nothing was imported: {errors} error(s). Each is listed below with its file, row "
-            "and column; fix them in the export and upload again.",
+            f"Nothing was imported: {len(errors):,} problem(s) to fix in {files} file(s)"
+            f"{on_rows}. Each is listed below with its file, column and example rows; fix "
+            "them in the export (or choose how to read them above) and validate again.",
             icon=":material/error:",
         )
-    if not problems.empty:
-        st.subheader("Validation report")
-        st.dataframe(problems, hide_index=True, width="stretch")
-        ui.download_table(problems, "validation_report")
+    if counts.empty:
+        return
+    st.subheader("Validation report")
+    st.caption(
+        "One line per problem, with how many rows have it. Values that may identify a patient "
+        "are never shown."
+    )
+    st.table(_report_table(counts), hide_index=True)
+    examples = report["examples"]
+    if not examples.empty:
+        with st.expander("The first rows of each problem, with their values"):
+            shown = examples.head(EXAMPLES_SHOWN).rename(
+                columns={**REPORT_COLUMNS, "row": "Row", "value": "Value"}
+            )
+            shown["Kind"] = shown["Kind"].map({"error": "Error", "warning": "Warning"})
+            st.table(
+                shown[["Kind", "File", "Row", "Column", "Value", "What is wrong"]], hide_index=True
+            )
+    every_row = report["problem_rows"].rename(columns={**REPORT_COLUMNS, "row": "Row"})
+    ui.download_table(
+        every_row if not every_row.empty else _report_table(counts),
+        "validation_report",
+        label=f"Download every affected row ({len(every_row):,} rows, CSV)",
+    )
 
 
 last_report = st.session_state.get(REPORT_KEY)
@@ -540,17 +586,18 @@ with st.status("Reading, validating and storing…", expanded=True) as status:
         expanded=False,
     )
 
-importer_warnings = {
-    str(p).removeprefix(f"{WARNING}: ") for p in result.problems if p.severity == WARNING
-}
+problem_report = result.report
 report = {
     "ok": result.ok,
     "batch_id": result.batch_id,
     "counts": result.counts,
     "conflicts": result.conflicts,
     # the store's own notes (sample removed, same files as before); the importer's are below
-    "warnings": [w for w in result.warnings if w not in importer_warnings],
-    "problems": problems_frame(list(result.problems)),
+    "notes": list(result.notes),
+    "problem_counts": problem_report.counts,
+    "problem_rows": problem_report.rows,
+    "error_rows": problem_report.error_rows,
+    "examples": problems_frame([p for p in result.problems if p.row is not None]),
     "mapping": None,
 }
 if result.ok and mapping is not None:

@@ -103,6 +103,8 @@ class BatchResult:
     warnings : tuple of str
         The importer's warnings and the store's own notes (same files as an earlier batch, the
         sample clinic removed).
+    notes : tuple of str
+        The store's own notes alone (the last of ``warnings``).
     report : ProblemReport or None
         The importer's problems counted per rule, with every affected row.
     """
@@ -114,6 +116,7 @@ class BatchResult:
     conflicts: int = 0
     patient_conflicts: int = 0
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     report: ProblemReport | None = None
 
     @property
@@ -246,11 +249,12 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
     imported; every row is then added, unchanged or a conflict (see the module docstring), the
     batch's counts and audit entry commit with the rows, and the snapshot is refreshed.
     """
-    warnings = [stored_warning(p) for p in problems if p.severity == WARNING]
+    notes: list[str] = []
     with write_transaction(engine) as conn:
         if kind == IMPORT:
-            warnings += _replace_sample(conn, user, clock)
-            warnings += _same_files(conn, records)
+            notes += _replace_sample(conn, user, clock)
+            notes += _same_files(conn, records)
+        warnings = [stored_warning(p) for p in problems if p.severity == WARNING] + notes
         batch_id = conn.execute(
             sa.insert(Batch)
             .values(
@@ -306,6 +310,7 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
         conflicts=n_conflicts,
         patient_conflicts=n_patients,
         warnings=tuple(warnings),
+        notes=tuple(notes),
     )
 
 

@@ -165,3 +165,34 @@ def test_a_saved_preset_restores_tables_values_and_date_order(page, monkeypatch)
     assert not [b for b in at.selectbox if str(b.key).startswith("value_")]  # now known
     assert at.radio(key="data_date_order").value == "mdy"
     assert _table_boxes(at)["Visits_Export_2025.csv"] == "sessions"
+
+
+def test_a_refused_upload_reports_every_row_of_each_problem(page):
+    # 30 doses that are not numbers, 1 unknown route: 2 problems on 31 rows
+    rows = "".join(f"P{i:03d},{i},iv,lots\n" for i in range(30)) + "P999,40,teleport,20\n"
+    files = {"Visits_Export_2025.csv": f"Patient ID,Day,Route,Dose (mg)\n{rows}".encode()}
+    at = _upload(page, files)
+    at.button(key="data_validate").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    (error,) = at.error
+    assert error.value.startswith(
+        "Nothing was imported: 2 problem(s) to fix in 1 file(s), on 31 row(s)."
+    )
+    table = at.table[0].value
+    assert table.columns.tolist() == [
+        "Kind",
+        "File",
+        "Column",
+        "What is wrong",
+        "Rows",
+        "Example rows",
+    ]
+    dose = table[table["Column"] == "Dose (mg)"].iloc[0]
+    assert (dose["File"], dose["Rows"], dose["Example rows"]) == (
+        "Visits_Export_2025.csv",
+        "30",
+        "2, 3, 4, 5, 6",
+    )
+    examples = at.table[1].value
+    assert examples.loc[examples["Column"] == "Route", "Value"].tolist() == ["teleport"]
+    assert (examples["Column"] == "Dose (mg)").sum() == 20  # the listed ones; all 30 counted
