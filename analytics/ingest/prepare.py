@@ -17,6 +17,7 @@ from analytics.core.instruments import (
     item_column_map,
 )
 from analytics.core.problems import ERROR, WARNING, Problem
+from analytics.core.spreadsheet import FORMULA_STARTS
 from analytics.ingest import vocabularies as vocab
 from analytics.ingest.blood_pressure import (
     BP_RULE,
@@ -193,6 +194,7 @@ def _common(part: FilePart, out: ProblemCollector) -> set[str]:
     """patient_id and time, shared by sessions, assessments and side effects."""
     f = part.frame
     _patient_ids(part, out)
+    _refuse_formula_text(part, ["patient_id"], out)
     blank = f["patient_id"].isna()
     out.rows(part.file, f.loc[blank, "_row"], part.headers["patient_id"], None, "must not be blank")
     time = TIME_COLUMNS[part.table]
@@ -243,6 +245,28 @@ def _patient_ids(part: FilePart, out: ProblemCollector) -> None:
                 WARNING,
             )
         )
+
+
+FORMULA_TEXT_RULE = (
+    "starts with =, +, -, @, a tab or a carriage return, which a spreadsheet would run as a "
+    "formula; text columns may not start so"
+)
+
+
+def _refuse_formula_text(part: FilePart, columns, out: ProblemCollector) -> None:
+    """Text kept as written (ids, clinicians, sites, descriptive columns) may not start like a
+    formula at all: the reader lets signed numbers through, which a text column never needs."""
+    f = part.frame
+    for column in columns:
+        if column not in f.columns:
+            continue
+        text = f[column].astype("string")
+        codes, distinct = vocab.distinct_codes(text)
+        starts = distinct.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
+        if not starts.any():
+            continue
+        bad = starts[codes]
+        out.rows(part.file, f.loc[bad, "_row"], part.headers[column], text[bad], FORMULA_TEXT_RULE)
 
 
 def _numbers(part: FilePart, columns, out: ProblemCollector) -> set[str]:
@@ -367,6 +391,7 @@ def _prepare_sessions(part: FilePart, mapping, out: ProblemCollector) -> set[str
     for column in ("clinician", "site"):
         if column in part.frame:
             part.frame[column] = stripped_text(part.frame[column])
+    _refuse_formula_text(part, ["clinician", "site"], out)
     keep |= _numbers(part, NUMBER_COLUMNS["sessions"], out)
     return keep
 
@@ -440,12 +465,17 @@ def _prepare_patients(part: FilePart, out: ProblemCollector) -> FilePart | None:
                 )
             )
             f = f.drop(columns=column)
-    for column in f.columns:
-        if column not in ("patient_id", "first_session_year", "first_session_month", "_row"):
-            f[column] = f[column].astype("string")
+    descriptive = [
+        c
+        for c in f.columns
+        if c not in ("patient_id", "first_session_year", "first_session_month", "_row")
+    ]
+    for column in descriptive:
+        f[column] = f[column].astype("string")
     f["_file"] = part.file
     f["_t"] = 0
     part.frame = f
+    _refuse_formula_text(part, ["patient_id", *descriptive], out)
     return part if _count_errors(out) == errors_before else None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -76,3 +78,61 @@ def test_each_example_imports_cleanly(path):
     result = import_files(files)
     assert result.ok
     assert result.problems == []
+
+
+def _doc_table(heading: str) -> list[list[str]]:
+    """The rows of the markdown table whose header line is ``heading``, cells stripped."""
+    lines = DOC[DOC.index(heading) :].splitlines()[2:]
+    rows = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def _csv(header: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _cells(text: str) -> list[str]:
+    if text == "30 different sentences":
+        return [
+            f"Patient said visit {i} went {'well' if i % 2 else 'badly'} today" for i in range(30)
+        ]
+    return re.findall(r"`([^`]*)`", text)
+
+
+IDENTIFIER_CASES = _doc_table("| file | column | cells | judged |")
+
+
+@pytest.mark.parametrize(("file", "column", "cells", "judged"), IDENTIFIER_CASES)
+def test_identifier_examples_are_judged_as_documented(file, column, cells, judged):
+    file, column = file.strip("`"), column.strip("`")
+    values = _cells(cells)
+    if file == "patients.csv":
+        ids = [f"P{i:03d}" for i in range(len(values))]
+        files = {
+            file: _csv(["patient_id", column], [[i, v] for i, v in zip(ids, values)]),
+            "sessions.csv": _csv(["patient_id", "day", "route"], [[i, "0", "iv"] for i in ids]),
+        }
+    elif column == "patient_id":
+        files = {file: _csv(["patient_id", "day", "route"], [[values[0], "0", "iv"]])}
+    else:
+        files = {file: _csv(["patient_id", "day", "route", column], [["P001", "0", "iv", *values]])}
+    result = import_files(files)
+    refusals = [p for p in result.problems if p.rule.startswith("may identify patients")]
+    if judged.startswith("refused"):
+        reason = judged.removeprefix("refused: ")
+        assert [p.column for p in refusals] == [column]
+        assert reason in refusals[0].rule
+        assert all(v not in str(p) for p in result.problems for v in values)
+    else:
+        assert refusals == [] and result.ok, [str(p) for p in result.problems]
+        if "90+" in judged:
+            stored = result.data.patients[column].astype("string").tolist()
+            assert "90+" in stored and "95" not in stored

@@ -344,3 +344,25 @@ def test_a_value_that_looks_identifying_is_not_echoed():
     result = import_files({"sessions.csv": b"patient_id,day,route\nA,0,555-123-4567\n"})
     (problem,) = [p for p in result.problems if p.column == "route"]
     assert problem.value is None
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # The reader lets signed numbers through; a text column never needs them.
+        (
+            {"sessions.csv": "patient_id,day,route,site\nA,0,iv,-\n"},
+            "error: sessions.csv, row 2, column 'site': starts with =, +, -, @, a tab or a "
+            "carriage return, which a spreadsheet would run as a formula; text columns may not "
+            "start so (value: '-')",
+        ),
+        (
+            {"sessions.csv": "patient_id,day,route\n+1,0,iv\n"},
+            "error: sessions.csv, row 2, column 'patient_id': starts with =, +, -, @, a tab or "
+            "a carriage return, which a spreadsheet would run as a formula; text columns may "
+            "not start so (value: '+1')",
+        ),
+    ],
+)
+def test_text_columns_refuse_what_starts_like_a_formula(files, expected):
+    assert expected in _lines(import_files({k: v.encode() for k, v in files.items()}))
