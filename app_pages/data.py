@@ -11,7 +11,6 @@ import streamlit as st
 
 from analytics.core.instruments import INSTRUMENTS
 from analytics.core.problems import problems_frame
-from analytics.ingest import preview as ingest_preview
 from analytics.ingest import vocabularies as vocab
 from analytics.ingest.mapping import (
     COLUMN_LABELS,
@@ -272,9 +271,6 @@ def _preview(files, mapping=None, tables=None) -> UploadPreview:
 def _date_order_choice(upload: UploadPreview, base) -> tuple[str | None, bool]:
     """The date order to import with, and whether the user must give it."""
     order = upload.date_order
-    dated = [
-        f for f in upload.files if set(f.columns.values()) & {"session_date", "assessment_date"}
-    ]
     if order in ("dmy", "mdy"):
         example = next((f for f in upload.files if f.date_order == order and f.date_example), None)
         written = "day/month/year" if order == "dmy" else "month/day/year"
@@ -284,8 +280,7 @@ def _date_order_choice(upload: UploadPreview, base) -> tuple[str | None, bool]:
     if order == "ymd":
         st.caption("Dates are written year first (2025-03-25): nothing to choose.")
         return None, False
-    # until the files can tell (no order reader yet), a file with dates asks
-    if order is None and (not dated or ingest_preview.date_order_of is not None):
+    if order is None:  # no file has dates
         return None, False
     if order == "conflicting":
         ways = ", ".join(

@@ -43,6 +43,12 @@ def _add_import_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="drop columns that look identifying instead of refusing the upload",
     )
+    parser.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy"],
+        help="how to read dates such as 03/04/2025 when the files do not make it certain: "
+        "day first (dmy) or month first (mdy); never guessed",
+    )
 
 
 def _folder_files(args: argparse.Namespace) -> dict[str, bytes]:
@@ -63,7 +69,10 @@ def _import_settings(args: argparse.Namespace):
 
     mapping = load_preset(args.mapping) if args.mapping else None
     options = ImportOptions(
-        keep_month=args.keep_month, prorate=args.prorate, drop_phi=args.drop_phi
+        keep_month=args.keep_month,
+        prorate=args.prorate,
+        drop_phi=args.drop_phi,
+        date_order=args.date_order,
     )
     return options, mapping
 

@@ -26,8 +26,9 @@ from analytics.ingest.blood_pressure import (
     split_blood_pressure,
 )
 from analytics.ingest.cells import (
-    DATE_RULE,
-    parse_dates,
+    chosen_date_order,
+    date_days,
+    date_order_of,
     parse_days,
     per_distinct,
     stripped_text,
@@ -162,7 +163,7 @@ def prepare_file(
     if not check_required_columns(part, totals, out):
         return None
     errors_before = _count_errors(out)
-    keep = _common(part, out)
+    keep = _common(part, options, mapping, out)
     if table == "sessions":
         keep |= _prepare_sessions(part, mapping, out)
     elif table == "side_effects":
@@ -190,7 +191,9 @@ def _count_errors(out: ProblemCollector) -> int:
     return out.n_errors
 
 
-def _common(part: FilePart, out: ProblemCollector) -> set[str]:
+def _common(
+    part: FilePart, options: ImportOptions, mapping: ColumnMapping | None, out: ProblemCollector
+) -> set[str]:
     """patient_id and time, shared by sessions, assessments and side effects."""
     f = part.frame
     _patient_ids(part, out)
@@ -200,9 +203,12 @@ def _common(part: FilePart, out: ProblemCollector) -> set[str]:
     time = TIME_COLUMNS[part.table]
     if time in f.columns:
         part.dated = True
-        t, bad, blank_t = per_distinct(parse_dates, f[time])
+        chosen = options.date_order or (mapping.date_order if mapping is not None else None)
+        order = chosen_date_order(chosen, date_order_of(f[time]))
+        t, broken, blank_t = date_days(f[time], order=order, today=options.import_day())
         header = part.headers[time]
-        out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, time], DATE_RULE)
+        for rule, bad in broken.items():
+            out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, time], rule)
         out.rows(part.file, f.loc[blank_t, "_row"], header, None, "must not be blank")
         if "day" in f.columns:
             out.add(

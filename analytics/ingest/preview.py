@@ -17,15 +17,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analytics.ingest import vocabularies as vocab
+from analytics.ingest.cells import date_order_of
 from analytics.ingest.columns import TIME_COLUMNS, rename_columns
 from analytics.ingest.discovery import TableGuess, identify_file
 from analytics.ingest.mapping import ColumnMapping, file_key, guess_mapping
 from analytics.ingest.reader import read_table
-
-try:  # written beside this module; until it is there, no file makes an order certain
-    from analytics.ingest.cells import date_order_of
-except ImportError:  # pragma: no cover - depends on the state of cells.py
-    date_order_of = None
 
 __all__ = [
     "MAX_UNKNOWN_VALUES",
@@ -298,8 +294,6 @@ def _unknown_values(
 
 
 def _date_order(raw: pd.Series) -> tuple[str | None, str | None]:
-    if date_order_of is None:
-        return None, None
     order = date_order_of(raw)
     return order, date_example(raw, order) if order in ("dmy", "mdy") else None
 

@@ -201,18 +201,18 @@ def test_unplaceable_rows_are_warned(files, expected):
                 "sessions.csv": SESSIONS_DATED,
                 "assessments.csv": "patient_id,assessment_date,total\nA,03/04/2025,40\n",
             },
-            "error: assessments.csv, row 2, column 'assessment_date': is not a date in the form "
-            "YYYY-MM-DD (ISO 8601); dates such as 03/04/2025 are ambiguous (March or April), so "
-            "export them as YYYY-MM-DD (value: '03/04/2025')",
+            "error: assessments.csv, row 2, column 'assessment_date': could be read day first "
+            "or month first: dates such as 03/04/2025 could be 3 April or March 4; choose "
+            "day-first or month-first in the import options (command line: --date-order dmy or "
+            "mdy) (value: '03/04/2025')",
         ),
         (
             {
                 "sessions.csv": SESSIONS_DATED,
                 "assessments.csv": "patient_id,assessment_date,total\nA,2025-02-30,40\n",
             },
-            "error: assessments.csv, row 2, column 'assessment_date': is not a date in the form "
-            "YYYY-MM-DD (ISO 8601); dates such as 03/04/2025 are ambiguous (March or April), so "
-            "export them as YYYY-MM-DD (value: '2025-02-30')",
+            "error: assessments.csv, row 2, column 'assessment_date': is not a calendar day: "
+            "February has no 30th (value: '2025-02-30')",
         ),
         (
             {"sessions.csv": "patient_id,day,route\nA,1.5,iv\n"},

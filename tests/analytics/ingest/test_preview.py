@@ -112,10 +112,10 @@ def test_date_order_of_the_upload(monkeypatch, orders, together):
     assert preview.date_order == together
 
 
-def test_date_order_is_none_until_cells_can_tell(monkeypatch):
-    monkeypatch.setattr(preview_module, "date_order_of", None)
+def test_a_file_s_own_cells_make_its_date_order_certain():
     preview = preview_upload({"sessions.csv": b"patient_id,session_date,route\nA,03/25/2025,IV\n"})
-    assert preview.files[0].date_order is None and preview.date_order is None
+    assert (preview.files[0].date_order, preview.files[0].date_example) == ("mdy", "03/25/2025")
+    assert preview.date_order == "mdy"
 
 
 @pytest.mark.parametrize(
