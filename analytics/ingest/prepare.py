@@ -456,7 +456,16 @@ def _prepare_patients(part: FilePart, out: ProblemCollector) -> FilePart | None:
                 f.loc[~whole, column],
                 "must be a whole number",
             )
-            f[column] = number.where(whole).round().astype("Int64")
+            # 1e308 is a whole number too; no year or month has five digits
+            huge = whole & (number.abs() >= 10_000)
+            out.rows(
+                part.file,
+                f.loc[huge, "_row"],
+                part.headers[column],
+                f.loc[huge, column],
+                "is not a year or a month: it has more than four digits",
+            )
+            f[column] = number.where(whole & ~huge).round().astype("Int64")
     for column in ("route", "day", "session_number"):
         if column in f.columns:
             out.add(

@@ -7,6 +7,7 @@ import io
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analytics.core import contract
@@ -136,3 +137,26 @@ def test_identifier_examples_are_judged_as_documented(file, column, cells, judge
         if "90+" in judged:
             stored = result.data.patients[column].astype("string").tolist()
             assert "90+" in stored and "95" not in stored
+
+
+DATE_CASES = _doc_table("| cell | order | read as |")
+
+
+@pytest.mark.parametrize(("cell", "order", "read_as"), DATE_CASES)
+def test_date_examples_are_read_as_documented(cell, order, read_as):
+    import datetime
+
+    from analytics.ingest.cells import chosen_date_order, date_days, date_order_of
+
+    raw = pd.Series([cell.strip("`")], dtype="string")
+    chosen = None if order == "none" else order.strip("`")
+    t, broken, _ = date_days(
+        raw,
+        order=chosen_date_order(chosen, date_order_of(raw)),
+        today=datetime.date(2026, 1, 1),
+    )
+    if read_as.startswith("error: "):
+        assert [rule for rule in broken if rule.startswith(read_as.removeprefix("error: "))]
+    else:
+        epoch = datetime.date(1970, 1, 1)
+        assert t.iloc[0] == (datetime.date.fromisoformat(read_as) - epoch).days
