@@ -78,7 +78,7 @@ def _show_report(report: dict) -> None:
             icon=":material/check_circle:",
         )
         for note in report["notes"]:
-            st.warning(note, icon=":material/warning:")
+            st.warning(note[:1].upper() + note[1:], icon=":material/warning:")
         if report["conflicts"]:
             st.warning(
                 f"{report['conflicts']:,} stored value(s) differ in this upload. The stored "

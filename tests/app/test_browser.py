@@ -451,3 +451,54 @@ def test_an_upload_replaces_the_sample_and_survives_a_restart(
     SCREENSHOTS.mkdir(exist_ok=True)
     # recorded for reading, never asserted: timings belong to the benchmark (bench/startup.py)
     (SCREENSHOTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2))
+
+
+# --------------------------------------------------------------------------- a clinic's own export
+EXPORT = ROOT / "tests" / "data" / "clinic_export"
+
+
+def _screenshots_at_both_widths(page, name: str) -> None:
+    """The step as a wide and a laptop screen show it (1440 and 1024 px)."""
+    for width in (1440, 1024):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(500)
+        height = page.evaluate(
+            """() => Math.max(...[...document.querySelectorAll(
+                  '[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+                  .map(e => e.scrollHeight), 900)"""
+        )
+        page.set_viewport_size({"width": width, "height": min(int(height) + 40, 12_000)})
+        page.wait_for_timeout(500)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+
+def test_a_clinics_own_export_imports_by_confirming_the_guesses(page):
+    """Its own file names and headers, US dates, brand spellings and 142/85: no hand editing."""
+    _goto(page, "Data")
+    files = sorted(str(p) for p in EXPORT.glob("*.csv"))
+    page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(files)
+    _rerun_started(page)
+    main = page.locator('[data-testid="stMain"]')
+    text = main.inner_text()
+    # each file's table is guessed, with the reason, and the date order is certain
+    assert "named like a visits file" in text
+    assert "Dates read as month/day/year" in text
+    assert page.locator(ERRORS).count() == 0
+    _screenshots_at_both_widths(page, "20-export-guesses")
+
+    page.get_by_role("button", name=re.compile("Validate and import")).click()
+    _rerun_started(page)
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=120_000)
+    success = page.locator('[data-testid="stAlertContentSuccess"]').first.inner_text()
+    assert "536 sessions" in success and "60 patients" in success
+    assert page.locator(ERRORS).count() == 0
+    _screenshots_at_both_widths(page, "21-export-imported")
+
+    _goto(page, "Safety", charts=True)
+    assert page.get_by_text("No blood-pressure readings recorded").count() == 0
+    _screenshots_at_both_widths(page, "22-export-safety")
+    _goto(page, "Import history")
+    assert page.locator(ERRORS).count() == 0
+    _screenshots_at_both_widths(page, "23-export-history")
