@@ -71,11 +71,14 @@ def formula_cells(raw: pd.Series) -> np.ndarray:
     if not (is_object_dtype(raw.dtype) or is_string_dtype(raw.dtype)):
         if not isinstance(raw.dtype, pd.CategoricalDtype):
             return np.zeros(len(raw), dtype=bool)
-    text = raw.astype(object)
-    is_text = text.map(lambda cell: isinstance(cell, str)).to_numpy(dtype=bool)
+    text = raw.astype(object).to_numpy()
+    if isinstance(raw.dtype, pd.StringDtype):
+        is_text = raw.notna().to_numpy(dtype=bool)
+    else:
+        is_text = np.fromiter((isinstance(cell, str) for cell in text), bool, len(text))
     if not is_text.any():
         return np.zeros(len(raw), dtype=bool)
-    cells = pd.Series(text.to_numpy()[is_text], dtype="string")
+    cells = pd.Series(text[is_text], dtype="string")
     starts = cells.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
     if starts.any():
         candidates = cells[starts]
