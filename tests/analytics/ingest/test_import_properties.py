@@ -7,18 +7,13 @@ CSV text whose headers come from the contract's names, their synonyms and junk; 
 file with an assessments file whose headers are right and whose cells are hostile, so the import
 gets past the headers into coercion and assembly.
 
-Inputs found to raise inside the importer's stages and not fixed yet are kept, each with its
-traceback's last line, in :data:`KNOWN_FAILURES`: run by their own test, marked xfail until
-fixed, and let pass by the property tests (by exception type, module and function) so that
-those fail only on a new exception. Once one is fixed, remove it from the list.
+Inputs that once raised are kept in :data:`ONCE_RAISED` and run on every test run.
 """
 
 import csv
 import datetime
 import io
 import string
-import traceback
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -186,60 +181,17 @@ cells = st.one_of(
 )
 
 
-@dataclass(frozen=True)
-class KnownFailure:
-    """An input that raises inside a module owned elsewhere, with where and what it raises."""
-
-    files: dict[str, bytes]
-    module: str  # the module's file, as in the traceback
-    function: str  # the function of the traceback's last line in that module
-    error: type[Exception]
-    last_line: str  # the traceback's last line
-
-
-KNOWN_FAILURES = [
-    KnownFailure(
-        {"patients.csv": b"patient_id,first_session_year\nA,1e308\n"},
-        "analytics/ingest/prepare.py",
-        "_prepare_patients",
-        TypeError,
-        "TypeError: cannot safely cast non-equivalent float64 to int64",
-    ),
-    KnownFailure(
-        {"patients.csv": b"patient_id,first_session_year\nA,99999999999999999999\n"},
-        "analytics/ingest/prepare.py",
-        "_prepare_patients",
-        TypeError,
-        "TypeError: cannot safely cast non-equivalent float64 to int64",
-    ),
+# Inputs that raised inside the importer once (a year too big for an integer).
+ONCE_RAISED = [
+    {"patients.csv": b"patient_id,first_session_year\nA,1e308\n"},
+    {"patients.csv": b"patient_id,first_session_year\nA,99999999999999999999\n"},
+    {"patients.csv": b"patient_id,first_session_month\nA,9223372036854775808\n"},
 ]
-KNOWN_IDS = [f"{case.function}-{i}" for i, case in enumerate(KNOWN_FAILURES)]
-
-
-def _known(exc: Exception) -> bool:
-    """True when ``exc`` is one of :data:`KNOWN_FAILURES` (same type, module and function)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return any(
-        isinstance(exc, case.error)
-        and any(
-            frame.filename.endswith(case.module) and frame.name == case.function for frame in frames
-        )
-        for case in KNOWN_FAILURES
-    )
 
 
 def check(files: dict[str, bytes]) -> None:
-    """Import ``files``; no exception may escape and every problem must be a Problem.
-
-    An exception of :data:`KNOWN_FAILURES` is let pass here (its own test holds it as xfail),
-    so these tests fail only on a new one.
-    """
-    try:
-        result = import_files(files, options=OPTIONS)
-    except Exception as exc:
-        if _known(exc):
-            return
-        raise
+    """Import ``files``; no exception may escape and every problem must be a Problem."""
+    result = import_files(files, options=OPTIONS)
     assert all(isinstance(p, Problem) for p in result.problems)
     assert all(isinstance(p.rule, str) and p.rule for p in result.problems)
     if result.data is None:
@@ -447,8 +399,8 @@ def test_hostile_cells_under_the_right_headers_give_problems_not_exceptions(file
     check(files)
 
 
-@pytest.mark.xfail(strict=False, reason="internal exceptions in modules owned elsewhere")
-@pytest.mark.parametrize("files", [case.files for case in KNOWN_FAILURES], ids=KNOWN_IDS)
-def test_known_failures(files):
+@pytest.mark.parametrize("files", ONCE_RAISED)
+def test_inputs_that_once_raised_give_problems(files):
     result = import_files(files, options=OPTIONS)
+    assert not result.ok
     assert all(isinstance(p, Problem) for p in result.problems)
