@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from analytics.core.contract import MAX_ITEMS
 from analytics.core.instruments import (
@@ -204,8 +205,7 @@ def _common(
     if time in f.columns:
         part.dated = True
         chosen = options.date_order or (mapping.date_order if mapping is not None else None)
-        order = chosen_date_order(chosen, date_order_of(f[time]))
-        t, broken, blank_t = date_days(f[time], order=order, today=options.import_day())
+        t, broken, blank_t = _dates(f[time], chosen, options.import_day())
         header = part.headers[time]
         for rule, bad in broken.items():
             out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, time], rule)
@@ -232,6 +232,20 @@ def _common(
     return {"patient_id", "_t", "_row", "_file"}
 
 
+def _dates(raw: pd.Series, chosen: str | None, today) -> tuple[pd.Series, dict, pd.Series]:
+    """:func:`analytics.ingest.cells.date_days` of a date column in the order its cells make
+    certain (or ``chosen``), hashing the column once for both: a column of millions of cells
+    holds a few thousand dates."""
+    codes, values = vocab.distinct_codes(raw.astype("string"))
+    order = chosen_date_order(chosen, date_order_of(values))
+    t, broken, blank = date_days(values, order=order, today=today)
+
+    def spread(series: pd.Series) -> pd.Series:
+        return pd.Series(series.to_numpy()[codes], index=raw.index, name=raw.name, copy=False)
+
+    return spread(t), {rule: spread(mask) for rule, mask in broken.items()}, spread(blank)
+
+
 def _patient_ids(part: FilePart, out: ProblemCollector) -> None:
     """Ids as they compare (:func:`analytics.ingest.text.normalise_ids`: invisible characters
     removed, NFKC), with a WARNING when two of the file's ids differ only in case."""
@@ -253,6 +267,7 @@ def _patient_ids(part: FilePart, out: ProblemCollector) -> None:
         )
 
 
+_FORMULA_START = "^[" + re.escape("".join(FORMULA_STARTS)) + "]"
 FORMULA_TEXT_RULE = (
     "starts with =, +, -, @, a tab or a carriage return, which a spreadsheet would run as a "
     "formula; text columns may not start so"
@@ -267,11 +282,11 @@ def _refuse_formula_text(part: FilePart, columns, out: ProblemCollector) -> None
         if column not in f.columns:
             continue
         text = f[column].astype("string")
-        codes, distinct = vocab.distinct_codes(text)
-        starts = distinct.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
-        if not starts.any():
+        # One anchored match per cell, so a clean column of millions of ids costs little.
+        starts = pc.match_substring_regex(text.array.__arrow_array__(), _FORMULA_START)
+        if not pc.any(starts).as_py():
             continue
-        bad = starts[codes]
+        bad = np.asarray(pc.fill_null(starts, False).to_numpy(zero_copy_only=False), dtype=bool)
         out.rows(part.file, f.loc[bad, "_row"], part.headers[column], text[bad], FORMULA_TEXT_RULE)
 
 

@@ -766,6 +766,20 @@ def _long_header_problems(
     ]
 
 
+def _any_longer(column: pa.ChunkedArray, limit: int) -> bool:
+    """True when some cell of ``column`` has more than ``limit`` bytes, read from the offsets
+    (a blank cell's bytes are at most what it held before it was blanked)."""
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        if chunk.type != _TEXT:
+            return True  # not the reader's own text: let the full count decide
+        offsets, _ = _string_buffers(chunk)
+        if int(np.diff(offsets).max()) > limit:
+            return True
+    return False
+
+
 def _long_cell_problems(
     file: str,
     columns: list[pa.ChunkedArray],
@@ -785,6 +799,8 @@ def _long_cell_problems(
     total = 0
     for position in kept:
         column = columns[position]
+        if not _any_longer(column, limit):
+            continue
         size = pc.binary_length(column).to_numpy(zero_copy_only=False)
         candidates = np.flatnonzero(np.nan_to_num(size.astype(float), nan=0.0) > limit)
         if not len(candidates):

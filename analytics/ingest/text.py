@@ -23,12 +23,12 @@ from __future__ import annotations
 import itertools
 import unicodedata
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.core.spreadsheet import formula_cells
+from analytics.ingest import vocabularies as vocab
 
 __all__ = ["INVISIBLE_CHARACTERS", "formula_cells", "normalise_ids", "strip_invisible"]
 
@@ -117,26 +117,54 @@ def normalise_ids(raw: pd.Series) -> tuple[pd.Series, list[tuple[str, str]]]:
     """
     if not isinstance(raw, pd.Series):
         raise TypeError(f"raw must be a pandas Series, got {type(raw).__name__}")
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    distinct = [value if isinstance(value, str) else str(value) for value in uniques]
-    if distinct:
-        plain = pc.match_substring_regex(pa.array(distinct, type=pa.large_string()), _PLAIN_ASCII)
-        plain = plain.to_numpy(zero_copy_only=False)
+    text = raw if isinstance(raw.dtype, pd.StringDtype) else raw.map(_as_text, na_action="ignore")
+    text = text.astype("string")
+    cells = text.array.__arrow_array__()
+    if (
+        pc.all(pc.fill_null(pc.match_substring_regex(cells, _PLAIN_ASCII), True)).as_py()
+        is not False
+    ):
+        # Almost every upload: nothing to change, so the ids stay as they are.
+        return text.rename(raw.name), _case_pairs(pc.unique(cells))
+    # Arrow hashes the cells: a million rows of 100,000 patients are 100,000 look-ups below.
+    codes, distinct = vocab.distinct_codes(text)
+    values = pa.array(distinct.array, type=pa.large_string())
+    plain = pc.fill_null(pc.match_substring_regex(values, _PLAIN_ASCII), True)
+    if pc.all(plain).as_py() is not False:
+        normal = values
     else:
-        plain = np.zeros(0, dtype=bool)
-    normal = [
-        value if is_plain else strip_invisible(value)
-        for value, is_plain in zip(distinct, plain, strict=True)
-    ]
-    table = np.array([value if value else None for value in normal] + [None], dtype=object)
-    # code -1 (missing) reads the trailing None.
-    ids = pd.Series(table[codes], index=raw.index, dtype="string", name=raw.name)
-    return ids, _case_pairs(value for value in normal if value)
+        fixed = [
+            None if value is None or is_plain else (strip_invisible(value) or None)
+            for value, is_plain in zip(values.to_pylist(), plain.to_pylist(), strict=True)
+        ]
+        normal = pc.if_else(plain, values, pa.array(fixed, type=pa.large_string()))
+        normal = pc.if_else(pc.equal(normal, ""), pa.scalar(None, pa.large_string()), normal)
+    ids = pd.Series(
+        pd.array(normal.take(pa.array(codes)), dtype="string"), index=raw.index, name=raw.name
+    )
+    return ids, _case_pairs(normal)
 
 
-def _case_pairs(ids) -> list[tuple[str, str]]:
+def _as_text(value) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _case_pairs(ids: pa.Array) -> list[tuple[str, str]]:
+    """Every pair of distinct ids equal once case is ignored; the case-folding of Python runs
+    only on the ids whose lower case is shared (almost none)."""
+    ids = pc.unique(pc.drop_null(ids))
+    lower = pc.utf8_lower(ids)
+    if len(pc.unique(lower)) == len(ids):
+        # no two ids share a lower case; casefold can still join a few ("ß" and "ss")
+        if pc.all(pc.match_substring_regex(ids, r"^[\x00-\x7f]*$")).as_py() is not False:
+            return []
+        candidates = ids.to_pylist()
+    else:
+        counts = pc.value_counts(lower)
+        shared = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        candidates = ids.filter(pc.is_in(lower, value_set=shared)).to_pylist()
     groups: dict[str, set[str]] = {}
-    for value in ids:
+    for value in candidates:
         groups.setdefault(value.casefold(), set()).add(value)
     pairs = [
         pair
