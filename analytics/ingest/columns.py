@@ -56,6 +56,8 @@ class FilePart:
     frame: pd.DataFrame
     dated: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    # Canonical columns where the reader let a signed number or a dash through.
+    signed: frozenset[str] = frozenset()
 
 
 def rename_columns(columns: list[str], table: str, mapping: ColumnMapping | None) -> dict[str, str]:

@@ -158,7 +158,8 @@ def prepare_file(
     totals = instrument_totals([c for c in columns if c not in renames], table, mapping)
     headers = {renames.get(c, c): original.get(c, c) for c in columns}
     frame = frame.rename(columns=renames)
-    part = FilePart(file=file, table=table, frame=frame, headers=headers)
+    signed = frozenset(renames.get(c, c) for c in read.signed)
+    part = FilePart(file=file, table=table, frame=frame, headers=headers, signed=signed)
     if table == "patients":
         return _prepare_patients(part, out)
     if not check_required_columns(part, totals, out):
@@ -276,10 +277,11 @@ FORMULA_TEXT_RULE = (
 
 def _refuse_formula_text(part: FilePart, columns, out: ProblemCollector) -> None:
     """Text kept as written (ids, clinicians, sites, descriptive columns) may not start like a
-    formula at all: the reader lets signed numbers through, which a text column never needs."""
+    formula at all: the reader lets signed numbers through, which a text column never needs.
+    Only the columns where the reader saw such a cell are looked at (``part.signed``)."""
     f = part.frame
     for column in columns:
-        if column not in f.columns:
+        if column not in f.columns or column not in part.signed:
             continue
         text = f[column].astype("string")
         # One anchored match per cell, so a clean column of millions of ids costs little.

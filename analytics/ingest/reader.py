@@ -120,12 +120,17 @@ class ReadResult:
         not listed.
     separator : str
         The separator used: ``","``, ``";"`` or ``"\\t"``.
+    signed : frozenset of str
+        The frame's columns with a cell that starts like a formula but was let through as a
+        signed number or a dash placeholder (``-3``, ``+1 555 123 4567``, ``-``), so that text
+        columns, which may not start so, are checked only where that happens.
     """
 
     frame: pd.DataFrame | None
     problems: list[Problem] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
     separator: str = ","
+    signed: frozenset[str] = frozenset()
 
 
 def normalise_header(header: str) -> str:
@@ -580,8 +585,13 @@ def _finish(
         {normalise_header(headers[p]): _series(cells[p]) for p in kept}
         | {ROW_COLUMN: pd.Series(rows, dtype="int64")}
     )
+    signed = frozenset(normalise_header(headers[p]) for p in kept if starts[p].any())
     return ReadResult(
-        frame=out, problems=problems, headers=[headers[p] for p in kept], separator=separator
+        frame=out,
+        problems=problems,
+        headers=[headers[p] for p in kept],
+        separator=separator,
+        signed=signed,
     )
 
 
