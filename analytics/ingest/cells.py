@@ -32,7 +32,6 @@ __all__ = [
     "DATE_ORDERS",
     "DATE_PATTERN",
     "DATE_REGEX",
-    "DATE_RULE",
     "DATE_RULES",
     "EPOCH",
     "FIRST_DATE",
@@ -142,13 +141,6 @@ _CODE = {rule: 2 + i for i, rule in enumerate(DATE_RULES)}
 _NOT_A_DAY_CODE = {
     reading: _CODE[not_a_day_rule(CALENDAR_REASONS[0], reading)] for reading in _READINGS
 }
-
-# Before the rules above, every bad date cell was reported with this one sentence; kept for
-# :func:`parse_dates` callers that report its bad mask as one rule.
-DATE_RULE = (
-    "is not a date in the form YYYY-MM-DD (ISO 8601); dates such as 03/04/2025 are ambiguous "
-    "(March or April), so export them as YYYY-MM-DD"
-)
 
 
 def per_distinct(parse, raw: pd.Series) -> tuple[pd.Series, ...]:

@@ -102,7 +102,7 @@ import pyarrow.compute as pc
 
 from analytics.core.problems import ERROR, Problem
 from analytics.ingest.mapping import SYNONYMS
-from analytics.ingest.reader import ROW_COLUMN, normalise_header
+from analytics.ingest.reader import ROW_COLUMN
 
 __all__ = [
     "CATEGORY_LIMIT",
@@ -113,9 +113,7 @@ __all__ = [
     "IdentifierCheck",
     "check_identifiers",
     "column_label",
-    "drop_columns",
     "file_name_reason",
-    "find_phi",
     "header_reason",
     "header_value_reason",
     "header_words",
@@ -1015,34 +1013,3 @@ def file_name_reason(name: str) -> str | None:
     if any(a and b for a, b in zip(unknown, unknown[1:])):
         return "it holds what looks like a name"
     return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Earlier interface, kept until the importer calls check_identifiers.
-
-
-def find_phi(frame: pd.DataFrame, *, file: str, headers: list[str] | None = None) -> list[Problem]:
-    """The problems :func:`check_identifiers` finds, for a frame whose columns have not been
-    mapped: contract columns are recognised by their usual headers (any table's synonyms)."""
-    columns = [c for c in frame.columns if c != ROW_COLUMN]
-    if headers is None:
-        headers = [str(c) for c in columns]
-    keys = {
-        normalise_header(name): target
-        for tables in SYNONYMS.values()
-        for target, names in tables.items()
-        for name in [target, *names]
-    }
-    canonical = {c: keys[c] for c in columns if c in keys}
-    return check_identifiers(
-        frame, file=file, headers=headers, table="sessions", canonical=canonical
-    ).problems
-
-
-def drop_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
-    """``frame`` without the columns that identifier problems name by their header (a new
-    frame). Prefer ``frame.drop(columns=check.droppable)``: a column named by position
-    ("column 3") is not found here."""
-    flagged = {p.column for p in problems if is_phi_problem(p) and p.column is not None}
-    names = flagged | {normalise_header(c) for c in flagged}
-    return frame.drop(columns=[c for c in frame.columns if c in names])

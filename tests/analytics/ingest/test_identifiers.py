@@ -16,9 +16,7 @@ from analytics.ingest.identifiers import (
     PHI_RULE_PREFIX,
     check_identifiers,
     column_label,
-    drop_columns,
     file_name_reason,
-    find_phi,
     header_reason,
     header_value_reason,
     header_words,
@@ -360,19 +358,10 @@ def test_from_reader_with_original_headers_and_drop():
     assert check.droppable == ["first name", "e-mail"]
     kept = result.frame.drop(columns=check.droppable)
     assert list(kept.columns) == ["patient id", "site", "_row"]
-    assert list(drop_columns(result.frame, check.problems).columns) == list(kept.columns)
 
 
-def test_find_phi_recognises_contract_columns_by_their_usual_headers():
-    frame = frame_of(patient_id=["P1"], session_date=["2025-03-01"], created=["2025-03-01"])
-    problems = find_phi(frame, file="f.csv")
-    assert [p.column for p in problems] == ["created"]
-
-
-def test_drop_columns_ignores_other_problems():
-    frame = frame_of(a=["1"], b=["2"])
+def test_other_problems_are_not_identifier_problems():
     other = Problem(file="f.csv", row=None, column="a", value=None, rule="something else")
-    assert list(drop_columns(frame, [other]).columns) == ["a", "b", "_row"]
     assert not is_phi_problem(other)
 
 
