@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics.core.contract import ClinicData
-from analytics.core.problems import ERROR, Problem, problems_frame
+from analytics.core.problems import ERROR, WARNING, Problem, problems_frame
 from analytics.ingest.assemble import assemble
 from analytics.ingest.collector import UPLOAD, ProblemCollector, ProblemReport
 from analytics.ingest.columns import NUMBER_COLUMNS, TIME_COLUMNS, FilePart
@@ -35,6 +37,7 @@ from analytics.ingest.identifiers import PHI_RULE_PREFIX, file_name_reason, look
 from analytics.ingest.mapping import ColumnMapping
 from analytics.ingest.options import ImportOptions
 from analytics.ingest.prepare import item_column_map_safe, prepare_file
+from analytics.ingest.text import normalise_ids
 
 # The file's own name is not repeated: it is what may identify.
 FILE_NAME_RULE = (
@@ -178,6 +181,7 @@ def import_files(
         if part is not None:
             table_of_files[name] = part.table
             parts.append(part)
+    _warn_case_twins_across_files(parts, out)
     data = None
     try:
         data = assemble(parts, options, out)
@@ -189,6 +193,46 @@ def import_files(
     if any(p.severity == ERROR for p in problems):
         data = None
     return ImportResult(data, problems, table_of_files, out.report(), labels)
+
+
+def _warn_case_twins_across_files(parts: list[FilePart], out: ProblemCollector) -> None:
+    """A WARNING when ids of different files differ only in case (P001 in one, p001 in another):
+    each file's own twins are warned about as it is prepared, so only the new pairs count."""
+    by_file: dict[str, list[pa.Array]] = {}
+    for part in parts:
+        cells = part.frame["patient_id"].astype("string").array.__arrow_array__()
+        by_file.setdefault(part.file, []).append(pc.unique(pc.drop_null(cells)))
+    if len(by_file) < 2:
+        return
+    ids = {file: pc.unique(pa.concat_arrays(arrays)) for file, arrays in by_file.items()}
+    every = pc.unique(pa.concat_arrays(list(ids.values())))
+    # Almost always: no two ids share a lower case, and nothing more is needed.
+    if len(pc.unique(pc.utf8_lower(every))) == len(every):
+        return
+    within = set()
+    for values in ids.values():
+        within |= set(normalise_ids(pd.Series(pd.array(values, dtype="string")))[1])
+    across = sorted(set(normalise_ids(pd.Series(pd.array(every, dtype="string")))[1]) - within)
+    if not across:
+        return
+    first, second = across[0]
+    where = {
+        value: next(f for f, v in ids.items() if pc.any(pc.equal(v, value)).as_py())
+        for value in (first, second)
+    }
+    out.add(
+        Problem(
+            UPLOAD,
+            None,
+            None,
+            None,
+            f"{len(across):,} pair(s) of patient ids differ only in upper and lower case between "
+            f"files (for example '{first}' in {where[first]} and '{second}' in {where[second]}); "
+            "they are kept as different patients. If they are one patient, write the id the "
+            "same way in every file",
+            WARNING,
+        )
+    )
 
 
 def shown_values_hidden(values: pd.Series) -> np.ndarray:

@@ -366,3 +366,30 @@ def test_a_value_that_looks_identifying_is_not_echoed():
 )
 def test_text_columns_refuse_what_starts_like_a_formula(files, expected):
     assert expected in _lines(import_files({k: v.encode() for k, v in files.items()}))
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # within one file: the file's own warning
+        (
+            {"sessions.csv": "patient_id,day,route\nP001,0,iv\np001,0,iv\n"},
+            "warning: sessions.csv, column 'patient_id': 1 pair(s) of patient ids differ only in "
+            "upper and lower case (for example 'P001' and 'p001'); they are kept as different "
+            "patients. If they are one patient, write the id the same way everywhere",
+        ),
+        # between files: one warning for the upload, naming where each id is
+        (
+            {
+                "sessions.csv": "patient_id,day,route\nP001,0,iv\n",
+                "assessments.csv": "patient_id,day,total\np001,0,40\n",
+            },
+            "warning: upload: 1 pair(s) of patient ids differ only in upper and lower case "
+            "between files (for example 'P001' in sessions.csv and 'p001' in assessments.csv); "
+            "they are kept as different patients. If they are one patient, write the id the "
+            "same way in every file",
+        ),
+    ],
+)
+def test_ids_that_differ_only_in_case_are_warned_about(files, expected):
+    assert expected in _lines(import_files({k: v.encode() for k, v in files.items()}))
