@@ -782,7 +782,10 @@ def _allow_list_reason(cells: pd.Series, *, age: bool, n_rows: int) -> str | Non
     )
     numeric = _matches(values, _NUMBER)
     band = age & np.asarray(pc.equal(values, AGE_BAND).to_numpy(zero_copy_only=False), dtype=bool)
-    number = pd.to_numeric(pd.Series(values.to_pylist(), dtype=object).where(numeric))
+    # float64 always: a 20-digit number would otherwise leave the column as text
+    number = pd.to_numeric(
+        pd.Series(values.to_pylist(), dtype=object).where(numeric), errors="coerce"
+    ).astype("float64")
     if (numeric | band).all():
         if age:
             fits = number.isna() | number.between(0, OLDEST_AGE)

@@ -186,6 +186,11 @@ ONCE_RAISED = [
     {"patients.csv": b"patient_id,first_session_year\nA,1e308\n"},
     {"patients.csv": b"patient_id,first_session_year\nA,99999999999999999999\n"},
     {"patients.csv": b"patient_id,first_session_month\nA,9223372036854775808\n"},
+    # a 20-digit number among a descriptive column's labels
+    {
+        "patients.csv": b"patient_id,first_session_year,site\n,,\n,,\xef\xbb\xbf\n"
+        b",,9223372036854775808\n"
+    },
 ]
 
 
