@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 
 from analytics.core.instruments import canonical_instrument, detect_instruments
 from analytics.core.problems import Problem
@@ -58,6 +59,8 @@ class FilePart:
     headers: dict[str, str] = field(default_factory=dict)
     # Canonical columns where the reader let a signed number or a dash through.
     signed: frozenset[str] = frozenset()
+    # The file's distinct patient ids once normalised (pyarrow), to compare files by.
+    distinct_ids: pa.Array | None = None
 
 
 def rename_columns(columns: list[str], table: str, mapping: ColumnMapping | None) -> dict[str, str]:

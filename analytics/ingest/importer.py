@@ -200,8 +200,11 @@ def _warn_case_twins_across_files(parts: list[FilePart], out: ProblemCollector) 
     each file's own twins are warned about as it is prepared, so only the new pairs count."""
     by_file: dict[str, list[pa.Array]] = {}
     for part in parts:
-        cells = part.frame["patient_id"].astype("string").array.__arrow_array__()
-        by_file.setdefault(part.file, []).append(pc.unique(pc.drop_null(cells)))
+        distinct = part.distinct_ids
+        if distinct is None:
+            cells = part.frame["patient_id"].astype("string").array.__arrow_array__()
+            distinct = pc.unique(pc.drop_null(cells))
+        by_file.setdefault(part.file, []).append(distinct)
     if len(by_file) < 2:
         return
     ids = {file: pc.unique(pa.concat_arrays(arrays)) for file, arrays in by_file.items()}

@@ -50,7 +50,7 @@ from analytics.ingest.mapping import ColumnMapping
 from analytics.ingest.options import ImportOptions
 from analytics.ingest.reader import read_table
 from analytics.ingest.scoring import score_forms
-from analytics.ingest.text import normalise_ids
+from analytics.ingest.text import normalised_ids
 
 __all__ = ["TABLE_NAMES", "item_column_map_safe", "prepare_file"]
 
@@ -251,7 +251,7 @@ def _patient_ids(part: FilePart, out: ProblemCollector) -> None:
     """Ids as they compare (:func:`analytics.ingest.text.normalise_ids`: invisible characters
     removed, NFKC), with a WARNING when two of the file's ids differ only in case."""
     f = part.frame
-    f["patient_id"], pairs = normalise_ids(f["patient_id"])
+    f["patient_id"], pairs, part.distinct_ids = normalised_ids(f["patient_id"])
     if pairs:
         first, second = pairs[0]
         out.add(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,14 @@ import pyarrow.compute as pc
 from analytics.core.spreadsheet import formula_cells
 from analytics.ingest import vocabularies as vocab
 
-__all__ = ["INVISIBLE_CHARACTERS", "formula_cells", "normalise_ids", "strip_invisible"]
+__all__ = [
+    "INVISIBLE_CHARACTERS",
+    "NormalisedIds",
+    "formula_cells",
+    "normalise_ids",
+    "normalised_ids",
+    "strip_invisible",
+]
 
 # Characters that show as nothing or as a plain space but are not one, beyond the format
 # characters (category Cf: zero-width spaces and joiners, U+FEFF, bidirectional marks, U+2060).
@@ -79,7 +87,22 @@ def strip_invisible(text: str) -> str:
     return _without_invisible(text).strip()
 
 
+class NormalisedIds(NamedTuple):
+    """What :func:`normalised_ids` makes of a column of ids."""
+
+    ids: pd.Series
+    case_pairs: list[tuple[str, str]]
+    distinct: pa.Array  # the distinct normalised ids, missing left out
+
+
 def normalise_ids(raw: pd.Series) -> tuple[pd.Series, list[tuple[str, str]]]:
+    """Patient ids as they compare, and the pairs that differ only by case: the first two
+    fields of :func:`normalised_ids`."""
+    normal = normalised_ids(raw)
+    return normal.ids, normal.case_pairs
+
+
+def normalised_ids(raw: pd.Series) -> NormalisedIds:
     """Patient ids as they compare: NFKC, invisible characters removed, trimmed.
 
     Parameters
@@ -97,12 +120,15 @@ def normalise_ids(raw: pd.Series) -> tuple[pd.Series, list[tuple[str, str]]]:
         Every pair of distinct normalised ids that are equal once case is ignored
         (``str.casefold``), each pair sorted and the list sorted. They are reported, not
         merged: ``ab1`` and ``AB1`` may be two patients.
+    distinct : pyarrow.Array
+        The distinct normalised ids (missing left out), for comparing files without hashing
+        their ids again.
 
     Notes
     -----
-    The work is done once per distinct id, and ids of printable ASCII that neither start nor
-    end with a space (almost every id) are found with one Arrow regular expression and left
-    as they are, so a million rows of 100,000 patients cost about 100,000 look-ups.
+    The work is done once per distinct id, and a column whose ids are all printable ASCII
+    without a space at either end (almost every upload) is recognised from its bytes and left
+    as it is, so a million rows of 100,000 patients cost one pass and one hash.
 
     References
     ----------
@@ -110,7 +136,7 @@ def normalise_ids(raw: pd.Series) -> tuple[pd.Series, list[tuple[str, str]]]:
 
     Examples
     --------
-    >>> ids, pairs = normalise_ids(pd.Series(["P001", "P001\\u200b", "p001", " "]))
+    >>> ids, pairs, _ = normalised_ids(pd.Series(["P001", "P001\\u200b", "p001", " "]))
     >>> ids.tolist()
     ['P001', 'P001', 'p001', <NA>]
     >>> pairs
@@ -123,7 +149,8 @@ def normalise_ids(raw: pd.Series) -> tuple[pd.Series, list[tuple[str, str]]]:
     cells = text.array.__arrow_array__()
     if _all_plain(cells):
         # Almost every upload: nothing to change, so the ids stay as they are.
-        return text.rename(raw.name), _case_pairs(pc.unique(cells))
+        distinct = pc.unique(pc.drop_null(cells))
+        return NormalisedIds(text.rename(raw.name), _case_pairs(distinct), distinct)
     # Arrow hashes the cells: a million rows of 100,000 patients are 100,000 look-ups below.
     codes, distinct = vocab.distinct_codes(text)
     values = pa.array(distinct.array, type=pa.large_string())
@@ -140,7 +167,8 @@ def normalise_ids(raw: pd.Series) -> tuple[pd.Series, list[tuple[str, str]]]:
     ids = pd.Series(
         pd.array(normal.take(pa.array(codes)), dtype="string"), index=raw.index, name=raw.name
     )
-    return ids, _case_pairs(normal)
+    distinct = pc.unique(pc.drop_null(normal))
+    return NormalisedIds(ids, _case_pairs(distinct), distinct)
 
 
 def _all_plain(cells: pa.ChunkedArray) -> bool:
@@ -180,9 +208,8 @@ def _as_text(value) -> str:
 
 
 def _case_pairs(ids: pa.Array) -> list[tuple[str, str]]:
-    """Every pair of distinct ids equal once case is ignored; the case-folding of Python runs
+    """Every pair of the distinct ``ids`` (no missing) equal once case is ignored; the case-folding of Python runs
     only on the ids whose lower case is shared (almost none)."""
-    ids = pc.unique(pc.drop_null(ids))
     lower = pc.utf8_lower(ids)
     if len(pc.unique(lower)) == len(ids):
         # no two ids share a lower case; casefold can still join a few ("ß" and "ss")
