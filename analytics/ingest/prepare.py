@@ -244,7 +244,11 @@ def _dates(raw: pd.Series, chosen: str | None, today) -> tuple[pd.Series, dict, 
     def spread(series: pd.Series) -> pd.Series:
         return pd.Series(series.to_numpy()[codes], index=raw.index, name=raw.name, copy=False)
 
-    return spread(t), {rule: spread(mask) for rule, mask in broken.items()}, spread(blank)
+    days = spread(t)
+    if not days.isna().any():
+        # whole days: the sorted-key shortcuts later (duplicates, session numbers) need integers
+        days = days.astype("int64")
+    return days, {rule: spread(mask) for rule, mask in broken.items()}, spread(blank)
 
 
 def _patient_ids(part: FilePart, out: ProblemCollector) -> None:
