@@ -27,9 +27,7 @@ from analytics.ingest.blood_pressure import (
     split_blood_pressure,
 )
 from analytics.ingest.cells import (
-    chosen_date_order,
-    date_days,
-    date_order_of,
+    date_days_in_order,
     parse_days,
     per_distinct,
     stripped_text,
@@ -154,7 +152,8 @@ def prepare_file(
             )
         )
 
-    renames = rename_columns(columns, table, mapping)
+    # The columns dropped as identifying mapped onto nothing, so the mapping is unchanged.
+    renames = {c: target for c, target in canonical.items() if c in frame.columns}
     totals = instrument_totals([c for c in columns if c not in renames], table, mapping)
     headers = {renames.get(c, c): original.get(c, c) for c in columns}
     frame = frame.rename(columns=renames)
@@ -206,7 +205,7 @@ def _common(
     if time in f.columns:
         part.dated = True
         chosen = options.date_order or (mapping.date_order if mapping is not None else None)
-        t, broken, blank_t = _dates(f[time], chosen, options.import_day())
+        t, broken, blank_t = date_days_in_order(f[time], chosen=chosen, today=options.import_day())
         header = part.headers[time]
         for rule, bad in broken.items():
             out.rows(part.file, f.loc[bad, "_row"], header, f.loc[bad, time], rule)
@@ -231,24 +230,6 @@ def _common(
     f["_file"] = part.file
     part.frame = f.drop(columns=[c for c in (time, "day") if c in f.columns])
     return {"patient_id", "_t", "_row", "_file"}
-
-
-def _dates(raw: pd.Series, chosen: str | None, today) -> tuple[pd.Series, dict, pd.Series]:
-    """:func:`analytics.ingest.cells.date_days` of a date column in the order its cells make
-    certain (or ``chosen``), hashing the column once for both: a column of millions of cells
-    holds a few thousand dates."""
-    codes, values = vocab.distinct_codes(raw.astype("string"))
-    order = chosen_date_order(chosen, date_order_of(values))
-    t, broken, blank = date_days(values, order=order, today=today)
-
-    def spread(series: pd.Series) -> pd.Series:
-        return pd.Series(series.to_numpy()[codes], index=raw.index, name=raw.name, copy=False)
-
-    days = spread(t)
-    if not days.isna().any():
-        # whole days: the sorted-key shortcuts later (duplicates, session numbers) need integers
-        days = days.astype("int64")
-    return days, {rule: spread(mask) for rule, mask in broken.items()}, spread(blank)
 
 
 def _patient_ids(part: FilePart, out: ProblemCollector) -> None:
