@@ -18,6 +18,7 @@ from analytics.core.stats import CI_METHODS
 
 __all__ = [
     "DEFAULT_WINDOWS",
+    "KM_BANDS",
     "OutcomeDefinitions",
     "ResponseRule",
     "Window",
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 RESPONSE_KINDS = ("pct", "points")
+
+# Kaplan-Meier pointwise bands, named as R survival's conf.type names them.
+KM_BANDS = ("log-log", "log", "plain")
 
 # Fallback defaults per instrument: (response %, remission "below" cut, total max).
 # "Below" is strict: BDI-II remission <= 13 is "below 14", MADRS <= 12 is "below 13".
@@ -223,6 +227,12 @@ class OutcomeDefinitions:
     not_on_track_points, not_on_track_sessions : int
         A patient is "not on track" when, after this many sessions, the score has not dropped by
         at least this many points (used by the not-on-track screen).
+    km_band : {"log-log", "log", "plain"}
+        Pointwise 95% band of every Kaplan-Meier curve, and so of every median's interval:
+        "log-log" (our default, as Stata and SAS), "log" (R survival's default) or "plain".
+    min_patients : int
+        Estimates from fewer patients than this are drawn greyed and labelled "too few
+        patients" (our default 10); the numbers are still shown with their n.
     """
 
     instrument: str = "PCL-5"
@@ -238,6 +248,8 @@ class OutcomeDefinitions:
     induction_sessions: dict[str, int] = field(default_factory=_default_induction)
     not_on_track_points: float = 10.0
     not_on_track_sessions: int = 4
+    km_band: str = "log-log"
+    min_patients: int = 10
 
     def __post_init__(self) -> None:
         response_pct, remission_below, _ = instrument_defaults(self.instrument)
@@ -264,6 +276,10 @@ class OutcomeDefinitions:
             raise ValueError(f"meaningful_points must be positive, got {self.meaningful_points!r}")
         if self.ci_method not in CI_METHODS:
             raise ValueError(f"ci_method must be one of {CI_METHODS}, got {self.ci_method!r}")
+        if self.km_band not in KM_BANDS:
+            raise ValueError(f"km_band must be one of {KM_BANDS}, got {self.km_band!r}")
+        if self.min_patients < 1:
+            raise ValueError(f"min_patients must be 1 or more, got {self.min_patients!r}")
         labels = [w.label for w in self.windows]
         if len(set(labels)) != len(labels):
             raise ValueError(f"window labels must be unique, got {labels}")
