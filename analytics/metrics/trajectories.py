@@ -45,6 +45,7 @@ from analytics.metrics.timepoints import (
 __all__ = [
     "ALL_PATIENTS",
     "AXES",
+    "MIN_N_FOR_INTERVAL",
     "PATIENT_TRAJECTORY_COLUMNS",
     "TRAJECTORY_COLUMNS",
     "TRAJECTORY_ROW_COLUMNS",
@@ -62,6 +63,9 @@ AXES = ("week", "session", "day")
 VALUES = ("score", "change")
 ALL_PATIENTS = "all patients"
 EARLY_X = 2 / 7  # where the "days 1-3" bin sits on the week axis
+# A mean of fewer patients than this gets no interval: with n = 2 the t quantile is 12.7 and
+# the interval runs far past the scale (a 0-80 score "between -18.4 and 121.4").
+MIN_N_FOR_INTERVAL = 3
 
 # patient_trajectories: one row per patient and bin (or score, on the day axis).
 #   patient_id  string
@@ -76,7 +80,8 @@ PATIENT_TRAJECTORY_COLUMNS = ["patient_id", "group", "x", "label", "score", "cha
 #   group, x, label       as above
 #   n                     int64    patients in the bin
 #   mean, sd              float64  of the chosen value (score or change); sd NaN when n < 2
-#   ci_low, ci_high       float64  t-based 95% CI of the mean; NaN when n < 2
+#   ci_low, ci_high       float64  t-based 95% CI of the mean; NaN (no interval) when
+#                                  n < MIN_N_FOR_INTERVAL. Never clipped to the scale.
 TRAJECTORY_COLUMNS = ["group", "x", "label", "n", "mean", "sd", "ci_low", "ci_high"]
 
 
@@ -290,7 +295,9 @@ def mean_trajectory_from(
     Notes
     -----
     ``mean ± t(n - 1, 1 - α/2) · sd / sqrt(n)`` with the sample SD (ddof 1, from the squared
-    deviations around each bin's mean), over patients (one value per patient per bin).
+    deviations around each bin's mean), over patients (one value per patient per bin). A bin
+    of fewer than :data:`MIN_N_FOR_INTERVAL` patients has no interval (NaN bounds); the bounds
+    are never clipped to the instrument's range (a chart may clip them when it draws them).
     """
     if value not in VALUES:
         raise ValueError(f"value must be one of {VALUES}, got {value!r}")
@@ -329,12 +336,15 @@ def mean_trajectory_from(
             "sd": sd[cells],
         }
     )
-    out["ci_low"], out["ci_high"] = mean_ci(
+    low, high = mean_ci(
         out["mean"].to_numpy(float),
         out["sd"].to_numpy(float),
         out["n"].to_numpy(float),
         confidence=confidence,
     )
+    too_few = out["n"].to_numpy() < MIN_N_FOR_INTERVAL
+    out["ci_low"] = np.where(too_few, np.nan, low)
+    out["ci_high"] = np.where(too_few, np.nan, high)
     return out[TRAJECTORY_COLUMNS]
 
 
@@ -424,7 +434,13 @@ def mean_trajectory(
     Notes
     -----
     ``mean ± t(n - 1, 1 - α/2) · sd / sqrt(n)`` with the sample SD (ddof 1), over patients
-    (one value per patient per bin).
+    (one value per patient per bin); no interval (NaN) for fewer than
+    :data:`MIN_N_FOR_INTERVAL` patients, and never clipped to the instrument's range.
+
+    References
+    ----------
+    .. [1] Student (1908). The probable error of a mean. Biometrika 6:1-25.
+       doi:10.1093/biomet/6.1.1
     """
     if value not in VALUES:
         raise ValueError(f"value must be one of {VALUES}, got {value!r}")

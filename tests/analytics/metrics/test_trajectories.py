@@ -10,6 +10,7 @@ from analytics.core.contract import clinic_from_frames
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.metrics.trajectories import (
     ALL_PATIENTS,
+    MIN_N_FOR_INTERVAL,
     mean_trajectory,
     patient_trajectories,
     week_of_day,
@@ -81,6 +82,36 @@ def test_mean_by_week_with_t_interval():
     assert got.loc["baseline", "mean"] == 50.0
     # week 2: a alone -> no interval
     assert got.loc["week 2", "n"] == 1 and np.isnan(got.loc["week 2", "ci_low"])
+
+
+@pytest.mark.parametrize(
+    ("label", "n", "has_interval"),
+    [
+        # a alone
+        ("week 2", 1, False),
+        # a and b: an SD, but t(0.975, 1) = 12.7 would stretch far past 0-80
+        ("days 1-3", 2, False),
+        # a, b and c
+        ("week 1", 3, True),
+    ],
+)
+def test_means_of_fewer_than_three_patients_have_no_interval(label, n, has_interval):
+    row = mean_trajectory(_clinic(), DEFS).set_index("label").loc[label]
+    assert row["n"] == n and MIN_N_FOR_INTERVAL == 3
+    assert np.isfinite([row["ci_low"], row["ci_high"]]).all() == has_interval
+    assert not np.isnan(row["mean"])
+
+
+def test_intervals_are_not_clipped_to_the_scale():
+    # three patients at 0, 0 and 9 on a 0-80 scale: the t interval's low end is below 0
+    rows = [(p, 0, 40) for p in "abc"] + [("a", 7, 0), ("b", 7, 0), ("c", 7, 9)]
+    a = pd.DataFrame(rows, columns=["patient_id", "day", "total"]).assign(instrument="PCL-5")
+    s = pd.DataFrame({"patient_id": list("abc"), "day": 0, "route": "iv_ketamine"})
+    got = mean_trajectory(clinic_from_frames(sessions=s, assessments=a), DEFS)
+    row = got.set_index("label").loc["week 1"]
+    half = stats.t.ppf(0.975, 2) * np.std([0, 0, 9], ddof=1) / np.sqrt(3)
+    assert_allclose(row["ci_low"], 3 - half, atol=1e-9)
+    assert row["ci_low"] < 0
 
 
 def test_by_session_number():
