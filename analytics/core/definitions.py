@@ -355,8 +355,9 @@ class OutcomeDefinitions:
                 "overlapping windows may share a score"
             ),
             "effect_sizes": (
-                "d_z = mean change / SD of changes; d_av = mean change / root mean square of the "
-                "baseline and timepoint SDs (Lakens 2013, doi:10.3389/fpsyg.2013.00863)"
+                "d_z = mean change / SD of the changes (Lakens 2013 eq. 8); d_av = mean change / "
+                "the average of the baseline and timepoint SDs, (SD1 + SD2) / 2 (Lakens 2013 "
+                "eq. 10, doi:10.3389/fpsyg.2013.00863)"
             ),
             "populations": (
                 "observed: patients with a baseline and a score at the timepoint; intention to "

@@ -48,6 +48,7 @@ __all__ = [
     "baseline_stats_from",
     "d_av",
     "d_z",
+    "is_deteriorated",
     "is_responder",
     "mean_change_ci",
     "outcome_facts",
@@ -62,6 +63,8 @@ __all__ = [
 # Float error must not turn an exact 30% (50 -> 35) into a non-response.
 TOLERANCE = 1e-9
 Z_RCI = 1.96
+# The fewest changes a mean's interval is given for (see mean_change_ci).
+MIN_FOR_INTERVAL = 3
 
 # patient_outcomes: one row per (patient, timepoint) that is observed or in the ITT population.
 #   patient_id, timepoint, target_day
@@ -74,6 +77,9 @@ Z_RCI = 1.96
 #   remission_eligible       bool     baseline at or above the remission floor
 #   remitter                 bool     eligible and score below the cut (False when not observed)
 #   meaningful               bool     change at least the meaningful drop
+#   deteriorated             bool     worse by the response rule turned round (False when not
+#                                     observed)
+#   meaningfully_worse       bool     score up by at least the meaningful change
 #   rci                      float64  Jacobson-Truax index (change / S_diff)
 #   reliable_improved, reliable_deteriorated  bool
 PATIENT_OUTCOME_COLUMNS = [
@@ -91,6 +97,8 @@ PATIENT_OUTCOME_COLUMNS = [
     "remission_eligible",
     "remitter",
     "meaningful",
+    "deteriorated",
+    "meaningfully_worse",
     "rci",
     "reliable_improved",
     "reliable_deteriorated",
@@ -120,9 +128,9 @@ OUTCOME_COLUMNS = [
 #   day, score          float64  the chosen score and its day; NaN when not observed
 #   change, pct_change  float64  score - baseline; 100 * change / baseline (NaN when the
 #                                baseline is 0); NaN when not observed
-#   observed, itt, responder, remission_eligible, remitter, meaningful   bool, as in
-#                                patient_outcomes (False when not observed, except itt and
-#                                remission_eligible, which are the patient's)
+#   observed, itt, responder, remission_eligible, remitter, meaningful, deteriorated,
+#   meaningfully_worse          bool, as in patient_outcomes (False when not observed, except
+#                                itt and remission_eligible, which are the patient's)
 TIMEPOINT_TABLE = "timepoints"
 TIMEPOINT_ROW_COLUMNS = [
     "code",
@@ -137,6 +145,8 @@ TIMEPOINT_ROW_COLUMNS = [
     "remission_eligible",
     "remitter",
     "meaningful",
+    "deteriorated",
+    "meaningfully_worse",
 ]
 
 
@@ -163,6 +173,27 @@ def is_responder(change, baseline, rule: ResponseRule) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         reduction = -100.0 * change / baseline
     return (baseline > 0) & (reduction >= rule.threshold - TOLERANCE)
+
+
+def is_deteriorated(change, baseline, rule: ResponseRule) -> np.ndarray:
+    """Whether each change is a worsening by at least ``rule``: the response rule turned round.
+
+    Under a points rule the score rose by at least the threshold; under a percentage rule it
+    rose by at least that share of the baseline (a baseline of 0 cannot worsen by a share). An
+    increase exactly at the threshold counts, as for :func:`is_responder`.
+
+    Examples
+    --------
+    >>> is_deteriorated([15.0, 14.0], [50.0, 50.0], ResponseRule("pct", 30)).tolist()
+    [True, False]
+    """
+    change = np.asarray(change, dtype=float)
+    baseline = np.asarray(baseline, dtype=float)
+    if rule.kind == "points":
+        return change >= rule.threshold - TOLERANCE
+    with np.errstate(divide="ignore", invalid="ignore"):
+        increase = 100.0 * change / baseline
+    return (baseline > 0) & (increase >= rule.threshold - TOLERANCE)
 
 
 def reliable_change_threshold(sd: float, r: float) -> float:
@@ -196,7 +227,12 @@ def d_z(changes) -> float | None:
     References
     ----------
     .. [1] Lakens D (2013). Calculating and reporting effect sizes to facilitate cumulative
-       science. Front Psychol 4:863. doi:10.3389/fpsyg.2013.00863 (eq. 6)
+       science. Front Psychol 4:863. doi:10.3389/fpsyg.2013.00863 (eq. 8)
+
+    Examples
+    --------
+    >>> d_z([-10.0, -20.0, -30.0])
+    -2.0
     """
     changes = np.asarray(changes, dtype=float)
     if changes.size < 2:
@@ -206,19 +242,29 @@ def d_z(changes) -> float | None:
 
 
 def d_av(mean_change: float, sd_pre: float, sd_post: float) -> float | None:
-    """Cohen's d_av: mean change over the root mean square of the two SDs.
+    """Cohen's d_av: mean change over the arithmetic mean of the two SDs.
 
     Notes
     -----
-    ``d_av = mean_change / sqrt((sd_pre**2 + sd_post**2) / 2)``. Signed like the change.
-    Check: 52.39 (SD 11.90) -> 29.42 (SD 16.52) gives -22.97 / 14.40 = -1.60.
+    ``d_av = mean_change / ((sd_pre + sd_post) / 2)``, Lakens' eq. 10 exactly; signed like the
+    change. (Dividing by the root mean square of the SDs instead, as R's effectsize does for
+    its "av" option, is a different measure and gives 1.60 rather than 1.62 on the check value
+    below; it is not computed here.) None when both SDs are 0 or one is not finite.
 
     References
     ----------
     .. [1] Lakens D (2013). Calculating and reporting effect sizes to facilitate cumulative
        science. Front Psychol 4:863. doi:10.3389/fpsyg.2013.00863 (eq. 10)
+    .. [2] Cumming G (2012). Understanding the New Statistics. New York: Routledge.
+
+    Examples
+    --------
+    52.39 (SD 11.90) -> 29.42 (SD 16.52): -22.97 / 14.21.
+
+    >>> round(d_av(29.42 - 52.39, 11.90, 16.52), 2)
+    -1.62
     """
-    denom = np.sqrt((float(sd_pre) ** 2 + float(sd_post) ** 2) / 2.0)
+    denom = (float(sd_pre) + float(sd_post)) / 2.0
     if not np.isfinite(denom) or denom == 0:
         return None
     return _float(mean_change / denom)
@@ -227,11 +273,12 @@ def d_av(mean_change: float, sd_pre: float, sd_post: float) -> float | None:
 def mean_change_ci(changes, *, confidence: float = 0.95) -> tuple[float | None, float | None]:
     """t-based confidence interval of the mean change: ``mean ± t(n-1) * SD / sqrt(n)``.
 
-    None bounds with fewer than 2 changes.
+    None bounds with fewer than :data:`MIN_FOR_INTERVAL` (3) changes: from 2 the t quantile
+    (12.7) gives an interval wider than the scale, which reads as a fact and says nothing.
     """
     changes = np.asarray(changes, dtype=float)
     n = changes.size
-    if n < 2:
+    if n < MIN_FOR_INTERVAL:
         return None, None
     low, high = mean_ci(changes.mean(), changes.std(ddof=1), n, confidence=confidence)
     return _float(low), _float(high)
@@ -280,6 +327,9 @@ class TimepointOutcome:
         Observed population (remission among those with baseline at or above the floor).
     response_itt, remission_itt, meaningful_itt : Rate
         Intention-to-treat population; no score = no event.
+    deterioration, meaningful_worsening : Rate
+        Observed patients worse by the response rule turned round (a rise of 30% of the
+        baseline under the default), and by at least the meaningful change in points.
     reliable_change : ReliableChange
     """
 
@@ -302,6 +352,8 @@ class TimepointOutcome:
     remission_itt: Rate
     meaningful: Rate
     meaningful_itt: Rate
+    deterioration: Rate
+    meaningful_worsening: Rate
     reliable_change: ReliableChange
 
     def to_dict(self) -> dict:
@@ -416,6 +468,8 @@ def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pati
             "remission_eligible": eligible,
             "remitter": eligible & (score < definitions.remission_below),
             "meaningful": -change >= definitions.meaningful_points - TOLERANCE,
+            "deteriorated": is_deteriorated(change, base_row, definitions.response),
+            "meaningfully_worse": change >= definitions.meaningful_points - TOLERANCE,
         }
     )
     timepoints = [{"label": w.label, "target_day": int(w.target_day)} for w in definitions.windows]
@@ -504,7 +558,7 @@ def patient_outcomes_from(
             "pct_change": rows["pct_change"].to_numpy(float),
         }
     )
-    for flag in ("observed", "itt", "responder", "remission_eligible", "remitter", "meaningful"):
+    for flag in _FLAGS:
         out[flag] = rows[flag].to_numpy(bool)
     rci = _rci(out["change"].to_numpy(float), _rci_sd_from(table, keep, definitions), definitions)
     out["rci"] = rci
@@ -576,6 +630,8 @@ def timepoint_outcomes_from(
         responder = column["responder"][at]
         remitter = column["remitter"][at]
         meaningful = column["meaningful"][at]
+        worse = column["deteriorated"][at]
+        meaningfully_worse = column["meaningfully_worse"][at]
         if threshold is None:
             improved = unchanged = deteriorated = None
         else:
@@ -618,12 +674,15 @@ def timepoint_outcomes_from(
             (_count(itt_eligible & remitter), _count(itt_eligible)),
             (_count(seen & meaningful), n),
             (_count(itt & meaningful), _count(itt)),
+            (_count(seen & worse), n),
+            (_count(seen & meaningfully_worse), n),
         ]
     rates = _rates(counts, definitions.ci_method)  # every interval of the table in one call
     names = ("response", "response_itt", "remission", "remission_itt", "meaningful")
-    names += ("meaningful_itt",)
+    names += ("meaningful_itt", "deterioration", "meaningful_worsening")
+    width = len(names)
     return [
-        TimepointOutcome(**fields, **dict(zip(names, rates[6 * i : 6 * i + 6])))
+        TimepointOutcome(**fields, **dict(zip(names, rates[width * i : width * (i + 1)])))
         for i, fields in enumerate(found)
     ]
 
@@ -649,17 +708,19 @@ def _rates(counts: list[tuple[int, int]], method: str) -> list[Rate]:
     ]
 
 
-# The columns of the "timepoints" rows that timepoint_outcomes_from reads.
-_WINDOW_COLUMNS = (
+# The per-row flags of the "timepoints" rows, as patient_outcomes gives them.
+_FLAGS = (
     "observed",
     "itt",
-    "change",
-    "score",
-    "remission_eligible",
     "responder",
+    "remission_eligible",
     "remitter",
     "meaningful",
+    "deteriorated",
+    "meaningfully_worse",
 )
+# The columns of the "timepoints" rows that timepoint_outcomes_from reads.
+_WINDOW_COLUMNS = (*_FLAGS, "change", "score")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -118,10 +118,28 @@ def test_timepoint_without_scores_left_out():
 # ---- Published values ----
 
 
-def test_d_av_earleywine_check_value():
-    # Earleywine preprint (n = 117) as quoted in the clinical reference: PCL-5 52.39 (SD 11.90)
-    # -> 29.42 (SD 16.52); Lakens 2013 eq. 10 with the root-mean-square SD gives 1.60.
-    assert_allclose(d_av(29.42 - 52.39, 11.90, 16.52), -1.60, atol=0.005)
+@pytest.mark.parametrize(
+    ("before", "after", "sd_before", "sd_after", "expected"),
+    [
+        # Clinical reference (Earleywine, n = 117): PCL-5 52.39 (SD 11.90) -> 29.42 (SD 16.52);
+        # Lakens 2013 eq. 10: 22.97 / ((11.90 + 16.52) / 2) = 22.97 / 14.21 = 1.616.
+        (52.39, 29.42, 11.90, 16.52, -22.97 / 14.21),
+        # MOTE's own test of d_dep_t_avg (m1 5.57, m2 4.43, sd1 1.99, sd2 2.88, n 7) expects
+        # d = 0.4681725 (https://rdrr.io/cran/MOTE/src/tests/testthat/test-d_dep_t_avg.R);
+        # signed here like the change, so a fall from 5.57 to 4.43 is negative. The root mean
+        # square of the SDs would give 0.4606 instead.
+        (5.57, 4.43, 1.99, 2.88, -0.4681725),
+        # Equal SDs: both denominators agree.
+        (50.0, 30.0, 10.0, 10.0, -2.0),
+    ],
+)
+def test_d_av_is_lakens_equation_10(before, after, sd_before, sd_after, expected):
+    assert_allclose(d_av(after - before, sd_before, sd_after), expected, atol=5e-7)
+
+
+def test_d_av_undefined_without_spread():
+    assert d_av(-5.0, 0.0, 0.0) is None
+    assert d_av(-5.0, np.nan, 3.0) is None
 
 
 @pytest.mark.parametrize(
@@ -142,7 +160,9 @@ def test_mean_change_ci_by_hand():
     half = stats.t.ppf(0.975, 2) * 10 / np.sqrt(3)
     assert_allclose(mean_change_ci(changes), (-20 - half, -20 + half))
     assert_allclose(half, 24.8413, atol=1e-4)
+    # Fewer than 3 changes: no interval (two would give -20 +- 12.7 * SD / sqrt(2)).
     assert mean_change_ci([-5.0]) == (None, None)
+    assert mean_change_ci([-10.0, -20.0]) == (None, None)
 
 
 def test_d_z_by_hand():
@@ -160,12 +180,50 @@ def test_timepoint_statistics_by_hand():
     week4 = at(timepoint_outcomes(data, PCL), "week 4")
     assert (week4.n, week4.mean, week4.mean_change) == (3, 30.0, -20.0)
     assert_allclose(week4.d_z, -2.0)
-    assert_allclose(week4.d_av, -20 / np.sqrt((10**2 + 10**2) / 2))
+    # Baseline SD 10, week-4 SD 10: d_av = -20 / ((10 + 10) / 2).
+    assert_allclose(week4.d_av, -2.0)
     # Reliable change with the cohort's baseline SD 10 and r .82: threshold 11.76 points.
     rc = week4.reliable_change
     assert_allclose(rc.threshold_points, 1.96 * np.sqrt(2) * 10 * np.sqrt(0.18))
     assert (rc.improved, rc.unchanged, rc.deteriorated) == (2, 1, 0)
     assert baseline_stats(data, PCL) == {"n": 3, "mean": 50.0, "sd": 10.0}
+
+
+@pytest.mark.parametrize(
+    ("rule", "baseline", "score", "worse"),
+    [
+        # >=30% rule turned round: 50 -> 65 is +30% exactly (counts), 50 -> 64 is +28%.
+        ("pct:30", 50, 65, True),
+        ("pct:30", 50, 64, False),
+        # A baseline of 0 cannot worsen by a share of it.
+        ("pct:30", 0, 10, False),
+        # >=10 points: 40 -> 50 counts, 40 -> 49 does not.
+        ("points:10", 40, 50, True),
+        ("points:10", 40, 49, False),
+        # >=50%: 20 -> 30 is +50%.
+        ("pct:50", 20, 30, True),
+        # An improvement is never a deterioration.
+        ("pct:30", 50, 20, False),
+    ],
+)
+def test_deterioration_is_the_response_rule_turned_round(rule, baseline, score, worse):
+    data = clinic([("a", 0, baseline), ("a", 28, score)])
+    week4 = at(timepoint_outcomes(data, OutcomeDefinitions(response=rule)), "week 4")
+    assert (week4.deterioration.k, week4.deterioration.n) == (int(worse), 1)
+
+
+def test_deterioration_counts_observed_patients_with_interval():
+    # a: 40 -> 55 (+37.5%, +15 points: worse by both rules); b: 40 -> 48 (+20%, +8: neither);
+    # c: 40 -> 20 (better). Observed n = 3; 1 of 3 worse, Wilson 95% 6.1%-79.2%.
+    data = clinic(
+        [("a", 0, 40), ("a", 28, 55), ("b", 0, 40), ("b", 28, 48), ("c", 0, 40), ("c", 28, 20)]
+    )
+    week4 = at(timepoint_outcomes(data, PCL), "week 4")
+    assert (week4.deterioration.k, week4.deterioration.n) == (1, 3)
+    assert (week4.meaningful_worsening.k, week4.meaningful_worsening.n) == (1, 3)
+    assert_allclose(
+        (week4.deterioration.ci_low, week4.deterioration.ci_high), (0.0615, 0.7923), atol=5e-4
+    )
 
 
 def test_reliability_sd_setting():
