@@ -5,13 +5,41 @@ persisted to week 4" (after Almeida et al. 2024, Clinical Neuropsychiatry 21:22,
 of PCL-5 change at 24 hours and at 1-4 weeks). This module asks the clinic's records the same
 questions and answers each in plain words, with the numbers and the caveats behind the answer.
 
-What "supported" means here (shown to the user as :data:`SUPPORT_RULE`):
+A claim that "PCL-5 improves" can be true of the average and false of most patients: a mean
+fall of 10 points with 29% of patients responding. The verdict therefore weighs three things,
+each computed over the observed patients (a baseline and a score at the timepoint; for
+persistence, scored both early and late):
 
-- **not enough data**: fewer than :data:`MIN_PATIENTS` patients with a baseline and a score;
-- **supported**: the 95% CI of the mean change lies entirely below 0 *and* the mean fall is at
-  least ``definitions.meaningful_points`` (10 PCL-5 points: NCPTSD's clinically meaningful change);
-- **partly supported**: the CI lies below 0 but the mean fall is smaller than that;
-- **not supported**: otherwise (the CI reaches 0 or above).
+(a) *the average fell*: the t-based 95% CI of the mean change lies entirely below 0;
+(b) *by a meaningful amount*: the mean fall is at least ``definitions.meaningful_points``
+    (10 PCL-5 points, NCPTSD's clinically meaningful change);
+(c) *most patients responded*: at least :data:`RESPONSE_SHARE` (half) of them meet the response
+    rule (``definitions.response``; PCL-5 ≥30% reduction, the rule of Feder et al. 2021).
+
+The verdict (shown to the user as :func:`support_rule`, and for each claim as
+``ClaimCheck.verdict_reason``):
+
+- **not enough data**: fewer than ``definitions.min_patients`` observed patients (default 10,
+  :data:`MIN_PATIENTS`), or no CI;
+- **supported**: (a), (b) and (c);
+- **partly supported**: (a) without (b) or without (c), or (c) without (a);
+- **not supported**: neither (a) nor (c).
+
+Half is the share at which a patient told "scores improve" is more likely than not to respond;
+it is our choice, not a published cut-off, and is a module constant so it can be changed.
+
+The intention-to-treat rates (``scored``, ``response_itt``, ``still_responding_itt``) count over
+the patients of one function, :meth:`_Rows.intention_to_treat`; it is the one place to change
+when patients not yet due at a timepoint are to be left out.
+
+References
+----------
+.. [1] Almeida et al. (2024). Clinical Neuropsychiatry 21:22 (PCL-5 change at 24 hours and at
+   1-4 weeks after ketamine).
+.. [2] Feder et al. (2021). Am J Psychiatry 178:193
+   (response as ≥30% reduction).
+.. [3] National Center for PTSD. Using the PTSD Checklist for DSM-5 (PCL-5): a 10-point change is
+   clinically meaningful.
 """
 
 from __future__ import annotations
@@ -39,9 +67,11 @@ from analytics.metrics.timepoints import (
 
 __all__ = [
     "MIN_PATIENTS",
+    "RESPONSE_SHARE",
     "SUPPORT_RULE",
     "ClaimCheck",
     "TIMEPOINTS",
+    "VERDICTS",
     "check_improvement",
     "check_improvement_from",
     "check_persistence",
@@ -51,26 +81,52 @@ __all__ = [
     "claims_summary",
     "claims_summary_from",
     "signed_rank_test",
+    "support_rule",
 ]
 
+# The fewest observed patients a verdict is given from when no definitions are at hand; the
+# checks read ``definitions.min_patients`` (the same default).
 MIN_PATIENTS = 10
+# The share of observed patients who must respond for a claim that scores "improve" to be
+# supported: half, where a patient is more likely than not to respond (our choice).
+RESPONSE_SHARE = 0.5
 
 SUPPORTED = "supported"
 PARTLY = "partly supported"
 NOT_SUPPORTED = "not supported"
 NOT_ENOUGH = "not enough data"
+VERDICTS = (SUPPORTED, PARTLY, NOT_SUPPORTED, NOT_ENOUGH)
 
 
-def _support_rule(points: float) -> str:
+def _share_words(share: float) -> str:
+    return "half" if share == 0.5 else f"{100 * share:g}%"
+
+
+def support_rule(definitions: OutcomeDefinitions) -> str:
+    """The verdict rule in plain words, with the definitions' numbers.
+
+    Examples
+    --------
+    >>> support_rule(OutcomeDefinitions()).split(". ")[0]  # doctest: +NORMALIZE_WHITESPACE
+    'Supported when the average PCL-5 score fell (its 95% CI entirely below 0) by at least 10
+    points, the change counted as clinically meaningful, and at least half of the patients
+    scored responded (≥30% reduction from baseline)'
+    """
+    points = f"{definitions.meaningful_points:g}"
+    share = _share_words(RESPONSE_SHARE)
     return (
-        f"Supported: at least {MIN_PATIENTS} patients, the 95% CI of the mean change entirely "
-        f"below 0, and a mean fall of at least {points:g} points (clinically meaningful). Partly "
-        "supported: the CI is below 0 but the fall is smaller. Not supported: the CI reaches 0. "
-        f"Not enough data: fewer than {MIN_PATIENTS} patients."
+        f"Supported when the average {definitions.instrument} score fell (its 95% CI entirely "
+        f"below 0) by at least {points} points, the change counted as clinically meaningful, "
+        f"and at least {share} of the patients scored responded "
+        f"({definitions.response.describe()}). Partly supported when the average fell but by "
+        f"less than {points} points or fewer than {share} responded, or when at least {share} "
+        "responded but the average did not fall. Not supported when the average did not fall "
+        f"and fewer than {share} responded. Not enough data when fewer than "
+        f"{definitions.min_patients} patients were scored."
     )
 
 
-SUPPORT_RULE = _support_rule(10)
+SUPPORT_RULE = support_rule(OutcomeDefinitions())
 
 
 @dataclass(frozen=True)
@@ -105,9 +161,10 @@ class ClaimCheck:
         Persistence only: early responders still responding late, among those scored late and
         among all early responders.
     verdict : str
-        "supported", "partly supported", "not supported" or "not enough data".
+        One of :data:`VERDICTS`: "supported", "partly supported", "not supported" or "not
+        enough data".
     rule : str
-        The rule the verdict follows.
+        The rule every verdict follows, in plain words (:func:`support_rule`).
     sentence : str
         The plain-language answer with its numbers and caveats.
     scored_label, response_label, response_itt_label, change_label : str
@@ -115,6 +172,14 @@ class ClaimCheck:
         a label: each names its population, so that it is not mistaken for the Overview's or
         the Outcomes page's measure of the same name (which count among every patient who
         started, or every patient scored at the timepoint).
+    verdict_reason : str
+        This claim's verdict with its reason in plain words: the mean change and its CI, the
+        share who responded, and which part of the rule each meets, e.g. "The average PCL-5
+        score fell by 10.5 points (95% CI 9.2 to 11.7), at least the 10 points counted as
+        clinically meaningful, but only 29% of the 175 patients scored at 24 hours responded
+        (≥30% reduction from baseline), fewer than half: partly supported."
+    still_responding_label, still_responding_itt_label : str or None
+        Persistence only: what ``still_responding`` and ``still_responding_itt`` count.
     """
 
     claim: str
@@ -141,6 +206,9 @@ class ClaimCheck:
     response_label: str
     response_itt_label: str
     change_label: str
+    verdict_reason: str
+    still_responding_label: str | None
+    still_responding_itt_label: str | None
 
     def to_dict(self) -> dict:
         """JSON-ready: rates as nested dicts, None for anything not computable."""
@@ -153,24 +221,58 @@ def _finite(value) -> float | None:
 
 
 def claim_verdict(
-    n: int, ci_high: float | None, mean_change: float | None, *, meaningful_points: float
+    n: int,
+    ci_high: float | None,
+    mean_change: float | None,
+    response_rate: float | None,
+    *,
+    meaningful_points: float,
+    min_patients: int = MIN_PATIENTS,
+    response_share: float = RESPONSE_SHARE,
 ) -> str:
-    """The verdict of :data:`SUPPORT_RULE` for a mean change and the upper end of its CI.
+    """The verdict of :func:`support_rule` for a mean change, its CI and the response rate.
+
+    Parameters
+    ----------
+    n : int
+        Observed patients (baseline and score).
+    ci_high : float or None
+        Upper end of the 95% CI of the mean change (score - baseline; negative = better).
+    mean_change : float or None
+        The mean change.
+    response_rate : float or None
+        Share of the ``n`` patients who meet the response rule.
+    meaningful_points : float
+        The smallest mean fall counted as clinically meaningful.
+    min_patients : int
+        Fewer observed patients than this give "not enough data".
+    response_share : float
+        The share of responders a supported claim needs (:data:`RESPONSE_SHARE`).
+
+    Returns
+    -------
+    str
+        One of :data:`VERDICTS`.
 
     Examples
     --------
-    >>> claim_verdict(40, -3.0, -11.0, meaningful_points=10)
+    >>> claim_verdict(40, -3.0, -11.0, 0.6, meaningful_points=10)
     'supported'
-    >>> claim_verdict(40, -1.0, -4.0, meaningful_points=10)
+    >>> claim_verdict(40, -3.0, -11.0, 0.3, meaningful_points=10)
     'partly supported'
+    >>> claim_verdict(40, 1.0, -1.0, 0.3, meaningful_points=10)
+    'not supported'
     """
-    if n < MIN_PATIENTS or ci_high is None or mean_change is None:
+    if n < min_patients or ci_high is None or mean_change is None or response_rate is None:
         return NOT_ENOUGH
-    if ci_high >= 0:
-        return NOT_SUPPORTED
-    if -mean_change >= meaningful_points:
+    fell = ci_high < 0
+    meaningful = -mean_change >= meaningful_points
+    most_responded = response_rate >= response_share
+    if fell and meaningful and most_responded:
         return SUPPORTED
-    return PARTLY
+    if fell or most_responded:
+        return PARTLY
+    return NOT_SUPPORTED
 
 
 def _paired_tests(baseline: np.ndarray, score: np.ndarray) -> dict:
@@ -306,10 +408,54 @@ def _change_text(instrument: str, tests: dict, when: str, n: int) -> str:
 
 _OPENERS = {
     SUPPORTED: "Yes, in the patients who were assessed",
-    PARTLY: "Partly: scores fell, but by less than the {points:g} points counted as clinically "
-    "meaningful",
+    PARTLY: "Partly, in the patients who were assessed",
     NOT_SUPPORTED: "Not shown by this clinic's data",
 }
+
+
+def _verdict_reason(
+    verdict: str,
+    definitions: OutcomeDefinitions,
+    tests: dict,
+    response: Rate,
+    scored_words: str,
+) -> str:
+    """The verdict with its reason: each part of :func:`support_rule` the claim meets or misses,
+    with its number, joined by "and" when they agree and "but" when they pull apart."""
+    n = response.n
+    if verdict == NOT_ENOUGH and n >= definitions.min_patients:
+        return f"{n} patients with a baseline were {scored_words}, too few to estimate a 95% CI."
+    if verdict == NOT_ENOUGH:
+        return (
+            f"{_patients(n).capitalize()} with a baseline {'was' if n <= 1 else 'were'} "
+            f"{scored_words}, "
+            f"fewer than the {definitions.min_patients} the rule needs: not enough data."
+        )
+    instrument, points = definitions.instrument, f"{definitions.meaningful_points:g}"
+    mean, low, high = tests["mean_change"], tests["change_ci_low"], tests["change_ci_high"]
+    if high < 0:
+        meaningful = -mean >= definitions.meaningful_points
+        change = (
+            f"the average {instrument} score fell by {-mean:.1f} points (95% CI {-high:.1f} to "
+            f"{-low:.1f}), {'at least' if meaningful else 'less than'} the {points} points "
+            "counted as clinically meaningful"
+        )
+        change_holds = meaningful
+    else:
+        change = (
+            f"the average {instrument} score did not clearly fall: it changed by {mean:+.1f} "
+            f"points (95% CI {low:+.1f} to {high:+.1f}, which includes no change)"
+        )
+        change_holds = False
+    share = _share_words(RESPONSE_SHARE)
+    most = response.rate >= RESPONSE_SHARE
+    responded = (
+        f"{'' if most else 'only '}{_pct(response)} of the {n} patients {scored_words} responded "
+        f"({definitions.response.describe()}; {response.k}/{n}), "
+        f"{'at least' if most else 'fewer than'} {share}"
+    )
+    joined = f"{change}, {'and' if change_holds == most else 'but'} {responded}: {verdict}."
+    return joined[0].upper() + joined[1:]
 
 
 # The timepoints the two claims read: 24 hours, week 1 (an early score when 24 hours is
@@ -408,7 +554,7 @@ class _Rows:
         self.meta = meta
         self.p = p
         self.keep = np.asarray(keep, dtype=bool)
-        self.itt = p["claims_itt"].to_numpy(bool) & self.keep
+        self._itt = p["claims_itt"].to_numpy(bool) & self.keep
         self.baseline = p["claims_baseline"].to_numpy(float)
         self.method = definitions.ci_method
 
@@ -421,19 +567,44 @@ class _Rows:
     def responder(self, label: str) -> np.ndarray:
         return self.p[self.meta[label]["responder"]].to_numpy(bool)
 
+    def intention_to_treat(self, label: str) -> np.ndarray:
+        """The intention-to-treat patients counted at timepoint ``label``: every patient of the
+        cohort with a baseline who started treatment (no score there = not a responder).
+
+        Every ITT denominator of this module (``eligible``, ``scored``, ``response_itt``,
+        ``still_responding_itt``) is drawn from here and nowhere else, so that leaving out the
+        patients not yet due at ``label`` (follow-up shorter than its window) is a change to
+        this method alone. ``label`` is unused until then.
+        """
+        return self._itt
+
     def rates(self, label: str) -> tuple[np.ndarray, Rate, Rate, Rate]:
         """The cohort scored at ``label``; the share of the ITT patients scored there; and the
         response among those scored and among the ITT patients (no score = no response)."""
         at = self.scored(label)
-        at_itt = at & self.itt
+        itt = self.intention_to_treat(label)
+        at_itt = at & itt
         responds = self.responder(label)
-        n_itt = _count(self.itt)
+        n_itt = _count(itt)
         return (
             at,
             rate(_count(at_itt), n_itt, method=self.method),
             rate(_count(at & responds), _count(at), method=self.method),
             rate(_count(at_itt & responds), n_itt, method=self.method),
         )
+
+
+def _verdict_of(tests: dict, response: Rate, definitions: OutcomeDefinitions) -> str:
+    """:func:`claim_verdict` of the paired tests and the observed response (whose ``n`` is the
+    observed patients), with the definitions' thresholds."""
+    return claim_verdict(
+        response.n, tests["change_ci_high"], tests["mean_change"], response.rate,
+        meaningful_points=definitions.meaningful_points, min_patients=definitions.min_patients,
+    )  # fmt: skip
+
+
+# Who the intention-to-treat denominators count, in words for a label.
+_ITT_WORDS = "all patients with a baseline who started treatment"
 
 
 def _count(mask: np.ndarray) -> int:
@@ -491,23 +662,20 @@ def check_improvement_from(
     at, scored, response, response_itt = rows.rates(timepoint)
     tests = _paired_tests(rows.baseline[at], rows.score(timepoint)[at])
     n = _count(at)
-    verdict = claim_verdict(
-        n, tests["change_ci_high"], tests["mean_change"],
-        meaningful_points=definitions.meaningful_points,
-    )  # fmt: skip
+    verdict = _verdict_of(tests, response, definitions)
     when = _when(timepoint)
     if verdict == NOT_ENOUGH:
         sentence = (
             f"Not enough data: {_patients(n)} with a baseline had a "
-            f"{definitions.instrument} score {when} (at least {MIN_PATIENTS} are needed)."
+            f"{definitions.instrument} score {when} (at least {definitions.min_patients} are "
+            "needed)."
         )
     else:
-        opener = _OPENERS[verdict].format(points=definitions.meaningful_points)
         sentence = (
-            f"{opener}: {_change_text(definitions.instrument, tests, when, n)}. "
+            f"{_OPENERS[verdict]}: {_change_text(definitions.instrument, tests, when, n)}. "
+            f"{_pct(response)} of them responded ({definitions.response.describe()}). "
             f"{_pct(scored)} of patients with a baseline had a score {when}; counting the "
-            f"others as non-responders, {_pct(response_itt)} responded "
-            f"({definitions.response.describe()})."
+            f"others as non-responders, {_pct(response_itt)} responded."
         )
     words = _words(timepoint)
     return ClaimCheck(
@@ -515,7 +683,7 @@ def check_improvement_from(
         timepoint=timepoint,
         population=f"patients with a baseline and a score {when}",
         n=n,
-        eligible=_count(rows.itt),
+        eligible=_count(rows.intention_to_treat(timepoint)),
         scored=scored,
         **tests,
         response=response,
@@ -523,12 +691,15 @@ def check_improvement_from(
         still_responding=None,
         still_responding_itt=None,
         verdict=verdict,
-        rule=_support_rule(definitions.meaningful_points),
+        rule=support_rule(definitions),
         sentence=sentence,
-        scored_label=f"Scored at {words}, of patients with a baseline score",
-        response_label=f"Response at {words}, of patients scored at {words}",
-        response_itt_label=f"Response at {words}, of patients with a baseline score",
+        scored_label=f"Scored at {words}, of {_ITT_WORDS}",
+        response_label=f"Responded at {words}, of patients scored at {words}",
+        response_itt_label=f"Responded at {words}, of {_ITT_WORDS}",
         change_label=f"Mean change at {words}, of patients scored at {words} (points)",
+        verdict_reason=_verdict_reason(verdict, definitions, tests, response, f"scored {when}"),
+        still_responding_label=None,
+        still_responding_itt_label=None,
     )
 
 
@@ -601,37 +772,38 @@ def check_persistence_from(
     seen_late = early_responder & both
     kept = seen_late & late_responds
     still = rate(_count(kept), _count(seen_late), method=method)
-    still_itt = rate(_count(kept), _count(early_responder), method=method)
+    # intention to treat: every early responder counted at the late timepoint
+    early_itt = early_responder & rows.intention_to_treat(late)
+    still_itt = rate(_count(kept & early_itt), _count(early_itt), method=method)
     tests = _paired_tests(rows.baseline[both], rows.score(late)[both])
     n = _count(both)
-    verdict = claim_verdict(
-        n, tests["change_ci_high"], tests["mean_change"],
-        meaningful_points=definitions.meaningful_points,
-    )  # fmt: skip
+    verdict = _verdict_of(tests, response, definitions)
     early_words = " or ".join(_words(e) for e in early)
     when = _when(late)
     if verdict == NOT_ENOUGH:
         sentence = (
             f"Not enough data: {_patients(n)} had a {definitions.instrument} score both early "
-            f"({early_words}) and {when} (at least {MIN_PATIENTS} are needed)."
+            f"({early_words}) and {when} (at least {definitions.min_patients} are needed)."
         )
     else:
-        opener = _OPENERS[verdict].format(points=definitions.meaningful_points)
+        opener = _OPENERS[verdict]
         if verdict == SUPPORTED:
             opener = f"Yes, in the {n} patients scored both early ({early_words}) and {when}"
         sentence = (
             f"{opener}: {_change_text(definitions.instrument, tests, when, n)}. "
+            f"{_pct(response)} of them responded {when} ({definitions.response.describe()}). "
             f"Of {still_itt.n} early responders, {still.k} still responded {when} "
             f"({_pct(still)} of the {still.n} scored then; {_pct(still_itt)} counting the "
             "unscored as not responding)."
         )
     late_words = _words(late)
+    both_words = f"scored both early ({early_words}) and at {late_words}"
     return ClaimCheck(
         claim=f"the improvement persisted to {late}",
         timepoint=late,
         population=f"patients with a baseline, an early score ({early_words}) and a score {when}",
         n=n,
-        eligible=_count(rows.itt),
+        eligible=_count(rows.intention_to_treat(late)),
         scored=scored,
         **tests,
         response=response,
@@ -639,17 +811,19 @@ def check_persistence_from(
         still_responding=still,
         still_responding_itt=still_itt,
         verdict=verdict,
-        rule=_support_rule(definitions.meaningful_points),
+        rule=support_rule(definitions),
         sentence=sentence,
-        scored_label=f"Scored at {late_words}, of patients with a baseline score",
-        response_label=(
-            f"Response at {late_words}, of patients scored both early ({early_words}) "
-            f"and at {late_words}"
+        scored_label=f"Scored at {late_words}, of {_ITT_WORDS}",
+        response_label=f"Responded at {late_words}, of patients {both_words}",
+        response_itt_label=f"Responded at {late_words}, of {_ITT_WORDS}",
+        change_label=f"Mean change at {late_words}, of patients {both_words} (points)",
+        verdict_reason=_verdict_reason(verdict, definitions, tests, response, both_words),
+        still_responding_label=(
+            f"Still responding at {late_words}, of early responders ({early_words}) "
+            f"scored at {late_words}"
         ),
-        response_itt_label=f"Response at {late_words}, of patients with a baseline score",
-        change_label=(
-            f"Mean change at {late_words}, of patients scored both early ({early_words}) "
-            f"and at {late_words} (points)"
+        still_responding_itt_label=(
+            f"Still responding at {late_words}, of all early responders ({early_words})"
         ),
     )
 
