@@ -1,8 +1,9 @@
 """How long improvement lasts: sustained response, loss of response, relapse, time to response.
 
-Time-to-event figures use the Kaplan-Meier estimator (scipy's :func:`scipy.stats.ecdf` on
-right-censored data), censored at each patient's last assessment, with the median and its 95%
-confidence interval read off the pointwise band.
+Time-to-event figures use the Kaplan-Meier estimator (:func:`kaplan_meier`), censored at each
+patient's last assessment, with the median and its 95% confidence interval read off the curve
+and its pointwise band as R survival's ``print.survfit`` reads them; the band is
+``definitions.km_band`` (log-log by default; R's default is log).
 
 Each patient's share is worked out once (:func:`durability_facts`: the time and event of each
 analysis, and the sustained-response flags) and a cohort's figures are added up from those rows
@@ -14,7 +15,6 @@ functions taking a clinic (:func:`durability_summary`, ...) do the same over eve
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from analytics.core.contract import ClinicData
-from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.definitions import KM_BANDS, OutcomeDefinitions
 from analytics.core.ids import PatientIndex
 from analytics.core.patient_table import Facts, PatientTable
 from analytics.core.stats import Rate, rate
@@ -39,7 +39,7 @@ __all__ = [
     "ANALYSES",
     "CURVE_COLUMNS",
     "EVENT_COLUMNS",
-    "KM_CI_METHODS",
+    "KM_BANDS",
     "KaplanMeier",
     "durability_facts",
     "durability_summary",
@@ -53,8 +53,6 @@ __all__ = [
     "sustained_response_from",
     "time_to_response_times",
 ]
-
-KM_CI_METHODS = ("log-log", "linear")
 
 # Kaplan-Meier curve, one row per distinct time (plus time 0), ready for a step plot.
 #   time      float64  days from the origin
@@ -72,8 +70,9 @@ CURVE_COLUMNS = ["time", "survival", "ci_low", "ci_high", "at_risk", "events", "
 #   event      bool     True for the event, False when censored
 EVENT_COLUMNS = ["patient_id", "start_day", "end_day", "time", "event"]
 
-# Survival values within this of 0.5 count as reaching it (products of fractions are inexact).
-_HALF_TOL = 1e-9
+# A survival value within this of 0.5 counts as 0.5 (products of fractions are inexact): R's
+# print.survfit uses .Machine$double.eps^.5, "same as used in all.equal()".
+_HALF_TOL = float(np.sqrt(np.finfo(float).eps))
 
 
 @dataclass(frozen=True)
@@ -89,11 +88,13 @@ class KaplanMeier:
     events : int
         Patients with the event (the rest are censored).
     median : float or None
-        First time S(t) <= 0.5; None when the curve never gets there ("not reached").
+        The median as R's ``print.survfit`` reports it (see :func:`kaplan_meier`); None when
+        the curve never gets to 0.5 ("not reached").
     median_ci_low, median_ci_high : float or None
-        First times the lower and the upper band are <= 0.5; None when the band never gets there.
-    ci_method : str
-        The pointwise band: "log-log" or "linear" (Greenwood variance in both).
+        The same reading of the lower and the upper band; None when the band never gets there.
+    band : str
+        The pointwise band the interval was read from: one of :data:`KM_BANDS` (R survival's
+        ``conf.type`` names), all from Greenwood's variance.
     """
 
     curve: pd.DataFrame
@@ -102,7 +103,7 @@ class KaplanMeier:
     median: float | None
     median_ci_low: float | None
     median_ci_high: float | None
-    ci_method: str
+    band: str
 
     @property
     def median_reached(self) -> bool:
@@ -117,18 +118,67 @@ class KaplanMeier:
             "median_ci_low": self.median_ci_low,
             "median_ci_high": self.median_ci_high,
             "median_reached": self.median_reached,
+            "band": self.band,
         }
 
 
-def _first_time_at_or_below_half(time: np.ndarray, values: np.ndarray) -> float | None:
-    hit = np.flatnonzero(values <= 0.5 + _HALF_TOL)
-    return float(time[hit[0]]) if hit.size else None
+def _check_band(band: str) -> None:
+    if band not in KM_BANDS:
+        raise ValueError(f"band must be one of {KM_BANDS}, got {band!r}")
 
 
-def kaplan_meier(
-    time, event, *, ci_method: str = "log-log", confidence: float = 0.95
-) -> KaplanMeier:
-    """Kaplan-Meier survival curve, median and median confidence interval.
+def _pointwise_band(
+    survival: np.ndarray, se_log: np.ndarray, band: str, z: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper limits of S(t) at each time, as R survival's ``survfit_confint``.
+
+    ``se_log`` is Greenwood's standard error of log S (infinite once S is 0). Where S is 0 the
+    limits are NaN, as R's NA; where the standard error is 0 (before the first event) they
+    are S itself.
+    """
+    s = survival
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if band == "plain":
+            # S -/+ z·S·se(log S) = S -/+ z·se(S), clipped to [0, 1] (Klein & Moeschberger 4.3.1)
+            half = z * se_log * s
+            low, high = np.maximum(s - half, 0.0), np.minimum(s + half, 1.0)
+        elif band == "log":
+            # exp(log S -/+ z·se(log S)), the upper limit capped at 1
+            log_s = np.log(np.where(s == 0, np.nan, s))
+            low = np.exp(log_s - z * se_log)
+            high = np.minimum(np.exp(log_s + z * se_log), 1.0)
+        else:  # log-log: exp(-exp(log(-log S) -/+ z·se(log S) / log S))
+            inside = np.where((s == 0) | (s == 1), np.nan, s)
+            step = z * se_log / np.log(inside)
+            loglog = np.log(-np.log(inside))
+            low = np.exp(-np.exp(loglog - step))
+            high = np.exp(-np.exp(loglog + step))
+    undefined = s == 0  # R: NA (Greenwood's variance is infinite there)
+    low = np.where(se_log == 0, s, np.where(undefined, np.nan, low))
+    high = np.where(se_log == 0, s, np.where(undefined, np.nan, high))
+    return low, high
+
+
+def _median_as_r_prints(time: np.ndarray, values: np.ndarray) -> float | None:
+    """The first time ``values`` is at or below 0.5, as R's ``print.survfit`` (``minmin``).
+
+    Missing values are skipped. When the first value at or below 0.5 is 0.5 itself (within
+    :data:`_HALF_TOL`) and a later value is lower, the answer is the midpoint of its time and
+    the time of that lower value; a stretch at 0.5 that the curve never leaves gives its start.
+    """
+    keep = ~np.isnan(values) & (values < 0.5 + _HALF_TOL)
+    if not keep.any():
+        return None
+    x, y = time[keep], values[keep]
+    if abs(y[0] - 0.5) < _HALF_TOL:
+        lower = np.flatnonzero(y < y[0])
+        if lower.size:
+            return float((x[0] + x[lower[0]]) / 2)
+    return float(x[0])
+
+
+def kaplan_meier(time, event, *, band: str = "log-log", confidence: float = 0.95) -> KaplanMeier:
+    """Kaplan-Meier survival curve, median and median confidence interval, as R survival.
 
     Parameters
     ----------
@@ -136,12 +186,12 @@ def kaplan_meier(
         Follow-up time of each patient (>= 0).
     event : array_like of bool
         True when the event was observed at ``time``, False when censored there.
-    ci_method : {"log-log", "linear"}
-        Pointwise band for S(t), both from Greenwood's variance (passed to
-        ``scipy.stats.ecdf(...).sf.confidence_interval``). "log-log" (the default, as in Stata's
-        ``sts list`` and Kalbfleisch & Prentice) stays inside [0, 1]; "linear" is the plain
-        ``S ± z·SE`` band, clipped to [0, 1]. R's ``survfit`` defaults to a third band ("log"),
-        so its median interval can differ slightly.
+    band : {"log-log", "log", "plain"}
+        Pointwise band for S(t), R survival's ``conf.type`` names, all from Greenwood's
+        variance. "log-log" (our default, as Stata's ``sts list`` and SAS's ``PROC LIFETEST``)
+        stays inside [0, 1]; "log" (R's ``survfit`` default) is ``S·exp(±z·se(log S))`` with
+        the upper limit capped at 1; "plain" is ``S ± z·se(S)`` clipped to [0, 1]. The
+        median's interval is read off this band, so it depends on the choice.
     confidence : float
         Band coverage.
 
@@ -152,18 +202,27 @@ def kaplan_meier(
     Raises
     ------
     ValueError
-        When the inputs differ in length, a time is negative or missing, or ``ci_method`` is
-        unknown.
+        When the inputs differ in length, a time is negative or missing, or ``band`` is not
+        one of :data:`KM_BANDS`.
 
     Notes
     -----
     ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)`` with ``d_i`` events among ``n_i`` at risk at
-    ``t_i``. The median is the first time ``S(t) <= 0.5``; its confidence limits are the first
-    times the lower and the upper pointwise band are ``<= 0.5`` (Brookmeyer & Crowley's idea of
-    inverting the band at 0.5, as R's ``print.survfit`` and ``quantile.survfit`` do). Where the
-    curve sits exactly at 0.5 over an interval we take the start of the interval; R takes its
-    midpoint. A limit the band never reaches is None ("not reached"). Before the first event
-    the band is 1; once S is 0 it is 0 (Greenwood's formula is undefined there).
+    ``t_i``; Greenwood's ``se(log S(t)) = sqrt(sum_{t_i <= t} d_i / (n_i (n_i - d_i)))``. The
+    bands follow ``survfit_confint`` in R survival's ``R/survfit.R``: before the first event
+    the band is S = 1; where S is 0 R's band is NA (the variance is infinite), which the
+    ``curve`` shows as 0 and the median's interval skips.
+
+    The median and its limits are read as R's ``print.survfit`` reads them (its ``minmin``,
+    ``R/print.survfit.R``), from the curve and from the lower and upper band (Brookmeyer &
+    Crowley's inversion of the band at 0.5): the first time the value is below
+    ``0.5 + tol`` (``tol = sqrt(machine epsilon)``, as ``all.equal``); when that value is 0.5
+    within ``tol`` and the curve later drops below it, the midpoint of that time and the time
+    of the drop (a curve at 0.5 from day 77 until an event on day 80 has median 78.5). A
+    value never at or below 0.5 is None ("not reached"). ``quantile.survfit`` uses the same
+    midpoint rule, except for a stretch at 0.5 that runs to the end of the curve: ``print``
+    (and this function) gives its start, ``quantile`` the midpoint of its start and the last
+    follow-up time.
 
     References
     ----------
@@ -171,7 +230,13 @@ def kaplan_meier(
        J Am Stat Assoc 53:457-481. doi:10.1080/01621459.1958.10501452
     .. [2] Brookmeyer R, Crowley J (1982). A confidence interval for the median survival time.
        Biometrics 38:29-41. doi:10.2307/2530286
-    .. [3] Kleinbaum DG, Klein M (2012). Survival Analysis: A Self-Learning Text, 3rd ed.,
+    .. [3] Therneau TM. survival: Survival Analysis, R package (github.com/therneau/survival):
+       ``R/survfit.R`` (``survfit_confint``), ``R/print.survfit.R`` (``minmin``),
+       ``R/quantile.survfit.R`` (``findq``).
+    .. [4] Klein JP, Moeschberger ML (2003). Survival Analysis: Techniques for Censored and
+       Truncated Data, 2nd ed., Springer, section 4.3 (the three bands).
+       doi:10.1007/b97377
+    .. [5] Kleinbaum DG, Klein M (2012). Survival Analysis: A Self-Learning Text, 3rd ed.,
        Springer, chapter 2 (the Freireich leukaemia data). doi:10.1007/978-1-4419-6646-9
 
     Examples
@@ -179,9 +244,10 @@ def kaplan_meier(
     >>> km = kaplan_meier([6, 6, 6, 7, 10], [True, True, False, True, False])
     >>> km.median
     7.0
+    >>> kaplan_meier([1, 2, 4, 5], [True, True, True, True]).median  # 0.5 from 2 until 4
+    3.0
     """
-    if ci_method not in KM_CI_METHODS:
-        raise ValueError(f"ci_method must be one of {KM_CI_METHODS}, got {ci_method!r}")
+    _check_band(band)
     t = np.asarray(time, dtype=float).ravel()
     e = np.asarray(event, dtype=bool).ravel()
     if t.shape != e.shape:
@@ -192,35 +258,26 @@ def kaplan_meier(
     if n == 0:
         empty = pd.DataFrame({c: pd.Series([], dtype="float64") for c in CURVE_COLUMNS})
         empty = empty.astype({"at_risk": "int64", "events": "int64", "censored": "int64"})
-        return KaplanMeier(empty, 0, 0, None, None, None, ci_method)
+        return KaplanMeier(empty, 0, 0, None, None, None, band)
 
     times, inverse = np.unique(t, return_inverse=True)
     events = np.bincount(inverse, weights=e, minlength=times.size).astype("int64")
     leaving = np.bincount(inverse, minlength=times.size).astype("int64")
     at_risk = n - np.concatenate([[0], np.cumsum(leaving)[:-1]])
 
-    if events.sum() == 0:
-        survival = np.ones(times.size)
-        low = high = survival.copy()
-    else:
-        result = stats.ecdf(stats.CensoredData(uncensored=t[e], right=t[~e]))
-        survival = result.sf.evaluate(times)
-        with warnings.catch_warnings():
-            # scipy warns where the band is undefined (S = 0 or 1); handled just below.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            band = result.sf.confidence_interval(confidence_level=confidence, method=ci_method)
-        low = band.low.evaluate(times)
-        high = band.high.evaluate(times)
-        before_first_event = np.cumsum(events) == 0
-        low = np.where(before_first_event, 1.0, np.where(survival <= 0, 0.0, low))
-        high = np.where(before_first_event, 1.0, np.where(survival <= 0, 0.0, high))
+    survival = np.cumprod(1 - events / at_risk)
+    with np.errstate(divide="ignore"):  # n_i = d_i: the curve reaches 0, variance infinite
+        increments = np.where(events > 0, events / (at_risk * (at_risk - events)), 0.0)
+    se_log = np.sqrt(np.cumsum(increments))
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    low, high = _pointwise_band(survival, se_log, band, z)
 
     curve = pd.DataFrame(
         {
             "time": np.concatenate([[0.0], times]),
             "survival": np.concatenate([[1.0], survival]),
-            "ci_low": np.concatenate([[1.0], low]),
-            "ci_high": np.concatenate([[1.0], high]),
+            "ci_low": np.concatenate([[1.0], np.nan_to_num(low, nan=0.0)]),
+            "ci_high": np.concatenate([[1.0], np.nan_to_num(high, nan=0.0)]),
             "at_risk": np.concatenate([[n], at_risk]).astype("int64"),
             "events": np.concatenate([[0], events]).astype("int64"),
             "censored": np.concatenate([[0], leaving - events]).astype("int64"),
@@ -233,10 +290,10 @@ def kaplan_meier(
         curve=curve,
         n=n,
         events=int(events.sum()),
-        median=_first_time_at_or_below_half(times, survival),
-        median_ci_low=_first_time_at_or_below_half(times, low),
-        median_ci_high=_first_time_at_or_below_half(times, high),
-        ci_method=ci_method,
+        median=_median_as_r_prints(times, survival),
+        median_ci_low=_median_as_r_prints(times, low),
+        median_ci_high=_median_as_r_prints(times, high),
+        band=band,
     )
 
 
@@ -554,9 +611,16 @@ def time_to_response_times(data: ClinicData, definitions: OutcomeDefinitions) ->
     return event_times_from(table, table.keep(), definitions, "time_to_response")
 
 
-def _km_from(table: PatientTable, keep: np.ndarray, analysis: str, ci_method: str) -> KaplanMeier:
+def _km_from(table: PatientTable, keep: np.ndarray, analysis: str, band: str) -> KaplanMeier:
     _, time, event = _analysis_rows(table, keep, analysis)
-    return kaplan_meier(time, event, ci_method=ci_method)
+    return kaplan_meier(time, event, band=band)
+
+
+def _band_in_force(definitions: OutcomeDefinitions, band: str | None) -> str:
+    """``band`` when given, else the definitions' ``km_band``; checked either way."""
+    chosen = definitions.km_band if band is None else band
+    _check_band(chosen)
+    return chosen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -667,7 +731,7 @@ def durability_summary_from(
     keep: np.ndarray,
     definitions: OutcomeDefinitions,
     *,
-    ci_method: str = "log-log",
+    band: str | None = None,
 ) -> dict:
     """Every durability figure of the cohort ``keep``, JSON-able (None, never NaN).
 
@@ -678,8 +742,9 @@ def durability_summary_from(
     keep : numpy.ndarray of bool
         The cohort.
     definitions : OutcomeDefinitions
-    ci_method : {"log-log", "linear"}
-        Pointwise band of the Kaplan-Meier curves (see :func:`kaplan_meier`).
+    band : {"log-log", "log", "plain"}, optional
+        Pointwise band of the Kaplan-Meier curves, and so of the medians' intervals (see
+        :func:`kaplan_meier`); by default ``definitions.km_band``.
 
     Returns
     -------
@@ -688,8 +753,14 @@ def durability_summary_from(
         "week 12": rate} as :meth:`Rate.to_dict`, when those windows exist),
         ``loss_of_response``, ``relapse_after_remission`` and ``time_to_response`` (each
         :meth:`KaplanMeier.to_dict`: n, events, median_days, median_ci_low, median_ci_high,
-        median_reached).
+        median_reached, band).
+
+    Raises
+    ------
+    ValueError
+        When ``band`` is not one of :data:`KM_BANDS`.
     """
+    band = _band_in_force(definitions, band)
     rule = definitions.response.describe()
     labels = [w.label for w in definitions.windows]
     later = tuple(label for label in LATER if label in labels)
@@ -708,25 +779,26 @@ def durability_summary_from(
         f"remission: days from the first score below {definitions.remission_below:g} to the "
         "first later score at or above it. Time to response: days from the first session to the "
         "first responding score. Kaplan-Meier estimates censored at the last assessment; median "
-        f"with 95% CI ({ci_method} band), or not reached."
+        f"with 95% CI from the {band} band (R survival's default is the log band), or not "
+        "reached."
     )
     return {
         "definition": definition,
         "sustained": sustained,
         "sustained_itt": sustained_itt,
         **{
-            analysis: _km_from(table, keep, analysis, ci_method).to_dict()
+            analysis: _km_from(table, keep, analysis, band).to_dict()
             for analysis in ("loss_of_response", "relapse_after_remission", "time_to_response")
         },
     }
 
 
 def durability_summary(
-    data: ClinicData, definitions: OutcomeDefinitions, *, ci_method: str = "log-log"
+    data: ClinicData, definitions: OutcomeDefinitions, *, band: str | None = None
 ) -> dict:
     """:func:`durability_summary_from` every patient of ``data``."""
     table = _table(data, definitions)
-    return durability_summary_from(table, table.keep(), definitions, ci_method=ci_method)
+    return durability_summary_from(table, table.keep(), definitions, band=band)
 
 
 def event_curves_from(
@@ -736,7 +808,7 @@ def event_curves_from(
     analysis: str,
     *,
     by: str | None = None,
-    ci_method: str = "log-log",
+    band: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The Kaplan-Meier curve of one analysis for the cohort ``keep``, or one per group.
 
@@ -752,8 +824,8 @@ def event_curves_from(
         A column of ``table.patients`` (e.g. ``"route"``, the route of the first session) to
         estimate one curve per value of; a patient without a value is a group of its own,
         ``None``, last.
-    ci_method : {"log-log", "linear"}
-        Pointwise band (see :func:`kaplan_meier`).
+    band : {"log-log", "log", "plain"}, optional
+        Pointwise band (see :func:`kaplan_meier`); by default ``definitions.km_band``.
 
     Returns
     -------
@@ -767,8 +839,10 @@ def event_curves_from(
     Raises
     ------
     ValueError
-        When ``analysis`` is unknown or ``by`` is not a column of the table.
+        When ``analysis`` is unknown, ``by`` is not a column of the table or ``band`` is not
+        one of :data:`KM_BANDS`.
     """
+    band = _band_in_force(definitions, band)
     rows, time, event = _analysis_rows(table, keep, analysis)
     if not len(rows):
         return pd.DataFrame(), pd.DataFrame()
@@ -784,7 +858,7 @@ def event_curves_from(
             parts.append((None, codes < 0))
     curves, medians = [], []
     for group, members in parts:  # a handful of groups
-        km = kaplan_meier(time[members], event[members], ci_method=ci_method)
+        km = kaplan_meier(time[members], event[members], band=band)
         curves.append(km.curve.assign(group=group) if by is not None else km.curve)
         medians.append({"group": group, "median": km.median, **km.to_dict()})
     return pd.concat(curves, ignore_index=True), pd.DataFrame(medians)

@@ -77,10 +77,10 @@ def _durability(table, keep, defs, data):
     )
 
 
-def _durability_linear(table, keep, defs, data):
+def _durability_plain(table, keep, defs, data):
     _same(
-        durability.durability_summary_from(table, keep, defs, ci_method="linear"),
-        durability.durability_summary(data, defs, ci_method="linear"),
+        durability.durability_summary_from(table, keep, defs, band="plain"),
+        durability.durability_summary(data, defs, band="plain"),
     )
 
 
@@ -133,7 +133,7 @@ def _claims(table, keep, defs, data):
 
 AGGREGATIONS = {
     "durability_summary": _durability,
-    "durability_summary_linear": _durability_linear,
+    "durability_summary_plain": _durability_plain,
     "sustained_response": _sustained,
     "event_times": _event_times,
     "attrition_flow": _flow,

@@ -11,7 +11,11 @@ from scipy import stats
 from analytics.core.contract import clinic_from_frames
 from analytics.core.definitions import OutcomeDefinitions, ResponseRule
 from analytics.metrics.durability import (
+    KM_BANDS,
+    _median_as_r_prints,
+    _table,
     durability_summary,
+    event_curves_from,
     kaplan_meier,
     loss_of_response_times,
     relapse_after_remission_times,
@@ -120,8 +124,12 @@ def test_km_against_naive_reference(seed):
     [
         # all censored: the curve stays at 1
         ([3, 5], [0, 0], None, None, None),
-        # two patients, one event at 2: S = 0.5 exactly counts as reaching the median
+        # two patients, one event at 2: S = 0.5 exactly counts as reaching the median; the curve
+        # never leaves 0.5, so R's print.survfit gives the start of the stretch (quantile.survfit
+        # would give 3, the midpoint with the last follow-up)
         ([2, 4], [1, 0], 2.0, 2.0, None),
+        # 0.5 from day 77 until the next event on day 80 (someone censored on 79): the midpoint
+        ([10, 77, 79, 80], [1, 1, 0, 1], 78.5, 10.0, None),
         # nobody
         ([], [], None, None, None),
     ],
@@ -136,7 +144,10 @@ def test_km_edge_cases(time, event, median, low, high):
     [
         ({"time": [1, 2], "event": [True]}, "time and event must have the same length"),
         ({"time": [-1], "event": [True]}, "times must be non-negative numbers"),
-        ({"time": [1], "event": [True], "ci_method": "log"}, "ci_method must be one of"),
+        (
+            {"time": [1], "event": [True], "band": "linear"},
+            r"band must be one of \('log-log', 'log', 'plain'\), got 'linear'",
+        ),
     ],
 )
 def test_km_rejects_bad_input(kwargs, message):
@@ -144,8 +155,8 @@ def test_km_rejects_bad_input(kwargs, message):
         kaplan_meier(**kwargs)
 
 
-def test_km_linear_band_matches_scipy():
-    km = kaplan_meier(MP6_TIME, np.array(MP6_EVENT, bool), ci_method="linear")
+def test_km_plain_band_matches_scipy_linear():
+    km = kaplan_meier(MP6_TIME, np.array(MP6_EVENT, bool), band="plain")
     res = stats.ecdf(
         stats.CensoredData(
             uncensored=np.array(MP6_TIME, float)[np.array(MP6_EVENT, bool)],
@@ -157,6 +168,171 @@ def test_km_linear_band_matches_scipy():
     assert_allclose(
         [row["ci_low"], row["ci_high"]], [band.low.evaluate(13), band.high.evaluate(13)]
     )
+
+
+# --- R survival's `aml` data: medians and intervals as R prints them --------------------------
+
+# Acute myelogenous leukaemia remission (weeks), R survival's `aml`; 0 = censored ("+"). As R
+# prints it in github.com/therneau/survival, tests/Examples/survival-Ex.Rout.save
+# (`with(aml, Surv(time, status))`): 9 13 13+ 18 23 28+ 31 34 45+ 48 161+ | 5 5 8 8 12 16+ 23
+# 27 30 33 43 45.
+AML = {
+    "maintained": ([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161], [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0]),
+    "nonmaintained": ([5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45], [1] * 5 + [0] + [1] * 6),
+}
+AML["pooled"] = tuple(a + b for a, b in zip(AML["maintained"], AML["nonmaintained"]))
+
+
+def _r_km_median_reference(time, event, band, z=1.959963984540054):
+    """R survival's median and interval written out one time at a time: survfitkm.c's
+    product-limit and Greenwood sums, survfit_confint's bands (R/survfit.R), print.survfit's
+    minmin (R/print.survfit.R). NA (here None) where R has NA."""
+    rows = []  # (time, S, lower, upper) at every distinct time, as survfit keeps them
+    s, greenwood = 1.0, 0.0
+    for t in sorted(set(time)):
+        at_risk = sum(1 for x in time if x >= t)
+        deaths = sum(1 for x, e in zip(time, event) if x == t and e)
+        if deaths:
+            s *= (at_risk - deaths) / at_risk
+            greenwood = (
+                math.inf
+                if at_risk == deaths
+                else greenwood + deaths / (at_risk * (at_risk - deaths))
+            )
+        se = math.sqrt(greenwood)
+        if se == 0:
+            lower = upper = s
+        elif s == 0:
+            lower = upper = None
+        elif band == "plain":
+            lower, upper = max(s - z * se * s, 0.0), min(s + z * se * s, 1.0)
+        elif band == "log":
+            lower, upper = s * math.exp(-z * se), min(s * math.exp(z * se), 1.0)
+        else:
+            lower = math.exp(-math.exp(math.log(-math.log(s)) - z * se / math.log(s)))
+            upper = math.exp(-math.exp(math.log(-math.log(s)) + z * se / math.log(s)))
+        rows.append((t, s, lower, upper))
+
+    def minmin(column):
+        tol = 2.0**-26  # .Machine$double.eps^.5
+        kept = [(r[0], r[column]) for r in rows if r[column] is not None]
+        kept = [(t, y) for t, y in kept if y < 0.5 + tol]
+        if not kept:
+            return None
+        first_t, first_y = kept[0]
+        if abs(first_y - 0.5) < tol:
+            for t, y in kept:
+                if y < first_y:
+                    return (first_t + t) / 2
+        return float(first_t)
+
+    return minmin(1), minmin(2), minmin(3)
+
+
+# R's printed output, conf.type = "log" (R's default). Groups: github.com/therneau/survival,
+# tests/doaml.Rout.save, `survfit(Surv(aml$time, aml$status) ~ aml$x)`:
+#   aml$x=Maintained    11 7 31 18 NA;  aml$x=Nonmaintained 12 11 23 8 NA.
+# Pooled: `survfit(Surv(time, status) ~ 1, data = aml)` printed "median survival time = 27
+# (95%CI: 18, 45)", as quoted in a public R teaching script on Kaplan-Meier curves.
+# No printed R output was found for "log-log" or "plain": those rows come from the reference
+# loop above (R's algorithm), R's call being survfit(..., conf.type = "log-log") or "plain".
+AML_EXPECTED = [
+    ("maintained", "log", 11, 7, 31.0, 18.0, None),
+    ("nonmaintained", "log", 12, 11, 23.0, 8.0, None),
+    ("pooled", "log", 23, 18, 27.0, 18.0, 45.0),
+    ("maintained", "log-log", 11, 7, 31.0, 13.0, None),
+    ("nonmaintained", "log-log", 12, 11, 23.0, 5.0, 33.0),
+    ("pooled", "log-log", 23, 18, 27.0, 13.0, 34.0),
+    ("maintained", "plain", 11, 7, 31.0, 18.0, 48.0),
+    ("nonmaintained", "plain", 12, 11, 23.0, 8.0, 33.0),
+    ("pooled", "plain", 23, 18, 27.0, 18.0, 34.0),
+]
+
+
+@pytest.mark.parametrize(("group", "band", "n", "events", "median", "low", "high"), AML_EXPECTED)
+def test_km_aml_medians_match_r(group, band, n, events, median, low, high):
+    time, event = AML[group]
+    km = kaplan_meier(time, np.array(event, bool), band=band)
+    got = (km.n, km.events, km.median, km.median_ci_low, km.median_ci_high, km.band)
+    assert got == (n, events, median, low, high, band)
+    assert (km.median, km.median_ci_low, km.median_ci_high) == _r_km_median_reference(
+        time, event, band
+    )
+
+
+# R's printed `summary(survfit(Surv(aml$time, aml$status) ~ aml$x))`, log band, Maintained
+# group (github.com/therneau/survival, tests/doaml.Rout.save): time, survival, lower, upper.
+AML_MAINTAINED_SUMMARY = [
+    (9, 0.909, 0.7541, 1.000),
+    (13, 0.818, 0.6192, 1.000),
+    (18, 0.716, 0.4884, 1.000),
+    (23, 0.614, 0.3769, 0.999),
+    (31, 0.491, 0.2549, 0.946),
+    (34, 0.368, 0.1549, 0.875),
+    (48, 0.184, 0.0359, 0.944),
+]
+
+
+def test_km_aml_log_band_matches_r_summary():
+    time, event = AML["maintained"]
+    curve = kaplan_meier(time, np.array(event, bool), band="log").curve.set_index("time")
+    for t, s, low, high in AML_MAINTAINED_SUMMARY:
+        assert_allclose(curve.loc[t, "survival"], s, atol=5e-4)
+        assert_allclose(curve.loc[t, "ci_low"], low, atol=5e-5)
+        assert_allclose(curve.loc[t, "ci_high"], high, atol=5e-4)
+
+
+def test_km_aml_nonmaintained_band_once_survival_is_zero():
+    # R prints survival 0, std.err NaN and NA limits at week 45; the curve shows 0 there, and
+    # the median's limits skip it (R's NA), so the log band's upper limit is not reached.
+    time, event = AML["nonmaintained"]
+    km = kaplan_meier(time, np.array(event, bool), band="log")
+    last = km.curve.iloc[-1]
+    assert (last["time"], last["survival"], last["ci_low"], last["ci_high"]) == (45, 0, 0, 0)
+    assert km.median_ci_high is None
+
+
+@pytest.mark.parametrize(
+    ("time", "values", "expected"),
+    [
+        # first at or below 0.5
+        ([5, 8, 12], [0.8, 0.45, 0.3], 8.0),
+        # exactly 0.5 from 77 (censored 79) until the drop at 80: the midpoint, as R prints
+        ([10, 77, 79, 80], [0.75, 0.5, 0.5, 0.0], 78.5),
+        # 0.5 within R's tolerance (roundoff of a product of fractions) counts as 0.5
+        ([1, 2, 3], [0.6, 0.5 + 1e-12, 0.2], 2.5),
+        # a stretch at 0.5 the curve never leaves: its start
+        ([2, 4], [0.5, 0.5], 2.0),
+        # missing band values (R's NA once S is 0) are skipped
+        ([1, 2, 3], [0.9, 0.6, np.nan], None),
+        # never at or below 0.5: not reached
+        ([1, 2], [0.9, 0.51], None),
+    ],
+)
+def test_median_as_r_prints(time, values, expected):
+    assert _median_as_r_prints(np.array(time, float), np.array(values, float)) == expected
+
+
+def test_km_band_limits_use_the_midpoint_rule():
+    # Four patients, events on days 1, 2, 4 and 5: S = 0.75, 0.5, 0.25, 0. The median is the
+    # midpoint of 2 and 4; the limits are read off each band by the same rule (R applies
+    # minmin to the lower and upper curves too).
+    for band in KM_BANDS:
+        km = kaplan_meier([1, 2, 4, 5], np.ones(4, bool), band=band)
+        assert km.median == 3.0
+        expected = _r_km_median_reference([1, 2, 4, 5], [1, 1, 1, 1], band)
+        assert (km.median, km.median_ci_low, km.median_ci_high) == expected
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("band", KM_BANDS)
+def test_km_median_against_r_reference_on_random_data(seed, band):
+    rng = np.random.default_rng(seed)
+    time = rng.integers(1, 30, size=25).astype(float)
+    event = rng.random(25) < 0.7
+    km = kaplan_meier(time, event, band=band)
+    expected = _r_km_median_reference(list(time), list(event), band)
+    assert (km.median, km.median_ci_low, km.median_ci_high) == expected
 
 
 # --- Durability from a clinic's scores -------------------------------------------------------
@@ -285,7 +461,10 @@ def test_durability_summary_is_json_ready():
         "median_ci_low",
         "median_ci_high",
         "median_reached",
+        "band",
     }
+    assert summary["time_to_response"]["band"] == "log-log"
+    assert "from the log-log band (R survival's default is the log band)" in summary["definition"]
 
 
 def test_durability_summary_of_empty_clinic():
@@ -299,6 +478,7 @@ def test_durability_summary_of_empty_clinic():
         "median_ci_low": None,
         "median_ci_high": None,
         "median_reached": False,
+        "band": "log-log",
     }
     assert summary["sustained"]["week 8"] == {
         "k": 0,
@@ -307,3 +487,27 @@ def test_durability_summary_of_empty_clinic():
         "ci_low": None,
         "ci_high": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("km_band", "band", "expected"),
+    [
+        ("log-log", None, "log-log"),  # the definitions' band by default
+        ("log", None, "log"),
+        ("log", "plain", "plain"),  # an explicit band wins
+    ],
+)
+def test_durability_band_comes_from_definitions(km_band, band, expected):
+    defs = DEFS.with_changes(km_band=km_band)
+    summary = durability_summary(_clinic(HAND + SUSTAINED), defs, band=band)
+    for analysis in ("loss_of_response", "relapse_after_remission", "time_to_response"):
+        assert summary[analysis]["band"] == expected
+    assert f"from the {expected} band" in summary["definition"]
+    table = _table(_clinic(HAND), defs)
+    _, medians = event_curves_from(table, table.keep(), defs, "time_to_response", band=band)
+    assert medians["band"].tolist() == [expected]
+
+
+def test_durability_rejects_unknown_band():
+    with pytest.raises(ValueError, match=r"band must be one of \('log-log', 'log', 'plain'\)"):
+        durability_summary(_clinic(HAND), DEFS, band="linear")
