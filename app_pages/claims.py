@@ -32,16 +32,21 @@ st.markdown(
     "PCL-5 improved at 24 hours and at the 1-4 week endpoint, significantly only at the endpoint."
 )
 
-VERDICT_ICONS = {
-    "supported": ":material/check_circle:",
-    "partly supported": ":material/contrast:",
-    "not supported": ":material/cancel:",
-    "not enough data": ":material/help:",
+# Green only for a claim the data support; amber when only part of the rule holds.
+VERDICT_BADGES = {
+    "supported": ("Supported", ":material/check_circle:", "green"),
+    "partly supported": ("Partly supported", ":material/contrast:", "orange"),
+    "not supported": ("Not supported", ":material/cancel:", "red"),
+    "not enough data": ("Not enough data", ":material/help:", "gray"),
 }
 TITLES = {
     "within_24h": "“PCL-5 scores improve within 24 hours”",
     "persisted_to_week_4": "“…and the improvement lasts through four weeks”",
 }
+ITT_HELP = (
+    "Intention to treat: every patient with a baseline score who started treatment; a patient "
+    "with no score in the window counts as not responding."
+)
 
 
 def _p(value: float | None) -> str:
@@ -56,6 +61,63 @@ def _mean_change(check: dict) -> str:
     return f"{check['mean_change']:+.1f}"
 
 
+def _show_verdict(check: dict) -> None:
+    """The verdict, its reason with the numbers, and the rule it follows, in body text."""
+    label, icon, color = VERDICT_BADGES[check["verdict"]]
+    st.badge(label, icon=icon, color=color)
+    st.markdown(f"**{check['verdict_reason']}**")
+    st.markdown(f"**The rule.** {check['rule']}")
+
+
+def _show_numbers(check: dict) -> None:
+    """Every number behind the verdict, each rate with k/n and its 95% CI."""
+    ci = (
+        f"95% CI {check['change_ci_low']:+.1f} to {check['change_ci_high']:+.1f}"
+        if check.get("change_ci_low") is not None
+        else "CI not estimable"
+    )
+    rates = [
+        (
+            check["scored_label"],
+            check["scored"],
+            "Patients with a baseline score who started treatment and have a score in the "
+            "window; the rest are missing data, which can flatter a claim.",
+        ),
+        (check["response_label"], check["response"], check["population"].capitalize() + "."),
+        (check["response_itt_label"], check["response_itt"], ITT_HELP),
+    ]
+    if check.get("still_responding") is not None:
+        rates += [
+            (
+                check["still_responding_label"],
+                check["still_responding"],
+                "Early responders who have a score at week 4.",
+            ),
+            (
+                check["still_responding_itt_label"],
+                check["still_responding_itt"],
+                "Every early responder; one with no week-4 score counts as not responding.",
+            ),
+        ]
+    cells = [c for _ in range((len(rates) + 2) // 2) for c in st.columns(2)]
+    ui.metric(
+        cells[0],
+        check["change_label"],
+        _mean_change(check),
+        help="Score minus baseline; negative = better. " + check["population"].capitalize() + ".",
+        wrap=True,
+    )
+    cells[0].caption(f"{ci}; n = {check['n']}")
+    # Each label names its population: the Overview's week-4 response counts among everyone
+    # scored at week 4, and its coverage among every patient who started.
+    for cell, (label, value, help_text) in zip(cells[1:], rates):
+        ui.rate_metric(cell, label, value, help=help_text, wrap=True)
+    st.caption(
+        f"Paired t test {_p(check.get('p_value'))}; Wilcoxon signed-rank "
+        f"{_p(check.get('p_wilcoxon'))}."
+    )
+
+
 for key, title in TITLES.items():
     check = summary.get(key)
     with st.container(border=True):
@@ -66,52 +128,11 @@ for key, title in TITLES.items():
                 "in the definitions in force (Settings)."
             )
             continue
-        verdict = check["verdict"]
-        box = (
-            st.success
-            if verdict == "supported"
-            else (st.warning if verdict in ("partly supported", "not enough data") else st.error)
-        )
-        box(f"**{verdict.capitalize()}.** {check['sentence']}", icon=VERDICT_ICONS.get(verdict))
-        c1, c2, c3, c4 = st.columns(4)
-        ci = (
-            f"95% CI {check['change_ci_low']:+.1f} to {check['change_ci_high']:+.1f}"
-            if check.get("change_ci_low") is not None
-            else "CI not estimable"
-        )
-        ui.metric(
-            c1,
-            check["change_label"],
-            _mean_change(check),
-            help="Score minus baseline; negative = better. " + check["population"],
-            wrap=True,
-        )
-        c1.caption(f"{ci}; n = {check['n']}")
-        # Each label names its population: the Overview's "Scored at week 4" counts among
-        # every patient who started, and its observed response among everyone scored.
-        ui.rate_metric(
-            c2,
-            check["scored_label"],
-            check["scored"],
-            help="Patients with a baseline score who started treatment and have a score in "
-            "the window; the rest are missing data, which can flatter a claim.",
-            wrap=True,
-        )
-        ui.rate_metric(c3, check["response_label"], check["response"], wrap=True)
-        if check.get("still_responding") is not None:
-            ui.rate_metric(
-                c4,
-                "Early responders still responding",
-                check["still_responding"],
-                help="Intention to treat: " + ui.format_rate(check.get("still_responding_itt")),
-                wrap=True,
-            )
-        else:
-            ui.rate_metric(c4, check["response_itt_label"], check["response_itt"], wrap=True)
-        st.caption(
-            f"Paired t test {_p(check.get('p_value'))}; Wilcoxon signed-rank "
-            f"{_p(check.get('p_wilcoxon'))}. Rule: {check['rule']}"
-        )
+        verdict_column, numbers_column = st.columns([2, 3], gap="large")
+        with verdict_column:
+            _show_verdict(check)
+        with numbers_column:
+            _show_numbers(check)
         ui.download_table(
             pd.DataFrame([{k: v for k, v in check.items() if not isinstance(v, dict)}]),
             f"claim_{key}",
