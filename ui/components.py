@@ -1,6 +1,8 @@
 """Small render helpers shared by the pages: banners, rate metrics, downloads, empty states.
 
-They only format numbers that the analytics computed; they never compute one.
+They only format numbers that the analytics computed; they never compute one. Every number
+goes through :func:`ui.figures.format_percent` or :func:`ui.figures.format_points`, so a value
+within rounding of zero reads 0, never "2.8e-17" or "-0%".
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from analytics.core.spreadsheet import csv_bytes
 from ui import auth
 from ui.clinic import Loaded
 from ui.cohort import PageContext
+from ui.figures import TOO_FEW, format_percent, format_points
 
 __all__ = [
     "as_rate",
@@ -24,6 +27,8 @@ __all__ = [
     "download_table",
     "empty_state",
     "format_count",
+    "format_mean",
+    "format_points",
     "format_rate",
     "page_header",
     "metric",
@@ -44,13 +49,15 @@ def as_rate(value: Any) -> dict | None:
 
 
 def _pct(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{100 * x:.0f}%"
+    return format_percent(x)
 
 
-def format_rate(value: Any) -> str:
-    """``"67% (10/15; 95% CI 42–85%)"``, or ``"no patients"`` when the denominator is 0."""
+def format_rate(value: Any, *, min_n: int | None = None) -> str:
+    """``"67% (10/15; 95% CI 42–85%)"``, or ``"no patients"`` when the denominator is 0.
+
+    With ``min_n``, a rate of fewer patients starts with "too few patients: ". A bound within
+    rounding of zero reads 0% (:func:`ui.figures.format_percent`).
+    """
     r = as_rate(value)
     if r is None:
         return "not available"
@@ -58,16 +65,29 @@ def format_rate(value: Any) -> str:
         return "no patients"
     if r.get("suppressed"):
         return f"suppressed (n = {r['n']})"
-    return (
-        f"{_pct(r['rate'])} ({r['k']}/{r['n']}; 95% CI "
-        f"{_pct(r['ci_low']).rstrip('%')}–{_pct(r['ci_high'])})"
+    low, high = r.get("ci_low"), r.get("ci_high")
+    interval = (
+        f"; 95% CI {_pct(low).rstrip('%')}–{_pct(high)}"
+        if low is not None and high is not None
+        else ""
     )
+    text = f"{_pct(r['rate'])} ({int(r['k'])}/{int(r['n'])}{interval})"
+    if min_n is not None and int(r["n"]) < min_n:
+        return f"{TOO_FEW}: {text}"
+    return text
 
 
 def format_count(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{int(value):,}"
+
+
+def format_mean(value: Any, n: Any = None, *, digits: int = 1, min_n: int | None = None) -> str:
+    """A mean in points, "–" when missing; with ``min_n``, "too few patients (n = 2)" below it."""
+    if min_n is not None and n is not None and int(n) < min_n:
+        return f"{TOO_FEW} (n = {int(n)})"
+    return format_points(value, digits)
 
 
 def metric(container, label: str, value: str, *, help: str | None = None, wrap=False) -> None:
@@ -82,16 +102,30 @@ def metric(container, label: str, value: str, *, help: str | None = None, wrap=F
 
 
 def rate_metric(
-    container, label: str, value: Any, *, help: str | None = None, wrap: bool = False
+    container,
+    label: str,
+    value: Any,
+    *,
+    help: str | None = None,
+    wrap: bool = False,
+    min_n: int | None = None,
 ) -> None:
-    """A metric whose value is the rate and whose caption carries k/n and the CI."""
+    """A metric whose value is the rate and whose caption carries k/n and the CI.
+
+    With ``min_n``, a rate of fewer patients is not shown as a headline number: the metric
+    reads "too few" and the caption gives the rate with its n.
+    """
     r = as_rate(value)
     if r is None:
         metric(container, label, "n/a", help=help, wrap=wrap)
         container.caption("not available yet")
         return
-    metric(container, label, _pct(r.get("rate")) if r.get("n") else "–", help=help, wrap=wrap)
-    container.caption(format_rate(r))
+    n = int(r.get("n") or 0)
+    shown = _pct(r.get("rate")) if n else "–"
+    if n and min_n is not None and n < min_n:
+        shown = "too few"
+    metric(container, label, shown, help=help, wrap=wrap)
+    container.caption(format_rate(r, min_n=min_n))
 
 
 def _clear_sample() -> None:

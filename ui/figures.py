@@ -3,6 +3,18 @@
 No function here calls Streamlit or computes a statistic; each draws columns the analytics
 produced (means, rates, bounds). One label vocabulary and one colour map serve every chart, so
 IV ketamine has the same colour on every page.
+
+Small samples never look like facts:
+
+- every bar or point carries its n (on the bar, or in the hover with the axis title saying so);
+- an estimate from fewer than ``min_n`` patients is drawn grey and hatched (or as an open grey
+  marker) and labelled "too few patients (n = 3)";
+- a mean of fewer than :data:`MIN_N_FOR_INTERVAL` patients has no interval drawn;
+- an interval running past the scale (0-100% for rates, an instrument's 0-80) is clipped in the
+  drawing only, and the hover and the axis note say so: the numbers themselves are never
+  clipped;
+- values within rounding of zero are written 0 (:func:`format_percent`, :func:`format_points`),
+  never "2.8e-17" or "-0".
 """
 
 from __future__ import annotations
@@ -17,15 +29,21 @@ from plotly.subplots import make_subplots
 __all__ = [
     "GROUP_PALETTE",
     "LABEL_REFERENCE_NAME",
+    "MIN_N_FOR_INTERVAL",
     "POPULATION_COLOURS",
+    "SMALL_COLOUR",
+    "TOO_FEW",
     "ROUTE_COLOURS",
     "counts_by_period_figure",
     "change_bars_figure",
     "colour_for",
     "distribution_figure",
+    "format_percent",
+    "format_points",
     "funnel_figure",
     "km_figure",
     "mean_score_figure",
+    "n_label",
     "patient_timeline_figure",
     "rate_bars_figure",
     "route_label",
@@ -50,6 +68,16 @@ NEUTRAL = "#4d4d4d"
 LABEL_REFERENCE_NAME = "Spravato label (trials; different population)"
 # Histograms of more rows than this are binned before they reach the browser.
 BIN_IN_BROWSER = 50_000
+# Estimates from fewer patients than a chart's min_n: light grey, hatched, and said in words.
+SMALL_COLOUR = "#c9c9c9"
+SMALL_PATTERN = "/"
+TOO_FEW = "too few patients"
+# A mean of fewer patients than this has no interval (t with 1 degree of freedom is 12.7).
+MIN_N_FOR_INTERVAL = 3
+# Below these a value is rounding noise (a proportion of 2.8e-17, a change of -0.01 points).
+TINY_PROPORTION = 0.0005
+TINY_POINTS = 0.05
+NOTE_STYLE = "font-size:12px;color:#555"
 
 _FALLBACK_ROUTE_LABELS = {
     "iv_ketamine": "IV ketamine",
@@ -117,8 +145,128 @@ def _style(fig: go.Figure, *, title: str | None, x_title: str, y_title: str) -> 
     return fig
 
 
-def _pct(x) -> str:
-    return "–" if pd.isna(x) else f"{100 * x:.0f}%"
+def _missing(x) -> bool:
+    return x is None or bool(pd.isna(x))
+
+
+def _rounded(x: float, digits: int, tolerance: float, *, signed: bool = False) -> str:
+    # |x| under the tolerance, and anything that rounds to zero, is written "0" (never "-0")
+    text = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+    if abs(x) < tolerance or float(text) == 0:
+        return f"{0:.{digits}f}"
+    return text
+
+
+def format_percent(p, digits: int = 0) -> str:
+    """A proportion (0-1) as a percentage; within :data:`TINY_PROPORTION` of zero it is "0%".
+
+    Examples
+    --------
+    >>> format_percent(2.8e-17), format_percent(-1e-9), format_percent(0.6667)
+    ('0%', '0%', '67%')
+    >>> format_percent(None)
+    '–'
+    """
+    if _missing(p):
+        return "–"
+    return _rounded(100 * float(p), digits, 100 * TINY_PROPORTION) + "%"
+
+
+def format_points(x, digits: int = 1, *, signed: bool = False) -> str:
+    """A score or change in points; within :data:`TINY_POINTS` of zero it is "0.0".
+
+    Examples
+    --------
+    >>> format_points(-1e-12), format_points(38.333), format_points(-4, signed=True)
+    ('0.0', '38.3', '-4.0')
+    """
+    if _missing(x):
+        return "–"
+    return _rounded(float(x), digits, TINY_POINTS, signed=signed)
+
+
+_pct = format_percent
+
+
+def n_label(n, min_n: int = 10, *, unit: str = "patients") -> str:
+    """``"n = 57"``, or ``"too few patients (n = 3)"`` below ``min_n``.
+
+    Examples
+    --------
+    >>> n_label(57), n_label(3), n_label(4, 5, unit="sessions")
+    ('n = 57', 'too few patients (n = 3)', 'too few sessions (n = 4)')
+    """
+    n = 0 if _missing(n) else int(n)
+    if n < min_n:
+        return f"too few {unit} (n = {n:,})"
+    return f"n = {n:,}"
+
+
+def _too_few(n, min_n: int) -> np.ndarray:
+    return np.asarray(pd.to_numeric(pd.Series(n), errors="coerce").fillna(0), float) < min_n
+
+
+def _interval_text(low, high, fmt, clipped: str = "") -> str:
+    if _missing(low) or _missing(high):
+        return "no interval"
+    return f"95% CI {fmt(low)} to {fmt(high)}" + (f"; {clipped}" if clipped else "")
+
+
+def _clipped_bounds(
+    low: np.ndarray, high: np.ndarray, scale: tuple[float, float] | None, fmt
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The bounds as drawn (clipped to ``scale``) and, per bound, the words saying so."""
+    low, high = np.asarray(low, float), np.asarray(high, float)
+    if scale is None:
+        return low, high, [""] * len(low)
+    bottom, top = scale
+    with np.errstate(invalid="ignore"):
+        under, over = low < bottom, high > top
+    words = []
+    for u, o in zip(under, over):
+        ends = [fmt(bottom)] * bool(u) + [fmt(top)] * bool(o)
+        words.append(f"interval drawn clipped at {' and '.join(ends)}" if ends else "")
+    return np.where(under, bottom, low), np.where(over, top, high), words
+
+
+def _notes(
+    *, measure: str, min_n: int, small: bool, clipped: Sequence[str], unit: str = "patients"
+) -> list[str]:
+    """The words under a chart: where n is, what grey means, whether an interval was clipped."""
+    notes = [measure]
+    if small:
+        notes.append(f"grey, hatched: fewer than {min_n} {unit} (too few to read as a result)")
+    ends = sorted({w.removeprefix("interval drawn clipped at ") for w in clipped if w})
+    if ends:
+        notes.append("intervals clipped at " + " / ".join(ends) + " in the drawing only")
+    return notes
+
+
+def _with_notes(title: str, notes: Sequence[str]) -> str:
+    """An axis title with the chart's notes in a smaller line under it."""
+    line = f"<span style='{NOTE_STYLE}'>" + "; ".join(notes) + "</span>"
+    return f"{title}<br>{line}" if title else line
+
+
+def _bar_colours(colour: str, small: np.ndarray) -> dict:
+    """Marker settings of bars: the group's colour, or grey and hatched where n is too small."""
+    return dict(
+        color=[SMALL_COLOUR if s else colour for s in small],
+        pattern=dict(shape=[SMALL_PATTERN if s else "" for s in small], fgcolor="#8a8a8a"),
+    )
+
+
+def _bar_text(n, min_n: int, unit: str = "patients") -> dict:
+    """The n written on each bar (inside when it fits), dark on grey bars, white on the rest."""
+    small = _too_few(n, min_n)
+    return dict(
+        text=[n_label(v, min_n, unit=unit) for v in n],
+        textposition="auto",
+        insidetextfont=dict(color=["#222" if s else "white" for s in small], size=12),
+        outsidetextfont=dict(color="#333", size=12),
+        textangle=0,
+        cliponaxis=False,
+    )
 
 
 # --------------------------------------------------------------------------- activity
@@ -129,9 +277,10 @@ def counts_by_period_figure(
     x_title: str = "Year",
     title: str | None = None,
 ) -> go.Figure:
-    """New starts and sessions given per period, side by side.
+    """New starts and sessions given per period, side by side, each bar with its count.
 
-    ``frame`` columns: ``period`` (label), ``new_starts``, ``sessions``.
+    ``frame`` columns: ``period`` (label), ``new_starts``, ``sessions``. Counts are not
+    estimates, so no bar is greyed.
     """
     # Short panel titles: the chart often sits in half a page. The caption beside it says that
     # sessions are counted by their patient's start year (calendar dates are not kept).
@@ -142,33 +291,48 @@ def counts_by_period_figure(
         subplot_titles=("New patients", "Their sessions"),
     )
     x = frame[period].astype(str)
-    fig.add_bar(
-        x=x,
-        y=frame["new_starts"],
-        name="New starts",
-        marker_color="#1f5f8b",
-        hovertemplate="%{x}: %{y:,} new patients<extra></extra>",
-        row=1,
-        col=1,
-    )
-    fig.add_bar(
-        x=x,
-        y=frame["sessions"],
-        name="Sessions",
-        marker_color="#6a9fc4",
-        hovertemplate="%{x}: %{y:,} sessions<extra></extra>",
-        row=1,
-        col=2,
-    )
+    for col, column, name, colour, unit in (
+        (1, "new_starts", "New starts", "#1f5f8b", "new patients"),
+        (2, "sessions", "Sessions", "#6a9fc4", "sessions"),
+    ):
+        fig.add_bar(
+            x=x,
+            y=frame[column],
+            name=name,
+            marker_color=colour,
+            text=[_count_text(v) for v in frame[column]],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate=f"%{{x}}: %{{y:,}} {unit}<extra></extra>",
+            row=1,
+            col=col,
+        )
     _style(fig, title=title, x_title="", y_title="")
-    fig.update_xaxes(title_text=x_title, type="category")
-    fig.update_yaxes(title_text="Patients (count)", row=1, col=1)
-    fig.update_yaxes(title_text="Sessions (count)", row=1, col=2)
+    fig.update_xaxes(title_text=_with_notes(x_title, ["count on each bar"]), type="category")
+    fig.update_yaxes(title_text="Patients (count)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="Sessions (count)", rangemode="tozero", row=1, col=2)
     fig.update_layout(showlegend=False)
     return fig
 
 
+def _count_text(value) -> str:
+    """A count with thousands separators ("1,204"); a missing count is "–"."""
+    return "–" if _missing(value) else f"{int(value):,}"
+
+
 # --------------------------------------------------------------------------- outcomes
+def _x_words(part: pd.DataFrame, x: str) -> list[str]:
+    if "label" in part:
+        return [str(v) for v in part["label"]]
+    return [f"{v:g}" if isinstance(v, float) else str(v) for v in part[x]]
+
+
+def _runs(flags: np.ndarray) -> list[np.ndarray]:
+    """Positions of each run of consecutive True values."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(int), [0]])))
+    return [np.arange(a, b) for a, b in zip(edges[::2], edges[1::2])]
+
+
 def mean_score_figure(
     frame: pd.DataFrame,
     *,
@@ -177,44 +341,126 @@ def mean_score_figure(
     x_title: str,
     group: str | None = None,
     title: str | None = None,
+    min_n: int = 10,
+    scale: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """Mean score by time with its 95% CI band, one line per group.
+    """Mean score by time with its 95% CI band, one line per group; every point says its n.
 
-    ``frame`` columns: ``x``, ``mean``, ``ci_low``, ``ci_high``, ``n`` and optionally ``group``.
+    ``frame`` columns: ``x``, ``mean``, ``ci_low``, ``ci_high``, ``n`` and optionally ``group``
+    and ``label`` (the bin's name, shown in the hover).
+
+    Points of fewer than ``min_n`` patients are open grey markers off the line, labelled "too
+    few patients (n = 3)". Points of fewer than :data:`MIN_N_FOR_INTERVAL` patients get no
+    interval. With ``scale`` (e.g. ``(0, 80)`` for the PCL-5) the y axis spans it and the band is
+    clipped to it in the drawing, which the hover and the note under the chart say. With one
+    line, each point also has its n written beside it.
     """
     fig = go.Figure()
-    for name, part, colour in _groups(frame, group):
+    groups = _groups(frame, group)
+    fmt = format_points
+    any_small, clipped_words = False, []
+    for name, part, colour in groups:
         part = part.sort_values(x)
-        band_x = pd.concat([part[x], part[x].iloc[::-1]])
-        band_y = pd.concat([part["ci_high"], part["ci_low"].iloc[::-1]])
+        n = part["n"].to_numpy()
+        small = _too_few(n, min_n)
+        any_small |= bool(small.any())
+        low = part["ci_low"].to_numpy(float)
+        high = part["ci_high"].to_numpy(float)
+        # no interval for a mean of fewer than three, whatever the table says
+        no_ci = _too_few(n, MIN_N_FOR_INTERVAL) | np.isnan(low) | np.isnan(high)
+        low, high = np.where(no_ci, np.nan, low), np.where(no_ci, np.nan, high)
+        draw_low, draw_high, clipped = _clipped_bounds(low, high, scale, fmt)
+        clipped_words += clipped
+        xs, words = part[x].to_numpy(), _x_words(part, x)
+        hover = [
+            f"{name}<br>{x_title}: {w}<br>mean {fmt(m)} "
+            f"({_interval_text(lo, hi, fmt, c)})<br>{n_label(k, min_n)}"
+            for w, m, lo, hi, c, k in zip(words, part["mean"], low, high, clipped, n)
+        ]
+        # the band over runs of solid points with an interval; None between runs
+        band_x: list = []
+        band_y: list = []
+        lone = np.zeros(len(part), dtype=bool)
+        for run in _runs(~small & ~no_ci):
+            if len(run) == 1:
+                lone[run] = True  # a single point: a whisker, not a band
+                continue
+            band_x += [*xs[run], *xs[run][::-1], None]
+            band_y += [*draw_high[run], *draw_low[run][::-1], None]
+        if band_x:
+            fig.add_scatter(
+                x=band_x,
+                y=band_y,
+                fill="toself",
+                fillcolor=_rgba(colour, 0.18),
+                mode="lines",
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=name,
+                name=f"{name} 95% CI",
+            )
+        whisker = ~no_ci & (lone | small)
+        mean = part["mean"].to_numpy(float)
+        label_points = len(groups) == 1
         fig.add_scatter(
-            x=band_x,
-            y=band_y,
-            fill="toself",
-            fillcolor=_rgba(colour, 0.18),
-            mode="lines",
-            line=dict(width=0),
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=name,
-            name=f"{name} 95% CI",
-        )
-        fig.add_scatter(
-            x=part[x],
-            y=part["mean"],
-            mode="lines+markers",
+            x=xs,
+            y=np.where(small, np.nan, mean),
+            mode="lines+markers+text" if label_points else "lines+markers",
             name=name,
             legendgroup=name,
             line=dict(color=colour, width=2.5),
             marker=dict(size=7),
-            customdata=part[["ci_low", "ci_high", "n"]].to_numpy(),
-            hovertemplate=(
-                f"{name}<br>{x_title}: %{{x}}<br>mean %{{y:.1f}} "
-                "(95% CI %{customdata[0]:.1f}–%{customdata[1]:.1f})<br>n = %{customdata[2]}"
-                "<extra></extra>"
+            connectgaps=False,
+            text=[n_label(k, min_n) if not s else "" for k, s in zip(n, small)],
+            textposition="top center",
+            textfont=dict(size=11, color="#555"),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=np.where(whisker & ~small, draw_high - mean, np.nan),
+                arrayminus=np.where(whisker & ~small, mean - draw_low, np.nan),
+                color=colour,
+                thickness=1.2,
             ),
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
         )
-    return _style(fig, title=title, x_title=x_title, y_title=y_title)
+        if small.any():
+            fig.add_scatter(
+                x=xs[small],
+                y=mean[small],
+                mode="markers+text" if label_points else "markers",
+                name=f"{name}: {TOO_FEW}",
+                legendgroup=name,
+                showlegend=False,
+                marker=dict(size=8, symbol="circle-open", color="#8a8a8a", line=dict(width=1.5)),
+                text=[f"n = {int(k)}" for k in n[small]],
+                textposition="bottom center",
+                textfont=dict(size=10, color="#8a8a8a"),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=np.where(whisker, draw_high - mean, np.nan)[small],
+                    arrayminus=np.where(whisker, mean - draw_low, np.nan)[small],
+                    color=SMALL_COLOUR,
+                    thickness=1.2,
+                ),
+                hovertext=np.asarray(hover, dtype=object)[small],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+    notes = _notes(
+        measure="n on each point" if len(groups) == 1 else "n in the hover",
+        min_n=min_n,
+        small=False,
+        clipped=clipped_words,
+    )
+    if any_small:
+        notes.insert(1, f"open grey points: fewer than {min_n} patients ({TOO_FEW})")
+    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
+    if scale is not None:
+        fig.update_yaxes(range=[float(scale[0]), float(scale[1])])
+    return fig
 
 
 def spaghetti_figure(
@@ -229,7 +475,8 @@ def spaghetti_figure(
     """One thin line per patient (pseudonymous id), coloured by group.
 
     ``frame`` columns: ``patient_id``, ``x``, ``score`` and optionally ``group``. Patients are
-    drawn as one trace per group (gaps between patients) so thousands of lines stay fast.
+    drawn as one trace per group (gaps between patients) so thousands of lines stay fast; each
+    group's name in the legend says how many patients it draws.
     """
     fig = go.Figure()
     for name, part, colour in _groups(frame, group):
@@ -241,7 +488,7 @@ def spaghetti_figure(
             x=joined[x],
             y=joined["score"],
             mode="lines+markers",
-            name=name,
+            name=f"{name} (n = {len(gaps):,} patients)",
             line=dict(color=_rgba(colour, 0.45), width=1.2),
             marker=dict(size=4, color=colour),
             customdata=joined[["patient_id"]].to_numpy(),
@@ -250,7 +497,9 @@ def spaghetti_figure(
             ),
             connectgaps=False,
         )
-    return _style(fig, title=title, x_title=x_title, y_title=y_title)
+    _style(fig, title=title, x_title=x_title, y_title=y_title)
+    fig.update_layout(showlegend=True)
+    return fig
 
 
 def rate_bars_figure(
@@ -262,11 +511,14 @@ def rate_bars_figure(
     x_title: str = "Timepoint",
     y_title: str = "Patients (%)",
     title: str | None = None,
+    min_n: int = 10,
 ) -> go.Figure:
-    """Rates as bars with 95% CI error bars, one panel per ``facet`` value.
+    """Rates as bars with 95% CI error bars, one panel per ``facet`` value; n on each bar.
 
     ``frame`` columns: ``x``, ``facet``, ``colour``, ``rate``, ``ci_low``, ``ci_high``, ``k``,
-    ``n`` (rates and bounds as proportions 0-1).
+    ``n`` (rates and bounds as proportions 0-1). A bar of fewer than ``min_n`` patients is grey
+    and hatched and says "too few patients (n = 3)". Bounds outside 0-100% are clipped in the
+    drawing only, and the hover says so.
     """
     facets = list(dict.fromkeys(frame[facet])) if facet in frame else [""]
     # two panels a row keeps the timepoint labels legible
@@ -282,6 +534,7 @@ def rate_bars_figure(
     )
     colour_values = list(dict.fromkeys(frame[colour])) if colour in frame else [None]
     in_legend: set[str] = set()
+    any_small, clipped_words = False, []
     for index, facet_value in enumerate(facets):
         row, col = divmod(index, n_cols)
         part = frame[frame[facet] == facet_value] if facet in frame else frame
@@ -291,26 +544,41 @@ def rate_bars_figure(
                 continue
             name = POPULATION_LABELS.get(value, _group_name(value))
             c = POPULATION_COLOURS.get(value) or colour_for(value, i)
+            n = rows["n"].to_numpy()
+            small = _too_few(n, min_n)
+            any_small |= bool(small.any())
+            rate = rows["rate"].to_numpy(float)
+            low, high, clipped = _clipped_bounds(
+                rows["ci_low"], rows["ci_high"], (0.0, 1.0), format_percent
+            )
+            clipped_words += clipped
+            hover = [
+                f"{name}<br>{xv}: {format_percent(r)} ({int(k)}/{int(m)})<br>"
+                f"{_interval_text(lo, hi, format_percent, cw)}<br>{n_label(m, min_n)}"
+                for xv, r, k, m, lo, hi, cw in zip(
+                    rows[x].astype(str), rate, rows["k"], n, rows["ci_low"], rows["ci_high"],
+                    clipped,
+                )
+            ]  # fmt: skip
             fig.add_bar(
                 x=rows[x].astype(str),
-                y=100 * rows["rate"],
+                y=100 * rate,
                 name=name,
                 legendgroup=name,
                 showlegend=name not in in_legend,
-                marker_color=c,
+                marker=_bar_colours(c, small),
                 error_y=dict(
                     type="data",
                     symmetric=False,
-                    array=100 * (rows["ci_high"] - rows["rate"]),
-                    arrayminus=100 * (rows["rate"] - rows["ci_low"]),
+                    array=100 * (high - rate),
+                    arrayminus=100 * (rate - low),
                     color="#333",
                     thickness=1.2,
                 ),
+                **_bar_text(n, min_n),
                 customdata=rows[["k", "n", "ci_low", "ci_high"]].to_numpy(),
-                hovertemplate=(
-                    f"{name}<br>%{{x}}: %{{y:.0f}}% (%{{customdata[0]}}/%{{customdata[1]}})"
-                    "<br>95% CI %{customdata[2]:.0%}–%{customdata[3]:.0%}<extra></extra>"
-                ),
+                hovertext=hover,
+                hovertemplate="%{hovertext}<extra></extra>",
                 row=row + 1,
                 col=col + 1,
             )
@@ -324,9 +592,12 @@ def rate_bars_figure(
         margin=dict(t=110 if title else 80),
     )
     fig.update_xaxes(type="category")
+    notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
     for r in range(1, n_rows + 1):
+        # the notes once, under the bottom-left panel
         fig.update_xaxes(title_text=x_title, row=r)
         fig.update_yaxes(title_text=y_title, row=r, col=1)
+    fig.update_xaxes(title_text=_with_notes(x_title, notes), row=n_rows, col=1)
     fig.update_yaxes(range=[0, 100], ticksuffix="%")
     return fig
 
@@ -339,33 +610,55 @@ def change_bars_figure(
     y_title: str = "",
     group: str | None = None,
     title: str | None = None,
+    min_n: int = 10,
+    scale: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """Horizontal bars of mean change with 95% CI whiskers (clusters, items).
+    """Horizontal bars of mean change with 95% CI whiskers (clusters, items); n on each bar.
 
-    ``frame`` columns: ``category``, ``mean_change``, ``ci_low``, ``ci_high``, ``n``.
+    ``frame`` columns: ``category``, ``mean_change``, ``ci_low``, ``ci_high``, ``n``. A bar of
+    fewer than ``min_n`` patients is grey and hatched ("too few patients (n = 3)"); fewer than
+    :data:`MIN_N_FOR_INTERVAL` has no whisker. With ``scale`` (the change's possible range,
+    e.g. ``(-80, 80)``), whiskers are clipped to it in the drawing only.
     """
     fig = go.Figure()
+    any_small, clipped_words = False, []
     for name, part, colour in _groups(frame, group):
+        n = part["n"].to_numpy()
+        small = _too_few(n, min_n)
+        any_small |= bool(small.any())
+        mean = part["mean_change"].to_numpy(float)
+        no_ci = _too_few(n, MIN_N_FOR_INTERVAL)
+        low = np.where(no_ci, np.nan, part["ci_low"].to_numpy(float))
+        high = np.where(no_ci, np.nan, part["ci_high"].to_numpy(float))
+        draw_low, draw_high, clipped = _clipped_bounds(low, high, scale, format_points)
+        clipped_words += clipped
+        hover = [
+            f"{cat}: {format_points(m, signed=True)} points "
+            f"({_interval_text(lo, hi, format_points, cw)})<br>{n_label(k, min_n)}"
+            for cat, m, lo, hi, cw, k in zip(
+                part[category].astype(str), mean, low, high, clipped, n
+            )
+        ]
         fig.add_bar(
             y=part[category].astype(str),
-            x=part["mean_change"],
+            x=mean,
             orientation="h",
             name=name,
-            marker_color=colour if group else "#1f5f8b",
+            marker=_bar_colours(colour if group else "#1f5f8b", small),
             error_x=dict(
                 type="data",
                 symmetric=False,
-                array=part["ci_high"] - part["mean_change"],
-                arrayminus=part["mean_change"] - part["ci_low"],
+                array=draw_high - mean,
+                arrayminus=mean - draw_low,
                 color="#333",
             ),
+            **_bar_text(n, min_n),
             customdata=part[["ci_low", "ci_high", "n"]].to_numpy(),
-            hovertemplate=(
-                "%{y}: %{x:.1f} points (95% CI %{customdata[0]:.1f}–%{customdata[1]:.1f})"
-                "<br>n = %{customdata[2]}<extra></extra>"
-            ),
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
         )
-    _style(fig, title=title, x_title=x_title, y_title=y_title)
+    notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
+    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
     fig.update_layout(barmode="group", showlegend=group is not None)
     fig.update_yaxes(autorange="reversed", type="category")
     return fig
@@ -380,41 +673,77 @@ def km_figure(
     y_title: str = "Still responding (%)",
     x_title: str = "Days since response",
     title: str | None = None,
+    min_n: int = 10,
 ) -> go.Figure:
     """Kaplan-Meier step curves with a 95% CI band and the median as a dashed line.
 
     ``frame`` columns: ``time``, ``survival``, ``ci_low``, ``ci_high``, ``at_risk`` and
     optionally ``group``. ``medians`` columns: ``median`` (days; NaN = not reached) and ``group``
     when grouped.
+
+    Each curve's legend name carries its n (the patients at risk at its start); the hover gives
+    the number still at risk. Where fewer than ``min_n`` are at risk the curve goes on as a
+    grey dotted step without a band ("too few patients at risk").
     """
     fig = go.Figure()
+    any_small = False
     for name, part, colour in _groups(frame, group):
         part = part.sort_values("time")
-        fig.add_scatter(
-            x=pd.concat([part["time"], part["time"].iloc[::-1]]),
-            y=100 * pd.concat([part["ci_high"], part["ci_low"].iloc[::-1]]),
-            fill="toself",
-            fillcolor=_rgba(colour, 0.16),
-            mode="lines",
-            line=dict(width=0, shape="hv"),
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=name,
-            name=f"{name} 95% CI",
-        )
-        fig.add_scatter(
-            x=part["time"],
-            y=100 * part["survival"],
-            mode="lines",
-            line=dict(color=colour, width=2.5, shape="hv"),
-            name=name,
-            legendgroup=name,
-            customdata=part[["ci_low", "ci_high", "at_risk"]].to_numpy(),
-            hovertemplate=(
-                f"{name}<br>day %{{x}}: %{{y:.0f}}% (95% CI %{{customdata[0]:.0%}}–"
-                "%{customdata[1]:.0%})<br>at risk: %{customdata[2]}<extra></extra>"
-            ),
-        )
+        at_risk = part["at_risk"].to_numpy()
+        small = _too_few(at_risk, min_n)
+        any_small |= bool(small.any())
+        start = int(at_risk[0]) if len(at_risk) else 0
+        label = f"{name} (n = {start:,})"
+        solid = part[~small]
+        hover = [
+            f"{name}<br>day {t:g}: {format_percent(s)} "
+            f"({_interval_text(lo, hi, format_percent)})<br>at risk: {int(k):,}"
+            + (f" ({TOO_FEW})" if k < min_n else "")
+            for t, s, lo, hi, k in zip(
+                part["time"], part["survival"], part["ci_low"], part["ci_high"], at_risk
+            )
+        ]
+        hover = np.asarray(hover, dtype=object)
+        if not solid.empty:
+            low, high, _ = _clipped_bounds(solid["ci_low"], solid["ci_high"], (0, 1), str)
+            fig.add_scatter(
+                x=pd.concat([solid["time"], solid["time"].iloc[::-1]]),
+                y=100 * np.concatenate([high, low[::-1]]),
+                fill="toself",
+                fillcolor=_rgba(colour, 0.16),
+                mode="lines",
+                line=dict(width=0, shape="hv"),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=name,
+                name=f"{name} 95% CI",
+            )
+            fig.add_scatter(
+                x=solid["time"],
+                y=100 * solid["survival"],
+                mode="lines",
+                line=dict(color=colour, width=2.5, shape="hv"),
+                name=label,
+                legendgroup=name,
+                customdata=solid[["ci_low", "ci_high", "at_risk"]].to_numpy(),
+                hovertext=hover[~small],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+        if small.any():
+            # the tail starts at the last solid step, so the curve stays one line
+            first = int(np.flatnonzero(small)[0])
+            tail = slice(max(first - 1, 0), None)
+            fig.add_scatter(
+                x=part["time"].iloc[tail],
+                y=100 * part["survival"].iloc[tail],
+                mode="lines",
+                line=dict(color="#8a8a8a", width=2, shape="hv", dash="dot"),
+                name=f"{label}: fewer than {min_n} at risk" if solid.empty else label,
+                legendgroup=name,
+                showlegend=solid.empty,
+                hovertext=hover[tail],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
     if medians is not None:
         for i, row in enumerate(medians.itertuples(index=False)):
             if pd.notna(row.median):
@@ -425,7 +754,10 @@ def km_figure(
                     annotation_position="top right" if i % 2 == 0 else "bottom right",
                 )
     fig.add_hline(y=50, line=dict(dash="dot", color="#999", width=1))
-    _style(fig, title=title, x_title=x_title, y_title=y_title)
+    notes = ["n at the start in the legend, at risk in the hover"]
+    if any_small:
+        notes.append(f"grey dotted: fewer than {min_n} patients at risk ({TOO_FEW})")
+    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
     fig.update_yaxes(range=[0, 102], ticksuffix="%")
     return fig
 
@@ -438,12 +770,15 @@ def side_effect_figure(
     reference: pd.DataFrame | None = None,
     x_title: str = "Patients with the effect at least once (%)",
     title: str | None = None,
+    min_n: int = 10,
+    unit: str = "patients",
 ) -> go.Figure:
     """Side-effect rates as horizontal bars with CIs, beside the label's reference rates.
 
     ``frame`` columns: ``effect`` (label), ``rate``, ``ci_low``, ``ci_high``, ``k``, ``n`` and
     optionally ``group``. ``reference`` columns: ``effect``, ``rate`` (drawn as black diamonds
-    named :data:`LABEL_REFERENCE_NAME`).
+    named :data:`LABEL_REFERENCE_NAME`). Each bar says its k/n; a bar of fewer than ``min_n``
+    ``unit`` (patients, or sessions when counting per session) is grey and hatched.
     """
     order = (
         frame.groupby("effect")["rate"].max().sort_values(ascending=False).index.tolist()
@@ -451,25 +786,45 @@ def side_effect_figure(
         else []
     )
     fig = go.Figure()
+    any_small, clipped_words = False, []
     for name, part, colour in _groups(frame, group):
+        n = part["n"].to_numpy()
+        small = _too_few(n, min_n)
+        any_small |= bool(small.any())
+        rate = part["rate"].to_numpy(float)
+        low, high, clipped = _clipped_bounds(
+            part["ci_low"], part["ci_high"], (0.0, 1.0), format_percent
+        )
+        clipped_words += clipped
+        hover = [
+            f"{name}<br>{e}: {format_percent(r)} ({int(k)}/{int(m)})<br>"
+            f"{_interval_text(lo, hi, format_percent, cw)}<br>{n_label(m, min_n, unit=unit)}"
+            for e, r, k, m, lo, hi, cw in zip(
+                part["effect"], rate, part["k"], n, part["ci_low"], part["ci_high"], clipped
+            )
+        ]
+        text = _bar_text(n, min_n, unit)
+        text["text"] = [
+            f"{int(k)}/{int(m)}" if not s else n_label(m, min_n, unit=unit)
+            for k, m, s in zip(part["k"], n, small)
+        ]
         fig.add_bar(
             y=part["effect"],
-            x=100 * part["rate"],
+            x=100 * rate,
             orientation="h",
             name=name,
-            marker_color=colour if group else "#1f5f8b",
+            marker=_bar_colours(colour if group else "#1f5f8b", small),
             error_x=dict(
                 type="data",
                 symmetric=False,
-                array=100 * (part["ci_high"] - part["rate"]),
-                arrayminus=100 * (part["rate"] - part["ci_low"]),
+                array=100 * (high - rate),
+                arrayminus=100 * (rate - low),
                 color="#333",
             ),
+            **text,
             customdata=part[["k", "n", "ci_low", "ci_high"]].to_numpy(),
-            hovertemplate=(
-                f"{name}<br>%{{y}}: %{{x:.0f}}% (%{{customdata[0]}}/%{{customdata[1]}})"
-                "<br>95% CI %{customdata[2]:.0%}–%{customdata[3]:.0%}<extra></extra>"
-            ),
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
         )
     if reference is not None and not reference.empty:
         ref = reference[reference["effect"].isin(order)] if order else reference
@@ -481,10 +836,18 @@ def side_effect_figure(
             marker=dict(
                 symbol="diamond", size=12, color="black", line=dict(width=1, color="white")
             ),
-            hovertemplate=LABEL_REFERENCE_NAME + "<br>%{y}: %{x:.0f}%<extra></extra>",
+            hovertext=[f"{e}: {format_percent(r)}" for e, r in zip(ref["effect"], ref["rate"])],
+            hovertemplate=LABEL_REFERENCE_NAME + "<br>%{hovertext}<extra></extra>",
         )
-    _style(fig, title=title, x_title=x_title, y_title="")
-    fig.update_layout(barmode="group", height=max(380, 60 + 34 * max(len(order), 1)))
+    notes = _notes(
+        measure=f"{unit} with the effect / {unit} counted (k/n) on each bar",
+        min_n=min_n,
+        small=any_small,
+        clipped=clipped_words,
+        unit=unit,
+    )
+    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title="")
+    fig.update_layout(barmode="group", height=max(380, 90 + 34 * max(len(order), 1)))
     fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed")
     fig.update_xaxes(ticksuffix="%", rangemode="tozero")
     return fig
@@ -499,23 +862,33 @@ def distribution_figure(
     group: str | None = None,
     thresholds: Sequence[tuple[float, str]] = (),
     title: str | None = None,
+    min_n: int = 10,
+    unit: str = "sessions",
 ) -> go.Figure:
     """A histogram of ``value`` (e.g. systolic rise) with labelled threshold lines.
 
-    Up to ``BIN_IN_BROWSER`` rows go to the browser as they are; above that, the same 1-unit
-    bins are counted here, so a million sessions do not travel as a million points.
+    Each group's legend name carries its n (rows with a value, in ``unit``); a group of fewer
+    than ``min_n`` is drawn grey. Up to ``BIN_IN_BROWSER`` rows go to the browser as they are;
+    above that, the same 1-unit bins are counted here, so a million sessions do not travel as
+    a million points.
     """
     fig = go.Figure()
+    any_small = False
     for name, part, colour in _groups(frame, group):
         values = part[value].dropna().to_numpy(float)
+        small = len(values) < min_n
+        any_small |= small
+        label = f"{name} ({n_label(len(values), min_n, unit=unit)})"
+        colour = SMALL_COLOUR if small else colour
+        hover = f"{label}<br>%{{x}}: %{{y}} {unit}<extra></extra>"
         if len(values) <= BIN_IN_BROWSER:
             fig.add_histogram(
                 x=values,
                 xbins=dict(size=1),
-                name=name,
+                name=label,
                 marker_color=colour,
                 opacity=0.75,
-                hovertemplate=f"{name}<br>%{{x}}: %{{y}}<extra></extra>",
+                hovertemplate=hover,
             )
             continue
         edges = np.arange(np.floor(values.min()), np.ceil(values.max()) + 2)
@@ -524,10 +897,10 @@ def distribution_figure(
             x=edges[:-1],
             y=counts,
             width=1,
-            name=name,
+            name=label,
             marker_color=colour,
             opacity=0.75,
-            hovertemplate=f"{name}<br>%{{x}}: %{{y}}<extra></extra>",
+            hovertemplate=hover,
         )
     for x, label in thresholds:
         fig.add_vline(
@@ -536,25 +909,44 @@ def distribution_figure(
             annotation_text=label,
             annotation_position="top right",
         )
-    _style(fig, title=title, x_title=x_title, y_title=y_title)
-    fig.update_layout(barmode="overlay", bargap=0.05)
+    notes = ["n of each group in the legend"]
+    if any_small:
+        notes.append(f"grey: fewer than {min_n} {unit}")
+    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
+    fig.update_layout(barmode="overlay", bargap=0.05, showlegend=True)
     return fig
 
 
 # --------------------------------------------------------------------------- cohorts
-def funnel_figure(frame: pd.DataFrame, *, title: str | None = None) -> go.Figure:
-    """Attrition funnel. ``frame`` columns: ``stage``, ``n`` (and optionally ``pct``)."""
+def funnel_figure(frame: pd.DataFrame, *, title: str | None = None, min_n: int = 10) -> go.Figure:
+    """Attrition funnel. ``frame`` columns: ``stage``, ``n`` (and optionally ``pct``).
+
+    Each stage shows its count and its share of the first stage. When the first stage has
+    fewer than ``min_n`` patients the shares are too few to read, so the funnel is grey and
+    says so.
+    """
+    n = frame["n"].to_numpy()
+    first = int(n[0]) if len(n) else 0
+    small = first < min_n
+    hover = [
+        f"{stage}: {int(k):,} patients ({format_percent(k / first if first else None)} of "
+        f"the first stage)" + (f"<br>{n_label(first, min_n)} at the first stage" if small else "")
+        for stage, k in zip(frame["stage"], n)
+    ]
     fig = go.Figure(
         go.Funnel(
             y=frame["stage"],
-            x=frame["n"],
+            x=n,
             textinfo="value+percent initial",
-            marker=dict(color="#1f5f8b"),
-            hovertemplate="%{y}: %{x:,} patients (%{percentInitial:.0%} of first stage)"
-            "<extra></extra>",
+            marker=dict(color=SMALL_COLOUR if small else "#1f5f8b"),
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
         )
     )
-    _style(fig, title=title, x_title="Patients (count)", y_title="")
+    notes = ["patients (n) and share of the first stage on each bar"]
+    if small:
+        notes.append(f"grey: fewer than {min_n} patients started ({TOO_FEW})")
+    _style(fig, title=title, x_title=_with_notes("Patients (count)", notes), y_title="")
     return fig
 
 

@@ -1,9 +1,19 @@
 """The dashboard's figures, checked on the figure object (traces, axes, colours), not pixels."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ui import figures
+
+
+def _title(axis) -> str:
+    """An axis title without the notes line under it."""
+    return axis.title.text.split("<br>")[0]
+
+
+def _notes(axis) -> str:
+    return axis.title.text.split("<br>", 1)[1] if "<br>" in axis.title.text else ""
 
 
 def _means(groups=("iv_ketamine", "esketamine_nasal")) -> pd.DataFrame:
@@ -82,9 +92,10 @@ def test_mean_score_figure_has_a_band_and_a_line_per_group():
     }
     bands = [t for t in fig.data if t.fill == "toself"]
     assert len(bands) == 2 and all(t.hoverinfo == "skip" for t in bands)
-    assert fig.layout.xaxis.title.text == "Day"
+    assert _title(fig.layout.xaxis) == "Day"
     assert fig.layout.yaxis.title.text == "Mean change (points)"
-    assert "n = " in lines[0].hovertemplate and "95% CI" in lines[0].hovertemplate
+    assert "n in the hover" in _notes(fig.layout.xaxis)
+    assert all("n = 20" in h and "95% CI" in h for h in lines[0].hovertext)
 
 
 def test_mean_score_figure_without_groups_is_one_neutral_line():
@@ -104,7 +115,9 @@ def test_rate_bars_have_ci_error_bars_and_a_panel_per_measure():
     assert bar.error_y.array[0] == pytest.approx(84.8 - 66.67, abs=0.01)
     assert bar.error_y.arrayminus[0] == pytest.approx(66.67 - 41.7, abs=0.01)
     assert fig.layout.yaxis.title.text == "Patients (%)"
-    assert fig.layout.xaxis.title.text == "Timepoint"
+    assert _title(fig.layout.xaxis) == "Timepoint"
+    assert "n on each bar" in _notes(fig.layout.xaxis)
+    assert list(bar.text) == ["n = 15", "n = 15"]
     assert list(fig.layout.yaxis.range) == [0, 100]
     # the legend lists each population once
     assert sum(bool(t.showlegend) for t in fig.data) == 2
@@ -120,12 +133,13 @@ def test_km_figure_draws_steps_a_band_and_the_median():
             "at_risk": [20, 15, 8, 4],
         }
     )
-    fig = figures.km_figure(curve, medians=pd.DataFrame({"median": [20.0]}))
+    fig = figures.km_figure(curve, medians=pd.DataFrame({"median": [20.0]}), min_n=4)
     assert len(fig.data) == 2
     assert fig.data[1].line.shape == "hv"
     assert fig.data[1].y[2] == pytest.approx(50.0)
+    assert fig.data[1].name == "All patients (n = 20)"
     assert fig.layout.yaxis.title.text == "Still responding (%)"
-    assert fig.layout.xaxis.title.text == "Days since response"
+    assert _title(fig.layout.xaxis) == "Days since response"
     assert any("median 20 d" in (a.text or "") for a in fig.layout.annotations)
 
 
@@ -147,7 +161,8 @@ def test_side_effect_figure_marks_the_label_reference():
     assert fig.data[1].name == figures.LABEL_REFERENCE_NAME
     assert "different population" in figures.LABEL_REFERENCE_NAME
     assert list(fig.data[1].x) == pytest.approx([41.0, 28.0])
-    assert fig.layout.xaxis.title.text.endswith("(%)")
+    assert _title(fig.layout.xaxis).endswith("(%)")
+    assert list(fig.data[0].text) == ["50/100", "20/100"]
 
 
 def test_side_effect_bars_by_route_use_route_colours():
@@ -163,7 +178,7 @@ def test_side_effect_bars_by_route_use_route_colours():
         }
     )
     fig = figures.side_effect_figure(rates, group="group")
-    colours = {t.name: t.marker.color for t in fig.data}
+    colours = {t.name: t.marker.color[0] for t in fig.data}
     assert colours[figures.route_label("esketamine_nasal")] == "#D55E00"
     assert colours[figures.route_label("iv_ketamine")] == "#0072B2"
 
@@ -181,6 +196,7 @@ def test_spaghetti_breaks_lines_between_patients():
         frame, x="day", group="route", x_title="Day", y_title="PCL-5 total (points)"
     )
     assert len(fig.data) == 1
+    assert fig.data[0].name.endswith("(n = 2 patients)")
     y = list(fig.data[0].y)
     assert len(y) == 6 and pd.isna(y[2]) and pd.isna(y[5])
     assert fig.layout.yaxis.title.text == "PCL-5 total (points)"
@@ -194,8 +210,9 @@ def test_counts_by_period_titles_both_axes():
     assert len(fig.data) == 2
     assert fig.layout.yaxis.title.text == "Patients (count)"
     assert fig.layout.yaxis2.title.text == "Sessions (count)"
-    assert fig.layout.xaxis.title.text == "Year"
-    assert fig.layout.xaxis2.title.text == "Year"
+    assert _title(fig.layout.xaxis) == "Year"
+    assert _title(fig.layout.xaxis2) == "Year"
+    assert list(fig.data[1].text) == ["300", "500"]
 
 
 def test_change_bars_and_funnel_and_timeline():
@@ -210,10 +227,14 @@ def test_change_bars_and_funnel_and_timeline():
     )
     fig = figures.change_bars_figure(change, category="cluster")
     assert fig.data[0].orientation == "h"
-    assert "points" in fig.layout.xaxis.title.text
+    assert "points" in _title(fig.layout.xaxis)
+    assert list(fig.data[0].text) == ["n = 30", "n = 30"]
 
     funnel = figures.funnel_figure(pd.DataFrame({"stage": ["Started", "Week 4"], "n": [10, 6]}))
     assert funnel.data[0].type == "funnel"
+    # 10 patients started: enough at the default min_n
+    assert funnel.data[0].marker.color == "#1f5f8b"
+    assert "10 patients" in funnel.data[0].hovertext[0]
 
     timeline = figures.patient_timeline_figure(
         pd.DataFrame({"day": [0, 7], "instrument": ["PCL-5"] * 2, "score": [50, 35]}),
@@ -238,9 +259,234 @@ def test_large_histograms_are_binned_before_the_browser(rows, trace_type):
     )  # fmt: skip
     assert [t.type for t in fig.data] == [trace_type]
     assert fig.data[0].marker.color == "#0072B2"
-    assert fig.layout.xaxis.title.text == "Systolic rise (mmHg)"
+    assert _title(fig.layout.xaxis) == "Systolic rise (mmHg)"
+    assert fig.data[0].name == f"{figures.route_label('iv_ketamine')} (n = {rows:,})"
     assert fig.layout.yaxis.title.text == "Sessions (count)"
     if trace_type == "bar":
         # 60,000 values cycling 0..49: 1,200 in each 1-mmHg bin
         assert len(fig.data[0].y) == 50 and int(sum(fig.data[0].y)) == rows
         assert fig.data[0].y[0] == 1200
+
+
+# --------------------------------------------------------------------------- small samples
+def _one_rate(n: int, k: int | None = None, low: float = 0.2, high: float = 1.0):
+    k = n if k is None else k
+    return pd.DataFrame(
+        {
+            "timepoint": ["week 8"],
+            "measure": ["Still responding"],
+            "population": ["observed"],
+            "k": [k],
+            "n": [n],
+            "rate": [k / n],
+            "ci_low": [low],
+            "ci_high": [high],
+        }
+    )
+
+
+def _rate_bar(frame, **kw):
+    return figures.rate_bars_figure(frame, **kw)
+
+
+def _change_bar(frame, **kw):
+    change = pd.DataFrame(
+        {
+            "label": ["B"],
+            "mean_change": [-4.0],
+            "ci_low": [-9.0],
+            "ci_high": [1.0],
+            "n": frame["n"].to_numpy(),
+        }
+    )
+    return figures.change_bars_figure(change, category="label", **kw)
+
+
+def _effect_bar(frame, **kw):
+    return figures.side_effect_figure(frame.assign(effect="Nausea"), **kw)
+
+
+BAR_FIGURES = [_rate_bar, _change_bar, _effect_bar]
+
+
+@pytest.mark.parametrize("draw", BAR_FIGURES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    ("n", "min_n", "grey", "words"),
+    [
+        # durability's "still responding at week 8: 100%" from one patient
+        (1, 10, True, "too few patients (n = 1)"),
+        (9, 10, True, "too few patients (n = 9)"),
+        (10, 10, False, "n = 10"),
+        # a clinic that sets a lower minimum
+        (3, 3, False, "n = 3"),
+    ],
+)
+def test_a_bar_of_too_few_patients_is_grey_and_says_so(draw, n, min_n, grey, words):
+    fig = draw(_one_rate(n), min_n=min_n)
+    bar = fig.data[0]
+    assert (bar.marker.color[0] == figures.SMALL_COLOUR) is grey
+    assert (bar.marker.pattern.shape[0] == "/") is grey
+    assert words in bar.hovertext[0]
+    if grey or draw is not _effect_bar:  # side-effect bars write k/n when there are enough
+        assert bar.text[0] == words
+    assert (f"fewer than {min_n} patients" in _notes(fig.layout.xaxis)) is grey
+
+
+def _mean_points(n, low=30.0, high=50.0):
+    return pd.DataFrame(
+        {"x": [0.0, 4.0, 8.0], "label": ["baseline", "week 4", "week 8"], "mean": 40.0,
+         "ci_low": low, "ci_high": high, "n": n}
+    )  # fmt: skip
+
+
+def _figures_with_every_kind_of_point():
+    rates = pd.concat([_rates(), _one_rate(2).assign(measure="Response")])
+    curve = pd.DataFrame(
+        {"time": [0, 10, 20], "survival": [1.0, 0.6, 0.5], "ci_low": [1.0, 0.4, 0.2],
+         "ci_high": [1.0, 0.8, 0.7], "at_risk": [20, 12, 4]}
+    )  # fmt: skip
+    effects = pd.DataFrame(
+        {"effect": ["Nausea", "Dizziness"], "rate": [0.2, 0.5], "ci_low": [0.1, 0.1],
+         "ci_high": [0.3, 0.9], "k": [20, 1], "n": [100, 2]}
+    )  # fmt: skip
+    return {
+        "rates": figures.rate_bars_figure(rates),
+        "means": figures.mean_score_figure(
+            _mean_points([40, 12, 2]), x="x", x_title="Week", y_title="PCL-5"
+        ),
+        "grouped means": figures.mean_score_figure(
+            _means().assign(n=[20, 20, 2, 20, 5, 1]),
+            x="day", group="group", x_title="Day", y_title="PCL-5",
+        ),
+        "change": _change_bar(pd.DataFrame({"n": [4]})),
+        "km": figures.km_figure(curve),
+        "effects": figures.side_effect_figure(effects),
+        "funnel": figures.funnel_figure(pd.DataFrame({"stage": ["a", "b"], "n": [5, 3]})),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(_figures_with_every_kind_of_point()))
+def test_every_drawn_trace_carries_its_n(name):
+    fig = _figures_with_every_kind_of_point()[name]
+    for trace in fig.data:
+        if trace.hoverinfo == "skip":  # CI bands: their line's hover has the n
+            continue
+        said = " ".join(
+            map(str, [*(trace.hovertext if trace.hovertext is not None else ()),
+                      *(trace.text if trace.text is not None else ())])
+        )  # fmt: skip
+        assert "n = " in said or "at risk: " in said or "patients" in said, trace.name
+    notes = _notes(fig.layout.xaxis)
+    assert "n " in notes or "(n)" in notes
+
+
+@pytest.mark.parametrize(
+    ("n", "whisker"),
+    [
+        # n = 2: t(0.975, 1) = 12.7, a week-8 CI of -18.4 to 121.4 on a 0-80 scale
+        (2, False),
+        (1, False),
+        (3, True),
+    ],
+)
+def test_no_interval_is_drawn_for_a_mean_of_fewer_than_three(n, whisker):
+    means = _mean_points([40, 40, n], low=-18.4, high=121.4)
+    fig = figures.mean_score_figure(means, x="x", x_title="Week", y_title="PCL-5", min_n=1)
+    line = next(t for t in fig.data if t.mode.startswith("lines+markers"))
+    assert ("no interval" in line.hovertext[2]) is not whisker
+    # the band covers only the points with an interval
+    band = next(t for t in fig.data if t.fill == "toself")
+    assert [v for v in band.x if v is not None] == ([0.0, 4.0, 8.0, 8.0, 4.0, 0.0] if whisker
+                                                    else [0.0, 4.0, 4.0, 0.0])  # fmt: skip
+
+    change = _change_bar(pd.DataFrame({"n": [n]}), min_n=1)
+    assert bool(np.isfinite(change.data[0].error_x.array[0])) is whisker
+
+
+def test_a_mean_of_too_few_patients_is_an_open_grey_point_off_the_line():
+    fig = figures.mean_score_figure(
+        _mean_points([40, 40, 4]), x="x", x_title="Week", y_title="PCL-5"
+    )
+    line, small = fig.data[1], fig.data[2]
+    assert np.isnan(line.y[2]) and line.connectgaps is False
+    assert small.marker.symbol == "circle-open" and list(small.x) == [8.0]
+    assert "too few patients (n = 4)" in small.hovertext[0]
+    assert "fewer than 10 patients" in _notes(fig.layout.xaxis)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "drawn", "words"),
+    [
+        # the issue's week-8 mean: drawn from 0 to 80, the hover keeps the numbers
+        (-18.4, 121.4, (0, 80), "95% CI -18.4 to 121.4; interval drawn clipped at 0.0 and 80.0"),
+        (-2.0, 50.0, (0, 50), "interval drawn clipped at 0.0"),
+        (30.0, 50.0, (30, 50), "95% CI 30.0 to 50.0)"),
+    ],
+)
+def test_intervals_past_the_scale_are_clipped_in_the_drawing_and_say_so(low, high, drawn, words):
+    means = _mean_points([40, 40, 40], low=low, high=high)
+    fig = figures.mean_score_figure(means, x="x", x_title="Week", y_title="PCL-5", scale=(0, 80))
+    band = next(t for t in fig.data if t.fill == "toself")
+    ys = [v for v in band.y if v is not None]
+    assert (min(ys), max(ys)) == pytest.approx(drawn)
+    assert words in fig.data[1].hovertext[0]
+    assert ("clipped" in _notes(fig.layout.xaxis)) is (drawn != (low, high))
+    assert list(fig.layout.yaxis.range) == [0, 80]
+
+
+def test_a_rate_interval_below_zero_is_clipped_at_zero_percent():
+    # a Wald interval of 1/20 runs below zero
+    fig = figures.rate_bars_figure(_one_rate(20, k=1, low=-0.046, high=0.146))
+    bar = fig.data[0]
+    assert bar.error_y.arrayminus[0] == pytest.approx(5.0)
+    assert "interval drawn clipped at 0%" in bar.hovertext[0]
+    assert "intervals clipped at 0%" in _notes(fig.layout.xaxis)
+
+
+@pytest.mark.parametrize(
+    ("formatted", "expected"),
+    [
+        (figures.format_percent(2.8e-17), "0%"),
+        (figures.format_percent(-2.8e-17), "0%"),
+        (figures.format_percent(0.0004, digits=1), "0.0%"),
+        (figures.format_percent(0.0006, digits=1), "0.1%"),
+        (figures.format_percent(0.667), "67%"),
+        (figures.format_points(1e-12), "0.0"),
+        (figures.format_points(-0.04), "0.0"),
+        (figures.format_points(-0.04, signed=True), "0.0"),
+        (figures.format_points(-4.06, signed=True), "-4.1"),
+        (figures.format_points(float("nan")), "–"),
+    ],
+)
+def test_tiny_values_are_written_as_zero(formatted, expected):
+    assert formatted == expected
+
+
+def test_a_tiny_interval_bound_reads_zero_in_the_hover_and_the_metric_caption():
+    from ui.components import format_rate
+
+    fig = figures.rate_bars_figure(_one_rate(20, k=0, low=2.8e-17, high=0.161))
+    assert "95% CI 0% to 16%" in fig.data[0].hovertext[0]
+    assert "e-" not in fig.data[0].hovertext[0]
+    r = {"k": 0, "n": 20, "rate": 0.0, "ci_low": 2.8e-17, "ci_high": 0.161}
+    assert format_rate(r) == "0% (0/20; 95% CI 0–16%)"
+    assert format_rate(r | {"n": 3, "k": 3, "rate": 1.0}, min_n=10).startswith("too few")
+
+
+def test_a_km_curve_goes_grey_where_too_few_are_at_risk():
+    curve = pd.DataFrame(
+        {"time": [0, 10, 20, 30], "survival": [1.0, 0.8, 0.5, 0.4],
+         "ci_low": [1.0, 0.6, 0.3, 0.2], "ci_high": [1.0, 0.9, 0.7, 0.6],
+         "at_risk": [20, 15, 8, 4]}
+    )  # fmt: skip
+    fig = figures.km_figure(curve)
+    band, solid, tail = fig.data
+    assert list(solid.x) == [0, 10] and list(tail.x) == [10, 20, 30]
+    assert tail.line.dash == "dot" and tail.showlegend is False
+    assert "at risk: 4 (too few patients)" in tail.hovertext[-1]
+
+
+def test_a_funnel_of_too_few_starters_is_grey():
+    fig = figures.funnel_figure(pd.DataFrame({"stage": ["Started", "Week 4"], "n": [3, 1]}))
+    assert fig.data[0].marker.color == figures.SMALL_COLOUR
+    assert "too few patients (n = 3)" in fig.data[0].hovertext[1]
