@@ -25,6 +25,7 @@ except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
 described = definitions.describe()
+min_n = definitions.min_patients
 labels = [w.label for w in definitions.windows]
 
 tab_groups, tab_funnel, tab_track, tab_patient = st.tabs(
@@ -80,6 +81,7 @@ with tab_groups:
             x="group",
             x_title=by.replace("_", " ").capitalize(),
             y_title="Responders (%)",
+            min_n=min_n,
         )
         st.caption(f"Response: {described['response']}. {described['populations']}.")
         if at["small"].any():
@@ -109,7 +111,7 @@ with tab_funnel:
         funnel = overall[overall["step"] != "stopped_after_first"].rename(
             columns={"label": "stage", "k": "n_stage"}
         )
-        fig = figures.funnel_figure(funnel.assign(n=funnel["n_stage"]))
+        fig = figures.funnel_figure(funnel.assign(n=funnel["n_stage"]), min_n=min_n)
         st.caption(
             "Each step counted among patients who started; steps are counted independently. "
             "Induction: "
@@ -127,6 +129,7 @@ with tab_funnel:
                 "Stopped after the first session",
                 stopped.iloc[0][["k", "n", "rate", "ci_low", "ci_high"]].to_dict(),
                 help="Patients with exactly one session, among those who started.",
+                min_n=min_n,
             )
         # every route starts at 100%, so the first step says nothing by route
         by_route = flow[
@@ -138,10 +141,12 @@ with tab_funnel:
                 x="route",
                 facet="measure",
                 colour="group",
-                x_title="Route",
+                x_title="",
                 y_title="Patients who started (%)",
+                min_n=min_n,
             )
-            fig.update_xaxes(tickvals=[], title_text="")
+            # the legend names the routes; the notes under the panels stay
+            fig.update_xaxes(tickvals=[])
             ui.show_figure(fig, by_route, "attrition_by_route")
 
 # ---------------------------------------------------------------------------- not on track

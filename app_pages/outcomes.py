@@ -16,9 +16,6 @@ from ui import components as ui
 from ui.cohort import get_context
 from ui.settings import current_definitions
 
-# bins with fewer patients than this are too noisy to draw (the download keeps them)
-MIN_BIN = 10
-
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _instrument_patients(version: str, _data) -> tuple[PatientTable, list[str], np.ndarray]:
@@ -89,31 +86,33 @@ x_title = "Sessions given before the score" if axis == "session" else "Weeks sin
 means = results.cohort_result(
     mean_trajectory_from, context, definitions, axis=axis, by=by, include_overall=False
 )
+min_n = definitions.min_patients
+total_range = (
+    float(get_instrument(instrument).total_min),
+    float(get_instrument(instrument).total_max),
+)
 if means.empty:
     st.info("No patient in this cohort has a baseline and a later score.")
-elif not (means["n"] >= MIN_BIN).any():
-    st.info(
-        f"Every bin has fewer than {MIN_BIN} patients: too few for a mean worth drawing. The "
-        "table below has them."
-    )
-    st.dataframe(means, hide_index=True)
-    ui.download_table(means, "mean_scores")
 else:
+    # every bin is drawn; those of fewer than min_n patients as open grey points off the line
     fig = figures.mean_score_figure(
-        means[means["n"] >= MIN_BIN],
+        means,
         x="x",
         group="group" if by else None,
         y_title=f"Mean {instrument} total (points)",
         x_title=x_title,
+        min_n=min_n,
+        scale=total_range,
     )
-    fig.update_yaxes(range=[0, float(get_instrument(instrument).total_max)])
     st.caption(
         "Patients with a baseline; each counts once per bin. Mean with t-based 95% CI (band); "
         f"{'week' if axis == 'week' else 'session'} 0 is the baseline "
         f"({described['baseline']})"
         + ("; days 1-3 are a bin of their own at 0.3 weeks" if axis == "week" else "")
-        + f". Bins with fewer than {MIN_BIN} patients are left off the chart (they are in the "
-        "download)."
+        + f". Bins of fewer than {min_n} patients are open grey points labelled too few "
+        "patients; a mean of fewer than 3 has no interval. Intervals are drawn clipped to "
+        f"the score's range ({total_range[0]:g}-{total_range[1]:g}); the download has them "
+        "in full."
     )
     ui.show_figure(fig, means, "mean_scores")
 
@@ -155,6 +154,24 @@ for tp in all_results:
             rate_rows.append(
                 {"timepoint": tp.label, "measure": measure, "population": population, **r.to_dict()}
             )
+    # Getting worse, beside getting better: observed patients only (an unscored patient has
+    # not been seen to worsen).
+    for measure, worse in (
+        ("Worse by the response rule", getattr(tp, "deterioration", None)),
+        (
+            f"Worse by ≥{definitions.meaningful_points:g} points",
+            getattr(tp, "meaningful_worsening", None),
+        ),
+    ):
+        if worse is not None:
+            rate_rows.append(
+                {
+                    "timepoint": tp.label,
+                    "measure": measure,
+                    "population": "observed",
+                    **worse.to_dict(),
+                }
+            )
     rc = tp.reliable_change
     if rc.improved is not None:
         rate_rows.append(
@@ -170,11 +187,16 @@ if rates.empty:
     st.info("No timepoint has an observed score in this cohort.")
 else:
     rates = rates[rates["n"] > 0]
-    fig = figures.rate_bars_figure(rates, x_title="Timepoint")
+    fig = figures.rate_bars_figure(rates, x_title="Timepoint", min_n=min_n)
     st.caption(
         f"**Response**: {described['response']}. **Remission**: {described['remission']}. "
         f"**Meaningful**: {described['meaningful']}. **Reliable improvement**: "
-        f"{described['reliable_change']}. Populations: {described['populations']}."
+        f"{described['reliable_change']}. **Worse by the response rule**: the response rule "
+        f"turned round (a rise instead of a drop); **worse by "
+        f"≥{definitions.meaningful_points:g} points**: a rise of at least the meaningful "
+        f"change; both among observed patients. Populations: {described['populations']}. "
+        f"Each bar prints its n; bars of fewer than {min_n} patients are grey and hatched "
+        "(too few patients)."
     )
     ui.show_figure(fig, rates, "rates_by_timepoint")
     reliable = [tp.reliable_change for tp in all_results if tp.reliable_change.threshold_points]
@@ -214,6 +236,7 @@ else:
         else 0,
         key="depth_timepoint",
     )
+    spec = get_instrument(instrument)
     clusters = results.cohort_result(cluster_change_from, context, definitions)
     items = results.cohort_result(item_change_from, context, definitions)
     d1, d2 = st.columns(2)
@@ -223,7 +246,10 @@ else:
             st.caption("No cluster scores at this timepoint.")
         else:
             fig = figures.change_bars_figure(
-                at, category="label", title=f"DSM-5 symptom clusters at {timepoint}"
+                at,
+                category="label",
+                title=f"DSM-5 symptom clusters at {timepoint}",
+                min_n=min_n,
             )
             ui.show_figure(fig, at, "cluster_change")
     with d2:
@@ -233,13 +259,18 @@ else:
         if shown.empty:
             st.caption("No item scores at this timepoint.")
         else:
+            item_span = float(spec.item_max - spec.item_min)
             fig = figures.change_bars_figure(
                 shown,
                 category="label",
                 title=f"Sleep, intrusions and the items that moved most at {timepoint}",
+                min_n=min_n,
+                scale=(-item_span, item_span),  # an item moves at most its range
             )
             ui.show_figure(fig, items[items["timepoint"] == timepoint], "item_change")
     st.caption(
         "Patients with the cluster or item answered on both the baseline and the timepoint form; "
-        "t-based 95% CI of the mean change. Item 1: intrusive memories; item 20: sleep."
+        "t-based 95% CI of the mean change (none for fewer than 3 patients). Each bar prints "
+        f"its n; bars of fewer than {min_n} patients are grey and hatched. Item 1: intrusive "
+        "memories; item 20: sleep."
     )

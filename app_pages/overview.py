@@ -7,9 +7,6 @@ from analytics.report.overview import overview_of
 from ui import auth, cohort, figures, results, settings
 from ui import components as ui
 
-# weeks with fewer patients than this are too noisy to draw (the download keeps them)
-MIN_BIN = 10
-
 auth.require_page("overview")
 context = cohort.get_context()
 ui.page_header(
@@ -26,6 +23,7 @@ except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
 described = definitions.describe()
+min_n = definitions.min_patients
 TTR_HELP = (
     f"Days from the first session to the first PCL-5 score meeting the response rule "
     f"({described['response']}). Kaplan-Meier estimate: patients who have not responded are "
@@ -54,7 +52,7 @@ c3.metric(
 baseline = numbers["baseline"]
 c4.metric(
     "PCL-5 baseline, mean",
-    "–" if not baseline.get("n") else f"{baseline['mean']:.1f}",
+    "–" if not baseline.get("n") else ui.format_mean(baseline["mean"], baseline["n"], min_n=min_n),
     help=f"Baseline: {described['baseline']}. n = {baseline.get('n', 0)}.",
 )
 
@@ -68,24 +66,28 @@ else:
         r1,
         "Response, observed",
         week4.get("response"),
+        min_n=min_n,
         help=f"{described['response']}. {described['populations']}",
     )
     ui.rate_metric(
         r2,
         "Response, intention to treat",
         week4.get("response_itt"),
+        min_n=min_n,
         help=f"{described['response']}. {described['populations']}",
     )
     ui.rate_metric(
         r3,
         "Remission, observed",
         week4.get("remission"),
+        min_n=min_n,
         help=f"Remission: {described['remission']}.",
     )
     ui.rate_metric(
         r4,
         "Remission, intention to treat",
         week4.get("remission_itt"),
+        min_n=min_n,
         help=f"Remission: {described['remission']}.",
     )
 
@@ -112,6 +114,7 @@ ui.rate_metric(
     d2,
     "Completed induction",
     numbers["flow"]["completed_induction"],
+    min_n=min_n,
     help="Patients who started and reached the induction session count of their route: "
     + ", ".join(f"{figures.route_label(k)} {v}" for k, v in described["induction_sessions"].items())
     + ".",
@@ -120,6 +123,7 @@ ui.rate_metric(
     d3,
     "Scored at week 4, of patients who started",
     numbers["flow"]["scored_timepoint"],
+    min_n=min_n,
     help="Patients who started with a baseline and a PCL-5 score in the week-4 window, among "
     "all who started. Unscored patients are missing data, not failures.",
 )
@@ -136,6 +140,7 @@ else:
             col,
             effect.get("label") or effect["effect"].replace("_", " ").capitalize(),
             effect.get("patients"),
+            min_n=min_n,
             help="Patients with the effect at least once / patients with at least one session. "
             f"Per session: {ui.format_rate(effect.get('sessions'))}.",
         )
@@ -144,21 +149,22 @@ left, right = st.columns(2)
 with left:
     st.subheader("PCL-5 over time")
     means = numbers["mean_by_week"]
-    if not (means["n"] >= MIN_BIN).any():
-        st.caption(
-            f"Too few patients to draw: no week has {MIN_BIN} or more patients with a baseline "
-            "and a score."
-        )
+    if means.empty:
+        st.caption("No patient in this cohort has a baseline and a later PCL-5 score.")
     else:
-        drawn = means[means["n"] >= MIN_BIN]
         fig = figures.mean_score_figure(
-            drawn, x="x", y_title="Mean PCL-5 total (points)", x_title="Weeks since first session"
+            means,
+            x="x",
+            y_title="Mean PCL-5 total (points)",
+            x_title="Weeks since first session",
+            min_n=min_n,
+            scale=(0, 80),
         )
-        fig.update_layout(height=380, showlegend=False)
-        fig.update_yaxes(range=[0, 80])
+        fig.update_layout(height=420, showlegend=False)
         st.caption(
-            f"Mean with t-based 95% CI; week 0 is the baseline. Weeks with fewer than {MIN_BIN} "
-            "patients are left off the chart (they are in the download)."
+            "Mean with t-based 95% CI, drawn clipped to the PCL-5's 0-80 (the download has the "
+            f"full interval); week 0 is the baseline. Weeks of fewer than {min_n} patients are "
+            "open grey points (too few patients); a mean of fewer than 3 has no interval."
         )
         ui.show_figure(fig, means, "overview_mean_pcl5")
 with right:

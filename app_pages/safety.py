@@ -36,6 +36,7 @@ try:
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
+min_n = definitions.min_patients
 if results.cohort_result(exposure_from, context, definitions)["sessions"] == 0:
     st.info("This upload has no sessions table, so there is nothing to count side effects over.")
     st.stop()
@@ -82,6 +83,8 @@ else:
             if level == "patient"
             else "Sessions with the effect (%)"
         ),
+        min_n=min_n,
+        unit="patients" if level == "patient" else "sessions",
     )
     if level == "patient":
         st.caption(
@@ -130,6 +133,7 @@ else:
             group="route",
             x_title="Systolic rise, peak minus pre-dose (mmHg)",
             thresholds=[(40, "40 mmHg")],
+            min_n=min_n,
         )
         ui.show_figure(fig, bp_rates, "blood_pressure")
 
@@ -144,19 +148,25 @@ else:
         x="band",
         x_title="Session number band",
         y_title="Mean CADSS (0-92 points)",
+        min_n=min_n,
+        scale=(0, 92),
     )
     fig.update_xaxes(type="category")
     trend = results.cohort_result(cadss_trend_from, context, definitions)
     if trend.mean_change is not None:
         ci = (
-            f" (95% CI {trend.change_ci_low:.1f} to {trend.change_ci_high:.1f})"
-            if trend.change_ci_low is not None
+            f" (95% CI {ui.format_points(trend.change_ci_low)} to "
+            f"{ui.format_points(trend.change_ci_high)})"
+            if trend.change_ci_low is not None and trend.paired_n >= 3
             else ""
         )
+        few = f", {figures.TOO_FEW}" if trend.paired_n < min_n else ""
         st.caption(
             f"Patients scored at session 1 and at session {trend.late_session}+ "
-            f"(n = {trend.paired_n}): mean change {trend.mean_change:+.1f} points{ci}. "
-            "Each patient counts once per band."
+            f"(n = {trend.paired_n}{few}): mean change "
+            f"{ui.format_points(trend.mean_change, signed=True)} points{ci}. "
+            f"Each patient counts once per band; bands of fewer than {min_n} patients are open "
+            "grey points, and a mean of fewer than 3 has no interval."
         )
     ui.show_figure(fig, cadss, "cadss_by_session")
 
