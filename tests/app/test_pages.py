@@ -123,6 +123,49 @@ def test_reset_brings_back_the_defaults(app_env):
     assert _metric(at, "Response, observed") == default
 
 
+# --------------------------------------------------------------------------- claims check
+# The sample clinic's 24-hour claim is the case the verdict must not call supported: a
+# 10.5-point mean fall with 51/175 = 29% responding. Its week-4 claim is supported (a 16.6-point
+# fall, 86/148 = 58% responding). Green is for a supported claim only.
+CLAIMS_VERDICTS = [
+    (
+        "within_24h",
+        ":orange-badge[:material/contrast: Partly supported]",
+        "but only 29% of the 175",
+    ),
+    (
+        "persisted_to_week_4",
+        ":green-badge[:material/check_circle: Supported]",
+        "and 58% of the 148",
+    ),
+]
+
+
+def test_claims_check_shows_each_verdict_with_its_reason_and_rule(app_env):
+    from analytics.core.definitions import OutcomeDefinitions
+    from analytics.ingest.importer import import_folder
+    from analytics.metrics.claims import claims_summary
+
+    defs = OutcomeDefinitions.for_instrument("PCL-5")
+    summary = claims_summary(import_folder(app_env).data, defs)
+    at = _app("app_pages/claims.py")
+    assert not at.exception, [e.message for e in at.exception]
+    markdown = [m.value for m in at.markdown]
+    captions = [c.value for c in at.caption]
+    for claim, badge, words in CLAIMS_VERDICTS:
+        check = summary[claim]
+        # the badge, then the reason, then the rule, in body text beside the numbers
+        at_badge = markdown.index(badge)
+        assert markdown[at_badge + 1] == f"**{check['verdict_reason']}**"
+        assert words in check["verdict_reason"]
+        assert markdown[at_badge + 2] == f"**The rule.** {check['rule']}"
+        assert not any(check["rule"] in caption for caption in captions)
+        assert f"{check['change_ci_low']:+.1f} to {check['change_ci_high']:+.1f}" in "".join(
+            captions
+        )
+    assert sum("green-badge" in m for m in markdown) == 1
+
+
 # --------------------------------------------------------------------------- sign-in
 def test_signed_out_sees_only_the_sign_in_form(app_env):
     at = _signed_out()
