@@ -8,10 +8,16 @@ import logging
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import aliased
 
-from analytics.core.contract import PATIENT_BASE_COLUMNS, ClinicData, empty_clinic
+from analytics.core.contract import (
+    FOLLOW_UP_COLUMN,
+    PATIENT_BASE_COLUMNS,
+    ClinicData,
+    empty_clinic,
+)
 from store.db import get_engine
-from store.models import PENDING, Batch, Conflict
+from store.models import PENDING, REPLACED, Batch, Conflict, FollowUp
 from store.rows import ACTIVE, ROLLED_BACK, TABLES, read_rows, value_columns
 from store.snapshot import (
     prune_snapshots,
@@ -21,7 +27,7 @@ from store.snapshot import (
     write_snapshot,
 )
 
-__all__ = ["data_version", "load_clinic", "refresh_snapshot"]
+__all__ = ["data_version", "follow_up_days", "load_clinic", "refresh_snapshot"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +53,9 @@ def load_clinic(engine: Engine | None = None, *, snapshot: bool = True) -> Clini
     Returns exactly the frames the importer produced (same columns, dtypes and order) for a
     single import; after several, rows sort by patient, day and arrival. ``has_sessions`` and
     ``months_kept`` are true when any active batch had sessions or kept months; the extra
-    patient columns are those of the active batches, in upload order.
+    patient columns are those of the active batches, in upload order. A patient's
+    ``follow_up_days`` is the largest of the active batches' (:func:`follow_up_days`), NA when
+    none had it.
 
     Parameters
     ----------
@@ -115,10 +123,65 @@ def _load_frames(conn: Connection, extra: list[str]) -> dict[str, pd.DataFrame]:
             frame = frame.sort_values(["patient_id", "day", "row_id"], kind="stable")
         frame = frame.reset_index(drop=True)
         if name == "patients":
+            frame[FOLLOW_UP_COLUMN] = _follow_up_of(frame["patient_id"], follow_up_days(conn))
             out[name] = _with_attributes(frame, extra)
         else:
             out[name] = frame.drop(columns=["row_id", "occurrence"], errors="ignore")
     return out
+
+
+def follow_up_days(conn: Connection) -> pd.DataFrame:
+    """Each patient's follow-up days: the largest value any active batch stored.
+
+    One ``GROUP BY`` over ``follow_up`` joined to the active batches. Later exports have later
+    data cutoffs, so the largest is the newest; a rolled-back batch no longer counts, which
+    brings back the value before it. Follow-up counts from day 0, so a value only counts while
+    the patient's stored days are the ones its export had: not a batch's own value while its
+    patient-level conflict (another day 0) waits or was kept, nor an earlier batch's once such a
+    conflict was replaced. Columns ``patient_id`` (string) and ``follow_up_days`` (Int64), one
+    row per patient who has any.
+    """
+    rebased = aliased(Batch)
+    other_day_0 = (
+        sa.select(Conflict.batch_id, Conflict.patient_id, Conflict.status)
+        .join(rebased, rebased.id == Conflict.batch_id)
+        .where(Conflict.kind == "patient", rebased.status == ACTIVE)
+        .subquery()
+    )
+    not_aligned = sa.exists().where(
+        other_day_0.c.patient_id == FollowUp.patient_id,
+        sa.or_(
+            sa.and_(
+                other_day_0.c.batch_id == FollowUp.batch_id,
+                other_day_0.c.status != REPLACED,
+            ),
+            sa.and_(
+                other_day_0.c.status == REPLACED,
+                FollowUp.batch_id < other_day_0.c.batch_id,
+            ),
+        ),
+    )
+    query = (
+        sa.select(FollowUp.patient_id, sa.func.max(FollowUp.follow_up_days))
+        .join(Batch, Batch.id == FollowUp.batch_id)
+        .where(Batch.status == ACTIVE, ~not_aligned)
+        .group_by(FollowUp.patient_id)
+    )
+    rows = conn.execute(query).all()
+    ids, days = zip(*rows) if rows else ((), ())
+    return pd.DataFrame(
+        {
+            "patient_id": pd.array(ids, dtype="string"),
+            FOLLOW_UP_COLUMN: pd.array(days, dtype="Int64"),
+        }
+    )
+
+
+def _follow_up_of(patient_id: pd.Series, follow_up: pd.DataFrame) -> pd.Series:
+    """``follow_up``'s days for each of ``patient_id``, in its order (NA for a patient without)."""
+    position = pd.Index(follow_up["patient_id"]).get_indexer(patient_id)
+    days = follow_up[FOLLOW_UP_COLUMN].array.take(position, allow_fill=True)
+    return pd.Series(days, index=patient_id.index, dtype="Int64")
 
 
 def refresh_snapshot(engine: Engine | None = None) -> None:
@@ -137,7 +200,7 @@ def refresh_snapshot(engine: Engine | None = None) -> None:
 
 
 def _with_attributes(patients: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
-    base = patients[PATIENT_BASE_COLUMNS].copy()
+    base = patients[[*PATIENT_BASE_COLUMNS, FOLLOW_UP_COLUMN]].copy()
     if not extra:
         return base
     text = patients["attributes"]

@@ -17,6 +17,10 @@ patient is not re-based silently: when the export's day-0 session or first-sessi
 from the stored one, all of the patient's rows in the batch form one patient-level conflict,
 whose "replace" swaps the patient's stored rows for the export's as a whole.
 
+Each patient's follow-up days (from day 0 to the export's data cutoff) go to the ``follow_up``
+table under the batch, never compared: a later export has a later cutoff, which is news, not a
+conflict (:func:`store.clinic.load_clinic` reads the largest value of the active batches).
+
 Everything a batch writes, and its audit entry, commits together; a process killed mid-import
 leaves the database as it was.
 """
@@ -39,12 +43,21 @@ if TYPE_CHECKING:
     from analytics.ingest.collector import ProblemReport
     from analytics.ingest.importer import ImportOptions, ImportResult
 
-from analytics.core.contract import ClinicData
+from analytics.core.contract import FOLLOW_UP_COLUMN, ClinicData
 from analytics.core.problems import ERROR, WARNING, Problem
 from store.audit import record_audit
 from store.clinic import refresh_snapshot
 from store.db import get_engine, write_transaction
-from store.models import CURRENT, DATA_TABLES, DECLINED, IDENTITY, PENDING, Batch, Conflict
+from store.models import (
+    CURRENT,
+    DATA_TABLES,
+    DECLINED,
+    IDENTITY,
+    PENDING,
+    Batch,
+    Conflict,
+    FollowUp,
+)
 from store.rollbacks import undo_batch
 from store.rows import (
     ACTIVE,
@@ -276,6 +289,7 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
             .returning(Batch.id)
         ).scalar_one()
         counts, n_conflicts, n_patients = _store_rows(conn, data, batch_id)
+        _store_follow_up(conn, data, batch_id)
         totals = {k: sum(c[k] for c in counts.values()) for k in ("added", "unchanged")}
         conn.execute(
             sa.update(Batch)
@@ -484,6 +498,27 @@ def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
             ],
         )
     return counts, n_rows + len(moved), len(moved)
+
+
+def _store_follow_up(conn: Connection, data: ClinicData, batch_id: int) -> int:
+    """Write the batch's follow-up days of every patient who has them; how many were written.
+
+    Every such patient gets a row, whatever happened to their data rows (added, unchanged or a
+    conflict): the value is this export's, and the clinic shows the largest of the active ones.
+    """
+    patients = data.patients
+    if FOLLOW_UP_COLUMN not in patients:
+        return 0
+    known = patients[patients[FOLLOW_UP_COLUMN].notna()]
+    frame = pd.DataFrame(
+        {
+            "batch_id": np.full(len(known), batch_id, dtype=np.int64),
+            "patient_id": known["patient_id"].array,
+            "follow_up_days": known[FOLLOW_UP_COLUMN].to_numpy(dtype=np.int64),
+        }
+    )
+    insert_frame(conn, FollowUp.__table__, frame)
+    return len(frame)
 
 
 def _matches_earlier(changed: pd.DataFrame, every: pd.DataFrame, name: str) -> np.ndarray:

@@ -11,6 +11,11 @@ A partial unique index on each table's identity among ``current`` rows keeps one
 patient and day (and instrument or effect). Extra patient columns are kept as one JSON object per
 patient (``attributes``), keys sorted, values as text.
 
+A patient's follow-up time (days from day 0 to the export's data cutoff) is not a value of the
+``patients`` row: every export has a later cutoff, so it would change, and raise a conflict, on
+every import. Each batch keeps its own value per patient in ``follow_up`` instead, and the clinic
+reads the largest value of the active batches.
+
 The Alembic revisions in ``migrations/`` create exactly these tables; ``tests/store/test_schema.py``
 fails when the two drift apart.
 """
@@ -41,6 +46,7 @@ __all__ = [
     "Conflict",
     "DATA_TABLES",
     "DECLINED",
+    "FollowUp",
     "IDENTITY",
     "PENDING",
     "REPLACED",
@@ -132,6 +138,21 @@ class Conflict(Base):
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # pending|replaced|kept
     resolved_by: Mapped[str | None] = mapped_column(sa.String(150))
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class FollowUp(Base):
+    """One patient's follow-up days as one batch's export saw them (its own data cutoff).
+
+    Not compared, never a conflict: the clinic's follow-up is the maximum over active batches, so
+    rolling a batch back brings back the value before it and re-importing an export changes
+    nothing. The primary key, batch first, serves a rollback's delete and the join to batches.
+    """
+
+    __tablename__ = "follow_up"
+
+    batch_id: Mapped[int] = mapped_column(sa.ForeignKey("batches.id"), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    follow_up_days: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
 
 
 class UserRow(Base):

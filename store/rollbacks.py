@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from store.audit import record_audit
 from store.clinic import refresh_snapshot
 from store.db import get_engine, write_transaction
-from store.models import CURRENT, DATA_TABLES, PENDING, Batch, Conflict
+from store.models import CURRENT, DATA_TABLES, PENDING, Batch, Conflict, FollowUp
 from store.rows import ACTIVE, ROLLED_BACK, TABLES, username_of, utc_now
 from store.users import DIRECTOR, User
 
@@ -62,7 +62,8 @@ def _later_dependents(conn: Connection, batch_id: int) -> list[int]:
 def undo_batch(conn: Connection, batch_id: int, user, clock) -> RollbackResult:
     """Undo batch ``batch_id`` inside the caller's transaction ``conn``, without checks or audit.
 
-    Deletes every row the batch added, makes current again the rows it replaced, marks its
+    Deletes every row the batch added (its follow-up days too, so the largest of the batches
+    before it is the patient's again), makes current again the rows it replaced, marks its
     pending conflicts and the batch itself rolled back (by ``user`` at ``clock()``). Used by
     :func:`rollback` and by clearing the sample clinic.
     """
@@ -75,6 +76,8 @@ def undo_batch(conn: Connection, batch_id: int, user, clock) -> RollbackResult:
             .where(table.c.superseded_by_batch == batch_id)
             .values(state=CURRENT, superseded_by_batch=None)
         ).rowcount
+    # Not counted in ``removed``, which counts the data rows the batch added.
+    conn.execute(sa.delete(FollowUp).where(FollowUp.batch_id == batch_id))
     conn.execute(
         sa.update(Conflict)
         .where(Conflict.batch_id == batch_id, Conflict.status == PENDING)

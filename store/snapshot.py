@@ -49,8 +49,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Bump when the layout of a snapshot folder changes.
-FORMAT = 1
+# Bump when the layout of a snapshot folder changes (2: patients carry follow_up_days).
+FORMAT = 2
 TABLES = ("patients", "sessions", "assessments", "side_effects")
 META = "meta.json"
 _TEMP_PREFIX = ".tmp-"
@@ -132,13 +132,14 @@ def snapshot_key(conn: Connection) -> str:
 def _expected_columns(name: str, extra: tuple[str, ...]) -> list[str]:
     from analytics.core.contract import (
         ASSESSMENT_COLUMNS,
+        FOLLOW_UP_COLUMN,
         PATIENT_BASE_COLUMNS,
         SESSION_COLUMNS,
         SIDE_EFFECT_COLUMNS,
     )
 
     return {
-        "patients": [*PATIENT_BASE_COLUMNS, *extra],
+        "patients": [*PATIENT_BASE_COLUMNS, FOLLOW_UP_COLUMN, *extra],
         "sessions": SESSION_COLUMNS,
         "assessments": ASSESSMENT_COLUMNS,
         "side_effects": SIDE_EFFECT_COLUMNS,
