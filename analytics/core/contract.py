@@ -24,7 +24,9 @@ __all__ = [
     "ASSESSMENT_COLUMNS",
     "ClinicData",
     "MAX_ITEMS",
+    "FOLLOW_UP_COLUMN",
     "PATIENT_BASE_COLUMNS",
+    "PATIENT_COLUMNS",
     "SESSION_COLUMNS",
     "SIDE_EFFECT_COLUMNS",
     "clinic_from_frames",
@@ -46,8 +48,14 @@ def item_columns(n: int = MAX_ITEMS) -> list[str]:
 #   first_session_year   Int64    year of day 0; NA when unknown (day-only exports, no sessions)
 #   first_session_month  Int64    1-12 only when the import kept months; otherwise NA
 #   route                string   canonical route of the first session; NA without sessions
+#   follow_up_days       Int64    days from day 0 to the data cutoff (the latest date anywhere in
+#                                 the import, or the extract date given): how long the patient
+#                                 could have been followed; NA when unknown (day-only exports
+#                                 without a follow_up_days column)
 # then every extra column of patients.csv, as string, in upload order (cohort filters).
 PATIENT_BASE_COLUMNS = ["patient_id", "first_session_year", "first_session_month", "route"]
+# Not stored with the patient's row: each export has a later cutoff (see store.models).
+FOLLOW_UP_COLUMN = "follow_up_days"
 
 # sessions: one row per treatment session; (patient_id, day) is unique.
 #   day              int64    days since first session (the first session is day 0)
@@ -187,13 +195,16 @@ PATIENT_DTYPES = {
     "first_session_year": "Int64",
     "first_session_month": "Int64",
     "route": "string",
+    "follow_up_days": "Int64",
 }
+# The typed columns every patients frame has, before the extra ones.
+PATIENT_COLUMNS = [*PATIENT_BASE_COLUMNS, FOLLOW_UP_COLUMN]
 
 
 def empty_clinic() -> ClinicData:
     """A clinic with no rows, every column present: the dashboard's empty state."""
     return ClinicData(
-        patients=_empty(PATIENT_BASE_COLUMNS, PATIENT_DTYPES),
+        patients=_empty(PATIENT_COLUMNS, PATIENT_DTYPES),
         sessions=_empty(SESSION_COLUMNS, SESSION_DTYPES),
         assessments=_empty(ASSESSMENT_COLUMNS, ASSESSMENT_DTYPES),
         side_effects=_empty(SIDE_EFFECT_COLUMNS, SIDE_EFFECT_DTYPES),
@@ -267,14 +278,11 @@ def clinic_from_frames(
     if patients is not None:
         p = patients.copy()
         p["patient_id"] = p["patient_id"].astype("string")
-        extra_cols = tuple(c for c in p.columns if c not in PATIENT_BASE_COLUMNS)
-        keep = [
-            "patient_id",
-            *[c for c in p.columns if c in ("first_session_year", "first_session_month")],
-            *extra_cols,
-        ]
+        extra_cols = tuple(c for c in p.columns if c not in PATIENT_COLUMNS)
+        given = ("first_session_year", "first_session_month", FOLLOW_UP_COLUMN)
+        keep = ["patient_id", *[c for c in p.columns if c in given], *extra_cols]
         base = base.merge(p[keep], on="patient_id", how="left")
-    pt = _conform(base, PATIENT_BASE_COLUMNS, PATIENT_DTYPES)
+    pt = _conform(base, PATIENT_COLUMNS, PATIENT_DTYPES)
     for column in extra_cols:
         pt[column] = pt[column].astype("string")
     return ClinicData(

@@ -175,6 +175,8 @@ def assemble(
         else v.drop(columns=[c for c in v.columns if c.startswith("_")])
         for k, v in tables.items()
     }
+    if sessions_dated and "patients" in clean:
+        clean["patients"] = with_follow_up(clean["patients"], day0, clean, options.extract_date)
     if "assessments" not in clean and by_table["assessments"]:
         clean["assessments"] = pd.DataFrame(
             {"patient_id": pd.Series([], dtype="string"), "day": pd.Series([], dtype="int64")}
@@ -186,6 +188,53 @@ def assemble(
         patients=clean.get("patients"),
         months_kept=options.keep_month,
     )
+
+
+def with_follow_up(
+    patients: pd.DataFrame, day0: pd.Series, tables: dict, extract_date
+) -> pd.DataFrame:
+    """``patients`` with ``follow_up_days``: days from each patient's day 0 to the data cutoff.
+
+    The cutoff is ``extract_date`` when given, else the latest date anywhere in the upload
+    (every table's days are days since its patient's day 0, so a date is day 0 plus the day). A
+    patient is never followed for less than their own latest record, so an extract date before
+    some of the records cannot make a patient look not yet due at a day they were seen. Where
+    no follow-up can be worked out (a patient without sessions), a ``follow_up_days`` given in
+    patients.csv is kept.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        The upload's patients, ``patient_id`` first.
+    day0 : pandas.Series
+        Each treated patient's day 0 as days since 1970-01-01, indexed by patient id.
+    tables : dict of pandas.DataFrame
+        The upload's tables; those with a ``day`` column are read.
+    extract_date : datetime.date or None
+    """
+    last = []
+    for name in ("sessions", "assessments", "side_effects"):
+        frame = tables.get(name)
+        if frame is not None and len(frame):
+            last.append(frame.groupby("patient_id", sort=False)["day"].max())
+    latest_day = (
+        pd.concat(last).groupby(level=0).max() if last else pd.Series(dtype="int64")
+    ).reindex(day0.index, fill_value=0)
+    start = day0.to_numpy("int64")
+    if extract_date is not None:
+        cutoff = int((np.datetime64(extract_date, "D") - EPOCH).astype("int64"))
+    elif len(start):
+        cutoff = int((start + latest_day.to_numpy("int64")).max())
+    else:
+        cutoff = 0
+    follow = np.maximum(cutoff - start, latest_day.to_numpy("int64"))
+    computed = pd.Series(follow, index=day0.index.astype("string"), dtype="Int64")
+    at = computed.reindex(patients["patient_id"].astype("string").to_numpy())
+    given = patients.get("follow_up_days")
+    values = pd.array(at.to_numpy(dtype=object, na_value=pd.NA), dtype="Int64")
+    if given is not None:
+        values = pd.Series(values, index=patients.index).fillna(given.astype("Int64")).array
+    return patients.assign(follow_up_days=values)
 
 
 def number_sessions(sessions: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:

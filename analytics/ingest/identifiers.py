@@ -140,7 +140,9 @@ MIN_IDENTIFIER_CHARS = 5
 THREADED_CELLS = 500_000
 # The contract's date columns: dates there are expected (the importer turns them into days).
 DATE_COLUMNS = frozenset({"session_date", "assessment_date"})
-PATIENTS_CONTRACT = frozenset({"patient_id", "first_session_year", "first_session_month"})
+PATIENTS_CONTRACT = frozenset(
+    {"patient_id", "first_session_year", "first_session_month", "follow_up_days"}
+)
 
 DROP_FIX = "Remove the column before uploading, or choose to drop it on import"
 _FIXES = {

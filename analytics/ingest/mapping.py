@@ -245,6 +245,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "patient_id": _PATIENT_ID,
         "first_session_year": ["first session year", "year of first session", "start year"],
         "first_session_month": ["first session month", "month of first session", "start month"],
+        "follow_up_days": ["follow up days", "days of follow up", "days followed", "follow up"],
     },
 }
 
@@ -276,6 +277,7 @@ COLUMN_LABELS: dict[str, str] = {
     "serious": "serious adverse event (yes/no)",
     "first_session_year": "year of the first session",
     "first_session_month": "month of the first session",
+    "follow_up_days": "days the patient could be followed, from the first session to the export",
 }
 
 # Compact header keys of columns that hold one instrument's total ("PCL-5 Total" -> "pcl5total").

@@ -40,6 +40,9 @@ class ImportOptions:
         never guessed.
     today : datetime.date or None
         The day of the import; dates after it are refused. None: the computer's date.
+    extract_date : datetime.date or None
+        The day the export was taken from the records system: the data cutoff each patient's
+        follow-up time runs to. None: the latest date anywhere in the upload.
     """
 
     keep_month: bool = False
@@ -51,6 +54,7 @@ class ImportOptions:
     raise_unexpected: bool = False
     date_order: str | None = None
     today: datetime.date | None = None
+    extract_date: datetime.date | None = None
 
     def __post_init__(self) -> None:
         if self.date_order not in DATE_ORDERS:

@@ -447,6 +447,19 @@ def _prepare_patients(part: FilePart, out: ProblemCollector) -> FilePart | None:
         None,
         "must not be blank",
     )
+    if "follow_up_days" in f.columns:
+        number = to_number(
+            f["follow_up_days"], f["_row"], part.file, part.headers["follow_up_days"], out
+        )
+        bad = number.notna() & ((number != np.round(number)) | (number < 0) | (number > 36_600))
+        out.rows(
+            part.file,
+            f.loc[bad, "_row"],
+            part.headers["follow_up_days"],
+            f.loc[bad, "follow_up_days"],
+            "must be a whole number of days from 0 to 36,600",
+        )
+        f["follow_up_days"] = number.where(~bad).round().astype("Int64")
     for column in ("first_session_year", "first_session_month"):
         if column in f.columns:
             number = to_number(f[column], f["_row"], part.file, part.headers[column], out)
@@ -485,7 +498,8 @@ def _prepare_patients(part: FilePart, out: ProblemCollector) -> FilePart | None:
     descriptive = [
         c
         for c in f.columns
-        if c not in ("patient_id", "first_session_year", "first_session_month", "_row")
+        if c
+        not in ("patient_id", "first_session_year", "first_session_month", "follow_up_days", "_row")
     ]
     for column in descriptive:
         f[column] = f[column].astype("string")

@@ -159,6 +159,9 @@ def patients_schema() -> pa.DataFrameSchema:
             "first_session_month": pa.Column(
                 "Int64", _between(1, 12), nullable=True, required=False
             ),
+            "follow_up_days": pa.Column(
+                "Int64", _between(0, 36_600), nullable=True, required=False
+            ),
             **_CARRIED,
         },
         report_duplicates="exclude_first",
@@ -276,6 +279,7 @@ _PRECHECK = {
         ("patient_id", "string", False, True, None),
         ("first_session_year", "Int64", True, False, _in(1950, 2100)),
         ("first_session_month", "Int64", True, False, _in(1, 12)),
+        ("follow_up_days", "Int64", True, False, _in(0, 36_600)),
         *_CARRIED_TEST,
     ],
 }

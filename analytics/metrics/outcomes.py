@@ -2,8 +2,12 @@
 
 Two populations are reported side by side. *Observed*: patients with a baseline and a score at
 the timepoint. *Intention to treat* (ITT): every patient with a baseline who started treatment
-(a session on day 0 or later; every patient with a baseline when there is no sessions table),
-where a patient without a score at the timepoint counts as not responding.
+(a session on day 0 or later; every patient with a baseline when there is no sessions table)
+and who was due at the timepoint, where a patient without a score there counts as not
+responding. A patient is due when scored in the window or followed to its last day (the
+patient's ``follow_up_days``, from day 0 to the data cutoff); the others are *not yet due*,
+counted beside the rate and never as non-responders. Without follow-up times every ITT
+patient counts as due.
 
 :func:`patient_outcomes` gives the per-patient flags behind every rate, so a spreadsheet can
 reproduce each number patient by patient.
@@ -30,7 +34,9 @@ from analytics.core.patient_table import Facts, PatientTable, kept_rows, patient
 from analytics.core.stats import Rate, mean_ci, proportion_ci
 from analytics.metrics.timepoints import (
     baseline_coded,
+    follow_up_by_code,
     index_codes,
+    is_due,
     itt_by_code,
     remembered,
     shared_intermediates,
@@ -72,7 +78,10 @@ MIN_FOR_INTERVAL = 3
 #   baseline                 float64
 #   change, pct_change       float64  score - baseline; 100 * change / baseline (NaN if 0)
 #   observed                 bool     a score in the window (the observed population)
-#   itt                      bool     in the intention-to-treat population
+#   itt                      bool     in the timepoint's intention-to-treat population (an ITT
+#                                     patient who was due there)
+#   not_yet_due              bool     an ITT patient not scored there whose follow-up ends before
+#                                     the window's last day
 #   responder                bool     meets the response rule (False when not observed)
 #   remission_eligible       bool     baseline at or above the remission floor
 #   remitter                 bool     eligible and score below the cut (False when not observed)
@@ -93,6 +102,7 @@ PATIENT_OUTCOME_COLUMNS = [
     "pct_change",
     "observed",
     "itt",
+    "not_yet_due",
     "responder",
     "remission_eligible",
     "remitter",
@@ -113,11 +123,13 @@ PATIENT_OUTCOME_COLUMNS = [
 #                                        baseline)
 #   outcome_remission_eligible  bool     baseline at or above the remission floor (False
 #                                        without a baseline)
+#   outcome_follow_up_days      float64  days from day 0 to the data cutoff; NaN when unknown
 OUTCOME_COLUMNS = [
     "outcome_baseline",
     "outcome_baseline_day",
     "outcome_itt",
     "outcome_remission_eligible",
+    "outcome_follow_up_days",
 ]
 
 # outcome_facts' long table "timepoints": one row per (timepoint, patient) that is observed or
@@ -131,6 +143,8 @@ OUTCOME_COLUMNS = [
 #   observed, itt, responder, remission_eligible, remitter, meaningful, deteriorated,
 #   meaningfully_worse          bool, as in patient_outcomes (False when not observed, except
 #                                itt and remission_eligible, which are the patient's)
+#   due                 bool     scored in the window or followed to its last day (True when
+#                                the follow-up is unknown)
 TIMEPOINT_TABLE = "timepoints"
 TIMEPOINT_ROW_COLUMNS = [
     "code",
@@ -147,6 +161,7 @@ TIMEPOINT_ROW_COLUMNS = [
     "meaningful",
     "deteriorated",
     "meaningfully_worse",
+    "due",
 ]
 
 
@@ -313,6 +328,9 @@ class TimepointOutcome:
         The window.
     n : int
         Observed patients (baseline and a score in the window).
+    not_yet_due : int
+        Intention-to-treat patients not scored there whose follow-up ends before the window's
+        last day: outside the ITT denominators, reported beside them.
     mean, sd : float
         Mean (SD) score at the timepoint.
     mean_baseline, sd_baseline : float
@@ -336,6 +354,7 @@ class TimepointOutcome:
     label: str
     target_day: int
     n: int
+    not_yet_due: int
     mean: float | None
     sd: float | None
     mean_baseline: float | None
@@ -414,12 +433,14 @@ def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pati
     itt_at = to_index[itt_valid]
     itt[itt_at[itt_at >= 0]] = True
     floor = definitions.remission_requires_baseline_at_or_above
+    follow_up = follow_up_by_code(data, index)
     patients = pd.DataFrame(
         {
             "outcome_baseline": baseline,
             "outcome_baseline_day": baseline_day,
             "outcome_itt": itt,
             "outcome_remission_eligible": baseline >= floor,
+            "outcome_follow_up_days": follow_up,
         }
     )
 
@@ -453,6 +474,9 @@ def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pati
     score = observed_values("score")
     change = observed_values("change")
     base_row = baseline[codes]
+    window_end = np.array([w.high for w in definitions.windows], dtype="int64")
+    observed = ~np.isnan(score)
+    due = observed | is_due(follow_up[codes], window_end[windows])
     eligible = base_row >= floor
     rows = pd.DataFrame(
         {
@@ -462,7 +486,7 @@ def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pati
             "score": score,
             "change": change,
             "pct_change": observed_values("pct_change"),
-            "observed": ~np.isnan(score),
+            "observed": observed,
             "itt": itt[codes],
             "responder": is_responder(change, base_row, definitions.response),
             "remission_eligible": eligible,
@@ -470,6 +494,7 @@ def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pati
             "meaningful": -change >= definitions.meaningful_points - TOLERANCE,
             "deteriorated": is_deteriorated(change, base_row, definitions.response),
             "meaningfully_worse": change >= definitions.meaningful_points - TOLERANCE,
+            "due": due,
         }
     )
     timepoints = [{"label": w.label, "target_day": int(w.target_day)} for w in definitions.windows]
@@ -560,6 +585,9 @@ def patient_outcomes_from(
     )
     for flag in _FLAGS:
         out[flag] = rows[flag].to_numpy(bool)
+    due = rows["due"].to_numpy(bool)
+    out["not_yet_due"] = out["itt"].to_numpy() & ~due
+    out["itt"] = out["itt"].to_numpy() & due
     rci = _rci(out["change"].to_numpy(float), _rci_sd_from(table, keep, definitions), definitions)
     out["rci"] = rci
     out["reliable_improved"] = rci < -Z_RCI
@@ -619,7 +647,9 @@ def timepoint_outcomes_from(
         n = _count(seen)
         if n == 0:
             continue
-        itt = column["itt"][at]
+        due = column["due"][at]
+        itt = column["itt"][at] & due
+        not_yet_due = _count(column["itt"][at] & ~due)
         change = column["change"][at][seen]
         score = column["score"][at][seen]
         baseline = column["baseline"][at][seen]
@@ -644,6 +674,7 @@ def timepoint_outcomes_from(
                 "label": label,
                 "target_day": int(targets[number]),
                 "n": n,
+                "not_yet_due": not_yet_due,
                 "mean": _float(score.mean()),
                 "sd": _sd(score),
                 "mean_baseline": _float(baseline.mean()),
@@ -720,7 +751,7 @@ _FLAGS = (
     "meaningfully_worse",
 )
 # The columns of the "timepoints" rows that timepoint_outcomes_from reads.
-_WINDOW_COLUMNS = (*_FLAGS, "change", "score")
+_WINDOW_COLUMNS = (*_FLAGS, "due", "change", "score")
 
 
 # ---------------------------------------------------------------------------------------------

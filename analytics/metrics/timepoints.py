@@ -31,6 +31,9 @@ __all__ = [
     "TIMEPOINT_COLUMNS",
     "baseline_coded",
     "baseline_scores",
+    "follow_up_by_code",
+    "follow_up_known",
+    "is_due",
     "index_codes",
     "itt_by_code",
     "itt_patients",
@@ -391,6 +394,42 @@ def itt_by_code(data: ClinicData, definitions: OutcomeDefinitions) -> np.ndarray
     frames = (data.assessments, data.patients, data.sessions)
     key = (*_definitions_key(definitions)[:2], data.has_sessions)
     return remembered("itt_by_code", frames, key, compute)
+
+
+def follow_up_by_code(data: ClinicData, index: PatientIndex) -> np.ndarray:
+    """Each patient's ``follow_up_days`` in ``index`` order as floats, NaN when unknown."""
+    out = np.full(len(index), np.nan)
+    column = data.patients.get("follow_up_days")
+    if column is None or not len(index):
+        return out
+    at = index.positions(data.patients["patient_id"])
+    known = (at >= 0) & column.notna().to_numpy()
+    out[at[known]] = column.to_numpy(dtype="float64", na_value=np.nan)[known]
+    return out
+
+
+def follow_up_known(data: ClinicData) -> bool:
+    """Whether any patient's follow-up time is known (so the not-yet-due rule applies)."""
+    column = data.patients.get("follow_up_days")
+    return column is not None and bool(column.notna().any())
+
+
+def is_due(follow_up: np.ndarray, window_end: int) -> np.ndarray:
+    """Whether each patient was due at a timepoint: followed to the end of its window.
+
+    A patient whose follow-up ends before the window's last day (``follow_up < window_end``)
+    could not yet have been scored there and is *not yet due*: left out of the timepoint's
+    intention-to-treat denominator and counted beside it. Unknown follow-up (NaN) counts as due,
+    the rule without follow-up times. A patient scored in the window is in the population
+    whatever this says (the caller adds ``observed``).
+
+    Examples
+    --------
+    >>> is_due(np.array([30.0, 31.0, np.nan]), 31).tolist()
+    [False, True, True]
+    """
+    follow_up = np.asarray(follow_up, dtype=float)
+    return np.isnan(follow_up) | (follow_up >= window_end)
 
 
 def patient_series(data: ClinicData, instrument: str) -> pd.DataFrame:

@@ -362,3 +362,68 @@ def test_rates_match_naive_reference(seed, instrument, rule):
         assert (o.remission_itt.k, o.remission_itt.n) == (e["rem_itt"], e["rem_itt_n"]), label
         assert (o.meaningful.k, o.meaningful.n) == (e["mean"], e["n"]), label
         assert (o.meaningful_itt.k, o.meaningful_itt.n) == (e["mean_itt"], e["itt_n"]), label
+
+
+# ---- Intention to treat by follow-up ----
+# Week 4 is day 28 +- 7: its window closes on day 35. Week 1 is day 7 +- 3 (closes day 10).
+
+
+def followed_clinic(rows, follow_up):
+    """:func:`clinic` with each patient's follow-up days (None: unknown)."""
+    data = clinic(rows)
+    ids = data.patients["patient_id"]
+    days = pd.array([follow_up.get(i) for i in ids], dtype="Int64")
+    return clinic_from_frames(
+        assessments=data.assessments,
+        sessions=data.sessions,
+        patients=pd.DataFrame({"patient_id": ids, "follow_up_days": days}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "itt_n", "not_yet_due"),
+    [
+        # b has a baseline and no week-4 score. Followed to day 34, the day before the window
+        # closes: not due, left out of the denominator and counted beside it.
+        (34, 1, 1),
+        # Followed to day 35, the window's last day: due, a non-responder.
+        (35, 2, 0),
+        (400, 2, 0),
+        # Follow-up unknown: every ITT patient counts, the rule without follow-up times.
+        (None, 2, 0),
+    ],
+)
+def test_itt_leaves_out_patients_not_yet_due(follow_up, itt_n, not_yet_due):
+    rows = [("a", 0, 50), ("a", 28, 30), ("b", 0, 50)]
+    data = followed_clinic(rows, {"a": 400, "b": follow_up})
+    week4 = at(timepoint_outcomes(data, PCL), "week 4")
+    assert (week4.response_itt.k, week4.response_itt.n) == (1, itt_n)
+    assert week4.not_yet_due == not_yet_due
+    assert (week4.response.k, week4.response.n) == (1, 1)  # observed: unchanged
+
+
+def test_patient_scored_early_in_the_window_is_in_both_populations():
+    # a is scored on day 22 (week 4's window opens on day 21) and followed only to day 25:
+    # observed, so in the ITT population too, though the window closes on day 35.
+    rows = [("a", 0, 50), ("a", 22, 30), ("b", 0, 50)]
+    data = followed_clinic(rows, {"a": 25, "b": 25})
+    week4 = at(timepoint_outcomes(data, PCL), "week 4")
+    assert (week4.response.k, week4.response.n) == (1, 1)
+    assert (week4.response_itt.k, week4.response_itt.n) == (1, 1)
+    assert week4.not_yet_due == 1  # b
+    flags = patient_outcomes(data, PCL).query("timepoint == 'week 4'").set_index("patient_id")
+    assert flags.loc["a", ["observed", "itt", "not_yet_due"]].tolist() == [True, True, False]
+    assert flags.loc["b", ["observed", "itt", "not_yet_due"]].tolist() == [False, False, True]
+
+
+def test_not_yet_due_depends_on_each_window():
+    # Followed to day 12: due at 24 hours and week 1 (closes day 10), not at week 4.
+    rows = [("a", 0, 50), ("a", 1, 40), ("a", 7, 30), ("a", 28, 30), ("b", 0, 50)]
+    data = followed_clinic(rows, {"a": 400, "b": 12})
+    outcomes = timepoint_outcomes(data, PCL)
+    assert [at(outcomes, label).response_itt.n for label in ("24h", "week 1", "week 4")] == [
+        2,
+        2,
+        1,
+    ]
+    assert [at(outcomes, label).not_yet_due for label in ("24h", "week 1", "week 4")] == [0, 0, 1]
