@@ -60,6 +60,8 @@ from analytics.core.stats import Rate, mean_ci, rate
 from analytics.metrics.outcomes import is_responder
 from analytics.metrics.timepoints import (
     baseline_scores,
+    follow_up_by_code,
+    is_due,
     itt_patients,
     shared_intermediates,
     timepoint_scores,
@@ -523,7 +525,9 @@ def claims_facts(
     columns: dict[str, np.ndarray] = {
         "claims_itt": index.mask(itt_patients(data, definitions)),
         "claims_baseline": baseline,
+        "claims_follow_up_days": follow_up_by_code(data, index),
     }
+    window_end = {w.label: int(w.high) for w in definitions.windows}
     meta: dict[str, dict] = {}
     for label in dict.fromkeys(timepoints):
         if label not in labels:
@@ -538,7 +542,11 @@ def claims_facts(
             name += "_"
         columns[f"claims_score_{name}"] = score
         columns[f"claims_responder_{name}"] = responder
-        meta[label] = {"score": f"claims_score_{name}", "responder": f"claims_responder_{name}"}
+        meta[label] = {
+            "score": f"claims_score_{name}",
+            "responder": f"claims_responder_{name}",
+            "window_end": window_end[label],
+        }
     return Facts(patients=pd.DataFrame(columns), meta={"claims_timepoints": meta})
 
 
@@ -556,6 +564,7 @@ class _Rows:
         self.keep = np.asarray(keep, dtype=bool)
         self._itt = p["claims_itt"].to_numpy(bool) & self.keep
         self.baseline = p["claims_baseline"].to_numpy(float)
+        self.follow_up = p["claims_follow_up_days"].to_numpy(float)
         self.method = definitions.ci_method
 
     def score(self, label: str) -> np.ndarray:
@@ -569,14 +578,16 @@ class _Rows:
 
     def intention_to_treat(self, label: str) -> np.ndarray:
         """The intention-to-treat patients counted at timepoint ``label``: every patient of the
-        cohort with a baseline who started treatment (no score there = not a responder).
+        cohort with a baseline who started treatment and was due there (scored in the window,
+        or followed to its last day: :func:`analytics.metrics.timepoints.is_due`); no score
+        there = not a responder.
 
         Every ITT denominator of this module (``eligible``, ``scored``, ``response_itt``,
-        ``still_responding_itt``) is drawn from here and nowhere else, so that leaving out the
-        patients not yet due at ``label`` (follow-up shorter than its window) is a change to
-        this method alone. ``label`` is unused until then.
+        ``still_responding_itt``) is drawn from here and nowhere else, as the Outcomes page's
+        are from the same rule.
         """
-        return self._itt
+        due = self.scored(label) | is_due(self.follow_up, self.meta[label]["window_end"])
+        return self._itt & due
 
     def rates(self, label: str) -> tuple[np.ndarray, Rate, Rate, Rate]:
         """The cohort scored at ``label``; the share of the ITT patients scored there; and the

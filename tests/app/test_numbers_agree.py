@@ -144,10 +144,11 @@ def expected_numbers(data, ids) -> dict[str, tuple[str, dict | None]]:
         ):
             out[label] = (pct(check[key]), check[key])
         if check.get("still_responding") is not None:
-            out["Early responders still responding"] = (
-                pct(check["still_responding"]),
-                check["still_responding"],
-            )
+            for label, key in (
+                (check["still_responding_label"], "still_responding"),
+                (check["still_responding_itt_label"], "still_responding_itt"),
+            ):
+                out[label] = (pct(check[key]), check[key])
     return out
 
 

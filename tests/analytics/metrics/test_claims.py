@@ -386,3 +386,21 @@ def test_signed_rank_test_without_ties_is_scipys_exact_test():
     x = np.array([-20, -15, -10, -12, -8, -14, -16, -11, -9, -13, -18, -6], float)
     expected = stats.wilcoxon(x, np.zeros_like(x))
     assert signed_rank_test(x, np.zeros_like(x)) == (expected.statistic, expected.pvalue)
+
+
+def test_intention_to_treat_leaves_out_patients_not_yet_due():
+    # p00 and p01 responded at week 4 (-20); p02 and p03 have a baseline and no week-4 score.
+    # p02 was followed to day 35, the last day of the week-4 window (28 +- 7): due, so a
+    # non-responder. p03 was followed to day 34: not yet due, left out. ITT 2 of 3.
+    data = _clinic([None] * 4, week4={"p00": -20, "p01": -20})
+    follow_up = pd.array([400, 400, 35, 34], dtype="Int64")
+    data = clinic_from_frames(
+        sessions=data.sessions,
+        assessments=data.assessments,
+        patients=pd.DataFrame(
+            {"patient_id": data.patients["patient_id"], "follow_up_days": follow_up}
+        ),
+    )
+    check = check_improvement(data, OutcomeDefinitions(), timepoint="week 4")
+    assert (check.response_itt.k, check.response_itt.n) == (2, 3)
+    assert (check.response.k, check.response.n) == (2, 2)
