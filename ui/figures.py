@@ -78,6 +78,7 @@ MIN_N_FOR_INTERVAL = 3
 TINY_PROPORTION = 0.0005
 TINY_POINTS = 0.05
 NOTE_STYLE = "font-size:12px;color:#555"
+CLIPPED_AT = "interval drawn clipped at "
 
 _FALLBACK_ROUTE_LABELS = {
     "iv_ketamine": "IV ketamine",
@@ -225,7 +226,7 @@ def _clipped_bounds(
     words = []
     for u, o in zip(under, over):
         ends = [fmt(bottom)] * bool(u) + [fmt(top)] * bool(o)
-        words.append(f"interval drawn clipped at {' and '.join(ends)}" if ends else "")
+        words.append(CLIPPED_AT + " and ".join(ends) if ends else "")
     return np.where(under, bottom, low), np.where(over, top, high), words
 
 
@@ -236,16 +237,18 @@ def _notes(
     notes = [measure]
     if small:
         notes.append(f"grey, hatched: fewer than {min_n} {unit} (too few to read as a result)")
-    ends = sorted({w.removeprefix("interval drawn clipped at ") for w in clipped if w})
+    ends = {e for w in clipped if w for e in w.removeprefix(CLIPPED_AT).split(" and ")}
     if ends:
-        notes.append("intervals clipped at " + " / ".join(ends) + " in the drawing only")
+        ordered = sorted(ends, key=lambda e: float(e.rstrip("%")))
+        notes.append(f"intervals clipped at {' and '.join(ordered)} in the drawing only")
     return notes
 
 
 def _with_notes(title: str, notes: Sequence[str]) -> str:
     """An axis title with the chart's notes in a smaller line under it."""
-    line = f"<span style='{NOTE_STYLE}'>" + "; ".join(notes) + "</span>"
-    return f"{title}<br>{line}" if title else line
+    # one note a line: a chart in half a page would cut a long line off at both ends
+    lines = "<br>".join(f"<span style='{NOTE_STYLE}'>{note}</span>" for note in notes)
+    return f"{title}<br>{lines}" if title else lines
 
 
 def _bar_colours(colour: str, small: np.ndarray) -> dict:
@@ -256,15 +259,19 @@ def _bar_colours(colour: str, small: np.ndarray) -> dict:
     )
 
 
-def _bar_text(n, min_n: int, unit: str = "patients") -> dict:
-    """The n written on each bar (inside when it fits), dark on grey bars, white on the rest."""
+def _bar_text(n, min_n: int, unit: str = "patients", *, upright: bool = False) -> dict:
+    """The n written on each bar (inside when it fits, else beside it), dark on grey bars and
+    white on the rest. ``upright`` writes it along a vertical bar, where grouped bars are too
+    narrow for the words across them; the text is never shrunk out of sight."""
     small = _too_few(n, min_n)
     return dict(
         text=[n_label(v, min_n, unit=unit) for v in n],
         textposition="auto",
+        insidetextanchor="start",
         insidetextfont=dict(color=["#222" if s else "white" for s in small], size=12),
         outsidetextfont=dict(color="#333", size=12),
-        textangle=0,
+        textangle=-90 if upright else 0,
+        constraintext="none",
         cliponaxis=False,
     )
 
@@ -351,7 +358,7 @@ def mean_score_figure(
 
     Points of fewer than ``min_n`` patients are open grey markers off the line, labelled "too
     few patients (n = 3)". Points of fewer than :data:`MIN_N_FOR_INTERVAL` patients get no
-    interval. With ``scale`` (e.g. ``(0, 80)`` for the PCL-5) the y axis spans it and the band is
+    interval, and open grey points no whisker (the hover gives it). With ``scale`` (e.g. ``(0, 80)`` for the PCL-5) the y axis spans it and the band is
     clipped to it in the drawing, which the hover and the note under the chart say. With one
     line, each point also has its n written beside it.
     """
@@ -400,7 +407,8 @@ def mean_score_figure(
                 legendgroup=name,
                 name=f"{name} 95% CI",
             )
-        whisker = ~no_ci & (lone | small)
+        # a lone solid point gets a whisker; open grey points none (their hover has it)
+        whisker = ~no_ci & lone & ~small
         mean = part["mean"].to_numpy(float)
         label_points = len(groups) == 1
         fig.add_scatter(
@@ -413,13 +421,14 @@ def mean_score_figure(
             marker=dict(size=7),
             connectgaps=False,
             text=[n_label(k, min_n) if not s else "" for k, s in zip(n, small)],
-            textposition="top center",
-            textfont=dict(size=11, color="#555"),
+            # above and below by turns, so the labels of close bins do not overlap
+            textposition=[("top center", "bottom center")[i % 2] for i in range(len(n))],
+            textfont=dict(size=10, color="#555"),
             error_y=dict(
                 type="data",
                 symmetric=False,
-                array=np.where(whisker & ~small, draw_high - mean, np.nan),
-                arrayminus=np.where(whisker & ~small, mean - draw_low, np.nan),
+                array=np.where(whisker, draw_high - mean, np.nan),
+                arrayminus=np.where(whisker, mean - draw_low, np.nan),
                 color=colour,
                 thickness=1.2,
             ),
@@ -430,22 +439,12 @@ def mean_score_figure(
             fig.add_scatter(
                 x=xs[small],
                 y=mean[small],
-                mode="markers+text" if label_points else "markers",
+                mode="markers",
                 name=f"{name}: {TOO_FEW}",
                 legendgroup=name,
                 showlegend=False,
                 marker=dict(size=8, symbol="circle-open", color="#8a8a8a", line=dict(width=1.5)),
-                text=[f"n = {int(k)}" for k in n[small]],
-                textposition="bottom center",
-                textfont=dict(size=10, color="#8a8a8a"),
-                error_y=dict(
-                    type="data",
-                    symmetric=False,
-                    array=np.where(whisker, draw_high - mean, np.nan)[small],
-                    arrayminus=np.where(whisker, mean - draw_low, np.nan)[small],
-                    color=SMALL_COLOUR,
-                    thickness=1.2,
-                ),
+                text=[n_label(k, min_n) for k in n[small]],
                 hovertext=np.asarray(hover, dtype=object)[small],
                 hovertemplate="%{hovertext}<extra></extra>",
             )
@@ -575,7 +574,7 @@ def rate_bars_figure(
                     color="#333",
                     thickness=1.2,
                 ),
-                **_bar_text(n, min_n),
+                **_bar_text(n, min_n, upright=True),
                 customdata=rows[["k", "n", "ci_low", "ci_high"]].to_numpy(),
                 hovertext=hover,
                 hovertemplate="%{hovertext}<extra></extra>",
