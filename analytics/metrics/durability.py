@@ -29,6 +29,8 @@ from analytics.core.stats import Rate, rate
 from analytics.metrics.outcomes import is_responder
 from analytics.metrics.timepoints import (
     baseline_scores,
+    follow_up_by_code,
+    is_due,
     itt_patients,
     shared_intermediates,
     timepoint_scores,
@@ -475,6 +477,8 @@ def _sustained_facts(
     anchor_column = f"durability_{_slug(anchor)}_responder"
     out = {anchor_column: anchor_responder}
     meta = {"anchor": anchor, "anchor_column": anchor_column, "later": []}
+    follow_up = follow_up_by_code(data, index)
+    window_end = {w.label: int(w.high) for w in definitions.windows}
     for label in later:  # a handful of timepoints, not patients
         at = (window == label) & (codes >= 0)
         observed = np.zeros(size, dtype=bool)
@@ -486,7 +490,17 @@ def _sustained_facts(
             name += "_"
         out[f"{name}_observed"] = observed & anchor_responder
         out[name] = still & anchor_responder
-        meta["later"].append({"label": label, "observed": f"{name}_observed", "sustained": name})
+        # Due there: scored, or followed to the window's last day (the Outcomes page's rule).
+        due = observed | is_due(follow_up, window_end[label])
+        out[f"{name}_due"] = due & anchor_responder
+        meta["later"].append(
+            {
+                "label": label,
+                "observed": f"{name}_observed",
+                "sustained": name,
+                "due": f"{name}_due",
+            }
+        )
     return out, meta
 
 
@@ -626,7 +640,16 @@ def _band_in_force(definitions: OutcomeDefinitions, band: str | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # Sustained response at later timepoints
 
-SUSTAINED_COLUMNS = ["timepoint", "population", "k", "n", "rate", "ci_low", "ci_high"]
+SUSTAINED_COLUMNS = [
+    "timepoint",
+    "population",
+    "k",
+    "n",
+    "rate",
+    "ci_low",
+    "ci_high",
+    "not_yet_due",
+]
 
 
 def _check_windows(definitions: OutcomeDefinitions, *labels: str) -> None:
@@ -649,7 +672,9 @@ def sustained_response_from(
     Two populations, labelled in ``population``:
 
     - ``"observed"``: the anchor responders of the cohort scored at the later timepoint;
-    - ``"intention to treat"``: every anchor responder of the cohort; no score = not sustained.
+    - ``"intention to treat"``: every anchor responder of the cohort who was due at the later
+      timepoint (scored there, or followed to its window's last day); no score = not
+      sustained. ``not_yet_due`` counts the anchor responders left out as not yet due.
 
     Parameters
     ----------
@@ -666,7 +691,8 @@ def sustained_response_from(
     -------
     pandas.DataFrame
         Columns ``timepoint, population, k, n, rate, ci_low, ci_high`` (Wilson or
-        Clopper-Pearson per ``definitions.ci_method``), two rows per later timepoint.
+        Clopper-Pearson per ``definitions.ci_method``) and ``not_yet_due``, two rows per later
+        timepoint.
 
     Raises
     ------
@@ -691,9 +717,17 @@ def sustained_response_from(
         entry = found[label]
         k = int(np.count_nonzero(p[entry["sustained"]].to_numpy(bool) & keep))
         n_observed = int(np.count_nonzero(p[entry["observed"]].to_numpy(bool) & keep))
-        for population, n in (("observed", n_observed), ("intention to treat", n_anchors)):
+        n_due = int(np.count_nonzero(p[entry["due"]].to_numpy(bool) & keep))
+        for population, n in (("observed", n_observed), ("intention to treat", n_due)):
             r = rate(k, n, method=definitions.ci_method)
-            rows.append({"timepoint": label, "population": population, **r.to_dict()})
+            rows.append(
+                {
+                    "timepoint": label,
+                    "population": population,
+                    **r.to_dict(),
+                    "not_yet_due": n_anchors - n_due,
+                }
+            )
     return pd.DataFrame(rows, columns=SUSTAINED_COLUMNS)
 
 
@@ -771,10 +805,13 @@ def durability_summary_from(
         for _, row in rates.iterrows():  # at most four rows
             target = sustained if row["population"] == "observed" else sustained_itt
             target[row["timepoint"]] = _rate_dict(row)
+            if target is sustained_itt:
+                target[row["timepoint"]]["not_yet_due"] = int(row["not_yet_due"])
     definition = (
         f"Response: {rule}. Sustained: week-4 responders still responding at weeks 8 and 12, "
-        "among those scored then (observed) and among all week-4 responders with no score "
-        "counted as not sustained (intention to treat). Loss of response: days from the first "
+        "among those scored then (observed) and among the week-4 responders due then (scored, "
+        "or followed to the end of the window) with no score counted as not sustained "
+        "(intention to treat; those not yet due are counted beside it). Loss of response: days from the first "
         "responding score to the first later score that no longer responds. Relapse after "
         f"remission: days from the first score below {definitions.remission_below:g} to the "
         "first later score at or above it. Time to response: days from the first session to the "

@@ -432,6 +432,27 @@ def test_sustained_response_observed_and_itt():
     )
 
 
+def test_sustained_itt_leaves_out_responders_not_yet_due():
+    # As above, with g (a week-4 responder, no later score) followed only to day 62: week 8 is
+    # day 56 +- 7, so its window closes on day 63 and g is not yet due there. e, f, h followed
+    # long. Week 8 ITT: 2 of e, f, h (g beside it); week 12 ITT: 1 of e, f, h.
+    data = _clinic(SUSTAINED)
+    follow_up = {"e": 400, "f": 400, "g": 62, "h": 400, "i": 400}
+    days = pd.array([follow_up[i] for i in data.patients["patient_id"]], dtype="Int64")
+    data = clinic_from_frames(
+        sessions=data.sessions,
+        assessments=data.assessments,
+        patients=pd.DataFrame({"patient_id": data.patients["patient_id"], "follow_up_days": days}),
+    )
+    table = sustained_response(data, DEFS).set_index(["timepoint", "population"])
+    itt = table.xs("intention to treat", level="population")
+    assert itt.loc["week 8", ["k", "n", "not_yet_due"]].tolist() == [2, 3, 1]
+    assert itt.loc["week 12", ["k", "n", "not_yet_due"]].tolist() == [1, 3, 1]
+    summary = durability_summary(data, DEFS)
+    assert summary["sustained_itt"]["week 8"]["n"] == 3
+    assert summary["sustained_itt"]["week 8"]["not_yet_due"] == 1
+
+
 def test_sustained_rejects_unknown_timepoint():
     with pytest.raises(ValueError, match="timepoint 'week 5' is not one of the windows"):
         sustained_response(_clinic(SUSTAINED), DEFS, later=("week 5",))
