@@ -377,7 +377,8 @@ def mean_score_figure(
         no_ci = _too_few(n, MIN_N_FOR_INTERVAL) | np.isnan(low) | np.isnan(high)
         low, high = np.where(no_ci, np.nan, low), np.where(no_ci, np.nan, high)
         draw_low, draw_high, clipped = _clipped_bounds(low, high, scale, fmt)
-        clipped_words += clipped
+        # the note speaks of drawn intervals only; open grey points have none on the chart
+        clipped_words += [c for c, s in zip(clipped, small) if not s]
         xs, words = part[x].to_numpy(), _x_words(part, x)
         hover = [
             f"{name}<br>{x_title}: {w}<br>mean {fmt(m)} "
