@@ -17,7 +17,12 @@ from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import PatientIndex
 from analytics.core.patient_table import Facts, PatientTable
 from analytics.core.stats import proportion_ci
-from analytics.metrics.timepoints import shared_intermediates, timepoint_scores
+from analytics.metrics.timepoints import (
+    follow_up_by_code,
+    is_due,
+    shared_intermediates,
+    timepoint_scores,
+)
 
 __all__ = [
     "ALL_ROUTES",
@@ -60,7 +65,7 @@ PATIENT_FLOW_COLUMNS = [
 FLOW_STEPS = (
     ("started", "Started (at least 1 session)"),
     ("completed_induction", "Completed induction"),
-    ("scored_week4", "Scored at week 4, of patients who started"),
+    ("scored_week4", "Scored at week 4, of patients who started and were due by then"),
     ("entered_maintenance", "Entered maintenance"),
     ("stopped_after_first", "Stopped after session 1"),
 )
@@ -68,9 +73,12 @@ FLOW_STEPS = (
 # attrition_flow: one row per route (ALL_ROUTES first) and step.
 #   route, step, label      string
 #   k                       int64    patients at the step
-#   n                       int64    patients who started (the denominator of every share)
+#   n                       int64    patients who started (the denominator of every share but
+#                                    the week-4 step's: those who started and were due then)
 #   rate, ci_low, ci_high   float64  k / n with its interval (NaN when n = 0)
-FLOW_COLUMNS = ["route", "step", "label", "k", "n", "rate", "ci_low", "ci_high"]
+#   not_yet_due             int64    patients who started but were not yet due (week-4 step;
+#                                    0 for the others)
+FLOW_COLUMNS = ["route", "step", "label", "k", "n", "rate", "ci_low", "ci_high", "not_yet_due"]
 
 # The per-patient columns behind each flag (attrition_facts), by the name of the flag.
 FACT_COLUMNS = {
@@ -153,10 +161,14 @@ def attrition_facts(
         completed = started & (sessions >= target_value) & ~np.isnan(target_value)
 
     scored = np.zeros(size, dtype=bool)
+    due = started.copy()
     if week4 is not None:
         tp = timepoint_scores(data, definitions)
         at = index.positions(tp.loc[(tp["timepoint"] == week4).to_numpy(bool), "patient_id"])
         scored[at[at >= 0]] = True
+        # Due at week 4: scored there, or followed to the window's last day (as on Outcomes).
+        end = next(int(w.high) for w in definitions.windows if w.label == week4)
+        due = started & (scored | is_due(follow_up_by_code(data, index), end))
 
     # A session is maintenance by its phase; without a phase, by coming after induction.
     phase = s["phase"].astype("string").iloc[known]
@@ -176,6 +188,7 @@ def attrition_facts(
                 "attrition_induction_target": target.array,
                 "attrition_completed_induction": completed,
                 "attrition_scored_week4": scored & started,
+                "attrition_due_week4": due,
                 "attrition_entered_maintenance": maintenance,
                 "attrition_stopped_after_first": sessions == 1,
             }
@@ -285,7 +298,8 @@ def attrition_flow_from(
     Steps: started (at least one session) -> completed induction (at least
     ``definitions.induction_sessions[route]`` sessions, e.g. 6 IV or 8 nasal) -> scored at week 4
     -> entered maintenance; and, beside them, stopped after session 1. Each is a count of
-    patients and a share of those who started, with a Wilson (or Clopper-Pearson, per
+    patients and a share of those who started (the week-4 step: of those who started and were
+    due at week 4, scored there or followed to the window's last day), with a Wilson (or Clopper-Pearson, per
     ``definitions.ci_method``) interval. Steps are counted independently: a patient scored at
     week 4 need not have completed induction.
 
@@ -322,8 +336,20 @@ def attrition_flow_from(
         counts[1:, j] = np.bincount(
             route_codes[with_route & flag], minlength=n_routes
         )  # a handful of routes
+    due = p["attrition_due_week4"].to_numpy(bool)[started]
+    n_due = np.concatenate(
+        (
+            [np.count_nonzero(due)],
+            np.bincount(route_codes[(route_codes >= 0) & due], minlength=n_routes),
+        )
+    )
     k = counts.ravel()
-    n = np.repeat(counts[:, 0], len(step_names))
+    denominators = np.repeat(counts[:, [0]], len(step_names), axis=1)
+    week4_step = step_names.index("scored_week4")
+    denominators[:, week4_step] = n_due
+    not_yet_due = np.zeros_like(denominators)
+    not_yet_due[:, week4_step] = counts[:, 0] - n_due
+    n = denominators.ravel()
     low, high = proportion_ci(k, n, method=definitions.ci_method)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
@@ -339,6 +365,7 @@ def attrition_flow_from(
             "rate": share.astype(float),
             "ci_low": np.asarray(low, dtype=float),
             "ci_high": np.asarray(high, dtype=float),
+            "not_yet_due": not_yet_due.ravel().astype("int64"),
         }
     )
     return out[FLOW_COLUMNS]

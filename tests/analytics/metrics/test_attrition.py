@@ -109,3 +109,30 @@ def test_flow_order_and_empty_clinic():
 def test_unknown_week4_label():
     with pytest.raises(ValueError, match="timepoint 'month 1' is not one of the windows"):
         attrition_patients(_clinic(), DEFS, week4="month 1")
+
+
+@pytest.mark.parametrize(
+    ("follow_up_p1", "n", "not_yet_due"),
+    [
+        # p1 and p4 were not scored at week 4 (day 28 +- 7: the window closes on day 35).
+        # p1 followed to day 34: not yet due, out of the week-4 denominator; p4 followed long.
+        (34, 5, 1),
+        (35, 6, 0),  # followed to the window's last day: due
+        (None, 6, 0),  # unknown: every patient who started counts
+    ],
+)
+def test_week4_step_leaves_out_patients_not_yet_due(follow_up_p1, n, not_yet_due):
+    data = _clinic()
+    ids = data.patients["patient_id"]
+    days = pd.array([follow_up_p1 if i == "p1" else 400 for i in ids], dtype="Int64")
+    data = clinic_from_frames(
+        sessions=data.sessions,
+        assessments=data.assessments,
+        patients=pd.DataFrame({"patient_id": ids, "follow_up_days": days}),
+    )
+    flow = attrition_flow(data, DEFS).set_index(["route", "step"])
+    week4 = flow.loc[(ALL_ROUTES, "scored_week4")]
+    assert (week4["k"], week4["n"], week4["not_yet_due"]) == (4, n, not_yet_due)
+    # the other steps keep every patient who started
+    assert flow.loc[(ALL_ROUTES, "completed_induction"), "n"] == 6
+    assert flow.loc[(IV, "scored_week4"), "n"] == n - 2  # p5, p6 are nasal

@@ -297,7 +297,7 @@ def test_the_week4_measures_are_named_for_their_populations(clinic, tables):
     )
     flow = attrition.attrition_flow_from(table, table.keep(), DEFINITIONS["pcl5"])
     label = flow.loc[flow["step"] == "scored_week4", "label"].iloc[0]
-    assert label == "Scored at week 4, of patients who started"
+    assert label == "Scored at week 4, of patients who started and were due by then"
     # the two week-4 coverages really differ: who started vs who has a baseline score
     scored = flow[(flow["route"] == attrition.ALL_ROUTES) & (flow["step"] == "scored_week4")]
     assert int(scored["k"].iloc[0]) == persisted["scored"]["k"]
