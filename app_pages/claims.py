@@ -111,7 +111,9 @@ def _show_numbers(check: dict) -> None:
     # Each label names its population: the Overview's week-4 response counts among everyone
     # scored at week 4, and its coverage among every patient who started.
     for cell, (label, value, help_text) in zip(cells[1:], rates):
-        ui.rate_metric(cell, label, value, help=help_text, wrap=True)
+        ui.rate_metric(
+            cell, label, value, help=help_text, wrap=True, min_n=definitions.min_patients
+        )
     st.caption(
         f"Paired t test {_p(check.get('p_value'))}; Wilcoxon signed-rank "
         f"{_p(check.get('p_wilcoxon'))}."

@@ -103,6 +103,7 @@ else:
         curve,
         group="group" if group_by_route else None,
         medians=medians,
+        min_n=definitions.min_patients,
         y_title="Responders still responding (%)",
         x_title="Days since first response",
     )
@@ -121,9 +122,23 @@ else:
         population=sustained["population"].replace({"intention to treat": "itt"}),
     )
     fig = figures.rate_bars_figure(
-        table[table["n"] > 0], x_title="Timepoint", y_title="Week-4 responders (%)"
+        table[table["n"] > 0],
+        x_title="Timepoint",
+        y_title="Week-4 responders (%)",
+        min_n=definitions.min_patients,
     )
     ui.show_figure(fig, sustained, "sustained_response")
+    waiting = sustained.loc[sustained["population"] == "intention to treat", "not_yet_due"]
+    if waiting.sum():
+        st.caption(
+            "Intention to treat counts the week-4 responders due at each timepoint (scored, or "
+            "followed to the end of its window). Not yet due: "
+            + ", ".join(
+                f"{n} at {label}"
+                for label, n in zip(sustained.loc[waiting.index, "timepoint"], waiting, strict=True)
+            )
+            + "."
+        )
 
 st.subheader("Relapse after remission")
 curve, medians = _km_frames("relapse_after_remission")
@@ -134,6 +149,7 @@ else:
         curve,
         group="group" if group_by_route else None,
         medians=medians,
+        min_n=definitions.min_patients,
         y_title="Remitters still below the cut-point (%)",
         x_title="Days since first remission",
     )
