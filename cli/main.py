@@ -49,6 +49,23 @@ def _add_import_options(parser: argparse.ArgumentParser) -> None:
         help="how to read dates such as 03/04/2025 when the files do not make it certain: "
         "day first (dmy) or month first (mdy); never guessed",
     )
+    parser.add_argument(
+        "--extract-date",
+        type=_iso_day,
+        metavar="YYYY-MM-DD",
+        help="the day the export was taken: each patient's follow-up runs to it (default: the "
+        "latest date in the files)",
+    )
+
+
+def _iso_day(text: str):
+    """A YYYY-MM-DD day for ``--extract-date``; argparse reports anything else."""
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day written YYYY-MM-DD: {text!r}") from None
 
 
 def _folder_files(args: argparse.Namespace) -> dict[str, bytes]:
@@ -73,6 +90,7 @@ def _import_settings(args: argparse.Namespace):
         prorate=args.prorate,
         drop_phi=args.drop_phi,
         date_order=args.date_order,
+        extract_date=args.extract_date,
     )
     return options, mapping
 

@@ -335,10 +335,15 @@ def stored_warning(problem: Problem) -> str:
 
 
 def stored_options(options) -> dict:
-    """The import options as the batch keeps them (JSON: the import day as ISO text)."""
+    """The import options as the batch keeps them (JSON: the import day as ISO text; of the
+    extract date, only that one was given)."""
     out = asdict(options)
     if out.get("today") is not None:
         out["today"] = out["today"].isoformat()
+    # The extract date is never kept: with each patient's follow-up days it would give back
+    # every patient's first-session date. Only whether one was given is.
+    if out.get("extract_date") is not None:
+        out["extract_date"] = "given"
     return out
 
 

@@ -361,8 +361,26 @@ class OutcomeDefinitions:
             ),
             "populations": (
                 "observed: patients with a baseline and a score at the timepoint; intention to "
-                "treat: every patient with a baseline who started treatment, no score = not a "
-                "responder"
+                "treat: every patient with a baseline who started treatment and was due at the "
+                "timepoint, no score = not a responder"
+            ),
+            "intention_to_treat": (
+                "at each timepoint, every patient with a baseline who started treatment and was "
+                "due there: scored in the window, or followed to its last day (follow-up runs "
+                "from the first session to the data cutoff). Patients not yet due are counted "
+                "beside the rate (not_yet_due), never as non-responders; without follow-up "
+                "times every such patient counts as due"
+            ),
+            "km_band": (
+                f"Kaplan-Meier median with a 95% CI read from the {self.km_band} band of "
+                "Greenwood's variance"
+                + (" (our default, as Stata and SAS)" if self.km_band == "log-log" else "")
+                + "; R survival's default is the log band. A curve at exactly 50% over a "
+                "stretch gives the midpoint to its next drop, as R's print.survfit does"
+            ),
+            "small_samples": (
+                f"estimates from fewer than {self.min_patients} patients are drawn greyed as "
+                "too few patients; a mean from fewer than 3 has no interval"
             ),
             "ci": (
                 "Wilson score 95% interval (Wilson 1927)"

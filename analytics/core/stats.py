@@ -70,7 +70,10 @@ def proportion_ci(k, n, *, method: str = "wilson", confidence: float = 0.95):
             denom = 1 + z**2 / n_arr
             centre = (p + z**2 / (2 * n_arr)) / denom
             half = z * np.sqrt(p * (1 - p) / n_arr + z**2 / (4 * n_arr**2)) / denom
-            low, high = centre - half, centre + half
+            # At k = 0 (k = n) the bound is exactly 0 (1): centre and half are equal in exact
+            # arithmetic, and float rounding would leave 2.8e-17 where 0 is meant.
+            low = np.where(k_arr == 0, 0.0, centre - half)
+            high = np.where(k_arr == n_arr, 1.0, centre + half)
         else:
             low = np.where(k_arr > 0, stats.beta.ppf(alpha / 2, k_arr, n_arr - k_arr + 1), 0.0)
             high = np.where(

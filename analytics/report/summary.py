@@ -170,7 +170,7 @@ def summary_of(
             "instrument_assessments": total("count_instrument_assessments"),
         },
         "instrument": definitions.instrument,
-        "definitions": definitions.describe(),
+        "definitions": {**definitions.describe(), "data_cutoff": data_cutoff(table, keep)},
         **_outcome_block(table, keep, definitions),
         "durability": durability_summary_from(table, keep, definitions),
         "activity": activity_by_period_from(table, keep, definitions),
@@ -183,6 +183,26 @@ def summary_of(
     summary.update({key: safety[key] for key in SAFETY_KEYS if key in safety})
     summary["safety_settings"] = safety.get("settings")
     return jsonable(summary)
+
+
+def data_cutoff(table: PatientTable, keep: np.ndarray) -> str:
+    """Which follow-up the intention-to-treat denominators used, in words.
+
+    The cutoff's calendar date is never kept (with each patient's follow-up days it would give
+    back every first-session date), so this says where follow-up came from and for how many.
+    """
+    follow_up = table.patients["outcome_follow_up_days"].to_numpy(float)[keep]
+    known = int(np.count_nonzero(~np.isnan(follow_up)))
+    if not known:
+        return (
+            "no follow-up times (a day-only export without follow_up_days): every patient with "
+            "a baseline who started treatment counts as due at every timepoint"
+        )
+    return (
+        f"follow-up from each patient's first session to the data cutoff (the extract date "
+        f"given at import, or the latest date in the upload), known for {known} of "
+        f"{len(follow_up)} patients; the others count as due"
+    )
 
 
 def build_summary(

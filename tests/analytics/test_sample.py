@@ -330,3 +330,34 @@ def test_sample_imports_with_zero_errors():
     assert result.summary()["patients"] == 250
     # The forms left with a blank item are the only warnings.
     assert problems["rule"].str.startswith("incomplete form").all()
+
+
+def test_sample_week24_itt_counts_only_patients_due_by_the_cutoff():
+    # Worked from the CSV files, apart from the importer: day 0 is each patient's first session
+    # date, the cutoff is the latest date in any file, and a patient is due at week 24 (day
+    # 168 +- 7, closing on day 175) when scored there or followed at least 175 days.
+    from analytics.core.definitions import OutcomeDefinitions
+    from analytics.ingest.importer import import_folder
+    from analytics.metrics.outcomes import patient_outcomes
+
+    sessions = pd.read_csv(SAMPLE_DIR / "sessions.csv", parse_dates=["session_date"])
+    dates = [
+        sessions["session_date"],
+        pd.read_csv(SAMPLE_DIR / "assessments.csv", parse_dates=["assessment_date"])[
+            "assessment_date"
+        ],
+        pd.read_csv(SAMPLE_DIR / "side_effects.csv", parse_dates=["session_date"])["session_date"],
+    ]
+    cutoff = max(d.max() for d in dates)
+    day0 = sessions.groupby("patient_id")["session_date"].min()
+    followed = (cutoff - day0).dt.days >= 175
+
+    rows = patient_outcomes(import_folder(SAMPLE_DIR).data, OutcomeDefinitions())
+    week4 = rows[rows["timepoint"] == "week 4"]
+    week24 = rows[rows["timepoint"] == "week 24"].set_index("patient_id")
+    everyone = week4.loc[week4["itt"], "patient_id"]  # nobody is not yet due at week 4 here
+    assert not week4["not_yet_due"].any()
+    due = [p for p in everyone if week24.loc[p, "observed"] or followed[p]]
+    assert int(week24["itt"].sum()) == len(due)
+    assert int(week24["not_yet_due"].sum()) == len(everyone) - len(due)
+    assert sorted(week24.index[week24["itt"]]) == sorted(due)

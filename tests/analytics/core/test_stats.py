@@ -82,3 +82,14 @@ def test_mean_ci_is_the_t_interval():
     assert_allclose((low, high), (5 - 5.7372, 5 + 5.7372), atol=1e-4)
     lows, highs = mean_ci(np.array([5.0, 1.0]), np.array([13**0.5, 2.0]), np.array([4, 1]))
     assert_allclose(lows[0], low) and np.isnan(lows[1]) and np.isnan(highs[1])
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 12), (0, 1), (0, 346), (12, 12), (5, 5)])
+def test_wilson_bounds_at_the_edges_are_exact(k, n):
+    # Wilson at k = 0 has centre = half exactly, so the lower bound is 0 (not 2.8e-17 from
+    # float rounding); at k = n the upper bound is 1.
+    low, high = proportion_ci(k, n)
+    if k == 0:
+        assert low == 0.0
+    if k == n:
+        assert high == 1.0
