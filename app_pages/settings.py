@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from analytics.core.definitions import OutcomeDefinitions
+from analytics.core.definitions import KM_BANDS, OutcomeDefinitions
 from ui import auth, settings
 
 auth.require_page("settings")
@@ -78,6 +78,32 @@ with st.form("settings_form"):
         value=float(current["sd_pre"] or 14.0),
         step=0.5,
     )
+    st.subheader("Small samples and time to event")
+    s1, s2 = st.columns(2)
+    min_patients = s1.number_input(
+        "Fewest patients for a solid bar",
+        min_value=1,
+        max_value=100,
+        value=int(current.get("min_patients") or defaults.min_patients),
+        step=1,
+        key="settings_min_patients",
+        help="Rates and means from fewer patients are drawn grey and labelled 'too few "
+        "patients' (our default 10). The numbers are still shown, with their n.",
+    )
+    band_words = {
+        "log-log": "Log-log (our default, as Stata and SAS)",
+        "log": "Log (R survival's default)",
+        "plain": "Plain (Greenwood, no transformation)",
+    }
+    km_band = s2.selectbox(
+        "Interval of a median time (Kaplan-Meier)",
+        list(KM_BANDS),
+        index=list(KM_BANDS).index(current.get("km_band") or defaults.km_band),
+        format_func=band_words.get,
+        key="settings_km_band",
+        help="How the 95% interval of each median time to loss of response, relapse or "
+        "response is read from the survival curve. Printed with every median.",
+    )
     st.subheader("Timepoint windows")
     st.caption(
         "A timepoint is the score nearest the target day within the window (days since the first "
@@ -116,6 +142,8 @@ if submitted:
         "reliability_r": None if reliability_r == defaults.reliability_r else reliability_r,
         "sd_pre": None if sd_cohort else sd_pre,
         "windows": None if window_rows == default_rows else window_rows,
+        "km_band": None if km_band == defaults.km_band else km_band,
+        "min_patients": None if min_patients == defaults.min_patients else int(min_patients),
     }
     try:
         OutcomeDefinitions.for_instrument("PCL-5", **settings.definition_overrides(values, "PCL-5"))

@@ -27,6 +27,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "reliability_r": None,
     "sd_pre": None,
     "windows": None,
+    "km_band": None,
+    "min_patients": None,
 }
 
 _SETTINGS_KEY = "clinic_settings"
@@ -69,6 +71,10 @@ def definition_overrides(values: dict[str, Any], instrument: str = "PCL-5") -> d
         overrides["reliability_sd"] = float(values["sd_pre"])
     if values.get("windows"):
         overrides["windows"] = tuple(Window(*row) for row in values["windows"])
+    if values.get("km_band"):
+        overrides["km_band"] = str(values["km_band"])
+    if values.get("min_patients") is not None:
+        overrides["min_patients"] = int(values["min_patients"])
     return overrides
 
 

@@ -112,6 +112,22 @@ def test_a_bad_custom_rule_is_refused_with_the_reason(app_env):
     )
 
 
+def test_the_kaplan_meier_band_is_a_setting_printed_with_every_median(app_env):
+    at = _app("app_pages/durability.py")
+    captions = " ".join(c.value for c in at.caption)
+    assert "log-log method" in captions
+    at.switch_page("app_pages/settings.py").run()
+    at.selectbox(key="settings_km_band").set_value("log")
+    at.number_input(key="settings_min_patients").set_value(20)
+    at.button(key="settings_apply").click().run()
+    assert not at.exception
+    entry = _audit(action="settings_changed").iloc[0]
+    assert (entry["detail"]["km_band"], entry["detail"]["min_patients"]) == ("log", 20)
+    at.switch_page("app_pages/durability.py").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "log method" in captions and "log-log method" not in captions
+
+
 def test_reset_brings_back_the_defaults(app_env):
     at = _app()
     default = _metric(at, "Response, observed")
