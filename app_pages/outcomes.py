@@ -8,6 +8,7 @@ from analytics.core.instruments import get_instrument
 from analytics.core.patient_table import PatientTable, patient_index
 from analytics.core.stats import rate
 from analytics.metrics.outcomes import timepoint_outcomes_from
+from analytics.metrics.timepoints import follow_up_known
 from analytics.metrics.pcl5_depth import cluster_change_from, item_change_from, items_moved_most
 from analytics.metrics.trajectories import mean_trajectory_from, patient_trajectories_from
 from analytics.reference.published import published_benchmarks
@@ -152,7 +153,13 @@ for tp in all_results:
     ):
         for population, r in (("observed", observed), ("itt", itt)):
             rate_rows.append(
-                {"timepoint": tp.label, "measure": measure, "population": population, **r.to_dict()}
+                {
+                    "timepoint": tp.label,
+                    "measure": measure,
+                    "population": population,
+                    **r.to_dict(),
+                    "not_yet_due": tp.not_yet_due if population == "itt" else 0,
+                }
             )
     # Getting worse, beside getting better: observed patients only (an unscored patient has
     # not been seen to worsen).
@@ -199,6 +206,21 @@ else:
         "(too few patients)."
     )
     ui.show_figure(fig, rates, "rates_by_timepoint")
+    waiting = [(tp.label, tp.not_yet_due) for tp in all_results if tp.not_yet_due]
+    if not follow_up_known(context.loaded.data):
+        st.caption(
+            "Intention to treat: these files give no follow-up times (no dates, and no column "
+            "of days each patient was followed), so every patient with a baseline who started treatment "
+            "counts at every timepoint, including those who started too recently to be due."
+        )
+    elif waiting:
+        st.caption(
+            "Intention to treat counts the patients due at each timepoint: scored there, or "
+            "followed to the end of its window. Not yet due (started too recently, left out "
+            "of the intention-to-treat bars): "
+            + ", ".join(f"{n} at {label}" for label, n in waiting)
+            + "."
+        )
     reliable = [tp.reliable_change for tp in all_results if tp.reliable_change.threshold_points]
     if reliable:
         st.caption(

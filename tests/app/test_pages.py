@@ -128,6 +128,14 @@ def test_the_kaplan_meier_band_is_a_setting_printed_with_every_median(app_env):
     assert "log method" in captions and "log-log method" not in captions
 
 
+def test_outcomes_says_how_many_were_not_yet_due(app_env):
+    at = _app("app_pages/outcomes.py")
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    # The sample: 44 patients started too recently to be due at week 24 (see test_sample.py).
+    assert "Not yet due" in captions and "44 at week 24" in captions
+
+
 def test_reset_brings_back_the_defaults(app_env):
     at = _app()
     default = _metric(at, "Response, observed")
