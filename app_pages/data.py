@@ -191,6 +191,19 @@ with st.expander("Import options", icon=":material/settings:"):
         key="opt_drop_phi",
         help="Columns that look like names, contact details or full dates are removed.",
     )
+    given_extract = st.checkbox(
+        "I know the day this export was taken",
+        key="opt_extract_given",
+        help="Each patient's follow-up runs from the first session to that day, so a patient "
+        "who started three weeks before it is not yet due at week 24 and is not counted as "
+        "a non-responder. Unticked: the latest date anywhere in the files. The day itself is "
+        "not stored.",
+    )
+    extract_date = (
+        st.date_input("Day the export was taken", key="opt_extract_date", format="YYYY-MM-DD")
+        if given_extract
+        else None
+    )
 
 if not uploads:
     st.caption("Choose files to start. Nothing is stored until you import them.")
@@ -565,7 +578,11 @@ else:
 with st.status("Reading, validating and storing…", expanded=True) as status:
     st.write(f"{len(files)} file(s): " + ", ".join(files))
     options = ImportOptions(
-        keep_month=keep_month, prorate=prorate, drop_phi=drop_phi, date_order=date_order
+        keep_month=keep_month,
+        prorate=prorate,
+        drop_phi=drop_phi,
+        date_order=date_order,
+        extract_date=extract_date,
     )
     result = import_upload(files, auth.run_user(), options, mapping, tables=chosen)
     if result.ok:
