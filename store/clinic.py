@@ -141,30 +141,47 @@ def follow_up_days(conn: Connection) -> pd.DataFrame:
     conflict was replaced. Columns ``patient_id`` (string) and ``follow_up_days`` (Int64), one
     row per patient who has any.
     """
-    rebased = aliased(Batch)
-    other_day_0 = (
+    # Patient-level conflicts of active batches, grouped first so that both are joined on
+    # equal keys (hash joins, or SQLite's automatic indexes), never scanned per row.
+    conflict_batch = aliased(Batch)
+    patient_conflicts = (
         sa.select(Conflict.batch_id, Conflict.patient_id, Conflict.status)
-        .join(rebased, rebased.id == Conflict.batch_id)
-        .where(Conflict.kind == "patient", rebased.status == ACTIVE)
+        .join(conflict_batch, conflict_batch.id == Conflict.batch_id)
+        .where(Conflict.kind == "patient", conflict_batch.status == ACTIVE)
         .subquery()
     )
-    not_aligned = sa.exists().where(
-        other_day_0.c.patient_id == FollowUp.patient_id,
-        sa.or_(
-            sa.and_(
-                other_day_0.c.batch_id == FollowUp.batch_id,
-                other_day_0.c.status != REPLACED,
-            ),
-            sa.and_(
-                other_day_0.c.status == REPLACED,
-                FollowUp.batch_id < other_day_0.c.batch_id,
-            ),
-        ),
+    # A batch whose other day 0 waits or was kept: its own value does not count.
+    undecided = (
+        sa.select(patient_conflicts.c.batch_id, patient_conflicts.c.patient_id)
+        .where(patient_conflicts.c.status != REPLACED)
+        .distinct()
+        .subquery()
+    )
+    # The last batch whose day 0 replaced the stored one: earlier values do not count.
+    rebased = (
+        sa.select(
+            patient_conflicts.c.patient_id, sa.func.max(patient_conflicts.c.batch_id).label("since")
+        )
+        .where(patient_conflicts.c.status == REPLACED)
+        .group_by(patient_conflicts.c.patient_id)
+        .subquery()
     )
     query = (
         sa.select(FollowUp.patient_id, sa.func.max(FollowUp.follow_up_days))
         .join(Batch, Batch.id == FollowUp.batch_id)
-        .where(Batch.status == ACTIVE, ~not_aligned)
+        .outerjoin(
+            undecided,
+            sa.and_(
+                undecided.c.batch_id == FollowUp.batch_id,
+                undecided.c.patient_id == FollowUp.patient_id,
+            ),
+        )
+        .outerjoin(rebased, rebased.c.patient_id == FollowUp.patient_id)
+        .where(
+            Batch.status == ACTIVE,
+            undecided.c.patient_id.is_(None),
+            sa.or_(rebased.c.since.is_(None), FollowUp.batch_id >= rebased.c.since),
+        )
         .group_by(FollowUp.patient_id)
     )
     rows = conn.execute(query).all()
