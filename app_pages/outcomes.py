@@ -8,8 +8,8 @@ from analytics.core.instruments import get_instrument
 from analytics.core.patient_table import PatientTable, patient_index
 from analytics.core.stats import rate
 from analytics.metrics.outcomes import timepoint_outcomes_from
-from analytics.metrics.timepoints import follow_up_known
 from analytics.metrics.pcl5_depth import cluster_change_from, item_change_from, items_moved_most
+from analytics.metrics.timepoints import follow_up_known
 from analytics.metrics.trajectories import mean_trajectory_from, patient_trajectories_from
 from analytics.reference.published import published_benchmarks
 from ui import auth, figures, results

@@ -53,6 +53,7 @@ __all__ = [
     "relapse_after_remission_times",
     "sustained_response",
     "sustained_response_from",
+    "survival_median",
     "time_to_response_times",
 ]
 
@@ -161,8 +162,9 @@ def _pointwise_band(
     return low, high
 
 
-def _median_as_r_prints(time: np.ndarray, values: np.ndarray) -> float | None:
-    """The first time ``values`` is at or below 0.5, as R's ``print.survfit`` (``minmin``).
+def survival_median(time: np.ndarray, values: np.ndarray) -> float | None:
+    """The median of a survival curve (or of a band's limit) as R's ``print.survfit`` reads it
+    (``minmin``): the first time ``values`` is at or below 0.5.
 
     Missing values are skipped. When the first value at or below 0.5 is 0.5 itself (within
     :data:`_HALF_TOL`) and a later value is lower, the answer is the midpoint of its time and
@@ -292,9 +294,9 @@ def kaplan_meier(time, event, *, band: str = "log-log", confidence: float = 0.95
         curve=curve,
         n=n,
         events=int(events.sum()),
-        median=_median_as_r_prints(times, survival),
-        median_ci_low=_median_as_r_prints(times, low),
-        median_ci_high=_median_as_r_prints(times, high),
+        median=survival_median(times, survival),
+        median_ci_low=survival_median(times, low),
+        median_ci_high=survival_median(times, high),
         band=band,
     )
 

@@ -12,16 +12,16 @@ from analytics.core.contract import clinic_from_frames
 from analytics.core.definitions import OutcomeDefinitions, ResponseRule
 from analytics.metrics.durability import (
     KM_BANDS,
-    _median_as_r_prints,
-    _table,
     durability_summary,
     event_curves_from,
     kaplan_meier,
     loss_of_response_times,
     relapse_after_remission_times,
+    survival_median,
     sustained_response,
     time_to_response_times,
 )
+from analytics.report.patients import patient_table
 
 # Freireich et al. 1963 leukaemia remission data (weeks), 6-MP group, as tabulated in
 # Kleinbaum & Klein, Survival Analysis: A Self-Learning Text, 3rd ed. (2012), chapter 2;
@@ -309,8 +309,8 @@ def test_km_aml_nonmaintained_band_once_survival_is_zero():
         ([1, 2], [0.9, 0.51], None),
     ],
 )
-def test_median_as_r_prints(time, values, expected):
-    assert _median_as_r_prints(np.array(time, float), np.array(values, float)) == expected
+def testsurvival_median(time, values, expected):
+    assert survival_median(np.array(time, float), np.array(values, float)) == expected
 
 
 def test_km_band_limits_use_the_midpoint_rule():
@@ -524,7 +524,7 @@ def test_durability_band_comes_from_definitions(km_band, band, expected):
     for analysis in ("loss_of_response", "relapse_after_remission", "time_to_response"):
         assert summary[analysis]["band"] == expected
     assert f"from the {expected} band" in summary["definition"]
-    table = _table(_clinic(HAND), defs)
+    table = patient_table(_clinic(HAND), defs)
     _, medians = event_curves_from(table, table.keep(), defs, "time_to_response", band=band)
     assert medians["band"].tolist() == [expected]
 

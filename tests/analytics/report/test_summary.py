@@ -55,7 +55,9 @@ def test_shape_and_counts(clinic):
         "instrument_assessments": 40 + 30 + 14,
     }
     assert out["instrument"] == "PCL-5"
-    assert out["definitions"] == PCL.describe()
+    # the definitions in words, and which follow-up the intention to treat used
+    assert {k: v for k, v in out["definitions"].items() if k != "data_cutoff"} == PCL.describe()
+    assert "counts as due" in out["definitions"]["data_cutoff"]
     assert out["baseline"]["n"] == 40
     assert [t["label"] for t in out["timepoints"]] == ["24h", "week 4"]
     week4 = out["timepoints"][1]
