@@ -26,6 +26,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analytics.core.stats import MIN_N_FOR_INTERVAL
+
 __all__ = [
     "GROUP_PALETTE",
     "LABEL_REFERENCE_NAME",
@@ -72,8 +74,6 @@ BIN_IN_BROWSER = 50_000
 SMALL_COLOUR = "#c9c9c9"
 SMALL_PATTERN = "/"
 TOO_FEW = "too few patients"
-# A mean of fewer patients than this has no interval (t with 1 degree of freedom is 12.7).
-MIN_N_FOR_INTERVAL = 3
 # Below these a value is rounding noise (a proportion of 2.8e-17, a change of -0.01 points).
 TINY_PROPORTION = 0.0005
 TINY_POINTS = 0.05

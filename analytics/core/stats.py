@@ -11,9 +11,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["Rate", "mean_ci", "proportion_ci", "rate"]
+__all__ = ["MIN_N_FOR_INTERVAL", "Rate", "mean_ci", "proportion_ci", "rate"]
 
 CI_METHODS = ("wilson", "clopper-pearson")
+# The fewest values a mean's interval is given for. From 2 the t quantile is 12.7: the interval
+# is wider than any scale (a week-8 mean of 2 patients read -18.4 to 121.4 on the PCL-5's 0-80)
+# and reads as a fact while saying nothing.
+MIN_N_FOR_INTERVAL = 3
 
 
 def proportion_ci(k, n, *, method: str = "wilson", confidence: float = 0.95):
@@ -142,7 +146,7 @@ def mean_ci(mean, sd, n, *, confidence: float = 0.95):
     Returns
     -------
     low, high : float or ndarray
-        NaN where ``n < 2`` (no spread to estimate).
+        NaN where ``n`` is below :data:`MIN_N_FOR_INTERVAL` (3).
 
     References
     ----------
@@ -161,7 +165,7 @@ def mean_ci(mean, sd, n, *, confidence: float = 0.95):
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         half = stats.t.ppf(0.5 + confidence / 2, n - 1) * np.asarray(sd, dtype=float) / np.sqrt(n)
-    half = np.where(n >= 2, half, np.nan)
+    half = np.where(n >= MIN_N_FOR_INTERVAL, half, np.nan)
     low, high = mean - half, mean + half
     if low.ndim == 0:
         return float(low), float(high)

@@ -31,7 +31,7 @@ from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions, ResponseRule
 from analytics.core.ids import PatientIndex, id_text, text_of
 from analytics.core.patient_table import Facts, PatientTable, kept_rows, patient_index
-from analytics.core.stats import Rate, mean_ci, proportion_ci
+from analytics.core.stats import MIN_N_FOR_INTERVAL, Rate, mean_ci, proportion_ci
 from analytics.metrics.timepoints import (
     baseline_coded,
     follow_up_by_code,
@@ -69,8 +69,6 @@ __all__ = [
 # Float error must not turn an exact 30% (50 -> 35) into a non-response.
 TOLERANCE = 1e-9
 Z_RCI = 1.96
-# The fewest changes a mean's interval is given for (see mean_change_ci).
-MIN_FOR_INTERVAL = 3
 
 # patient_outcomes: one row per (patient, timepoint) that is observed or in the ITT population.
 #   patient_id, timepoint, target_day
@@ -288,12 +286,11 @@ def d_av(mean_change: float, sd_pre: float, sd_post: float) -> float | None:
 def mean_change_ci(changes, *, confidence: float = 0.95) -> tuple[float | None, float | None]:
     """t-based confidence interval of the mean change: ``mean ± t(n-1) * SD / sqrt(n)``.
 
-    None bounds with fewer than :data:`MIN_FOR_INTERVAL` (3) changes: from 2 the t quantile
-    (12.7) gives an interval wider than the scale, which reads as a fact and says nothing.
+    None bounds with fewer than :data:`analytics.core.stats.MIN_N_FOR_INTERVAL` (3) changes.
     """
     changes = np.asarray(changes, dtype=float)
     n = changes.size
-    if n < MIN_FOR_INTERVAL:
+    if n < MIN_N_FOR_INTERVAL:
         return None, None
     low, high = mean_ci(changes.mean(), changes.std(ddof=1), n, confidence=confidence)
     return _float(low), _float(high)

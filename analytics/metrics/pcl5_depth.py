@@ -66,7 +66,7 @@ FLAGGED_ITEMS = {"item_1": "intrusive memories", "item_20": "sleep"}
 #   label           words for the measure (clusters; flagged items; else "item N")
 #   n               patients with the measure answered on both forms
 #   mean_baseline, mean_timepoint, mean_change   (change negative = better)
-#   ci_low, ci_high t-based 95% CI of the mean change; NaN when n < 2
+#   ci_low, ci_high t-based 95% CI of the mean change; NaN when n < 3
 #   flag            "intrusive memories" / "sleep" for items 1 and 20; "" otherwise
 CHANGE_COLUMNS = [
     "timepoint",

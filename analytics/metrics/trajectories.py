@@ -31,7 +31,7 @@ from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import PatientIndex, id_text, text_of
 from analytics.core.patient_table import Facts, PatientTable, kept_rows
-from analytics.core.stats import mean_ci
+from analytics.core.stats import MIN_N_FOR_INTERVAL, mean_ci
 from analytics.metrics.groups import patient_group_codes, patient_groups
 from analytics.metrics.timepoints import (
     baseline_coded,
@@ -63,9 +63,6 @@ AXES = ("week", "session", "day")
 VALUES = ("score", "change")
 ALL_PATIENTS = "all patients"
 EARLY_X = 2 / 7  # where the "days 1-3" bin sits on the week axis
-# A mean of fewer patients than this gets no interval: with n = 2 the t quantile is 12.7 and
-# the interval runs far past the scale (a 0-80 score "between -18.4 and 121.4").
-MIN_N_FOR_INTERVAL = 3
 
 # patient_trajectories: one row per patient and bin (or score, on the day axis).
 #   patient_id  string

@@ -87,7 +87,7 @@ def cadss_by_session_band_from(
     pandas.DataFrame
         ``band``, ``n_sessions``, ``n_patients``, ``mean`` (mean of patient means), ``sd`` (of
         patient means), ``ci_low``, ``ci_high`` (mean ± t(0.975, n_patients - 1) · sd /
-        sqrt(n_patients); NaN with fewer than 2 patients), ``session_mean`` (mean over
+        sqrt(n_patients); NaN with fewer than 3 patients), ``session_mean`` (mean over
         sessions). Bands with no CADSS are left out.
     """
     bands = table.long["safety_cadss_bands"]
@@ -270,7 +270,9 @@ def cadss_trend_from(table: PatientTable, keep: np.ndarray, definitions=None) ->
     ci_low = ci_high = paired_p = None
     if n >= 2:
         sd = change.std(ddof=1)
-        ci_low, ci_high = mean_ci(change.mean(), sd, n)
+        low, high = mean_ci(change.mean(), sd, n)
+        # no interval from fewer than 3 patients (NaN from mean_ci): None, as without one
+        ci_low, ci_high = (None, None) if np.isnan(low) else (float(low), float(high))
         if sd > 0:
             paired_p = float(stats.ttest_rel(late, first).pvalue)
     return DissociationTrend(

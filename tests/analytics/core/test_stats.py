@@ -93,3 +93,11 @@ def test_wilson_bounds_at_the_edges_are_exact(k, n):
         assert low == 0.0
     if k == n:
         assert high == 1.0
+
+
+@pytest.mark.parametrize(("n", "has_interval"), [(1, False), (2, False), (3, True)])
+def test_mean_ci_needs_three_values(n, has_interval):
+    # With 2 values t(0.975, 1) = 12.7: a week-8 mean of 2 patients read -18.4 to 121.4 on the
+    # PCL-5's 0-80 scale. From 3 values, t(0.975, 2) = 4.30.
+    low, high = mean_ci(40.0, 10.0, n)
+    assert np.isfinite(low) == has_interval and np.isfinite(high) == has_interval

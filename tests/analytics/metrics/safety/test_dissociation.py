@@ -33,9 +33,11 @@ def test_cadss_by_session_band():
     assert_allclose([first["mean"], first["sd"]], [5.0, math.sqrt(13)])
     assert_allclose([first["ci_low"], first["ci_high"]], [5 - 8.9567, 5 + 8.9567], atol=1e-3)
     # Sessions 2-3: x has 1 and 3 (patient mean 2), y has 2 -> mean of patient means 2, SD 0.
+    # Two patients: no interval (fewer than 3, analytics.core.stats.MIN_N_FOR_INTERVAL).
     band = out.loc["2-3"]
     assert (band["n_sessions"], band["n_patients"]) == (3, 2)
-    assert_allclose([band["mean"], band["sd"], band["ci_low"], band["ci_high"]], [2, 0, 2, 2])
+    assert_allclose([band["mean"], band["sd"]], [2, 0])
+    assert np.isnan(band["ci_low"]) and np.isnan(band["ci_high"])
     assert band["session_mean"] == 2
     # Sessions 4-6: x 0 and 1 (mean 0.5), y 1, z 3 -> mean 1.5, session mean 5/4.
     late = out.loc["4-6"]
