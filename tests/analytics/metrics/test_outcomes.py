@@ -276,7 +276,10 @@ def test_patient_outcomes_reproduce_rates():
 # ---- Naive reference: plain Python loops over patients ----
 
 
-def naive_rates(assess, session_ids, d):
+def naive_rates(assess, session_ids, d, follow_up=None):
+    """Every rate of each window by loops; ``follow_up``: patient -> days followed (absent or
+    None: unknown, so due)."""
+    follow_up = follow_up or {}
     rule = d.response
     forms = {}
     for pid, day, instrument, total in zip(
@@ -293,7 +296,20 @@ def naive_rates(assess, session_ids, d):
     out = {}
     for w in d.windows:
         counts = dict.fromkeys(
-            ["resp", "n", "resp_itt", "rem", "rem_n", "rem_itt", "rem_itt_n", "mean", "mean_itt"],
+            [
+                "resp",
+                "n",
+                "resp_itt",
+                "rem",
+                "rem_n",
+                "rem_itt",
+                "rem_itt_n",
+                "mean",
+                "mean_itt",
+                "not_due",
+                "worse",
+                "worse_points",
+            ],
             0,
         )
         for pid, b in base.items():
@@ -306,7 +322,10 @@ def naive_rates(assess, session_ids, d):
                     best = (key, total)
             eligible = b >= d.remission_requires_baseline_at_or_above
             if best is None:
-                if pid in itt and eligible:
+                followed = follow_up.get(pid)
+                if pid in itt and followed is not None and followed < w.high:
+                    counts["not_due"] += 1  # not scored, and not followed to the window's end
+                elif pid in itt and eligible:
                     counts["rem_itt_n"] += 1
                 continue
             score = best[1]
@@ -316,6 +335,12 @@ def naive_rates(assess, session_ids, d):
                 responds = b - score >= rule.threshold - 1e-9
             remits = eligible and score < d.remission_below
             meaningful = b - score >= d.meaningful_points
+            if rule.kind == "pct":
+                worse = b > 0 and (score - b) / b * 100 >= rule.threshold - 1e-9
+            else:
+                worse = score - b >= rule.threshold - 1e-9
+            counts["worse"] += worse
+            counts["worse_points"] += score - b >= d.meaningful_points
             counts["n"] += 1
             counts["resp"] += responds
             counts["mean"] += meaningful
@@ -327,16 +352,22 @@ def naive_rates(assess, session_ids, d):
                 counts["rem_itt"] += remits
                 counts["rem_itt_n"] += eligible
         if counts["n"]:
-            counts["itt_n"] = len(itt)
+            counts["itt_n"] = len(itt) - counts["not_due"]
             out[w.label] = counts
     return out
 
 
 @pytest.mark.parametrize(
-    ("seed", "instrument", "rule"),
-    [(11, "PCL-5", None), (12, "PCL-5", "points:10"), (13, "PHQ-9", None)],
+    ("seed", "instrument", "rule", "followed"),
+    [
+        (11, "PCL-5", None, False),
+        (12, "PCL-5", "points:10", False),
+        (13, "PHQ-9", None, False),
+        (14, "PCL-5", None, True),
+        (15, "PHQ-9", "pct:50", True),
+    ],
 )
-def test_rates_match_naive_reference(seed, instrument, rule):
+def test_rates_match_naive_reference(seed, instrument, rule, followed):
     rng = np.random.default_rng(seed)
     top = 81 if instrument == "PCL-5" else 28
     rows = []
@@ -349,9 +380,22 @@ def test_rates_match_naive_reference(seed, instrument, rule):
     )
     session_ids = {f"p{i:03d}" for i in range(300) if i % 5}
     sess = pd.DataFrame({"patient_id": sorted(session_ids), "day": 0})
-    data = clinic_from_frames(assessments=assess, sessions=sess)
+    # Follow-up from 0 to 120 days, unknown for about one patient in eight.
+    follow_up = {
+        f"p{i:03d}": (None if rng.random() < 0.125 else int(rng.integers(0, 121)))
+        for i in range(300)
+    }
+    patients = None
+    if followed:
+        patients = pd.DataFrame(
+            {
+                "patient_id": list(follow_up),
+                "follow_up_days": pd.array(list(follow_up.values()), dtype="Int64"),
+            }
+        )
+    data = clinic_from_frames(assessments=assess, sessions=sess, patients=patients)
     d = OutcomeDefinitions.for_instrument(instrument, **({"response": rule} if rule else {}))
-    expected = naive_rates(assess, session_ids, d)
+    expected = naive_rates(assess, session_ids, d, follow_up if followed else None)
     got = {o.label: o for o in timepoint_outcomes(data, d)}
     assert set(got) == set(expected)
     for label, e in expected.items():
@@ -362,6 +406,14 @@ def test_rates_match_naive_reference(seed, instrument, rule):
         assert (o.remission_itt.k, o.remission_itt.n) == (e["rem_itt"], e["rem_itt_n"]), label
         assert (o.meaningful.k, o.meaningful.n) == (e["mean"], e["n"]), label
         assert (o.meaningful_itt.k, o.meaningful_itt.n) == (e["mean_itt"], e["itt_n"]), label
+        assert o.not_yet_due == e["not_due"], label
+        assert (o.deterioration.k, o.deterioration.n) == (e["worse"], e["n"]), label
+        assert (o.meaningful_worsening.k, o.meaningful_worsening.n) == (
+            e["worse_points"],
+            e["n"],
+        ), label
+    if followed:
+        assert sum(e["not_due"] for e in expected.values()) > 0  # the rule was exercised
 
 
 # ---- Intention to treat by follow-up ----
