@@ -128,8 +128,9 @@ else:
         min_n=definitions.min_patients,
     )
     ui.show_figure(fig, sustained, "sustained_response")
-    waiting = sustained.loc[sustained["population"] == "intention to treat", "not_yet_due"]
-    if waiting.sum():
+    itt_rows = sustained["population"] == "intention to treat"
+    waiting = sustained.loc[itt_rows & (sustained["not_yet_due"] > 0), "not_yet_due"]
+    if len(waiting):
         st.caption(
             "Intention to treat counts the week-4 responders due at each timepoint (scored, or "
             "followed to the end of its window). Not yet due: "

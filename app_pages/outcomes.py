@@ -233,17 +233,21 @@ with st.expander("Published figures (other populations)", icon=":material/menu_b
         "Trials and real-world cohorts set beside a clinic's numbers for context only: "
         "different patients, instruments and schedules."
     )
-    st.dataframe(
-        published_benchmarks(),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "value": st.column_config.NumberColumn(format="%.3g"),
-            "ci_low": st.column_config.NumberColumn(format="%.3g"),
-            "ci_high": st.column_config.NumberColumn(format="%.3g"),
-            "n": st.column_config.NumberColumn(format="%d"),
-        },
+    published = published_benchmarks()
+    shown = pd.DataFrame(
+        {
+            "Source": published["source"],
+            "Population": published["population"],
+            "Measure": published["measure"],
+            "Figure (95% CI or published range)": [
+                ui.published_figure_text(r.value, r.unit, r.ci_low, r.ci_high)
+                for r in published.itertuples(index=False)
+            ],
+            "Patients": published["n"],
+            "Note": published["note"],
+        }
     )
+    st.dataframe(shown, hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------------------- clusters and items
 st.subheader("Symptom clusters and items")

@@ -29,6 +29,7 @@ __all__ = [
     "format_count",
     "format_mean",
     "format_points",
+    "published_figure_text",
     "format_rate",
     "page_header",
     "metric",
@@ -88,6 +89,31 @@ def format_mean(value: Any, n: Any = None, *, digits: int = 1, min_n: int | None
     if min_n is not None and n is not None and int(n) < min_n:
         return f"{TOO_FEW} (n = {int(n)})"
     return format_points(value, digits)
+
+
+def published_figure_text(value: Any, unit: str, low: Any = None, high: Any = None) -> str:
+    """A published figure in words: "67% (42–85%)", "33.3 points (23.0–43.5)", "27.5 days".
+
+    Examples
+    --------
+    >>> published_figure_text(0.6667, "proportion", 0.417, 0.848)
+    '67% (42–85%)'
+    >>> published_figure_text(27.5, "days")
+    '27.5 days'
+    """
+    if unit == "proportion":
+        text = format_percent(value)
+        if not (_blank(low) or _blank(high)):
+            text += f" ({format_percent(low).rstrip('%')}–{format_percent(high)})"
+        return text
+    text = f"{format_points(value)} {unit}"
+    if not (_blank(low) or _blank(high)):
+        text += f" ({format_points(low)}–{format_points(high)})"
+    return text
+
+
+def _blank(value: Any) -> bool:
+    return value is None or bool(pd.isna(value))
 
 
 def metric(container, label: str, value: str, *, help: str | None = None, wrap=False) -> None:
