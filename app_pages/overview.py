@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from analytics.metrics.attrition import FLOW_STEPS
 from analytics.report.overview import overview_of
 from ui import auth, cohort, figures, results, settings
 from ui import components as ui
@@ -121,11 +122,12 @@ ui.rate_metric(
 )
 ui.rate_metric(
     d3,
-    "Scored at week 4, of patients who started",
+    dict(FLOW_STEPS)["scored_week4"],
     numbers["flow"]["scored_timepoint"],
     min_n=min_n,
     help="Patients who started with a baseline and a PCL-5 score in the week-4 window, among "
-    "all who started. Unscored patients are missing data, not failures.",
+    "all who started and were due by then (scored, or followed to the end of the window). "
+    "Unscored patients are missing data, not failures.",
 )
 
 st.subheader("Side effects (share of patients, at least once)")

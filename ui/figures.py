@@ -421,7 +421,10 @@ def mean_score_figure(
             line=dict(color=colour, width=2.5),
             marker=dict(size=7),
             connectgaps=False,
-            text=[n_label(k, min_n) if not s else "" for k, s in zip(n, small)],
+            text=[
+                n_label(k, min_n) if room and not s else ""
+                for k, s, room in zip(n, small, _spaced_out(xs), strict=True)
+            ],
             # above and below by turns, so the labels of close bins do not overlap
             textposition=[("top center", "bottom center")[i % 2] for i in range(len(n))],
             textfont=dict(size=10, color="#555"),
@@ -450,7 +453,7 @@ def mean_score_figure(
                 hovertemplate="%{hovertext}<extra></extra>",
             )
     notes = _notes(
-        measure="n on each point" if len(groups) == 1 else "n in the hover",
+        measure="n on the points, every n in the hover" if len(groups) == 1 else "n in the hover",
         min_n=min_n,
         small=False,
         clipped=clipped_words,
@@ -461,6 +464,29 @@ def mean_score_figure(
     if scale is not None:
         fig.update_yaxes(range=[float(scale[0]), float(scale[1])])
     return fig
+
+
+def _spaced_out(xs, share: float = 0.05) -> np.ndarray:
+    """Which points of a line get a printed label: each at least ``share`` of the x range from
+    the last one labelled, so close bins (day 1, week 1) do not print over each other; the
+    others keep their n in the hover.
+
+    Examples
+    --------
+    >>> _spaced_out(np.array([0.0, 0.29, 1, 2, 3, 4, 8, 12, 16, 24])).tolist()
+    [True, False, False, True, False, True, True, True, True, True]
+    """
+    xs = np.asarray(xs, dtype=float)
+    keep = np.zeros(len(xs), dtype=bool)
+    if not len(xs):
+        return keep
+    gap = share * (np.nanmax(xs) - np.nanmin(xs))
+    last = -np.inf
+    for i, x in enumerate(xs):  # a few dozen bins
+        if x - last >= gap:
+            keep[i] = True
+            last = x
+    return keep
 
 
 def spaghetti_figure(

@@ -111,7 +111,7 @@ def expected_numbers(data, ids) -> dict[str, tuple[str, dict | None]]:
         out[label] = (pct(rate), rate)
     for label, step in (
         ("Completed induction", "completed_induction"),
-        ("Scored at week 4, of patients who started", "scored_week4"),
+        ("Scored at week 4, of patients who started and were due by then", "scored_week4"),
         ("Stopped after the first session", "stopped_after_first"),
     ):
         rate = flow_rate(flow, step)

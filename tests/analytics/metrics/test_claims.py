@@ -307,7 +307,7 @@ def test_the_overview_labels_are_found():
     assert {
         "Response, observed",
         "Response, intention to treat",
-        "Scored at week 4, of patients who started",
+        "Scored at week 4, of patients who started and were due by then",
         "Patients treated",
     } <= labels
 
