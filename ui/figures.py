@@ -475,8 +475,13 @@ def _spaced_out(xs, share: float = 0.05) -> np.ndarray:
     --------
     >>> _spaced_out(np.array([0.0, 0.29, 1, 2, 3, 4, 8, 12, 16, 24])).tolist()
     [True, False, False, True, False, True, True, True, True, True]
+    >>> _spaced_out(np.array(["1", "2-3", "4-6"], dtype=object)).tolist()
+    [True, True, True]
     """
-    xs = np.asarray(xs, dtype=float)
+    try:
+        xs = np.asarray(xs, dtype=float)
+    except (TypeError, ValueError):  # categories ("1", "2-3"): evenly spaced
+        xs = np.arange(len(xs), dtype=float)
     keep = np.zeros(len(xs), dtype=bool)
     if not len(xs):
         return keep

@@ -301,7 +301,7 @@ def test_the_director_sees_every_page_without_errors(page):
         assert errors.count() == 0, (label, errors.all_inner_texts())
         if charts:
             assert page.locator(".js-plotly-plot").count() >= 1, label
-        _screenshot(page, f"{number:02d}-{path or 'overview'}")
+        _screenshots_at_both_widths(page, f"{number:02d}-{path or 'overview'}")
 
 
 def test_headline_matches_the_command_line(page, sample_dir):

@@ -490,3 +490,13 @@ def test_a_funnel_of_too_few_starters_is_grey():
     fig = figures.funnel_figure(pd.DataFrame({"stage": ["Started", "Week 4"], "n": [3, 1]}))
     assert fig.data[0].marker.color == figures.SMALL_COLOUR
     assert "too few patients (n = 3)" in fig.data[0].hovertext[1]
+
+
+def test_mean_line_over_categories_prints_every_n():
+    # CADSS by session band: the x values are labels, evenly spaced, so every n is printed.
+    frame = pd.DataFrame(
+        {"band": ["1", "2-3", "4-6"], "mean": [8.0, 5.0, 3.0], "n": [40, 38, 35]}
+        | {"ci_low": [6.0, 4.0, 2.0], "ci_high": [10.0, 6.0, 4.0]}
+    )
+    fig = figures.mean_score_figure(frame, x="band", x_title="Session", y_title="CADSS")
+    assert [t for t in fig.data[-1].text if t] == ["n = 40", "n = 38", "n = 35"]
