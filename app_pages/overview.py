@@ -161,6 +161,7 @@ with left:
             x_title="Weeks since first session",
             min_n=min_n,
             scale=(0, 80),
+            print_n=False,  # half a page wide: the labels would cover the points
         )
         fig.update_layout(height=420, showlegend=False)
         st.caption(

@@ -294,7 +294,7 @@ def counts_by_period_figure(
     fig = make_subplots(
         rows=1,
         cols=2,
-        horizontal_spacing=0.22,
+        horizontal_spacing=0.3,
         subplot_titles=("New patients", "Their sessions"),
     )
     x = frame[period].astype(str)
@@ -350,8 +350,12 @@ def mean_score_figure(
     title: str | None = None,
     min_n: int = 10,
     scale: tuple[float, float] | None = None,
+    print_n: bool = True,
 ) -> go.Figure:
     """Mean score by time with its 95% CI band, one line per group; every point says its n.
+
+    With one line and ``print_n``, the n is printed beside points far enough apart to read;
+    otherwise (several lines, or a chart too small to print on) every n is in the hover.
 
     ``frame`` columns: ``x``, ``mean``, ``ci_low``, ``ci_high``, ``n`` and optionally ``group``
     and ``label`` (the bin's name, shown in the hover).
@@ -411,7 +415,8 @@ def mean_score_figure(
         # a lone solid point gets a whisker; open grey points none (their hover has it)
         whisker = ~no_ci & lone & ~small
         mean = part["mean"].to_numpy(float)
-        label_points = len(groups) == 1
+        label_points = len(groups) == 1 and print_n
+        labelled = _labelled(xs, small)
         fig.add_scatter(
             x=xs,
             y=np.where(small, np.nan, mean),
@@ -421,12 +426,9 @@ def mean_score_figure(
             line=dict(color=colour, width=2.5),
             marker=dict(size=7),
             connectgaps=False,
-            text=[
-                n_label(k, min_n) if room and not s else ""
-                for k, s, room in zip(n, small, _spaced_out(xs), strict=True)
-            ],
+            text=[n_label(k, min_n) if room else "" for k, room in zip(n, labelled, strict=True)],
             # above and below by turns, so the labels of close bins do not overlap
-            textposition=[("top center", "bottom center")[i % 2] for i in range(len(n))],
+            textposition=[("top center", "bottom center")[i % 2] for i in np.cumsum(labelled) - 1],
             textfont=dict(size=10, color="#555"),
             error_y=dict(
                 type="data",
@@ -453,22 +455,45 @@ def mean_score_figure(
                 hovertemplate="%{hovertext}<extra></extra>",
             )
     notes = _notes(
-        measure="n on the points, every n in the hover" if len(groups) == 1 else "n in the hover",
+        measure=(
+            "n on the points, every n in the hover"
+            if len(groups) == 1 and print_n
+            else "n in the hover"
+        ),
         min_n=min_n,
         small=False,
         clipped=clipped_words,
     )
     if any_small:
-        notes.insert(1, f"open grey points: fewer than {min_n} patients ({TOO_FEW})")
+        notes.insert(1, f"open grey: fewer than {min_n} patients")
     _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
     if scale is not None:
         fig.update_yaxes(range=[float(scale[0]), float(scale[1])])
     return fig
 
 
-def _spaced_out(xs, share: float = 0.05) -> np.ndarray:
+def _labelled(xs, small: np.ndarray) -> np.ndarray:
+    """Which solid points of a line print their n: :func:`_spaced_out` among the points of
+    enough patients (the grey ones carry their own label in the hover)."""
+    xs = np.asarray(xs, dtype=object)
+    out = np.zeros(len(xs), dtype=bool)
+    # spaced on the whole axis, so the grey points' stretch still counts in the width
+    out[~small] = _spaced_out(xs[~small], span=_span(xs))
+    return out
+
+
+def _span(xs) -> float:
+    try:
+        values = np.asarray(xs, dtype=float)
+    except (TypeError, ValueError):
+        return float(max(len(xs) - 1, 0))
+    return float(np.nanmax(values) - np.nanmin(values)) if len(values) else 0.0
+
+
+def _spaced_out(xs, share: float = 0.05, *, span: float | None = None) -> np.ndarray:
     """Which points of a line get a printed label: each at least ``share`` of the x range from
-    the last one labelled, so close bins (day 1, week 1) do not print over each other; the
+    the last one labelled (of ``span``, the axis's width; the points' own by default), so close
+    bins (day 1, week 1) do not print over each other; the
     others keep their n in the hover.
 
     Examples
@@ -485,7 +510,7 @@ def _spaced_out(xs, share: float = 0.05) -> np.ndarray:
     keep = np.zeros(len(xs), dtype=bool)
     if not len(xs):
         return keep
-    gap = share * (np.nanmax(xs) - np.nanmin(xs))
+    gap = share * (_span(xs) if span is None else span)
     last = -np.inf
     for i, x in enumerate(xs):  # a few dozen bins
         if x - last >= gap:

@@ -500,3 +500,15 @@ def test_mean_line_over_categories_prints_every_n():
     )
     fig = figures.mean_score_figure(frame, x="band", x_title="Session", y_title="CADSS")
     assert [t for t in fig.data[-1].text if t] == ["n = 40", "n = 38", "n = 35"]
+
+
+def test_a_small_mean_chart_keeps_every_n_in_the_hover():
+    frame = pd.DataFrame(
+        {"x": [0.0, 1.0, 2.0], "mean": [50.0, 40.0, 35.0], "n": [40, 38, 35]}
+        | {"ci_low": [47.0, 37.0, 32.0], "ci_high": [53.0, 43.0, 38.0]}
+    )
+    fig = figures.mean_score_figure(frame, x="x", x_title="Weeks", y_title="PCL-5", print_n=False)
+    line = fig.data[-1]
+    assert "text" not in line.mode
+    assert all(f"n = {n}" in hover for n, hover in zip(frame["n"], line.hovertext, strict=True))
+    assert "n in the hover" in fig.layout.xaxis.title.text
