@@ -75,7 +75,8 @@ def _median_text(stats: dict) -> str:
 def _median_metric(column, label: str, stats: dict, help: str | None = None) -> None:
     """One Kaplan-Meier median as a metric, its interval, band and n underneath."""
     value = f"{stats['median_days']:.0f} days" if stats["median_reached"] else "not reached"
-    column.metric(label, value, help=f"{help} {_BAND_HELP}" if help else _BAND_HELP)
+    help_text = f"{help} {_BAND_HELP}" if help else _BAND_HELP
+    ui.metric(column, label, value, help=help_text, wrap=True)
     column.caption(_median_text(stats))
 
 

@@ -615,7 +615,7 @@ def _verdict_of(tests: dict, response: Rate, definitions: OutcomeDefinitions) ->
 
 
 # Who the intention-to-treat denominators count, in words for a label.
-_ITT_WORDS = "all patients with a baseline who started treatment"
+_ITT_WORDS = "patients with a baseline who started treatment and were due by then"
 
 
 def _count(mask: np.ndarray) -> int:
@@ -834,7 +834,7 @@ def check_persistence_from(
             f"scored at {late_words}"
         ),
         still_responding_itt_label=(
-            f"Still responding at {late_words}, of all early responders ({early_words})"
+            f"Still responding at {late_words}, of early responders ({early_words}) due by then"
         ),
     )
 

@@ -328,10 +328,10 @@ def test_each_claims_label_names_one_measure():
     ("claim", "field", "label"),
     [
         ("within_24h", "scored_label",
-         "Scored at 24 hours, of all patients with a baseline who started treatment"),
+         "Scored at 24 hours, of patients with a baseline who started treatment and were due by then"),
         ("within_24h", "response_label", "Responded at 24 hours, of patients scored at 24 hours"),
         ("within_24h", "response_itt_label",
-         "Responded at 24 hours, of all patients with a baseline who started treatment"),
+         "Responded at 24 hours, of patients with a baseline who started treatment and were due by then"),
         ("within_24h", "change_label",
          "Mean change at 24 hours, of patients scored at 24 hours (points)"),
         ("persisted_to_week_4", "response_label",
@@ -339,7 +339,7 @@ def test_each_claims_label_names_one_measure():
         ("persisted_to_week_4", "still_responding_label",
          "Still responding at week 4, of early responders (24 hours or week 1) scored at week 4"),
         ("persisted_to_week_4", "still_responding_itt_label",
-         "Still responding at week 4, of all early responders (24 hours or week 1)"),
+         "Still responding at week 4, of early responders (24 hours or week 1) due by then"),
     ],
 )  # fmt: skip
 def test_each_label_says_who_is_counted(claim, field, label):

@@ -287,13 +287,13 @@ def test_the_week4_measures_are_named_for_their_populations(clinic, tables):
     summary = claims.claims_summary_from(table, table.keep(), DEFINITIONS["pcl5"])
     persisted = summary["persisted_to_week_4"]
     assert persisted["scored_label"] == (
-        "Scored at week 4, of all patients with a baseline who started treatment"
+        "Scored at week 4, of patients with a baseline who started treatment and were due by then"
     )
     assert persisted["response_label"] == (
         "Responded at week 4, of patients scored both early (24 hours or week 1) and at week 4"
     )
     assert summary["within_24h"]["scored_label"] == (
-        "Scored at 24 hours, of all patients with a baseline who started treatment"
+        "Scored at 24 hours, of patients with a baseline who started treatment and were due by then"
     )
     flow = attrition.attrition_flow_from(table, table.keep(), DEFINITIONS["pcl5"])
     label = flow.loc[flow["step"] == "scored_week4", "label"].iloc[0]
