@@ -558,6 +558,25 @@ def spaghetti_figure(
     return fig
 
 
+def _rate_bars(rows: pd.DataFrame, labels, name: str, min_n: int, unit: str = "patients"):
+    """What a bar chart of rates draws for ``rows`` (``k``, ``n``, ``rate``, ``ci_low``,
+    ``ci_high``): n, which bars are too small, the rates, the bounds clipped to 0-100% with the
+    words for each clipped one, and each bar's hover (rate, k/n, interval, n)."""
+    n = rows["n"].to_numpy()
+    rate = rows["rate"].to_numpy(float)
+    low, high, clipped = _clipped_bounds(
+        rows["ci_low"], rows["ci_high"], (0.0, 1.0), format_percent
+    )
+    hover = [
+        f"{name}<br>{label}: {format_percent(r)} ({int(k)}/{int(m)})<br>"
+        f"{_interval_text(lo, hi, format_percent, cw)}<br>{n_label(m, min_n, unit=unit)}"
+        for label, r, k, m, lo, hi, cw in zip(
+            labels, rate, rows["k"], n, rows["ci_low"], rows["ci_high"], clipped, strict=True
+        )
+    ]
+    return n, _too_few(n, min_n), rate, low, high, clipped, hover
+
+
 def rate_bars_figure(
     frame: pd.DataFrame,
     *,
@@ -600,22 +619,11 @@ def rate_bars_figure(
                 continue
             name = POPULATION_LABELS.get(value, _group_name(value))
             c = POPULATION_COLOURS.get(value) or colour_for(value, i)
-            n = rows["n"].to_numpy()
-            small = _too_few(n, min_n)
-            any_small |= bool(small.any())
-            rate = rows["rate"].to_numpy(float)
-            low, high, clipped = _clipped_bounds(
-                rows["ci_low"], rows["ci_high"], (0.0, 1.0), format_percent
+            n, small, rate, low, high, clipped, hover = _rate_bars(
+                rows, rows[x].astype(str), name, min_n
             )
+            any_small |= bool(small.any())
             clipped_words += clipped
-            hover = [
-                f"{name}<br>{xv}: {format_percent(r)} ({int(k)}/{int(m)})<br>"
-                f"{_interval_text(lo, hi, format_percent, cw)}<br>{n_label(m, min_n)}"
-                for xv, r, k, m, lo, hi, cw in zip(
-                    rows[x].astype(str), rate, rows["k"], n, rows["ci_low"], rows["ci_high"],
-                    clipped,
-                )
-            ]  # fmt: skip
             fig.add_bar(
                 x=rows[x].astype(str),
                 y=100 * rate,
@@ -844,21 +852,11 @@ def side_effect_figure(
     fig = go.Figure()
     any_small, clipped_words = False, []
     for name, part, colour in _groups(frame, group):
-        n = part["n"].to_numpy()
-        small = _too_few(n, min_n)
-        any_small |= bool(small.any())
-        rate = part["rate"].to_numpy(float)
-        low, high, clipped = _clipped_bounds(
-            part["ci_low"], part["ci_high"], (0.0, 1.0), format_percent
+        n, small, rate, low, high, clipped, hover = _rate_bars(
+            part, part["effect"], name, min_n, unit
         )
+        any_small |= bool(small.any())
         clipped_words += clipped
-        hover = [
-            f"{name}<br>{e}: {format_percent(r)} ({int(k)}/{int(m)})<br>"
-            f"{_interval_text(lo, hi, format_percent, cw)}<br>{n_label(m, min_n, unit=unit)}"
-            for e, r, k, m, lo, hi, cw in zip(
-                part["effect"], rate, part["k"], n, part["ci_low"], part["ci_high"], clipped
-            )
-        ]
         text = _bar_text(n, min_n, unit)
         text["text"] = [
             f"{int(k)}/{int(m)}" if not s else n_label(m, min_n, unit=unit)
