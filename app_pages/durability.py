@@ -39,45 +39,12 @@ def _km_frames(analysis: str):
     return results.cohort_result(event_curves_from, context, definitions, analysis, by=by)
 
 
-# How each Kaplan-Meier band is named under a median, for a reader who does not use R.
-_BAND_WORDS = {
-    "log-log": "log-log method",
-    "log": "log method, R's default",
-    "plain": "plain method",
-}
-_BAND_HELP = (
-    "The interval is where the curve's 95% band crosses 50%. The band's method is an outcome "
-    "definition: log-log (our default, as Stata and SAS), log (R's default) or plain; they can "
-    "give different intervals from the same patients."
-)
-
-
-def _median_text(stats: dict) -> str:
-    if not stats or not stats.get("n"):
-        return "no patients"
-    band = _BAND_WORDS.get(stats.get("band"), f"{stats.get('band')} method")
-    if not stats.get("median_reached"):
-        return f"not reached (n = {stats['n']}, {stats['events']} events; {band})"
-    low, high = stats.get("median_ci_low"), stats.get("median_ci_high")
-    ci = (
-        f"95% CI {low:.0f}–{high:.0f}"
-        if low is not None and high is not None
-        else f"95% CI {low:.0f}–not reached"
-        if low is not None
-        else "CI not estimable"
-    )
-    return (
-        f"{stats['median_days']:.0f} days ({ci}, {band}; n = {stats['n']}, "
-        f"{stats['events']} events)"
-    )
-
-
 def _median_metric(column, label: str, stats: dict, help: str | None = None) -> None:
     """One Kaplan-Meier median as a metric, its interval, band and n underneath."""
     value = f"{stats['median_days']:.0f} days" if stats["median_reached"] else "not reached"
-    help_text = f"{help} {_BAND_HELP}" if help else _BAND_HELP
+    help_text = f"{help} {ui.KM_BAND_HELP}" if help else ui.KM_BAND_HELP
     ui.metric(column, label, value, help=help_text, wrap=True)
-    column.caption(_median_text(stats))
+    column.caption(ui.format_median(stats))
 
 
 m1, m2, m3 = st.columns(3)

@@ -96,17 +96,15 @@ st.subheader("Course of treatment")
 d1, d2, d3 = st.columns(3)
 ttr = numbers["time_to_response"]
 if ttr.get("median_reached"):
-    low, high = ttr.get("median_ci_low"), ttr.get("median_ci_high")
-    ci = f"95% CI {low:.0f}–{high:.0f}" if low is not None and high is not None else "CI open"
     d1.metric(
         "Median time to response",
         f"{ttr['median_days']:.0f} days",
-        help=TTR_HELP,
+        help=f"{TTR_HELP} {ui.KM_BAND_HELP}",
     )
-    d1.caption(f"{ci}; Kaplan-Meier, n = {ttr['n']}, {ttr['events']} responded")
+    d1.caption("Kaplan-Meier: " + ui.format_median(ttr, events="responded"))
 elif ttr:
     d1.metric("Median time to response", "not reached", help=TTR_HELP)
-    d1.caption(f"Kaplan-Meier, n = {ttr.get('n', 0)}")
+    d1.caption("Kaplan-Meier: " + ui.format_median(ttr, events="responded"))
 else:
     d1.metric("Median time to response", "n/a")
     d1.caption("No patient with a baseline and a later score in this cohort.")

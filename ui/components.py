@@ -28,6 +28,8 @@ __all__ = [
     "empty_state",
     "format_count",
     "format_mean",
+    "KM_BAND_HELP",
+    "format_median",
     "format_points",
     "published_figure_text",
     "format_rate",
@@ -89,6 +91,48 @@ def format_mean(value: Any, n: Any = None, *, digits: int = 1, min_n: int | None
     if min_n is not None and n is not None and int(n) < min_n:
         return f"{TOO_FEW} (n = {int(n)})"
     return format_points(value, digits)
+
+
+# How each Kaplan-Meier band is named under a median, for a reader who does not use R.
+_BAND_WORDS = {
+    "log-log": "log-log method",
+    "log": "log method, R's default",
+    "plain": "plain method",
+}
+KM_BAND_HELP = (
+    "The interval is where the curve's 95% band crosses 50%. The band's method is an outcome "
+    "definition: log-log (our default, as Stata and SAS), log (R's default) or plain; they can "
+    "give different intervals from the same patients."
+)
+
+
+def format_median(stats: dict, *, events: str = "events") -> str:
+    """A Kaplan-Meier median with its interval, the band it was read from and its n.
+
+    Examples
+    --------
+    >>> format_median({"n": 223, "events": 158, "median_days": 10.0, "median_reached": True,
+    ...                "median_ci_low": 7.0, "median_ci_high": 14.0, "band": "log-log"},
+    ...               events="responded")
+    '10 days (95% CI 7–14, log-log method; n = 223, 158 responded)'
+    """
+    if not stats or not stats.get("n"):
+        return "no patients"
+    band = _BAND_WORDS.get(stats.get("band"), f"{stats.get('band')} method")
+    if not stats.get("median_reached"):
+        return f"not reached (n = {stats['n']}, {stats['events']} {events}; {band})"
+    low, high = stats.get("median_ci_low"), stats.get("median_ci_high")
+    ci = (
+        f"95% CI {low:.0f}–{high:.0f}"
+        if low is not None and high is not None
+        else f"95% CI {low:.0f}–not reached"
+        if low is not None
+        else "CI not estimable"
+    )
+    return (
+        f"{stats['median_days']:.0f} days ({ci}, {band}; n = {stats['n']}, "
+        f"{stats['events']} {events})"
+    )
 
 
 def published_figure_text(value: Any, unit: str, low: Any = None, high: Any = None) -> str:
