@@ -236,6 +236,10 @@ def _r_km_median_reference(time, event, band, z=1.959963984540054):
 # (95%CI: 18, 45)", as quoted in a public R teaching script on Kaplan-Meier curves.
 # No printed R output was found for "log-log" or "plain": those rows come from the reference
 # loop above (R's algorithm), R's call being survfit(..., conf.type = "log-log") or "plain".
+# The log-log rows were also checked against an implementation that shares no code with R:
+# lifelines 0.30.3 KaplanMeierFitter (exponential Greenwood, i.e. log-log) on the same data gives
+# medians 31, 23, 27 with intervals (13, inf), (5, 33), (13, 34) from
+# median_survival_times(confidence_interval_); its pointwise band is AML_MAINTAINED_LOGLOG.
 AML_EXPECTED = [
     ("maintained", "log", 11, 7, 31.0, 18.0, None),
     ("nonmaintained", "log", 12, 11, 23.0, 8.0, None),
@@ -271,6 +275,26 @@ AML_MAINTAINED_SUMMARY = [
     (34, 0.368, 0.1549, 0.875),
     (48, 0.184, 0.0359, 0.944),
 ]
+
+
+# lifelines 0.30.3 KaplanMeierFitter().fit(...).confidence_interval_, Maintained group, at the
+# event times: time, lower, upper (the log-log band of Greenwood's variance).
+AML_MAINTAINED_LOGLOG = [
+    (9, 0.5081, 0.9867),
+    (13, 0.4474, 0.9512),
+    (18, 0.3502, 0.8990),
+    (23, 0.2658, 0.8353),
+    (31, 0.1673, 0.7534),
+    (34, 0.0928, 0.6570),
+    (48, 0.0117, 0.5250),
+]
+
+
+def test_km_aml_log_log_band_matches_an_independent_implementation():
+    time, event = AML["maintained"]
+    curve = kaplan_meier(time, np.array(event, bool), band="log-log").curve.set_index("time")
+    for t, low, high in AML_MAINTAINED_LOGLOG:
+        assert_allclose(curve.loc[t, ["ci_low", "ci_high"]].to_numpy(float), [low, high], atol=5e-5)
 
 
 def test_km_aml_log_band_matches_r_summary():
