@@ -1,5 +1,6 @@
 """Data: upload a clinic's CSV exports, map their columns, validate, and store them as a batch."""
 
+import datetime
 import hashlib
 import json
 import re
@@ -200,7 +201,12 @@ with st.expander("Import options", icon=":material/settings:"):
         "not stored.",
     )
     extract_date = (
-        st.date_input("Day the export was taken", key="opt_extract_date", format="YYYY-MM-DD")
+        st.date_input(
+            "Day the export was taken",
+            key="opt_extract_date",
+            format="YYYY-MM-DD",
+            max_value=datetime.date.today(),  # an export is never taken in the future
+        )
         if given_extract
         else None
     )

@@ -63,9 +63,14 @@ def _iso_day(text: str):
     import datetime
 
     try:
-        return datetime.date.fromisoformat(text)
+        day = datetime.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a day written YYYY-MM-DD: {text!r}") from None
+    if day > datetime.date.today():
+        raise argparse.ArgumentTypeError(
+            f"{text} is after today: an export cannot be taken in the future"
+        )
+    return day
 
 
 def _folder_files(args: argparse.Namespace) -> dict[str, bytes]:

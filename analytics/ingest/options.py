@@ -62,6 +62,12 @@ class ImportOptions:
                 f"date_order must be one of {', '.join(map(str, DATE_ORDERS))}, "
                 f"got {self.date_order!r}"
             )
+        if self.extract_date is not None and self.extract_date > self.import_day():
+            raise ValueError(
+                f"the extract date {self.extract_date.isoformat()} is after the day of the "
+                f"import ({self.import_day().isoformat()}): an export cannot be taken in the "
+                "future"
+            )
 
     def import_day(self) -> datetime.date:
         """The day of the import: :attr:`today`, else the computer's date."""

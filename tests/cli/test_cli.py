@@ -110,6 +110,8 @@ def test_sample_esketamine_side_effects_sit_near_the_label(route_summary):
         (["--response", "pct:abc"], "response rule must look like"),
         (["--instrument", "HAM-D"], "unknown instrument 'HAM-D'"),
         (["--by", "favourite_colour"], "favourite_colour"),
+        (["--extract-date", "2025-13-31"], "not a day written YYYY-MM-DD: '2025-13-31'"),
+        (["--extract-date", "2999-01-01"], "an export cannot be taken in the future"),
     ],
 )
 def test_summary_bad_options_are_explained(args, message):
@@ -117,6 +119,27 @@ def test_summary_bad_options_are_explained(args, message):
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_summary_counts_patients_not_yet_due_and_worsening(sample_summary):
+    s = sample_summary
+    assert {"intention_to_treat", "data_cutoff", "km_band"} <= set(s["definitions"])
+    for tp in s["timepoints"]:
+        assert set(tp["deterioration"]) == RATE_KEYS
+        assert tp["deterioration"]["n"] == tp["n"]  # among the observed patients
+    week24 = s["timepoints"][-1]
+    assert week24["label"] == "week 24" and week24["not_yet_due"] > 0
+
+
+def test_extract_date_moves_the_cutoff(sample_summary):
+    # A cutoff most of a year after the sample's last date (2025-12-30): everyone is followed
+    # past week 24.
+    done = run("summary", str(SAMPLE), "--json", "--extract-date", "2026-10-01")
+    assert done.returncode == 0, done.stderr
+    later = json.loads(done.stdout)
+    assert all(tp["not_yet_due"] == 0 for tp in later["timepoints"])
+    week24 = later["timepoints"][-1]["response_itt"]["n"]
+    assert week24 > sample_summary["timepoints"][-1]["response_itt"]["n"]
 
 
 def test_summary_response_option_changes_the_rule():

@@ -62,3 +62,8 @@ def test_follow_up_days_must_be_whole_days_in_range(value):
         "must be a whole number of days from 0 to 36,600" in p.rule and p.row == 2
         for p in result.problems
     )
+
+
+def test_an_extract_date_after_the_import_day_is_refused():
+    with pytest.raises(ValueError, match="an export cannot be taken in the future"):
+        ImportOptions(today=datetime.date(2026, 1, 1), extract_date=datetime.date(2026, 1, 2))
