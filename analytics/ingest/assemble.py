@@ -212,14 +212,17 @@ def with_follow_up(
         The upload's tables; those with a ``day`` column are read.
     extract_date : datetime.date or None
     """
-    last = []
+    # Each treated patient's latest day in any table, on the codes of day0's ids (the tables
+    # are sorted by patient, so each run of ids is looked up once).
+    treated = PatientIndex(day0.index)
+    latest = np.zeros(len(day0), dtype="int64")
     for name in ("sessions", "assessments", "side_effects"):
         frame = tables.get(name)
         if frame is not None and len(frame):
-            last.append(frame.groupby("patient_id", sort=False)["day"].max())
-    latest_day = (
-        pd.concat(last).groupby(level=0).max() if last else pd.Series(dtype="int64")
-    ).reindex(day0.index, fill_value=0)
+            codes = treated.positions(frame["patient_id"])
+            known = codes >= 0
+            np.maximum.at(latest, codes[known], frame["day"].to_numpy("int64")[known])
+    latest_day = pd.Series(latest, index=day0.index)
     start = day0.to_numpy("int64")
     if extract_date is not None:
         cutoff = int((np.datetime64(extract_date, "D") - EPOCH).astype("int64"))
