@@ -297,6 +297,5 @@ else:
     st.caption(
         "Patients with the cluster or item answered on both the baseline and the timepoint form; "
         "t-based 95% CI of the mean change (none for fewer than 3 patients). Each bar prints "
-        f"its n; bars of fewer than {min_n} patients are grey and hatched. Item 1: intrusive "
-        "memories; item 20: sleep."
+        f"its n; bars of fewer than {min_n} patients are grey and hatched."
     )

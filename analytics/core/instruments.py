@@ -64,6 +64,9 @@ class Instrument:
         Item rating that counts a symptom as present for ``dx_cluster_min`` (PCL-5: 2).
     dx_cluster_min : dict of str to int
         Symptoms needed per cluster for the provisional diagnosis; empty when there is none.
+    item_labels : tuple of str
+        A few words per item, in item order, for screens (our wording of the symptom each
+        item asks about); empty when the items are shown by number.
     """
 
     name: str
@@ -82,11 +85,25 @@ class Instrument:
     severity_bands: tuple[tuple[float, str], ...] = ()
     dx_item_min: int | None = None
     dx_cluster_min: dict[str, int] = field(default_factory=dict)
+    item_labels: tuple[str, ...] = ()
 
     @property
     def items(self) -> list[str]:
         """Canonical item column names ``item_1`` .. ``item_N``."""
         return [f"item_{i}" for i in range(1, self.n_items + 1)]
+
+    def item_label(self, number: int) -> str:
+        """How item ``number`` (1-based) is named on screen: "9. Negative beliefs about self,
+        others or the world", or "item 9" when the instrument has no item labels.
+
+        Examples
+        --------
+        >>> INSTRUMENTS["PCL-5"].item_label(20)
+        '20. Trouble sleeping'
+        """
+        if len(self.item_labels) >= number >= 1:
+            return f"{number}. {self.item_labels[number - 1]}"
+        return f"item {number}"
 
 
 INSTRUMENTS: dict[str, Instrument] = {
@@ -127,6 +144,30 @@ INSTRUMENTS: dict[str, Instrument] = {
         severity_bands=(),
         dx_item_min=2,
         dx_cluster_min={"B": 1, "C": 1, "D": 2, "E": 2},
+        # DSM-5 PTSD symptoms B1-E6 in the PCL-5's item order (American Psychiatric
+        # Association 2013; Weathers et al. 2013, National Center for PTSD), in our own words.
+        item_labels=(
+            "Intrusive memories",
+            "Nightmares",
+            "Flashbacks",
+            "Upset by reminders",
+            "Physical reactions to reminders",
+            "Avoiding thoughts and feelings",
+            "Avoiding people, places, activities",
+            "Trouble remembering the event",
+            "Negative beliefs about self, others or the world",
+            "Blaming self or others",
+            "Strong negative feelings",
+            "Loss of interest",
+            "Feeling distant from others",
+            "Trouble feeling positive emotions",
+            "Irritable or aggressive",
+            "Risky or self-destructive behaviour",
+            "On guard (hypervigilance)",
+            "Easily startled",
+            "Trouble concentrating",
+            "Trouble sleeping",
+        ),
     ),
     # Kroenke, Spitzer & Williams 2001, J Gen Intern Med 16:606, doi:10.1046/j.1525-1497.2001.
     # 016009606.x: bands 5/10/15/20. Remission < 5 is our default (clinical.md).

@@ -19,6 +19,7 @@ import pandas as pd
 from analytics.core.contract import ClinicData, item_columns
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.ids import PatientIndex
+from analytics.core.instruments import INSTRUMENTS
 from analytics.core.patient_table import Facts, PatientTable, kept_rows, patient_index
 from analytics.core.stats import mean_ci, rate
 from analytics.metrics.timepoints import (
@@ -271,9 +272,9 @@ def _change_from(
 
 
 def _item_labels() -> dict:
-    items = item_columns(N_ITEMS)
-    labels = {c: f"item {c.split('_')[1]}" for c in items}
-    return labels | {c: f"item {c.split('_')[1]}: {v}" for c, v in FLAGGED_ITEMS.items()}
+    # "9. Negative beliefs about self, others or the world": the registry's words per item
+    pcl5 = INSTRUMENTS["PCL-5"]
+    return {f"item_{i}": pcl5.item_label(i) for i in range(1, N_ITEMS + 1)}
 
 
 def cluster_change_from(

@@ -175,3 +175,24 @@ def test_public_functions_are_documented():
         obj = getattr(instruments_module, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             assert obj.__doc__, name
+
+
+@pytest.mark.parametrize(
+    ("number", "label"),
+    [
+        # The first symptom of each DSM-5 cluster sits where the clusters start (B1, C1, D1, E1).
+        (1, "1. Intrusive memories"),
+        (6, "6. Avoiding thoughts and feelings"),
+        (8, "8. Trouble remembering the event"),
+        (15, "15. Irritable or aggressive"),
+        (20, "20. Trouble sleeping"),
+    ],
+)
+def test_pcl5_items_are_named_on_screen(number, label):
+    pcl5 = INSTRUMENTS["PCL-5"]
+    assert len(pcl5.item_labels) == pcl5.n_items == 20
+    assert pcl5.item_label(number) == label
+
+
+def test_items_without_labels_are_named_by_number():
+    assert INSTRUMENTS["GAD-7"].item_label(3) == "item 3"
