@@ -104,6 +104,7 @@ else:
         x_title=x_title,
         min_n=min_n,
         scale=total_range,
+        cut=(definitions.remission_below, f"remission: below {definitions.remission_below:g}"),
     )
     st.caption(
         "Patients with a baseline; each counts once per bin. Mean with t-based 95% CI (band); "

@@ -160,6 +160,7 @@ with left:
             min_n=min_n,
             scale=(0, 80),
             print_n=False,  # half a page wide: the labels would cover the points
+            cut=(definitions.remission_below, f"remission: below {definitions.remission_below:g}"),
         )
         fig.update_layout(height=420, showlegend=False)
         st.caption(

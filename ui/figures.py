@@ -74,6 +74,8 @@ BIN_IN_BROWSER = 50_000
 SMALL_COLOUR = "#c9c9c9"
 SMALL_PATTERN = "/"
 TOO_FEW = "too few patients"
+# A threshold drawn across a chart (the remission cut-point): a dark neutral, no group's colour.
+CUT_COLOUR = "#5a5a5a"
 # Below these a value is rounding noise (a proportion of 2.8e-17, a change of -0.01 points).
 TINY_PROPORTION = 0.0005
 TINY_POINTS = 0.05
@@ -351,8 +353,12 @@ def mean_score_figure(
     min_n: int = 10,
     scale: tuple[float, float] | None = None,
     print_n: bool = True,
+    cut: tuple[float, str] | None = None,
 ) -> go.Figure:
     """Mean score by time with its 95% CI band, one line per group; every point says its n.
+
+    ``cut``: a score and its words, drawn as a labelled dashed line across the chart (the
+    remission cut-point, "remission: below 33").
 
     With one line and ``print_n``, the n is printed beside points far enough apart to read;
     otherwise (several lines, or a chart too small to print on) every n is in the hover.
@@ -469,6 +475,14 @@ def mean_score_figure(
     _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
     if scale is not None:
         fig.update_yaxes(range=[float(scale[0]), float(scale[1])])
+    if cut is not None:
+        fig.add_hline(
+            y=float(cut[0]),
+            line=dict(color=CUT_COLOUR, dash="dash", width=1.2),
+            annotation_text=cut[1],
+            annotation_position="top right",
+            annotation_font=dict(size=11, color=CUT_COLOUR),
+        )
     return fig
 
 

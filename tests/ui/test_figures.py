@@ -512,3 +512,16 @@ def test_a_small_mean_chart_keeps_every_n_in_the_hover():
     assert "text" not in line.mode
     assert all(f"n = {n}" in hover for n, hover in zip(frame["n"], line.hovertext, strict=True))
     assert "n in the hover" in fig.layout.xaxis.title.text
+
+
+def test_the_remission_cut_is_a_labelled_line():
+    frame = pd.DataFrame(
+        {"x": [0.0, 4.0], "mean": [50.0, 35.0], "n": [40, 38], "ci_low": [47.0, 32.0]}
+        | {"ci_high": [53.0, 38.0]}
+    )
+    fig = figures.mean_score_figure(
+        frame, x="x", x_title="Weeks", y_title="PCL-5", cut=(33, "remission: below 33")
+    )
+    (line,) = fig.layout.shapes
+    assert (line.y0, line.y1, line.line.dash) == (33, 33, "dash")
+    assert [a.text for a in fig.layout.annotations] == ["remission: below 33"]
