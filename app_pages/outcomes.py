@@ -266,7 +266,8 @@ else:
     spec = get_instrument(instrument)
     clusters = results.cohort_result(cluster_change_from, context, definitions)
     items = results.cohort_result(item_change_from, context, definitions)
-    d1, d2 = st.columns(2)
+    # One above the other: the item names are long, and side by side at 1024 px they were cut.
+    d1, d2 = st.container(), st.container()
     with d1:
         at = clusters[clusters["timepoint"] == timepoint]
         if at.empty:

@@ -738,7 +738,8 @@ def change_bars_figure(
     notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
     _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
     fig.update_layout(barmode="group", showlegend=group is not None)
-    fig.update_yaxes(autorange="reversed", type="category")
+    # the category names get the room they need rather than being cut at the left edge
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     return fig
 
 
