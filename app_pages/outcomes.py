@@ -211,8 +211,9 @@ else:
     if not follow_up_known(context.loaded.data):
         st.caption(
             "Intention to treat: these files give no follow-up times (no dates, and no column "
-            "of days each patient was followed), so every patient with a baseline who started treatment "
-            "counts at every timepoint, including those who started too recently to be due."
+            "of days each patient was followed), so every patient with a baseline who started "
+            "treatment counts at every timepoint, including those who started too recently to "
+            "be due."
         )
     elif waiting:
         st.caption(

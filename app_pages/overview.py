@@ -53,7 +53,7 @@ c3.metric(
 baseline = numbers["baseline"]
 c4.metric(
     "PCL-5 baseline, mean",
-    "–" if not baseline.get("n") else ui.format_mean(baseline["mean"], baseline["n"], min_n=min_n),
+    ui.format_mean(baseline["mean"], baseline["n"], min_n=min_n) if baseline.get("n") else "–",
     help=f"Baseline: {described['baseline']}. n = {baseline.get('n', 0)}.",
 )
 

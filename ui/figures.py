@@ -357,20 +357,18 @@ def mean_score_figure(
 ) -> go.Figure:
     """Mean score by time with its 95% CI band, one line per group; every point says its n.
 
-    ``cut``: a score and its words, drawn as a labelled dashed line across the chart (the
-    remission cut-point, "remission: below 33").
-
-    With one line and ``print_n``, the n is printed beside points far enough apart to read;
-    otherwise (several lines, or a chart too small to print on) every n is in the hover.
-
     ``frame`` columns: ``x``, ``mean``, ``ci_low``, ``ci_high``, ``n`` and optionally ``group``
     and ``label`` (the bin's name, shown in the hover).
 
     Points of fewer than ``min_n`` patients are open grey markers off the line, labelled "too
     few patients (n = 3)". Points of fewer than :data:`MIN_N_FOR_INTERVAL` patients get no
-    interval, and open grey points no whisker (the hover gives it). With ``scale`` (e.g. ``(0, 80)`` for the PCL-5) the y axis spans it and the band is
-    clipped to it in the drawing, which the hover and the note under the chart say. With one
-    line, each point also has its n written beside it.
+    interval, and open grey points no whisker (the hover gives it). With ``scale`` (e.g.
+    ``(0, 80)`` for the PCL-5) the y axis spans it and the band is clipped to it in the
+    drawing, which the hover and the note under the chart say. With one line and ``print_n``,
+    the n is also printed beside the points far enough apart to read; otherwise (several
+    lines, or a chart too small to print on) every n is in the hover. ``cut``: a score and its
+    words, drawn as a labelled dashed line across the chart (the remission cut-point,
+    "remission: below 33").
     """
     fig = go.Figure()
     groups = _groups(frame, group)

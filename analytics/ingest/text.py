@@ -208,8 +208,8 @@ def _as_text(value) -> str:
 
 
 def _case_pairs(ids: pa.Array) -> list[tuple[str, str]]:
-    """Every pair of the distinct ``ids`` (no missing) equal once case is ignored; the case-folding of Python runs
-    only on the ids whose lower case is shared (almost none)."""
+    """Every pair of the distinct ``ids`` (no missing) equal once case is ignored; Python's
+    case-folding runs only on the ids whose lower case is shared (almost none)."""
     lower = pc.utf8_lower(ids)
     if len(pc.unique(lower)) == len(ids):
         # no two ids share a lower case; casefold can still join a few ("ß" and "ss")

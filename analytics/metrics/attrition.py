@@ -168,7 +168,7 @@ def attrition_facts(
         scored[at[at >= 0]] = True
         # Due at week 4: scored there, or followed to the window's last day (as on Outcomes).
         end = next(int(w.high) for w in definitions.windows if w.label == week4)
-        due = started & (scored | is_due(follow_up_by_code(data, index), end))
+        due = started & is_due(follow_up_by_code(data, index), end, scored)
 
     # A session is maintenance by its phase; without a phase, by coming after induction.
     phase = s["phase"].astype("string").iloc[known]
@@ -299,9 +299,9 @@ def attrition_flow_from(
     ``definitions.induction_sessions[route]`` sessions, e.g. 6 IV or 8 nasal) -> scored at week 4
     -> entered maintenance; and, beside them, stopped after session 1. Each is a count of
     patients and a share of those who started (the week-4 step: of those who started and were
-    due at week 4, scored there or followed to the window's last day), with a Wilson (or Clopper-Pearson, per
-    ``definitions.ci_method``) interval. Steps are counted independently: a patient scored at
-    week 4 need not have completed induction.
+    due at week 4, scored there or followed to the window's last day), with a Wilson (or
+    Clopper-Pearson, per ``definitions.ci_method``) interval. Steps are counted independently:
+    a patient scored at week 4 need not have completed induction.
 
     Parameters
     ----------

@@ -29,8 +29,9 @@ Half is the share at which a patient told "scores improve" is more likely than n
 it is our choice, not a published cut-off, and is a module constant so it can be changed.
 
 The intention-to-treat rates (``scored``, ``response_itt``, ``still_responding_itt``) count over
-the patients of one function, :meth:`_Rows.intention_to_treat`; it is the one place to change
-when patients not yet due at a timepoint are to be left out.
+the patients of one function, :meth:`_Rows.intention_to_treat`: those with a baseline who
+started treatment and were due at the timepoint, by the Outcomes page's rule
+(:func:`analytics.metrics.timepoints.is_due`).
 
 References
 ----------
@@ -586,7 +587,7 @@ class _Rows:
         ``still_responding_itt``) is drawn from here and nowhere else, as the Outcomes page's
         are from the same rule.
         """
-        due = self.scored(label) | is_due(self.follow_up, self.meta[label]["window_end"])
+        due = is_due(self.follow_up, self.meta[label]["window_end"], self.scored(label))
         return self._itt & due
 
     def rates(self, label: str) -> tuple[np.ndarray, Rate, Rate, Rate]:

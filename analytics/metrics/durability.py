@@ -493,7 +493,7 @@ def _sustained_facts(
         out[f"{name}_observed"] = observed & anchor_responder
         out[name] = still & anchor_responder
         # Due there: scored, or followed to the window's last day (the Outcomes page's rule).
-        due = observed | is_due(follow_up, window_end[label])
+        due = is_due(follow_up, window_end[label], observed)
         out[f"{name}_due"] = due & anchor_responder
         meta["later"].append(
             {
@@ -813,8 +813,9 @@ def durability_summary_from(
         f"Response: {rule}. Sustained: week-4 responders still responding at weeks 8 and 12, "
         "among those scored then (observed) and among the week-4 responders due then (scored, "
         "or followed to the end of the window) with no score counted as not sustained "
-        "(intention to treat; those not yet due are counted beside it). Loss of response: days from the first "
-        "responding score to the first later score that no longer responds. Relapse after "
+        "(intention to treat; those not yet due are counted beside it). Loss of response: days "
+        "from the first responding score to the first later score that no longer responds. "
+        "Relapse after "
         f"remission: days from the first score below {definitions.remission_below:g} to the "
         "first later score at or above it. Time to response: days from the first session to the "
         "first responding score. Kaplan-Meier estimates censored at the last assessment; median "

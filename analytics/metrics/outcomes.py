@@ -473,7 +473,7 @@ def outcome_facts(data: ClinicData, definitions: OutcomeDefinitions, index: Pati
     base_row = baseline[codes]
     window_end = np.array([w.high for w in definitions.windows], dtype="int64")
     observed = ~np.isnan(score)
-    due = observed | is_due(follow_up[codes], window_end[windows])
+    due = is_due(follow_up[codes], window_end[windows], observed)
     eligible = base_row >= floor
     rows = pd.DataFrame(
         {

@@ -414,22 +414,32 @@ def follow_up_known(data: ClinicData) -> bool:
     return column is not None and bool(column.notna().any())
 
 
-def is_due(follow_up: np.ndarray, window_end: int) -> np.ndarray:
-    """Whether each patient was due at a timepoint: followed to the end of its window.
+def is_due(follow_up: np.ndarray, window_end, scored: np.ndarray) -> np.ndarray:
+    """Whether each patient was due at a timepoint: scored in its window, or followed to the
+    window's last day.
 
-    A patient whose follow-up ends before the window's last day (``follow_up < window_end``)
-    could not yet have been scored there and is *not yet due*: left out of the timepoint's
-    intention-to-treat denominator and counted beside it. Unknown follow-up (NaN) counts as due,
-    the rule without follow-up times. A patient scored in the window is in the population
-    whatever this says (the caller adds ``observed``).
+    A patient not scored there whose follow-up ends before the window's last day
+    (``follow_up < window_end``) could not yet have been scored and is *not yet due*: left out
+    of the timepoint's intention-to-treat denominator and counted beside it. A patient scored
+    in the window is due whatever the follow-up says. Unknown follow-up (NaN) counts as due,
+    the rule without follow-up times.
+
+    Parameters
+    ----------
+    follow_up : numpy.ndarray of float
+        Days from day 0 to the data cutoff; NaN when unknown.
+    window_end : int or numpy.ndarray of int
+        The window's last day (one per patient when the rows span several windows).
+    scored : numpy.ndarray of bool
+        Scored in the window.
 
     Examples
     --------
-    >>> is_due(np.array([30.0, 31.0, np.nan]), 31).tolist()
-    [False, True, True]
+    >>> is_due(np.array([30.0, 31.0, np.nan, 5.0]), 31, np.array([False, False, False, True]))
+    array([False,  True,  True,  True])
     """
     follow_up = np.asarray(follow_up, dtype=float)
-    return np.isnan(follow_up) | (follow_up >= window_end)
+    return np.asarray(scored, dtype=bool) | np.isnan(follow_up) | (follow_up >= window_end)
 
 
 def patient_series(data: ClinicData, instrument: str) -> pd.DataFrame:
