@@ -727,7 +727,8 @@ def sustained_response_from(
                     "timepoint": label,
                     "population": population,
                     **r.to_dict(),
-                    "not_yet_due": n_anchors - n_due,
+                    # only intention to treat leaves anyone out (as on the Outcomes page)
+                    "not_yet_due": n_anchors - n_due if population != "observed" else 0,
                 }
             )
     return pd.DataFrame(rows, columns=SUSTAINED_COLUMNS)

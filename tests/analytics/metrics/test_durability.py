@@ -472,6 +472,8 @@ def test_sustained_itt_leaves_out_responders_not_yet_due():
     itt = table.xs("intention to treat", level="population")
     assert itt.loc["week 8", ["k", "n", "not_yet_due"]].tolist() == [2, 3, 1]
     assert itt.loc["week 12", ["k", "n", "not_yet_due"]].tolist() == [1, 3, 1]
+    # the observed population leaves nobody out
+    assert (table.xs("observed", level="population")["not_yet_due"] == 0).all()
     summary = durability_summary(data, DEFS)
     assert summary["sustained_itt"]["week 8"]["n"] == 3
     assert summary["sustained_itt"]["week 8"]["not_yet_due"] == 1
