@@ -487,26 +487,27 @@ def mean_score_figure(
 def _labelled(xs, small: np.ndarray) -> np.ndarray:
     """Which solid points of a line print their n: :func:`_spaced_out` among the points of
     enough patients (the grey ones carry their own label in the hover)."""
-    xs = np.asarray(xs, dtype=object)
-    out = np.zeros(len(xs), dtype=bool)
+    at = _positions(xs)
+    out = np.zeros(len(at), dtype=bool)
     # spaced on the whole axis, so the grey points' stretch still counts in the width
-    out[~small] = _spaced_out(xs[~small], span=_span(xs))
+    width = float(np.nanmax(at) - np.nanmin(at)) if len(at) else 0.0
+    out[~small] = _spaced_out(at[~small], span=width)
     return out
 
 
-def _span(xs) -> float:
+def _positions(xs) -> np.ndarray:
+    """Where each point sits along the x axis: its value, or its place in order when the x
+    values are categories ("1", "2-3"), which a category axis spaces evenly."""
     try:
-        values = np.asarray(xs, dtype=float)
+        return np.asarray(xs, dtype=float)
     except (TypeError, ValueError):
-        return float(max(len(xs) - 1, 0))
-    return float(np.nanmax(values) - np.nanmin(values)) if len(values) else 0.0
+        return np.arange(len(xs), dtype=float)
 
 
 def _spaced_out(xs, share: float = 0.05, *, span: float | None = None) -> np.ndarray:
-    """Which points of a line get a printed label: each at least ``share`` of the x range from
-    the last one labelled (of ``span``, the axis's width; the points' own by default), so close
-    bins (day 1, week 1) do not print over each other; the
-    others keep their n in the hover.
+    """Which points of a line get a printed label: each at least ``share`` of ``span`` (the
+    axis's width; the points' own range by default) from the last one labelled, so close bins
+    (day 1, week 1) do not print over each other; the others keep their n in the hover.
 
     Examples
     --------
@@ -515,16 +516,13 @@ def _spaced_out(xs, share: float = 0.05, *, span: float | None = None) -> np.nda
     >>> _spaced_out(np.array(["1", "2-3", "4-6"], dtype=object)).tolist()
     [True, True, True]
     """
-    try:
-        xs = np.asarray(xs, dtype=float)
-    except (TypeError, ValueError):  # categories ("1", "2-3"): evenly spaced
-        xs = np.arange(len(xs), dtype=float)
-    keep = np.zeros(len(xs), dtype=bool)
-    if not len(xs):
+    at = _positions(xs)
+    keep = np.zeros(len(at), dtype=bool)
+    if not len(at):
         return keep
-    gap = share * (_span(xs) if span is None else span)
+    gap = share * (float(np.nanmax(at) - np.nanmin(at)) if span is None else span)
     last = -np.inf
-    for i, x in enumerate(xs):  # a few dozen bins
+    for i, x in enumerate(at):  # a few dozen bins
         if x - last >= gap:
             keep[i] = True
             last = x
