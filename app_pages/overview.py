@@ -25,11 +25,52 @@ except ValueError as error:
     st.stop()
 described = definitions.describe()
 min_n = definitions.min_patients
-TTR_HELP = (
-    f"Days from the first session to the first PCL-5 score meeting the response rule "
-    f"({described['response']}). Kaplan-Meier estimate: patients who have not responded are "
-    "counted up to their last score (censored)."
+RULE = definitions.response
+RESPONSE = f"PCL-5 down by at least {RULE.threshold:g}{'%' if RULE.kind == 'pct' else ' points'}"
+REMISSION = f"PCL-5 below {definitions.remission_below:g}"
+OBSERVED_HELP = "Observed: among the patients with a baseline and a PCL-5 score at week 4."
+ITT_HELP = (
+    "Intention to treat (ITT): among every patient with a baseline who started treatment and "
+    "was due at week 4, scored or not; a patient with no score counts as not responding."
 )
+
+
+def _week4_sentence(response, remission) -> str:
+    """The week-4 headline in words: "Of the 157 patients scored at week 4, 90 (57%) ..."."""
+    response, remission = ui.as_rate(response) or {}, ui.as_rate(remission) or {}
+    if not response.get("n"):
+        return "No patient in this cohort was scored at week 4."
+    few = " (too few patients to read as a rate)" if response["n"] < min_n else ""
+    text = (
+        f"Of the {int(response['n']):,} patients scored at week 4, {int(response['k']):,} "
+        f"({figures.format_percent(response['rate'])}) responded ({RESPONSE}){few}"
+    )
+    if remission.get("n"):
+        text += (
+            f"; of the {int(remission['n']):,} who started at or above the cut-point, "
+            f"{int(remission['k']):,} ({figures.format_percent(remission['rate'])}) remitted "
+            f"({REMISSION})"
+        )
+    return text + "."
+
+
+def _rate(container, shown: str, label: str, value, *, help: str) -> None:
+    """A rate under a short visible name (``shown``), its full ``label`` kept as the metric's
+    own name: at 1024 px four metric labels that name their population are cut mid-word."""
+    r = ui.as_rate(value)
+    n = int((r or {}).get("n") or 0)
+    if r is None:
+        text = "n/a"
+    elif not n:
+        text = "–"
+    elif n < min_n:
+        text = "too few"
+    else:
+        text = figures.format_percent(r["rate"])
+    container.markdown(f"<small>{shown}</small>", help=help, unsafe_allow_html=True)
+    container.metric(label, text, label_visibility="collapsed")
+    container.caption(ui.format_rate(r, min_n=min_n) if r is not None else "not available yet")
+
 
 # The cohort's rows of the per-patient table added up: a filter change costs no new analysis.
 numbers = results.cohort_result(overview_of, context, definitions)
@@ -38,12 +79,12 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric(
     "Patients treated",
     ui.format_count(counts.get("patients")),
-    help="Patients in the cohort (every patient id in the upload, after the filters).",
+    help="Patients in the cohort: every patient in the upload who matches the sidebar's filters.",
 )
 c2.metric(
     "Sessions given",
     ui.format_count(counts.get("sessions")),
-    help="Treatment sessions recorded in sessions.csv.",
+    help="Treatment sessions recorded for these patients.",
 )
 c3.metric(
     "Assessments",
@@ -51,10 +92,13 @@ c3.metric(
     help="Completed questionnaires of any instrument.",
 )
 baseline = numbers["baseline"]
-c4.metric(
+ui.metric(
+    c4,
     "PCL-5 baseline, mean",
     ui.format_mean(baseline["mean"], baseline["n"], min_n=min_n) if baseline.get("n") else "–",
-    help=f"Baseline: {described['baseline']}. n = {baseline.get('n', 0)}.",
+    help=f"Mean PCL-5 total before the first dose (0-80 points; higher is worse), over "
+    f"{baseline.get('n', 0):,} patients with a baseline score. Baseline: {described['baseline']}.",
+    wrap=True,
 )
 
 st.subheader("Week 4 (PCL-5)")
@@ -62,51 +106,61 @@ week4 = numbers["timepoint"]
 if not week4:
     st.info("No week-4 timepoint in the definitions in force.")
 else:
-    r1, r2, r3, r4 = st.columns(4)
-    ui.rate_metric(
-        r1,
-        "Response, observed",
-        week4.get("response"),
-        min_n=min_n,
-        help=f"{described['response']}. {described['populations']}",
-    )
-    ui.rate_metric(
-        r2,
-        "Response, intention to treat",
-        week4.get("response_itt"),
-        min_n=min_n,
-        help=f"{described['response']}. {described['populations']}",
-    )
-    ui.rate_metric(
-        r3,
-        "Remission, observed",
-        week4.get("remission"),
-        min_n=min_n,
-        help=f"Remission: {described['remission']}.",
-    )
-    ui.rate_metric(
-        r4,
-        "Remission, intention to treat",
-        week4.get("remission_itt"),
-        min_n=min_n,
-        help=f"Remission: {described['remission']}.",
-    )
+    st.caption(_week4_sentence(week4.get("response"), week4.get("remission")))
+    observed, itt = st.columns(2, gap="large")
+    for column, heading, help_text, suffix in (
+        (observed, "Observed", OBSERVED_HELP, "observed"),
+        (itt, "Intention to treat", ITT_HELP, "intention to treat"),
+    ):
+        column.markdown(f"**{heading}**", help=help_text)
+        left, right = column.columns(2)
+        key = "" if suffix == "observed" else "_itt"
+        _rate(
+            left,
+            "Response",
+            f"Response, {suffix}",
+            week4.get(f"response{key}"),
+            help=f"Response: {RESPONSE} from baseline. {help_text}",
+        )
+        _rate(
+            right,
+            "Remission",
+            f"Remission, {suffix}",
+            week4.get(f"remission{key}"),
+            help=f"Remission: {REMISSION}, among patients whose baseline was "
+            f"{definitions.remission_requires_baseline_at_or_above:g} or more. {help_text}",
+        )
 
 st.subheader("Course of treatment")
 d1, d2, d3 = st.columns(3)
 ttr = numbers["time_to_response"]
+TTR_HELP = (
+    f"Days from the first session to the first PCL-5 score meeting the response rule "
+    f"({RESPONSE}). Kaplan-Meier estimate: a patient who has not responded yet counts up to "
+    "the last score (censored)."
+)
 if ttr.get("median_reached"):
-    d1.metric(
-        "Median time to response",
-        f"{ttr['median_days']:.0f} days",
-        help=f"{TTR_HELP} {ui.KM_BAND_HELP}",
-    )
-    d1.caption("Kaplan-Meier: " + ui.format_median(ttr, events="responded"))
+    d1.metric("Median time to response", f"{ttr['median_days']:.0f} days", help=TTR_HELP)
 elif ttr:
     d1.metric("Median time to response", "not reached", help=TTR_HELP)
-    d1.caption("Kaplan-Meier: " + ui.format_median(ttr, events="responded"))
 else:
     d1.metric("Median time to response", "n/a")
+if ttr and ttr.get("n"):
+    low, high = ttr.get("median_ci_low"), ttr.get("median_ci_high")
+    interval = (
+        f" (95% CI {low:.0f}–{high:.0f} days)"
+        if low is not None and high is not None
+        else f" (95% CI from {low:.0f} days)"
+        if low is not None
+        else ""
+    )
+    d1.caption(
+        f"Half had responded by day {ttr['median_days']:.0f}{interval}; "
+        f"{ttr['events']:,} of {ttr['n']:,} patients responded."
+        if ttr.get("median_reached")
+        else f"Fewer than half responded: {ttr['events']:,} of {ttr['n']:,} patients."
+    )
+else:
     d1.caption("No patient with a baseline and a later score in this cohort.")
 
 ui.rate_metric(
@@ -115,7 +169,9 @@ ui.rate_metric(
     numbers["flow"]["completed_induction"],
     min_n=min_n,
     help="Patients who started and reached the induction session count of their route: "
-    + ", ".join(f"{figures.route_label(k)} {v}" for k, v in described["induction_sessions"].items())
+    + ", ".join(
+        f"{figures.route_label(k)} {v} sessions" for k, v in described["induction_sessions"].items()
+    )
     + ".",
 )
 ui.rate_metric(
@@ -123,10 +179,21 @@ ui.rate_metric(
     dict(FLOW_STEPS)["scored_week4"],
     numbers["flow"]["scored_timepoint"],
     min_n=min_n,
+    wrap=True,  # the label names its population: cut at 1024 px, it would not
     help="Patients who started with a baseline and a PCL-5 score in the week-4 window, among "
     "all who started and were due by then (scored, or followed to the end of the window). "
     "Unscored patients are missing data, not failures.",
 )
+
+with st.expander("How this is computed", icon=":material/info:"):
+    st.markdown(
+        "**Median time to response** is read from a Kaplan-Meier curve, which counts each "
+        "patient who has not responded yet up to their last score (censoring) instead of "
+        f"leaving them out. {described['km_band']}.\n\n"
+        "**Every rate** is shown with its numbers (patients with the outcome / patients "
+        f"counted) and a 95% confidence interval ({described['ci']}). Rates of fewer than "
+        f"{min_n} patients read *too few*."
+    )
 
 st.subheader("Side effects (share of patients, at least once)")
 effects = numbers["side_effects"]  # reported effects; the sessions' yes/no flags are on Safety
@@ -134,6 +201,7 @@ if not effects:
     st.caption("No side effects recorded for this cohort.")
 else:
     ranked = sorted(effects, key=lambda e: -((e.get("patients") or {}).get("rate") or 0))[:3]
+    st.caption("The three side effects reported for the most patients; Safety has them all.")
     cols = st.columns(3)
     for col, effect in zip(cols, ranked):
         ui.rate_metric(
@@ -141,8 +209,9 @@ else:
             effect.get("label") or effect["effect"].replace("_", " ").capitalize(),
             effect.get("patients"),
             min_n=min_n,
-            help="Patients with the effect at least once / patients with at least one session. "
-            f"Per session: {ui.format_rate(effect.get('sessions'))}.",
+            wrap=True,
+            help="Patients with the effect at least once, among patients with at least one "
+            f"session. Per session: {ui.format_rate(effect.get('sessions'))}.",
         )
 
 left, right = st.columns(2)
@@ -164,19 +233,28 @@ with left:
         )
         fig.update_layout(height=420, showlegend=False)
         st.caption(
-            "Mean with t-based 95% CI, drawn clipped to the PCL-5's 0-80 (the download has the "
-            f"full interval); week 0 is the baseline. Weeks of fewer than {min_n} patients are "
-            "open grey points (too few patients); a mean of fewer than 3 has no interval."
+            "The average PCL-5 score by week since the first session (week 0 is before the "
+            "first dose); lower is better, and a score below the dashed line "
+            f"({definitions.remission_below:g}) counts as remission."
         )
         ui.show_figure(fig, means, "overview_mean_pcl5")
+        with st.expander("How this is computed", icon=":material/info:"):
+            st.markdown(
+                "Each patient with a baseline counts once per week. The band is the 95% "
+                "confidence interval of the mean (from Student's t), drawn within the "
+                "PCL-5's 0-80 range; the download has the full interval. "
+                f"Weeks of fewer than {min_n} patients are open grey points (too few "
+                "patients), and a mean of fewer than 3 patients has no interval. "
+                f"Baseline: {described['baseline']}."
+            )
 with right:
     st.subheader("Activity")
     activity = numbers["activity"]
     if isinstance(activity, list) and activity:
         table = pd.DataFrame(activity)
         st.caption(
-            "Patients whose first session fell in each period, and every session those patients "
-            "were given, whenever it was: only the year (or month) of the first session is kept."
+            "New patients by the year (or month) of their first session, and every session "
+            "those patients were given, whenever it was."
         )
         period = "month" if "month" in table and table["month"].notna().any() else "year"
         if period == "month":
