@@ -107,16 +107,24 @@ else:
         cut=(definitions.remission_below, f"remission: below {definitions.remission_below:g}"),
     )
     st.caption(
-        "Patients with a baseline; each counts once per bin. Mean with t-based 95% CI (band); "
-        f"{'week' if axis == 'week' else 'session'} 0 is the baseline "
-        f"({described['baseline']})"
-        + ("; days 1-3 are a bin of their own at 0.3 weeks" if axis == "week" else "")
-        + f". Bins of fewer than {min_n} patients are open grey points labelled too few "
-        "patients; a mean of fewer than 3 has no interval. Intervals are drawn clipped to "
-        f"the score's range ({total_range[0]:g}-{total_range[1]:g}); the download has them "
-        "in full."
+        f"The average {instrument} score at each "
+        f"{'week since the first session' if axis == 'week' else 'session number'} "
+        f"({'week' if axis == 'week' else 'session'} 0 is before the first dose); lower is "
+        f"better, and a score below the dashed line ({definitions.remission_below:g}) counts as "
+        "remission."
     )
     ui.show_figure(fig, means, "mean_scores")
+    with st.expander("How this is computed", icon=":material/info:"):
+        st.markdown(
+            "Patients with a baseline; each counts once per "
+            f"{'week' if axis == 'week' else 'session'}"
+            + (" (days 1-3 are a bin of their own, drawn at 0.3 weeks)" if axis == "week" else "")
+            + ". The band is the 95% confidence interval of the mean (from Student's t), drawn "
+            f"within the score's range ({total_range[0]:g}-{total_range[1]:g}); the download "
+            f"has the full interval. Points of fewer than {min_n} patients are open grey "
+            "points labelled too few patients, and a mean of fewer than 3 patients has no "
+            f"interval. Baseline: {described['baseline']}."
+        )
 
 # ---------------------------------------------------------------------------- spaghetti
 with st.expander("Individual patients (pseudonymous ids)", icon=":material/timeline:"):
@@ -142,7 +150,32 @@ with st.expander("Individual patients (pseudonymous ids)", icon=":material/timel
         )
         ui.show_figure(fig, shown, "patient_scores")
 
+
 # ---------------------------------------------------------------------------- rates
+def _rates_sentence(timepoints) -> str:
+    """The rates chart in one sentence, at week 4 (or the first timepoint with a score)."""
+    scored = [tp for tp in timepoints if tp.response.n]
+    if not scored:
+        return "No timepoint has an observed score in this cohort."
+    tp = next((tp for tp in scored if tp.label == "week 4"), scored[0])
+    r, itt = tp.response, tp.response_itt
+    rule = definitions.response
+    by = f"{rule.threshold:g}{'%' if rule.kind == 'pct' else ' points'}"
+    text = (
+        f"Of the {r.n:,} patients scored at {tp.label}, {r.k:,} "
+        f"({figures.format_percent(r.rate)}) responded ({instrument} down by at least {by})"
+    )
+    if itt.n:
+        text += (
+            f"; counting every patient due then, scored or not (intention to treat), "
+            f"{itt.k:,} of {itt.n:,} ({figures.format_percent(itt.rate)})"
+        )
+    return (
+        text + ". Each timepoint has two bars: observed (the patients scored then) and "
+        "intention to treat (every patient due then)."
+    )
+
+
 st.subheader("Response, remission and change by timepoint")
 rate_rows = []
 all_results = results.cohort_result(timepoint_outcomes_from, context, definitions)
@@ -196,16 +229,7 @@ if rates.empty:
 else:
     rates = rates[rates["n"] > 0]
     fig = figures.rate_bars_figure(rates, x_title="Timepoint", min_n=min_n)
-    st.caption(
-        f"**Response**: {described['response']}. **Remission**: {described['remission']}. "
-        f"**Meaningful**: {described['meaningful']}. **Reliable improvement**: "
-        f"{described['reliable_change']}. **Worse by the response rule**: the response rule "
-        f"turned round (a rise instead of a drop); **worse by "
-        f"≥{definitions.meaningful_points:g} points**: a rise of at least the meaningful "
-        f"change; both among observed patients. Populations: {described['populations']}. "
-        f"Each bar prints its n; bars of fewer than {min_n} patients are grey and hatched "
-        "(too few patients)."
-    )
+    st.caption(_rates_sentence(all_results))
     ui.show_figure(fig, rates, "rates_by_timepoint")
     waiting = [(tp.label, tp.not_yet_due) for tp in all_results if tp.not_yet_due]
     if not follow_up_known(context.loaded.data):
@@ -224,10 +248,30 @@ else:
             + "."
         )
     reliable = [tp.reliable_change for tp in all_results if tp.reliable_change.threshold_points]
-    if reliable:
-        st.caption(
-            f"Reliable change threshold: {reliable[0].threshold_points:.1f} points "
-            f"(r = {reliable[0].r:g}, SD = {reliable[0].sd:.1f})."
+    with st.expander("How this is computed", icon=":material/info:"):
+        threshold = (
+            f" For this cohort that is a fall of more than {reliable[0].threshold_points:.1f} "
+            f"points (test-retest reliability r = {reliable[0].r:g}, baseline SD "
+            f"{reliable[0].sd:.1f})."
+            if reliable
+            else ""
+        )
+        st.markdown(
+            f"- **Response**: {described['response']}.\n"
+            f"- **Remission**: {described['remission']}.\n"
+            f"- **Meaningful change**: {described['meaningful']}.\n"
+            "- **Reliable improvement**: a fall too large to be the questionnaire's measurement "
+            "error alone, which would give one this size less than 1 time in 20 (the Jacobson "
+            f"& Truax 1991 reliable change index).{threshold}\n"
+            "- **Worse by the response rule**: the response rule turned round (a rise instead of "
+            f"a drop); **worse by ≥{definitions.meaningful_points:g} points**: a rise of at least "
+            "the meaningful change; both among observed patients only.\n"
+            "- **Observed** counts the patients with a baseline and a score at the timepoint; "
+            "**intention to treat (ITT)** counts every patient with a baseline who started "
+            "treatment and was due at the timepoint, a patient with no score counting as not "
+            "responding.\n"
+            f"- Each bar prints its n and carries a 95% confidence interval ({described['ci']}); "
+            f"bars of fewer than {min_n} patients are grey and hatched (too few patients)."
         )
 
 with st.expander("Published figures (other populations)", icon=":material/menu_book:"):
@@ -236,20 +280,27 @@ with st.expander("Published figures (other populations)", icon=":material/menu_b
         "different patients, instruments and schedules."
     )
     published = published_benchmarks()
+    # The source by authors and journal (the DOI stays in the reference module and the docs);
+    # the note without the caveat the caption already gives every row.
     shown = pd.DataFrame(
         {
-            "Source": published["source"],
-            "Population": published["population"],
+            "Source": published["source"].str.split(r"\. doi:", regex=True).str[0],
+            "Patients studied": published["population"],
             "Measure": published["measure"],
             "Figure (95% CI or published range)": [
                 ui.published_figure_text(r.value, r.unit, r.ci_low, r.ci_high)
                 for r in published.itertuples(index=False)
             ],
-            "Patients": published["n"],
-            "Note": published["note"],
+            "Patients": [ui.format_count(n) if pd.notna(n) else "–" for n in published["n"]],
+            "Note": (
+                published["note"]
+                .str.replace(r"^other population; not comparable one-to-one;?\s*", "", regex=True)
+                .str.replace("ci_low/ci_high hold", "the bounds are", regex=False)
+                .str.capitalize()
+            ),
         }
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.table(shown, hide_index=True)  # text that wraps: no column is cut at 1024 px
 
 # ---------------------------------------------------------------------------- clusters and items
 st.subheader("Symptom clusters and items")
@@ -298,7 +349,14 @@ else:
             )
             ui.show_figure(fig, items[items["timepoint"] == timepoint], "item_change")
     st.caption(
-        "Patients with the cluster or item answered on both the baseline and the timepoint form; "
-        "t-based 95% CI of the mean change (none for fewer than 3 patients). Each bar prints "
-        f"its n; bars of fewer than {min_n} patients are grey and hatched."
+        f"The average change from baseline to {timepoint} in each group of PTSD symptoms and "
+        "in single questions; a bar to the left is an improvement."
     )
+    with st.expander("How this is computed", icon=":material/info:"):
+        st.markdown(
+            "Patients with the cluster or question answered on both the baseline and the "
+            "timepoint form. The line on each bar is the 95% confidence interval of the mean "
+            "change (from Student's t; none for fewer than 3 patients). Each bar prints its n; "
+            f"bars of fewer than {min_n} patients are grey and hatched. Shown: sleep and "
+            "intrusive memories, and the five questions that moved most."
+        )
