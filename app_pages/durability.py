@@ -28,7 +28,7 @@ except ValueError as error:
     st.error(f"A setting was not accepted: {error}. Fix it on the Settings page.")
     st.stop()
 summary = results.cohort_result(durability_summary_from, context, definitions)
-st.caption(summary["definition"])
+min_n = definitions.min_patients
 
 group_by_route = st.toggle("Separate curves by route", key="durability_by_route")
 
@@ -39,12 +39,28 @@ def _km_frames(analysis: str):
     return results.cohort_result(event_curves_from, context, definitions, analysis, by=by)
 
 
-def _median_metric(column, label: str, stats: dict, help: str | None = None) -> None:
-    """One Kaplan-Meier median as a metric, its interval, band and n underneath."""
+def _median_caption(stats: dict, events: str) -> str:
+    """A median's interval and n in words: "95% CI 20–41 days · 120 responders, 45 lost it"."""
+    if not stats or not stats.get("n"):
+        return "No patient to follow."
+    low, high = stats.get("median_ci_low"), stats.get("median_ci_high")
+    counted = f"{stats['n']:,} patients, {stats['events']:,} {events}"
+    if not stats.get("median_reached"):
+        return f"Fewer than half {events} by their last score ({counted})."
+    if low is not None and high is not None:
+        interval = f"95% CI {low:.0f}–{high:.0f} days"
+    elif low is not None:
+        interval = f"95% CI from {low:.0f} days to beyond the last score"
+    else:
+        interval = "95% CI could not be estimated"
+    return f"{interval} ({counted})."
+
+
+def _median_metric(column, label: str, stats: dict, events: str, help: str) -> None:
+    """One Kaplan-Meier median as a metric, its interval and n underneath in words."""
     value = f"{stats['median_days']:.0f} days" if stats["median_reached"] else "not reached"
-    help_text = f"{help} {ui.KM_BAND_HELP}" if help else ui.KM_BAND_HELP
-    ui.metric(column, label, value, help=help_text, wrap=True)
-    column.caption(ui.format_median(stats))
+    ui.metric(column, label, value, help=help, wrap=True)
+    column.caption(_median_caption(stats, events))
 
 
 m1, m2, m3 = st.columns(3)
@@ -52,15 +68,38 @@ _median_metric(
     m1,
     "Median time to loss of response",
     summary["loss_of_response"],
-    help="Feder et al. 2021 reported 27.5 days among ketamine responders (other population).",
+    "lost their response",
+    help="Half of the responders no longer met the response rule by this many days after "
+    "their first response. Feder et al. 2021 reported 27.5 days among ketamine responders "
+    "(another population).",
 )
 _median_metric(
     m2,
     "Median time to relapse after remission",
     summary["relapse_after_remission"],
-    help="Albott et al. 2018 reported 41 days to PTSD relapse (other population).",
+    "relapsed",
+    help=f"Half of the patients who remitted (PCL-5 below {definitions.remission_below:g}) "
+    "scored at or above it again by this many days. Albott et al. 2018 reported 41 days to "
+    "PTSD relapse (another population).",
 )
-_median_metric(m3, "Median time to response", summary["time_to_response"])
+_median_metric(
+    m3,
+    "Median time to response",
+    summary["time_to_response"],
+    "responded",
+    help="Half of the patients had responded by this many days after their first session.",
+)
+with st.expander("How this is computed", icon=":material/info:"):
+    st.markdown(summary["definition"])
+    st.caption(
+        "Each curve is a Kaplan-Meier estimate: a patient still responding (or still in "
+        "remission) at their last score counts up to that day and then leaves the count "
+        "(censoring), instead of being left out. The 95% confidence interval of a median is "
+        "where the curve's 95% band crosses 50%; the band in force is the "
+        f"{definitions.km_band} method (a setting: log-log, as Stata and SAS; log, R's "
+        "default; or plain), and the methods can give different intervals from the same "
+        "patients."
+    )
 
 st.subheader("Time to loss of response")
 curve, medians = _km_frames("loss_of_response")
@@ -71,9 +110,14 @@ else:
         curve,
         group="group" if group_by_route else None,
         medians=medians,
-        min_n=definitions.min_patients,
+        min_n=min_n,
         y_title="Responders still responding (%)",
         x_title="Days since first response",
+    )
+    st.caption(
+        "The share of responders still responding, by days since their first response; each "
+        "step down is a patient whose score no longer met the response rule. The shaded band "
+        "is the 95% confidence interval."
     )
     ui.show_figure(fig, curve, "loss_of_response_curve")
 
@@ -93,7 +137,18 @@ else:
         table[table["n"] > 0],
         x_title="Timepoint",
         y_title="Week-4 responders (%)",
-        min_n=definitions.min_patients,
+        min_n=min_n,
+    )
+    observed = sustained[(sustained["population"] == "observed") & (sustained["n"] > 0)]
+    st.caption(
+        "Of the patients who responded at week 4: "
+        + "; ".join(
+            f"{int(row.k):,} of the {int(row.n):,} scored at {row.timepoint} "
+            f"({figures.format_percent(row.rate)}) still responded"
+            for row in observed.itertuples(index=False)
+        )
+        + ". Each timepoint also has an intention-to-treat bar, counting every week-4 "
+        "responder due then, scored or not."
     )
     ui.show_figure(fig, sustained, "sustained_response")
     itt_rows = sustained["population"] == "intention to treat"
@@ -118,8 +173,13 @@ else:
         curve,
         group="group" if group_by_route else None,
         medians=medians,
-        min_n=definitions.min_patients,
+        min_n=min_n,
         y_title="Remitters still below the cut-point (%)",
         x_title="Days since first remission",
+    )
+    st.caption(
+        "The share of patients who remitted still below the remission cut-point "
+        f"({definitions.remission_below:g}), by days since they first remitted; each step down "
+        "is a relapse. The shaded band is the 95% confidence interval."
     )
     ui.show_figure(fig, curve, "relapse_curve")
