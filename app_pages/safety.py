@@ -41,7 +41,28 @@ if results.cohort_result(exposure_from, context, definitions)["sessions"] == 0:
     st.info("This upload has no sessions table, so there is nothing to count side effects over.")
     st.stop()
 
+
 # ---------------------------------------------------------------------------- side effects
+def _top_effect_sentence(table: pd.DataFrame, level: str) -> str:
+    """The most frequent side effect in words, with its k and n."""
+    overall = table[table["n"] > 0]
+    if "group" in overall:
+        return (
+            "Each bar is the share of "
+            + ("patients with the effect at least once" if level == "patient" else "sessions")
+            + " in one group; the legend names the groups."
+        )
+    if overall.empty:
+        return "No side effect recorded for this cohort."
+    top = overall.sort_values("rate", ascending=False).iloc[0]
+    unit = "patients" if level == "patient" else "sessions"
+    when = " at least once" if level == "patient" else ""
+    return (
+        f"The most frequent: {top['effect'].lower()}, reported for {int(top['k']):,} of "
+        f"{int(top['n']):,} {unit}{when} ({figures.format_percent(top['rate'])})."
+    )
+
+
 st.subheader("Side effects")
 s1, s2 = st.columns(2)
 level = s1.radio(
@@ -86,19 +107,23 @@ else:
         min_n=min_n,
         unit="patients" if level == "patient" else "sessions",
     )
-    if level == "patient":
-        st.caption(
-            "Black diamonds: Spravato label, short-term trials in treatment-resistant "
-            "depression (esketamine n = 346); a different population and design, shown as "
-            "context, not a target."
-        )
-    if table["code"].isin(["dissociation", "dissociation_flag"]).any():
-        st.caption(
-            "Two measures of dissociation, never merged: **Dissociation (reported side "
-            "effect)** counts reports in side_effects.csv, as the label does; **Dissociation "
-            "at the session (REMS yes/no)** is the session's own yes/no field, among the "
-            "sessions where it was recorded (and the patients with such a session). Sedation "
-            "is shown the same two ways."
+    st.caption(_top_effect_sentence(table, level))
+    with st.expander("How this is computed", icon=":material/info:"):
+        st.markdown(
+            "**Per patient**: patients with the effect at least once, among patients with at "
+            "least one session (what the Spravato label reports). **Per session**: sessions "
+            "with the effect, among sessions given. Each bar carries its numbers and a 95% "
+            f"confidence interval; bars of fewer than {min_n} patients are grey (too few).\n\n"
+            + (
+                "**Black diamonds**: the Spravato label's short-term trials in "
+                "treatment-resistant depression (346 patients on esketamine): a different "
+                "population and design, shown as context, not a target.\n\n"
+                if level == "patient"
+                else ""
+            )
+            + "**Dissociation and sedation are each counted two ways, never merged**: as a "
+            "reported side effect (as the label counts them), and as the session's own yes/no "
+            "field on the monitoring form (REMS), among the sessions where it was recorded."
         )
     ui.show_figure(fig, table.drop(columns="code"), f"side_effects_{level}")
 
@@ -123,8 +148,16 @@ else:
                 col,
                 MEASURES[measure] + " (sessions)",
                 row.iloc[0][["k", "n", "rate", "ci_low", "ci_high"]].to_dict(),
-                help="The phase 3 trials held the dose above 140/90 (> 150 systolic at 65+). "
-                "The label reports 8-19% of esketamine patients with a rise this size.",
+                wrap=True,  # the label is the threshold: cut at 1024 px, it would say nothing
+                help=(
+                    "Sessions whose blood pressure before the dose was above the threshold, "
+                    "among sessions with a pre-dose reading. The phase 3 trials held the dose "
+                    "above 140/90 (150 systolic at 65+)."
+                    if measure == "pre_dose_above"
+                    else "Sessions whose peak pressure rose this much over the pre-dose "
+                    "reading, among sessions with both readings. The Spravato label reports "
+                    "8-19% of esketamine patients with a rise this size."
+                ),
             )
     if not rises.empty:
         fig = figures.distribution_figure(
@@ -134,6 +167,10 @@ else:
             x_title="Systolic rise, peak minus pre-dose (mmHg)",
             thresholds=[(40, "40 mmHg")],
             min_n=min_n,
+        )
+        st.caption(
+            "How far systolic pressure rose from before the dose to its peak, one count per "
+            "session; the line marks a rise of 40 mmHg."
         )
         ui.show_figure(fig, bp_rates, "blood_pressure")
 
@@ -162,22 +199,39 @@ else:
         )
         few = f", {figures.TOO_FEW}" if trend.paired_n < min_n else ""
         st.caption(
-            f"Patients scored at session 1 and at session {trend.late_session}+ "
-            f"(n = {trend.paired_n}{few}): mean change "
-            f"{ui.format_points(trend.mean_change, signed=True)} points{ci}. "
-            f"Each patient counts once per band; bands of fewer than {min_n} patients are open "
-            "grey points, and a mean of fewer than 3 has no interval."
+            "The average dissociation score (CADSS, 0-92; higher is more dissociation) at each "
+            f"band of session numbers. In the {trend.paired_n:,} patients scored at session 1 "
+            f"and at session {trend.late_session} or later{few}, it changed by "
+            f"{ui.format_points(trend.mean_change, signed=True)} points on average{ci}."
         )
     ui.show_figure(fig, cadss, "cadss_by_session")
+    with st.expander("How this is computed", icon=":material/info:"):
+        st.markdown(
+            "Each patient counts once per band of session numbers. The band around the line "
+            "is the 95% confidence interval of the mean (from Student's t); bands of fewer "
+            f"than {min_n} patients are open grey points, and a mean of fewer than 3 patients "
+            "has no interval."
+        )
 
 # ---------------------------------------------------------------------------- serious events
+SERIOUS_TITLES = {
+    "patient_id": "Patient",
+    "day": "Day",
+    "session_number": "Session",
+    "route": "Route",
+    "effect": "Side effect",
+    "severity": "Severity",
+}
 st.subheader("Serious events")
 serious = results.cohort_result(serious_events_from, context, definitions)
 if serious.empty:
     st.caption("No side effect marked serious in this cohort.")
 else:
+    st.caption(f"{len(serious):,} side effects marked serious, one row each.")
     shown = serious.assign(
-        effect=serious["effect"].map(effect_label), route=serious["route"].map(figures.route_label)
-    )
+        effect=serious["effect"].map(effect_label),
+        route=serious["route"].map(figures.route_label),
+        severity=serious["severity"].str.capitalize(),
+    ).rename(columns=SERIOUS_TITLES)[list(SERIOUS_TITLES.values())]
     st.dataframe(shown, hide_index=True, width="stretch")
     ui.download_table(shown, "serious_events")
