@@ -1,8 +1,8 @@
 """Audit log: who signed in, imported, decided, rolled back, downloaded or changed what, and when."""
 
-import json
 from datetime import UTC, datetime, time, timedelta
 
+import pandas as pd
 import streamlit as st
 
 from analytics.core.spreadsheet import csv_bytes
@@ -10,20 +10,37 @@ from store import read_audit
 from store.audit import ACTIONS
 from store.users import list_users
 from ui import auth
+from ui.labels import ACTION_LABELS, describe_audit_entry
 
 auth.require_page("audit")
 st.title("Audit log")
 st.caption(
-    "Append-only: the database refuses to change or delete an entry. Entries hold user names, "
-    "counts, file names and batch numbers; never a password or a patient identifier."
+    "Who signed in, imported, decided, rolled back, downloaded or changed what, and when. "
+    "Entries can never be changed or deleted."
 )
+with st.expander("What an entry holds"):
+    st.markdown(
+        "User names, counts, file names and batch numbers; never a password or a patient "
+        "identifier. The database itself refuses to change or delete an entry (it is "
+        "append-only), so the log is a faithful record even for a director."
+    )
 
 ALL = "(all)"
 today = datetime.now(UTC).date()
 f1, f2, f3 = st.columns([2, 2, 3])
-action = f1.selectbox("Event", [ALL, *sorted(ACTIONS)], key="audit_action")
+action = f1.selectbox(
+    "Event",
+    [ALL, *sorted(ACTIONS, key=lambda a: ACTION_LABELS.get(a, a))],
+    key="audit_action",
+    format_func=lambda a: "All events" if a == ALL else ACTION_LABELS.get(a, a),
+)
 names = list_users()["username"].tolist()
-username = f2.selectbox("User", [ALL, *names, "system"], key="audit_user")
+username = f2.selectbox(
+    "User",
+    [ALL, *names, "system"],
+    key="audit_user",
+    format_func=lambda u: "All users" if u == ALL else u,
+)
 period = f3.date_input(
     "Between (UTC days, both included)",
     value=(today - timedelta(days=30), today),
@@ -44,25 +61,30 @@ if entries.empty:
     st.info("No entries match.", icon=":material/search_off:")
     st.stop()
 
-shown = entries.assign(
-    username=entries["username"].fillna("(unknown)"),
-    detail=entries["detail"].map(lambda d: json.dumps(d, sort_keys=True) if d else ""),
+# One sentence per entry ("Downloaded outcomes.csv (250 rows)"), never the stored JSON.
+shown = pd.DataFrame(
+    {
+        "When (UTC)": entries["at"],
+        "User": entries["username"].fillna("(unknown)"),
+        "Event": entries["action"].map(lambda a: ACTION_LABELS.get(a, a)),
+        "What happened": [
+            describe_audit_entry(a, d) for a, d in zip(entries["action"], entries["detail"])
+        ],
+    }
 )
 st.caption(f"{len(shown):,} entries, newest first.")
 st.dataframe(
-    shown[["at", "username", "action", "detail"]],
+    shown,
     hide_index=True,
     width="stretch",
     column_config={
-        "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-        "username": "User",
-        "action": "Event",
-        "detail": st.column_config.TextColumn("Detail", width="large"),
+        "When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        "What happened": st.column_config.TextColumn(width="large"),
     },
 )
 auth.audited_download(
     "Download these entries (CSV)",
-    csv_bytes(shown),
+    csv_bytes(shown.assign(**{"When (UTC)": shown["When (UTC)"].dt.strftime("%Y-%m-%d %H:%M:%S")})),
     file_name=f"audit-{start:%Y%m%d}-{end:%Y%m%d}.csv",
     rows=len(shown),
     mime="text/csv",

@@ -26,7 +26,95 @@ except ValueError as error:
     st.stop()
 described = definitions.describe()
 min_n = definitions.min_patients
+RULE = definitions.response
+RESPONSE = f"PCL-5 down by at least {RULE.threshold:g}{'%' if RULE.kind == 'pct' else ' points'}"
 labels = [w.label for w in definitions.windows]
+
+# Column titles in words; a column missing from an upload is left out.
+TRACK_TITLES = {
+    "patient_id": "Patient",
+    "route": "Route",
+    "baseline": "Baseline",
+    "latest_score": "Latest score",
+    "change": "Change (points)",
+    "latest_day": "Day of latest score",
+    "sessions_before": "Sessions before it",
+    "sessions_given": "Sessions given",
+    "flagged_by": "Flagged by",
+}
+FLAGGED_BY = {
+    "sessions": f"After {definitions.not_on_track_sessions} sessions",
+    "sessions and week 2": f"After {definitions.not_on_track_sessions} sessions and at week 2",
+    "week 2": "At week 2",
+}
+EFFECT_TITLES = {
+    "day": "Day",
+    "session_number": "Session",
+    "effect": "Side effect",
+    "severity": "Severity",
+    "serious": "Serious",
+}
+YES_NO = {True: "Yes", False: "No"}
+
+
+def _readable(frame: pd.DataFrame, titles: dict[str, str]) -> pd.DataFrame:
+    """``frame``'s columns named in ``titles``, in that order, under those titles; numbers
+    rounded to one decimal (scores, never more precise than the form)."""
+    kept = [c for c in titles if c in frame and frame[c].notna().any()]
+    out = frame[kept].rename(columns=titles)
+    floats = out.select_dtypes("float").columns
+    out[floats] = out[floats].round(1)
+    return out
+
+
+def _same_throughout(sessions: pd.DataFrame) -> str:
+    """The route, site and clinician when every session shares them: said once, not per row."""
+    said = []
+    for column, word in (("route", ""), ("site", "site "), ("clinician", "clinician ")):
+        values = sessions[column].dropna().unique() if column in sessions else []
+        if len(values) == 1:
+            value = figures.route_label(values[0]) if column == "route" else values[0]
+            said.append(f"{word}{value}")
+    return f"Every session: {', '.join(said)}." if said else ""
+
+
+def _pressure(systolic: pd.Series, diastolic: pd.Series) -> pd.Series:
+    """Blood pressure as "120/77" (mmHg), "–" when a reading is missing."""
+    known = systolic.notna() & diastolic.notna()
+    text = systolic.round().astype("Int64").astype(str) + "/"
+    text += diastolic.round().astype("Int64").astype(str)
+    return text.where(known, "–")
+
+
+def _session_rows(sessions: pd.DataFrame) -> pd.DataFrame:
+    """One patient's sessions for reading: doses and pressures joined into one cell each, yes/no
+    fields in words, and the route, site and clinician only when they change."""
+    out = pd.DataFrame({"Day": sessions["day"], "Session": sessions["session_number"]})
+    if "phase" in sessions and sessions["phase"].notna().any():
+        out["Phase"] = sessions["phase"].str.capitalize()
+    for column, title in (("route", "Route"), ("site", "Site"), ("clinician", "Clinician")):
+        if column in sessions and sessions[column].dropna().nunique() > 1:
+            values = sessions[column]
+            out[title] = values.map(figures.route_label) if column == "route" else values
+    if "dose_mg" in sessions and sessions["dose_mg"].notna().any():
+        dose = sessions["dose_mg"].map(lambda v: "–" if pd.isna(v) else f"{v:g} mg")
+        if "dose_mg_per_kg" in sessions:
+            per_kg = sessions["dose_mg_per_kg"].map(
+                lambda v: "" if pd.isna(v) else f" ({v:.2g} mg/kg)"
+            )
+            dose = dose + per_kg
+        out["Dose"] = dose
+    if {"bp_systolic_pre", "bp_diastolic_pre"} <= set(sessions):
+        out["BP before"] = _pressure(sessions["bp_systolic_pre"], sessions["bp_diastolic_pre"])
+    if {"bp_systolic_peak", "bp_diastolic_peak"} <= set(sessions):
+        out["BP peak"] = _pressure(sessions["bp_systolic_peak"], sessions["bp_diastolic_peak"])
+    if "dissociation_cadss" in sessions and sessions["dissociation_cadss"].notna().any():
+        out["CADSS"] = sessions["dissociation_cadss"].round().astype("Int64")
+    for column, title in (("dissociation", "Dissociation"), ("sedation", "Sedation")):
+        if column in sessions and sessions[column].notna().any():
+            out[title] = sessions[column].map(YES_NO).fillna("–")
+    return out
+
 
 tab_groups, tab_funnel, tab_track, tab_patient = st.tabs(
     ["Compare groups", "Attrition", "Not on track", "One patient"]
@@ -83,14 +171,26 @@ with tab_groups:
             y_title="Responders (%)",
             min_n=min_n,
         )
-        st.caption(f"Response: {described['response']}. {described['populations']}.")
+        st.caption(
+            f"The share of patients in each group who responded at {timepoint} "
+            f"({RESPONSE}): observed counts the patients scored then, intention to treat "
+            "every patient due then, scored or not."
+        )
         if at["small"].any():
             st.warning(
-                "Some groups have fewer than 11 patients: read their rates with care "
-                "(and do not publish them; CMS small-cell policy).",
+                "Some groups have fewer than 11 patients: read their rates with care, and do "
+                "not publish them (so few patients could be recognised).",
                 icon=":material/warning:",
             )
         ui.show_figure(fig, at, f"groups_{by}")
+        with st.expander("How this is computed", icon=":material/info:"):
+            st.markdown(
+                f"**Response**: {described['response']}. **Populations**: "
+                f"{described['populations']}. Each bar carries its numbers and a 95% "
+                f"confidence interval ({described['ci']}); bars of fewer than {min_n} "
+                "patients are grey and hatched (too few). Groups of fewer than 11 patients are "
+                "flagged as US Medicare (CMS) small-cell rules would flag them."
+            )
 
 # ---------------------------------------------------------------------------- attrition
 with tab_funnel:
@@ -113,8 +213,9 @@ with tab_funnel:
         )
         fig = figures.funnel_figure(funnel.assign(n=funnel["n_stage"]), min_n=min_n)
         st.caption(
-            "Each step counted among patients who started; steps are counted independently. "
-            "Induction: "
+            f"How many of the {int(overall['n'].iloc[0]):,} patients who started reached each "
+            "step. Each step is counted on its own, so a patient can be scored at week 4 "
+            "without having completed induction. Induction: "
             + ", ".join(
                 f"{figures.route_label(r)} {n} sessions"
                 for r, n in described["induction_sessions"].items()
@@ -158,15 +259,27 @@ with tab_track:
     if track.empty:
         st.success("Every patient with enough sessions or weeks of follow-up is on track.")
     else:
-        shown = track.drop(columns="rule").assign(route=track["route"].map(figures.route_label))
+        st.caption(
+            f"{len(track):,} patients, the smallest improvement (or the largest worsening) first."
+        )
+        shown = _readable(
+            track.assign(
+                route=track["route"].map(figures.route_label),
+                flagged_by=track["flagged_by"].map(FLAGGED_BY).fillna(track["flagged_by"]),
+            ),
+            TRACK_TITLES,
+        )
         st.dataframe(
             shown,
             hide_index=True,
             width="stretch",
             column_config={
-                "change": st.column_config.NumberColumn("change (points)", format="%+.0f"),
-                "baseline": st.column_config.NumberColumn(format="%.0f"),
-                "latest_score": st.column_config.NumberColumn(format="%.0f"),
+                "Change (points)": st.column_config.NumberColumn(format="%+.0f", width="small"),
+                "Baseline": st.column_config.NumberColumn(format="%.0f", width="small"),
+                "Latest score": st.column_config.NumberColumn(format="%.0f", width="small"),
+                "Day of latest score": st.column_config.NumberColumn(width="small"),
+                "Sessions before it": st.column_config.NumberColumn(width="small"),
+                "Sessions given": st.column_config.NumberColumn(width="small"),
             },
         )
         ui.download_table(track, "not_on_track")
@@ -202,20 +315,29 @@ with tab_patient:
         scores.dropna(subset=["score"]), sessions, effects, title=f"Patient {pid}"
     )
     st.plotly_chart(fig, key="chart_patient_timeline", config={"displaylogo": False})
-    p1, p2 = st.columns(2)
-    with p1:
-        st.markdown("**Sessions**")
+    st.caption(
+        f"PCL-5 and other scores over time, with each session and side effect on the same "
+        f"days (day 0 is the first session). {_same_throughout(one.sessions)}"
+    )
+    sessions = _session_rows(one.sessions)
+    st.markdown("**Sessions**")
+    if sessions.empty:
+        st.caption("No sessions recorded.")
+    else:
+        st.dataframe(sessions, hide_index=True, width="stretch")
+    st.markdown("**Side effects**")
+    if one.side_effects.empty:
+        st.caption("No side effects recorded.")
+    else:
         st.dataframe(
-            one.sessions.drop(columns="patient_id")
-            .assign(route=one.sessions["route"].map(figures.route_label))
-            .dropna(axis=1, how="all"),
+            _readable(
+                one.side_effects.assign(
+                    effect=one.side_effects["effect"].map(effect_label),
+                    severity=one.side_effects["severity"].str.capitalize(),
+                    serious=one.side_effects["serious"].map(YES_NO),
+                ),
+                EFFECT_TITLES,
+            ),
             hide_index=True,
-        )
-    with p2:
-        st.markdown("**Side effects**")
-        st.dataframe(
-            one.side_effects.drop(columns="patient_id")
-            .assign(effect=one.side_effects["effect"].map(effect_label))
-            .dropna(axis=1, how="all"),
-            hide_index=True,
+            width="stretch",
         )

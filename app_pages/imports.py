@@ -12,14 +12,22 @@ from store import (
     rollback,
 )
 from ui import auth
+from ui.labels import describe_import_options, readable_table, value_label
 
 user = auth.require_page("import_history")
 st.title("Import history")
 st.caption(
-    "Each upload is one batch, stored in one transaction. A value that differs from the stored "
-    "one is a conflict: the stored value stays until you replace or keep it. Rolling a batch "
-    "back removes exactly the rows it added and brings back the values it replaced."
+    "Every import, with its files and counts. Where an import disagrees with what is stored, "
+    "you decide which value to keep; an import can be undone."
 )
+with st.expander("How imports are kept"):
+    st.markdown(
+        "Each upload is one batch, stored in one transaction: all of it or nothing. A value "
+        "that differs from the stored one is a conflict: the stored value stays until you "
+        "replace or keep it. Rolling a batch back removes exactly the rows it added and brings "
+        "back the values it replaced. A file's fingerprint (the start of its SHA-256 hash) "
+        "tells two exports with the same name apart."
+    )
 
 NOTICE_KEY = "imports_notice"
 notice = st.session_state.pop(NOTICE_KEY, None)
@@ -33,43 +41,33 @@ if batches.empty:
 
 # The SHA-256 prefix of each file tells two exports with the same names apart.
 details = {int(b): batch_details(int(b)) for b in batches["batch_id"]}
-shown = batches.assign(
+history = batches.assign(
     sha256=[
         ", ".join(f["sha256"][:12] for f in details[int(b)]["files"]) for b in batches["batch_id"]
     ]
-)
+)[
+    [
+        "batch_id",
+        "created_at",
+        "username",
+        "kind",
+        "status",
+        "files",
+        "rows_added",
+        "rows_unchanged",
+        "rows_conflicting",
+        "conflicts_pending",
+        "warnings",
+        "sha256",
+    ]
+]
 st.dataframe(
-    shown[
-        [
-            "batch_id",
-            "created_at",
-            "username",
-            "kind",
-            "status",
-            "files",
-            "sha256",
-            "rows_added",
-            "rows_unchanged",
-            "rows_conflicting",
-            "conflicts_pending",
-            "warnings",
-        ]
-    ],
+    readable_table(history, labels={"username": "By", "sha256": "Fingerprints"}),
     hide_index=True,
     width="stretch",
     column_config={
-        "batch_id": st.column_config.NumberColumn("Batch", format="%d"),
-        "created_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
-        "username": "By",
-        "kind": "Kind",
-        "status": "Status",
-        "files": "Files",
-        "sha256": st.column_config.TextColumn("SHA-256 (first 12)", width="medium"),
-        "rows_added": st.column_config.NumberColumn("Added", format="%d"),
-        "rows_unchanged": st.column_config.NumberColumn("Unchanged", format="%d"),
-        "rows_conflicting": st.column_config.NumberColumn("Conflicting", format="%d"),
-        "conflicts_pending": st.column_config.NumberColumn("Pending", format="%d"),
-        "warnings": st.column_config.NumberColumn("Warnings", format="%d"),
+        "When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Files": st.column_config.TextColumn(width="medium"),
     },
 )
 
@@ -81,7 +79,10 @@ batch_id = st.selectbox(
     "Batch",
     ids,
     index=ids.index(pending_first[0]),
-    format_func=lambda b: f"Batch {b} ({details[b]['kind']}, {details[b]['status']})",
+    format_func=lambda b: (
+        f"Batch {b} ({value_label('kind', details[b]['kind']).lower()}, "
+        f"{value_label('status', details[b]['status']).lower()})"
+    ),
     key="imports_batch",
 )
 detail = details[batch_id]
@@ -91,15 +92,15 @@ c1, c2 = st.columns(2)
 with c1:
     st.markdown(
         f"**By** {detail['username']} · **at** {pd.Timestamp(detail['created_at']):%Y-%m-%d %H:%M} "
-        f"UTC · **status** {detail['status'].replace('_', ' ')}"
+        f"UTC · **status** {value_label('status', detail['status']).lower()}"
     )
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "file": f["name"],
-                    "read as": f["table"] or "(not used)",
-                    "SHA-256 (first 16)": f["sha256"][:16],
+                    "File": f["name"],
+                    "Read as": value_label("table", f["table"]) if f["table"] else "(not used)",
+                    "Fingerprint": f["sha256"][:16],
                 }
                 for f in detail["files"]
             ]
@@ -107,16 +108,28 @@ with c1:
         hide_index=True,
         width="stretch",
     )
-    options = ", ".join(f"{k} {v}" for k, v in (detail.get("options") or {}).items())
-    st.caption(f"Import options: {options or 'defaults'}.")
+    options = describe_import_options(detail.get("options"))
+    st.caption("Import options: " + ("; ".join(options) if options else "the defaults") + ".")
 with c2:
     counts = pd.DataFrame(detail.get("counts") or {}).T
     if not counts.empty:
-        st.dataframe(counts, width="stretch")
+        counts = counts.rename_axis("table").reset_index()
+        st.dataframe(readable_table(counts), hide_index=True, width="stretch")
     warnings = detail.get("warnings") or []
     if warnings:
         with st.expander(f"{len(warnings):,} warning(s)", icon=":material/warning:"):
             st.markdown("\n".join(f"- {w}" for w in warnings))
+
+
+def _conflict_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Conflicts as the page shows them: the differing columns as one text, titles in words."""
+    shown = frame.drop(columns=["batch_id", "status"]).assign(
+        columns=frame["columns"].map(
+            lambda c: ", ".join(map(str, c)) if isinstance(c, (list, tuple)) else c
+        )
+    )
+    return readable_table(shown)
+
 
 # ---------------------------------------------------------------------------- conflicts
 conflicts = list_conflicts(batch_id)
@@ -130,15 +143,15 @@ if not conflicts.empty:
     )
     decided = conflicts[conflicts["status"] != "pending"]
     if not pending.empty:
-        table = pending.assign(decision="keep stored")
+        table = _conflict_table(pending).assign(Decision="keep stored")
         edited = st.data_editor(
-            table.drop(columns=["batch_id", "status"]),
+            table,
             hide_index=True,
             width="stretch",
-            disabled=[c for c in table.columns if c != "decision"],
+            disabled=[c for c in table.columns if c != "Decision"],
             key=f"conflicts_{batch_id}",
             column_config={
-                "decision": st.column_config.SelectboxColumn(
+                "Decision": st.column_config.SelectboxColumn(
                     "Decision", options=["keep stored", "replace"], required=True
                 )
             },
@@ -150,13 +163,13 @@ if not conflicts.empty:
                 first_row["conflict_id"].tolist(),
                 key=f"conflict_detail_{batch_id}",
             )
-            st.dataframe(conflict_detail(int(cid)), hide_index=True)
+            st.dataframe(readable_table(conflict_detail(int(cid))), hide_index=True)
         b1, b2, b3 = st.columns(3)
         decisions = None
         if b1.button("Apply the decisions", type="primary", key="conflicts_apply"):
             decisions = {
-                int(r.conflict_id): "replace" if r.decision == "replace" else "keep"
-                for r in edited.itertuples(index=False)
+                int(c): "replace" if d == "replace" else "keep"
+                for c, d in zip(edited["Conflict"], edited["Decision"])
             }
         if b2.button("Replace all with the incoming values", key="conflicts_replace_all"):
             decisions = "replace"
@@ -172,14 +185,20 @@ if not conflicts.empty:
                 st.rerun()
     if not decided.empty:
         with st.expander(f"{len(decided):,} decided"):
-            st.dataframe(decided, hide_index=True, width="stretch")
+            st.dataframe(
+                _conflict_table(decided).assign(
+                    Decision=decided["status"].map(lambda v: value_label("status", v)).tolist()
+                ),
+                hide_index=True,
+                width="stretch",
+            )
 
 # ---------------------------------------------------------------------------- rollback
 if detail["status"] == "active":
     st.subheader("Roll back")
     st.caption(
         "Removes exactly the rows this batch added and brings back the values it replaced. "
-        "Refused while a later batch changed the same patients (roll that one back first)."
+        "Not possible while a later batch changed the same patients: roll that one back first."
     )
     sure = st.checkbox(
         f"I want to roll back batch {batch_id} ({detail['rows_added']:,} rows added)",

@@ -13,15 +13,21 @@ from store.users import (
     set_password,
 )
 from ui import auth
+from ui.labels import readable_table
 
 director = auth.require_page("users")
 st.title("Users")
 st.caption(
-    "**director**: every page, users, imports, conflicts, rollback and the audit log. "
-    "**clinician**: every dashboard and patient timeline, no imports. "
-    "**staff**: the Data page only (upload and validation). After five failed sign-ins in a "
-    "row an account waits 30 seconds, doubling with each further failure."
+    "Who may sign in, and what each person sees. **Director**: every page, including users, "
+    "imports and the audit log. **Clinician**: the dashboard pages, no imports. **Staff**: "
+    "the Data page only, to upload the clinic's files."
 )
+with st.expander("Passwords and locked accounts"):
+    st.markdown(
+        "A new or reset password is shown once, right after it is set: give it to the person "
+        "yourself. After five wrong passwords in a row an account waits 30 seconds before the "
+        "next try, and twice as long after each further wrong one."
+    )
 if auth.oidc_configured():
     st.info(
         "Sign-in goes through the clinic's identity provider: roles come from the [roles] "
@@ -47,20 +53,13 @@ if shown:
 
 users = list_users()
 st.dataframe(
-    users,
+    readable_table(users, labels={"created_at": "Added (UTC)"}),
     hide_index=True,
     width="stretch",
     column_config={
-        "username": "User",
-        "role": "Role",
-        "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD HH:mm"),
-        "last_login_at": st.column_config.DatetimeColumn(
-            "Last sign-in (UTC)", format="YYYY-MM-DD HH:mm"
-        ),
-        "failed_logins": st.column_config.NumberColumn("Failed in a row", format="%d"),
-        "locked_until": st.column_config.DatetimeColumn(
-            "Locked until (UTC)", format="YYYY-MM-DD HH:mm:ss"
-        ),
+        "Added (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Last sign-in (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Locked until (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
     },
 )
 names = users["username"].tolist()
@@ -74,7 +73,9 @@ add, manage = st.columns(2, gap="large")
 with add, st.form("add_user", clear_on_submit=True):
     st.subheader("Add a user")
     new_name = st.text_input("User name", key="users_new_name")
-    new_role = st.selectbox("Role", ROLES, index=1, key="users_new_role")
+    new_role = st.selectbox(
+        "Role", ROLES, index=1, key="users_new_role", format_func=str.capitalize
+    )
     typed = st.text_input(
         f"Password (blank: a random one; at least {MIN_PASSWORD_LENGTH} characters)",
         type="password",
@@ -96,7 +97,13 @@ with manage:
     st.subheader("Change a user")
     who = st.selectbox("User", names, key="users_target")
     target_role = users.loc[users["username"] == who, "role"].iloc[0]
-    role = st.selectbox("Role", ROLES, index=ROLES.index(target_role), key=f"users_role_{who}")
+    role = st.selectbox(
+        "Role",
+        ROLES,
+        index=ROLES.index(target_role),
+        key=f"users_role_{who}",
+        format_func=str.capitalize,
+    )
     if st.button("Change role", disabled=role == target_role, key="users_change_role"):
         try:
             change_role(who, role, actor=director)

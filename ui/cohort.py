@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,10 +17,15 @@ from ui.settings import settings_key
 
 __all__ = [
     "BAND_LABELS",
+    "active_filters",
     "CohortFilters",
     "PageContext",
     "baseline_bands",
     "build_context",
+    "clear_filters",
+    "describe_filters",
+    "filter_line",
+    "filters_slug",
     "get_context",
     "render_sidebar",
     "session_members",
@@ -29,8 +36,8 @@ __all__ = [
 BAND_EDGES = (33, 50)
 BAND_LABELS = ("PCL-5 < 33", "PCL-5 33-49", "PCL-5 >= 50")
 BAND_HELP = (
-    "Our display bands of the baseline PCL-5 total. PCL-5 has no validated severity bands; "
-    "33 is the probable-PTSD cut-point (Bovin et al. 2016)."
+    "Groups of the PCL-5 total before treatment, made for this dashboard: the PCL-5 has no "
+    "official severity bands. 33 is the usual score for probable PTSD."
 )
 
 _CONTEXT_KEY = "clinic_context"
@@ -166,10 +173,10 @@ def render_sidebar(loaded: Loaded) -> CohortFilters:
     sb.subheader("Cohort")
     chosen: dict[str, tuple] = {}
     for key, label, help_text in (
-        ("years", "First-session year", "Year of each patient's first treatment session."),
-        ("routes", "Route", "Route of the patient's first session."),
-        ("sites", "Site", "Patients with at least one session at the chosen sites."),
-        ("clinicians", "Clinician", "Patients with at least one session with the clinicians."),
+        ("years", "First-session year", "Patients whose first treatment was in these years."),
+        ("routes", "Route", "Patients by how their first treatment was given."),
+        ("sites", "Site", "Patients seen at least once at these sites."),
+        ("clinicians", "Clinician", "Patients seen at least once by these clinicians."),
     ):
         if options.get(key):
             chosen[key] = tuple(
@@ -187,11 +194,12 @@ def render_sidebar(loaded: Loaded) -> CohortFilters:
         if key.startswith("extra:"):
             column = key.removeprefix("extra:")
             picked = sb.multiselect(
-                column.replace("_", " ").capitalize(),
+                _column_words(column),
                 values,
                 key=f"filter_{key}",
                 placeholder="All",
-                help=f"Column '{column}' of patients.csv.",
+                help=f"Patients whose {_column_words(column).lower()} is one of those chosen, "
+                "as written in the clinic's patient file.",
             )
             if picked:
                 extra.append((column, tuple(picked)))
@@ -210,6 +218,96 @@ def render_sidebar(loaded: Loaded) -> CohortFilters:
         bands=tuple(bands),
         extra=tuple(extra),
     )
+
+
+def _column_words(column: str) -> str:
+    """An extra patient column's name as a label: ``referral_source`` -> "Referral source"."""
+    return column.replace("_", " ").strip().capitalize()
+
+
+# The short slug of each baseline band in a file name.
+_BAND_SLUGS = dict(zip(BAND_LABELS, ("pcl5-below-33", "pcl5-33-49", "pcl5-50-up"), strict=True))
+
+
+def _either(values) -> str:
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def describe_filters(filters: CohortFilters) -> list[str]:
+    """Each active filter in words, in the sidebar's order; empty when none is on.
+
+    Examples
+    --------
+    >>> describe_filters(CohortFilters(routes=("iv_ketamine",), sites=("North",), years=(2025,)))
+    ['IV ketamine', 'North', 'first session 2025']
+    """
+    parts = []
+    if filters.routes:
+        parts.append(_either(_route_label(r) for r in filters.routes))
+    if filters.sites:
+        parts.append(_either(filters.sites))
+    if filters.clinicians:
+        parts.append(f"clinician {_either(filters.clinicians)}")
+    if filters.years:
+        parts.append(f"first session {_either(sorted(filters.years))}")
+    if filters.bands:
+        parts.append(f"baseline {_either(filters.bands)}")
+    for column, values in filters.extra:
+        parts.append(f"{_column_words(column).lower()} {_either(values)}")
+    return parts
+
+
+def filter_line(filters: CohortFilters, kept: int, total: int) -> str:
+    """The compact line naming the cohort on screen.
+
+    Examples
+    --------
+    >>> filter_line(CohortFilters(routes=("iv_ketamine",), sites=("North",)), 40, 250)
+    'IV ketamine · North · 40 of 250 patients'
+    """
+    return " · ".join([*describe_filters(filters), f"{kept:,} of {total:,} patients"])
+
+
+def _slug(value) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
+
+
+def filters_slug(filters: CohortFilters, *, limit: int = 60) -> str:
+    """The active filters as a short file-name part: ``iv-ketamine_north_2025`` ("" if none).
+
+    Each filter is one part (its values joined by ``+``), in the order of
+    :func:`describe_filters`. A slug longer than ``limit`` is cut and ends with a short hash
+    of the whole, so two different cohorts never share a file name.
+
+    Examples
+    --------
+    >>> filters_slug(CohortFilters(routes=("iv_ketamine",), sites=("North",), years=(2025,)))
+    'iv-ketamine_north_2025'
+    """
+    if not filters.active:
+        return ""
+    parts = [
+        "+".join(_slug(r) for r in filters.routes),
+        "+".join(_slug(s) for s in filters.sites),
+        "+".join(_slug(c) for c in filters.clinicians),
+        "+".join(str(y) for y in sorted(filters.years)),
+        "+".join(_BAND_SLUGS.get(b, _slug(b)) for b in filters.bands),
+        *(f"{_slug(c)}-" + "+".join(_slug(v) for v in values) for c, values in filters.extra),
+    ]
+    slug = "_".join(p for p in parts if p)
+    if len(slug) > limit:
+        digest = hashlib.sha256(slug.encode()).hexdigest()[:6]
+        slug = f"{slug[: limit - 7].rstrip('_+-')}-{digest}"
+    return slug
+
+
+def clear_filters() -> None:
+    """Empty every cohort filter of the sidebar (a button's callback, so it runs before the
+    widgets are drawn again)."""
+    for key in list(st.session_state.keys()):
+        if str(key).startswith("filter_"):
+            st.session_state[key] = []
 
 
 def _route_label(code: str) -> str:
@@ -263,6 +361,13 @@ def build_context(loaded: Loaded, filters: CohortFilters) -> PageContext:
     context = PageContext(loaded, filters, ids, key)
     st.session_state[_CONTEXT_KEY] = context
     return context
+
+
+def active_filters() -> CohortFilters | None:
+    """The cohort filters of this run, or None when none is on (or no page has run yet)."""
+    context = st.session_state.get(_CONTEXT_KEY)
+    filters = getattr(context, "filters", None)
+    return filters if filters is not None and filters.active else None
 
 
 def get_context() -> PageContext:

@@ -18,12 +18,23 @@ import streamlit as st
 from analytics.core.spreadsheet import csv_bytes
 from ui import auth
 from ui.clinic import Loaded
-from ui.cohort import PageContext
+from ui.cohort import (
+    CohortFilters,
+    PageContext,
+    active_filters,
+    clear_filters,
+    describe_filters,
+    filter_line,
+    filters_slug,
+)
 from ui.figures import TOO_FEW, format_percent, format_points
+from ui.labels import readable_table
 
 __all__ = [
     "as_rate",
     "data_banner",
+    "download_frame",
+    "download_name",
     "download_table",
     "empty_state",
     "format_count",
@@ -36,6 +47,7 @@ __all__ = [
     "page_header",
     "metric",
     "rate_metric",
+    "sample_banner_text",
     "show_figure",
 ]
 
@@ -204,26 +216,50 @@ def _clear_sample() -> None:
     clear_sample(auth.run_user())
 
 
+# What the sample banner tells each role it can do (a clinician has no Data page, and staff
+# see no outcomes, so neither is sent where it cannot go).
+SAMPLE_BANNER = {
+    "director": (
+        "**Sample data — synthetic clinic.** Every patient here is generated. Import your "
+        "clinic's files on the Data page to see your own outcomes (the first import replaces "
+        "the sample), or clear the sample below."
+    ),
+    "clinician": (
+        "**Sample data — synthetic clinic.** Every patient here is generated, to show what the "
+        "dashboard does. Your clinic's outcomes appear here once the director or staff import "
+        "its files."
+    ),
+    "staff": (
+        "**Sample data — synthetic clinic.** Import your clinic's files on this page; the first "
+        "import replaces the sample. The outcomes are then seen by the clinicians and the "
+        "director."
+    ),
+}
+
+
+def sample_banner_text(role: str | None) -> str:
+    """The sample banner for ``role`` (a role not listed gets the clinician's, which sends
+    nobody anywhere)."""
+    return SAMPLE_BANNER.get(role or "", SAMPLE_BANNER["clinician"])
+
+
 def data_banner(loaded: Loaded) -> None:
     """Say which clinic is on screen; the synthetic sample is always labelled as such.
 
-    A director also gets the one click that removes the sample from the database.
+    The sample banner says what the signed-in role can do about it; a director also gets the
+    one click that removes the sample from the database.
     """
     if loaded.source == "sample":
-        st.info(
-            "**Sample data — synthetic clinic.** Every patient here is generated; import your "
-            "clinic's CSV files on the Data page to see your own outcomes (the first import "
-            "replaces the sample).",
-            icon=":material/science:",
-        )
         user = auth.run_user()
-        if user is not None and user.role == "director":
+        role = getattr(user, "role", None)
+        st.info(sample_banner_text(role), icon=":material/science:")
+        if role == "director":
             st.button(
                 "Clear the sample data",
                 key="clear_sample",
                 on_click=_clear_sample,
                 icon=":material/delete_sweep:",
-                help="Removes the synthetic clinic from the database; it is not loaded again.",
+                help="Removes the made-up clinic from the database; it is not loaded again.",
             )
     elif loaded.source == "database":
         st.caption(f"Showing: {loaded.label}")
@@ -232,14 +268,24 @@ def data_banner(loaded: Loaded) -> None:
 
 
 def page_header(title: str, context: PageContext, *, caption: str | None = None) -> None:
+    """The page's title, caption, data banner and, when a cohort filter is on, one line naming
+    each filter ("IV ketamine · North · 40 of 250 patients") with a button that clears them."""
     st.title(title)
     if caption:
         st.caption(caption)
     data_banner(context.loaded)
     if context.filters.active:
-        st.caption(
-            f"Cohort filter on: {context.n_patients:,} of "
-            f"{len(context.loaded.data.patients):,} patients."
+        line, clear = st.columns([5, 1], vertical_alignment="center")
+        line.markdown(
+            ":material/filter_alt: **Cohort:** "
+            + filter_line(context.filters, context.n_patients, len(context.loaded.data.patients))
+        )
+        clear.button(
+            "Clear filters",
+            key="clear_filters",
+            on_click=clear_filters,
+            icon=":material/filter_alt_off:",
+            help="Show every patient again.",
         )
 
 
@@ -256,17 +302,60 @@ def empty_state(context: PageContext) -> bool:
     return True
 
 
-def download_table(frame: pd.DataFrame | None, name: str, *, label: str | None = None) -> None:
+def download_name(name: str, filters: CohortFilters | None) -> str:
+    """The file name of a download: the table's name, then the active filters as a slug.
+
+    Examples
+    --------
+    >>> download_name("outcomes", CohortFilters(routes=("iv_ketamine",), years=(2025,)))
+    'outcomes_iv-ketamine_2025.csv'
+    >>> download_name("outcomes", None)
+    'outcomes.csv'
+    """
+    slug = filters_slug(filters) if filters is not None else ""
+    return f"{name}_{slug}.csv" if slug else f"{name}.csv"
+
+
+def download_frame(
+    frame: pd.DataFrame, filters: CohortFilters | None, *, labels=None
+) -> pd.DataFrame:
+    """The table a download holds: :func:`ui.labels.readable_table`, and with a filter on, a
+    last column "Cohort" that names the filters on every row.
+
+    The filters are a column, not a sentence above the header: a spreadsheet (and any program
+    reading the file) takes the first line as the column titles, so sorting, filtering and
+    pivoting work as on any other table, and a row copied elsewhere keeps its cohort.
+    """
+    table = readable_table(frame, labels=labels)
+    if filters is not None:
+        table["Cohort"] = " · ".join(describe_filters(filters))
+    return table
+
+
+def download_table(
+    frame: pd.DataFrame | None,
+    name: str,
+    *,
+    label: str | None = None,
+    labels=None,
+    cohort: bool = True,
+) -> None:
     """A CSV download of the table behind a chart; each click is audited.
 
-    Text cells a spreadsheet would run as formulas are written with a leading apostrophe
+    The file holds the table as a person reads it (:func:`download_frame`: human column
+    titles, rates as percentages beside k and n, numbers rounded) and its name carries the
+    active cohort filters (:func:`download_name`); ``cohort=False`` for a table that is not
+    about the cohort (an import's validation report). ``labels`` gives titles of this table's
+    own. Text cells a spreadsheet would run as formulas are written with a leading apostrophe
     (:func:`analytics.core.spreadsheet.csv_bytes`)."""
     if frame is None or frame.empty:
         return
+    filters = active_filters() if cohort else None
+    file_name = download_name(name, filters)
     auth.audited_download(
-        label or f"Download {name}.csv",
-        csv_bytes(frame),
-        file_name=f"{name}.csv",
+        label or f"Download {file_name}",
+        csv_bytes(download_frame(frame, filters, labels=labels)),
+        file_name=file_name,
         rows=len(frame),
         mime="text/csv",
         key=f"download_{name}",
@@ -274,7 +363,7 @@ def download_table(frame: pd.DataFrame | None, name: str, *, label: str | None =
     )
 
 
-def show_figure(fig: go.Figure, table: pd.DataFrame | None, name: str) -> None:
+def show_figure(fig: go.Figure, table: pd.DataFrame | None, name: str, *, labels=None) -> None:
     """A chart with the CSV download of its table under it."""
     st.plotly_chart(fig, key=f"chart_{name}", config={"displaylogo": False})
-    download_table(table, name)
+    download_table(table, name, labels=labels)
