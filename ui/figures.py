@@ -19,7 +19,10 @@ Small samples never look like facts:
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,12 +30,16 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.core.stats import MIN_N_FOR_INTERVAL
+from ui import colours
+from ui.colours import CUT_COLOUR, GROUP_PALETTE, SMALL_COLOUR
 
 __all__ = [
     "GROUP_PALETTE",
     "LABEL_REFERENCE_NAME",
     "MIN_N_FOR_INTERVAL",
     "POPULATION_COLOURS",
+    "REFERENCE_NAME",
+    "Reference",
     "SMALL_COLOUR",
     "TOO_FEW",
     "ROUTE_COLOURS",
@@ -44,6 +51,7 @@ __all__ = [
     "format_points",
     "funnel_figure",
     "km_figure",
+    "meaning_of",
     "mean_score_figure",
     "n_label",
     "patient_timeline_figure",
@@ -53,33 +61,22 @@ __all__ = [
     "spaghetti_figure",
 ]
 
-# Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
-ROUTE_COLOURS = {
-    "iv_ketamine": "#0072B2",
-    "esketamine_nasal": "#D55E00",
-    "im_ketamine": "#009E73",
-    "oral_ketamine": "#CC79A7",
-    "sublingual_ketamine": "#E69F00",
-    "intranasal_ketamine": "#56B4E9",
-}
-GROUP_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
-POPULATION_COLOURS = {"observed": "#1f5f8b", "itt": "#9ab8cf"}
+# The colours live in ui.colours, one palette per meaning; these names are kept for the pages.
+ROUTE_COLOURS = colours.ROUTE
+POPULATION_COLOURS = colours.POPULATION
 POPULATION_LABELS = {"observed": "Observed", "itt": "Intention to treat"}
 ALL_PATIENTS = "All patients"
-NEUTRAL = "#4d4d4d"
+NEUTRAL = colours.ALL_PATIENTS_COLOUR
 LABEL_REFERENCE_NAME = "Spravato label (trials; different population)"
 # Histograms of more rows than this are binned before they reach the browser.
 BIN_IN_BROWSER = 50_000
 # Estimates from fewer patients than a chart's min_n: light grey, hatched, and said in words.
-SMALL_COLOUR = "#c9c9c9"
 SMALL_PATTERN = "/"
 TOO_FEW = "too few patients"
-# A threshold drawn across a chart (the remission cut-point): a dark neutral, no group's colour.
-CUT_COLOUR = "#5a5a5a"
 # Below these a value is rounding noise (a proportion of 2.8e-17, a change of -0.01 points).
 TINY_PROPORTION = 0.0005
 TINY_POINTS = 0.05
-NOTE_STYLE = "font-size:12px;color:#555"
+NOTE_STYLE = f"font-size:12px;color:{colours.INK_SOFT}"
 CLIPPED_AT = "interval drawn clipped at "
 
 _FALLBACK_ROUTE_LABELS = {
@@ -90,7 +87,7 @@ _FALLBACK_ROUTE_LABELS = {
     "sublingual_ketamine": "Sublingual ketamine",
     "intranasal_ketamine": "Intranasal ketamine",
 }
-FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=14, color="#222")
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=14, color=colours.INK)
 
 
 def route_label(code: str) -> str:
@@ -105,32 +102,62 @@ def route_label(code: str) -> str:
     return _FALLBACK_ROUTE_LABELS.get(code, str(code).replace("_", " "))
 
 
-def colour_for(group: str, index: int = 0) -> str:
-    """The colour of a route code (fixed) or of the ``index``-th other group."""
+def _route_code(group) -> str | None:
+    """The route code of ``group``, given as a code or in words ("IV ketamine"), else None."""
     if group in ROUTE_COLOURS:
-        return ROUTE_COLOURS[group]
+        return group
+    for code in ROUTE_COLOURS:
+        if group == route_label(code) or group == _FALLBACK_ROUTE_LABELS[code]:
+            return code
+    return None
+
+
+def colour_for(group: str, index: int = 0) -> str:
+    """The colour of a route (fixed, by code or in words) or of the ``index``-th other group.
+
+    Other groups (sites, severity bands) take :data:`ui.colours.GROUP_PALETTE` in order, which
+    no route, population or instrument shares.
+    """
+    code = _route_code(group)
+    if code is not None:
+        return ROUTE_COLOURS[code]
     if group == ALL_PATIENTS:
         return NEUTRAL
     return GROUP_PALETTE[index % len(GROUP_PALETTE)]
 
 
-def _rgba(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
+def meaning_of(group, index: int = 0) -> str:
+    """What the colour of ``group`` means, as carried in each trace's ``meta["meaning"]``:
+    ``"route:iv_ketamine"``, ``"all patients"``, or ``"group 2"`` (an arbitrary group's colour
+    says only its place in the legend)."""
+    code = _route_code(group)
+    if code is not None:
+        return f"route:{code}"
+    if group == ALL_PATIENTS:
+        return "all patients"
+    return f"group {index % len(GROUP_PALETTE) + 1}"
+
+
+def _meta(meaning: str) -> dict:
+    """A trace's ``meta``: the meaning of its colour, read by the colour tests (not drawn)."""
+    return {"meaning": meaning}
+
+
+_rgba = colours.rgba
 
 
 def _group_name(group) -> str:
     return route_label(group) if group in ROUTE_COLOURS else str(group)
 
 
-def _groups(frame: pd.DataFrame, group: str | None) -> list[tuple[str, pd.DataFrame, str]]:
+def _groups(frame: pd.DataFrame, group: str | None) -> list[tuple[str, pd.DataFrame, str, str]]:
+    """(name in words, rows, colour, meaning of the colour) per group, in order."""
     if group is None or group not in frame:
-        return [(ALL_PATIENTS, frame, NEUTRAL)]
+        return [(ALL_PATIENTS, frame, NEUTRAL, "all patients")]
     out = []
     for i, (value, part) in enumerate(frame.groupby(group, sort=True, dropna=False)):
         value = "unknown" if pd.isna(value) else value
-        out.append((_group_name(value), part, colour_for(value, i)))
+        out.append((_group_name(value), part, colour_for(value, i), meaning_of(value, i)))
     return out
 
 
@@ -205,6 +232,11 @@ def n_label(n, min_n: int = 10, *, unit: str = "patients") -> str:
     return f"n = {n:,}"
 
 
+def _bounds(low, high) -> tuple[float | None, float | None]:
+    """Both bounds as floats, or (None, None) when either is missing."""
+    return (None, None) if _missing(low) or _missing(high) else (float(low), float(high))
+
+
 def _too_few(n, min_n: int) -> np.ndarray:
     return np.asarray(pd.to_numeric(pd.Series(n), errors="coerce").fillna(0), float) < min_n
 
@@ -257,21 +289,23 @@ def _bar_colours(colour: str, small: np.ndarray) -> dict:
     """Marker settings of bars: the group's colour, or grey and hatched where n is too small."""
     return dict(
         color=[SMALL_COLOUR if s else colour for s in small],
-        pattern=dict(shape=[SMALL_PATTERN if s else "" for s in small], fgcolor="#8a8a8a"),
+        pattern=dict(shape=[SMALL_PATTERN if s else "" for s in small], fgcolor=colours.SMALL_EDGE),
     )
 
 
-def _bar_text(n, min_n: int, unit: str = "patients", *, upright: bool = False) -> dict:
-    """The n written on each bar (inside when it fits, else beside it), dark on grey bars and
-    white on the rest. ``upright`` writes it along a vertical bar, where grouped bars are too
-    narrow for the words across them; the text is never shrunk out of sight."""
+def _bar_text(n, min_n: int, unit: str = "patients", *, colour: str, upright: bool = False) -> dict:
+    """The n written on each bar (inside when it fits, else beside it), in the ink that reads
+    on the bar's ``colour`` (dark on grey and light bars, white on dark ones). ``upright``
+    writes it along a vertical bar, where grouped bars are too narrow for the words across
+    them; the text is never shrunk out of sight."""
     small = _too_few(n, min_n)
+    ink = colours.text_on(colour)
     return dict(
         text=[n_label(v, min_n, unit=unit) for v in n],
         textposition="auto",
         insidetextanchor="start",
-        insidetextfont=dict(color=["#222" if s else "white" for s in small], size=12),
-        outsidetextfont=dict(color="#333", size=12),
+        insidetextfont=dict(color=[colours.INK if s else ink for s in small], size=12),
+        outsidetextfont=dict(color=colours.INK, size=12),
         textangle=-90 if upright else 0,
         constraintext="none",
         cliponaxis=False,
@@ -291,35 +325,42 @@ def counts_by_period_figure(
     ``frame`` columns: ``period`` (label), ``new_starts``, ``sessions``. Counts are not
     estimates, so no bar is greyed.
     """
-    # Short panel titles: the chart often sits in half a page. The caption beside it says that
-    # sessions are counted by their patient's start year (calendar dates are not kept).
+    # The panel titles say what is counted; no y-axis titles: at half of a 1024 px page the
+    # second panel's title ran into the first panel's bars. The caption beside the chart says
+    # that sessions are counted by their patient's start year (calendar dates are not kept).
     fig = make_subplots(
         rows=1,
         cols=2,
-        horizontal_spacing=0.3,
+        horizontal_spacing=0.14,
         subplot_titles=("New patients", "Their sessions"),
     )
     x = frame[period].astype(str)
-    for col, column, name, colour, unit in (
-        (1, "new_starts", "New starts", "#1f5f8b", "new patients"),
-        (2, "sessions", "Sessions", "#6a9fc4", "sessions"),
+    for col, column, name, key, unit in (
+        (1, "new_starts", "New patients", "new_patients", "new patients"),
+        (2, "sessions", "Sessions", "sessions", "sessions"),
     ):
         fig.add_bar(
             x=x,
             y=frame[column],
             name=name,
-            marker_color=colour,
+            marker_color=colours.ACTIVITY[key],
+            meta=_meta(f"activity:{key}"),
             text=[_count_text(v) for v in frame[column]],
             textposition="outside",
             cliponaxis=False,
+            textfont=dict(size=12, color=colours.INK),
             hovertemplate=f"%{{x}}: %{{y:,}} {unit}<extra></extra>",
             row=1,
             col=col,
         )
     _style(fig, title=title, x_title="", y_title="")
-    fig.update_xaxes(title_text=_with_notes(x_title, ["count on each bar"]), type="category")
-    fig.update_yaxes(title_text="Patients (count)", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="Sessions (count)", rangemode="tozero", row=1, col=2)
+    fig.update_xaxes(title_text=x_title, type="category")
+    fig.update_xaxes(title_text=_with_notes(x_title, ["count on each bar"]), row=1, col=1)
+    # headroom for the count printed above the tallest bar
+    for col, column in ((1, "new_starts"), (2, "sessions")):
+        top = pd.to_numeric(frame[column], errors="coerce").max()
+        top = float(top) if pd.notna(top) and top > 0 else 1.0
+        fig.update_yaxes(range=[0, 1.15 * top], row=1, col=col)
     fig.update_layout(showlegend=False)
     return fig
 
@@ -374,7 +415,7 @@ def mean_score_figure(
     groups = _groups(frame, group)
     fmt = format_points
     any_small, clipped_words = False, []
-    for name, part, colour in groups:
+    for name, part, colour, meaning in groups:
         part = part.sort_values(x)
         n = part["n"].to_numpy()
         small = _too_few(n, min_n)
@@ -415,6 +456,7 @@ def mean_score_figure(
                 showlegend=False,
                 legendgroup=name,
                 name=f"{name} 95% CI",
+                meta=_meta(meaning),
             )
         # a lone solid point gets a whisker; open grey points none (their hover has it)
         whisker = ~no_ci & lone & ~small
@@ -429,11 +471,12 @@ def mean_score_figure(
             legendgroup=name,
             line=dict(color=colour, width=2.5),
             marker=dict(size=7),
+            meta=_meta(meaning),
             connectgaps=False,
             text=[n_label(k, min_n) if room else "" for k, room in zip(n, labelled, strict=True)],
             # above and below by turns, so the labels of close bins do not overlap
             textposition=[("top center", "bottom center")[i % 2] for i in np.cumsum(labelled) - 1],
-            textfont=dict(size=10, color="#555"),
+            textfont=dict(size=10, color=colours.INK_SOFT),
             error_y=dict(
                 type="data",
                 symmetric=False,
@@ -453,7 +496,10 @@ def mean_score_figure(
                 name=f"{name}: {TOO_FEW}",
                 legendgroup=name,
                 showlegend=False,
-                marker=dict(size=8, symbol="circle-open", color="#8a8a8a", line=dict(width=1.5)),
+                marker=dict(
+                    size=8, symbol="circle-open", color=colours.SMALL_EDGE, line=dict(width=1.5)
+                ),
+                meta=_meta("too few"),
                 text=[n_label(k, min_n) for k in n[small]],
                 hovertext=np.asarray(hover, dtype=object)[small],
                 hovertemplate="%{hovertext}<extra></extra>",
@@ -545,7 +591,7 @@ def spaghetti_figure(
     group's name in the legend says how many patients it draws.
     """
     fig = go.Figure()
-    for name, part, colour in _groups(frame, group):
+    for name, part, colour, meaning in _groups(frame, group):
         # a blank row after each patient breaks the line between patients
         gaps = pd.DataFrame({"patient_id": part["patient_id"].unique(), "_gap": 1})
         joined = pd.concat([part[["patient_id", x, "score"]].assign(_gap=0), gaps])
@@ -557,6 +603,7 @@ def spaghetti_figure(
             name=f"{name} (n = {len(gaps):,} patients)",
             line=dict(color=_rgba(colour, 0.45), width=1.2),
             marker=dict(size=4, color=colour),
+            meta=_meta(meaning),
             customdata=joined[["patient_id"]].to_numpy(),
             hovertemplate=(
                 "patient %{customdata[0]}<br>" + x_title + ": %{x}<br>score %{y}<extra></extra>"
@@ -587,6 +634,152 @@ def _rate_bars(rows: pd.DataFrame, labels, name: str, min_n: int, unit: str = "p
     return n, _too_few(n, min_n), rate, low, high, clipped, hover
 
 
+# --------------------------------------------------------------------------- references
+REFERENCE_NAME = "Published"
+# Every published mark: a grey diamond (and a dotted line across a panel of rates), so the
+# Spravato label on Safety and a trial on Outcomes read as the same kind of thing.
+REFERENCE_MARKER = dict(
+    symbol="diamond",
+    size=11,
+    color=colours.REFERENCE_COLOUR,
+    line=dict(width=1.5, color=colours.PAPER),
+)
+_DOI = re.compile(r"[.;,]?\s*(doi:|https?://doi\.org/)\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published rate drawn beside the clinic's own, for scale only.
+
+    Attributes
+    ----------
+    label : str
+        The few words on the chart and in the legend ("Osmind, PCL-5 response by infusion 6").
+    value : float
+        The published rate as a proportion in [0, 1].
+    low, high : float or None
+        Its 95% CI (or published range) as proportions; drawn as a grey band when both given.
+    source : str
+        Who published it, in words, for the hover ("Feder et al. 2021, randomised trial").
+        A DOI in it is dropped: the chart names the source, the glossary gives the citation.
+    facet : str or None
+        The panel it belongs to (a value of ``rate_bars_figure``'s ``facet`` column, e.g.
+        "Response"); None draws it on every panel.
+    """
+
+    label: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+    source: str = ""
+    facet: str | None = None
+
+    def __post_init__(self):
+        for name in ("value", "low", "high"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if not isinstance(v, int | float) or not math.isfinite(v) or not 0 <= v <= 1:
+                raise ValueError(
+                    f"Reference {self.label!r}: {name} must be a proportion between 0 and 1, "
+                    f"got {v!r}"
+                )
+        if (self.low is None) != (self.high is None):
+            raise ValueError(f"Reference {self.label!r}: give both low and high, or neither")
+        if self.low is not None and not self.low <= self.value <= self.high:
+            raise ValueError(
+                f"Reference {self.label!r}: value {self.value:g} is outside its interval "
+                f"{self.low:g} to {self.high:g}"
+            )
+
+    @classmethod
+    def from_benchmark(cls, row, *, label: str, facet: str | None = None) -> Reference:
+        """A reference from one row of
+        :func:`analytics.reference.published.published_benchmarks` (a proportion row).
+
+        The hover names the source and population in words; the DOI is left out.
+        """
+        get = row.get if hasattr(row, "get") else lambda k: getattr(row, k)
+        if get("unit") != "proportion":
+            raise ValueError(
+                f"Reference {label!r}: only a proportion can be drawn on a chart of rates, "
+                f"this figure is in {get('unit')}"
+            )
+        low, high = get("ci_low"), get("ci_high")
+        bounds = (None, None) if _missing(low) or _missing(high) else (float(low), float(high))
+        source = _DOI.sub("", str(get("source"))).strip().rstrip(".")
+        population = get("population")
+        if not _missing(population) and population:
+            source = f"{source}<br>{population}"
+        return cls(label, float(get("value")), *bounds, source=source, facet=facet)
+
+    def hover(self) -> str:
+        """The words shown on hovering the mark."""
+        interval = (
+            f" ({_interval_text(self.low, self.high, format_percent)})"
+            if self.low is not None
+            else ""
+        )
+        lines = [f"{self.label}: {format_percent(self.value)}{interval}", self.source]
+        lines.append("published figure, another population: for scale, not a target")
+        return "<br>".join(line for line in lines if line)
+
+
+def _reference_marks(
+    fig: go.Figure, ref: Reference, cats: list[str], row: int, col: int, *, show_legend: bool
+) -> None:
+    """One published rate on a panel of rate bars: a grey diamond over each category on a
+    dotted line, its interval as a grey band (a whisker when the panel has one category),
+    the label at the right-hand end."""
+    y = 100 * ref.value
+    has_ci = ref.low is not None
+    if has_ci and len(cats) > 1:
+        fig.add_scatter(
+            x=[*cats, *cats[::-1]],
+            y=[100 * ref.high] * len(cats) + [100 * ref.low] * len(cats),
+            fill="toself",
+            fillcolor=colours.rgba(colours.REFERENCE_COLOUR, 0.15),
+            mode="lines",
+            line=dict(width=0),
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=f"reference {ref.label}",
+            name=f"{ref.label} 95% CI",
+            meta=_meta("reference"),
+            row=row,
+            col=col,
+        )
+    whisker = has_ci and len(cats) == 1
+    fig.add_scatter(
+        x=cats,
+        y=[y] * len(cats),
+        mode="lines+markers+text",
+        name=f"{REFERENCE_NAME}: {ref.label}",
+        legendgroup=f"reference {ref.label}",
+        showlegend=show_legend,
+        line=dict(color=colours.REFERENCE_COLOUR, dash="dot", width=1.5),
+        marker=REFERENCE_MARKER,
+        error_y=dict(
+            type="data",
+            symmetric=False,
+            array=[100 * ref.high - y] if whisker else [],
+            arrayminus=[y - 100 * ref.low] if whisker else [],
+            color=colours.REFERENCE_COLOUR,
+            thickness=1.2,
+            visible=whisker,
+        ),
+        text=[""] * (len(cats) - 1) + [f"{ref.label} {format_percent(ref.value)}"],
+        textposition="top left",
+        textfont=dict(size=11, color=colours.REFERENCE_COLOUR),
+        cliponaxis=False,
+        hovertext=[ref.hover()] * len(cats),
+        hovertemplate="%{hovertext}<extra></extra>",
+        meta=_meta("reference"),
+        row=row,
+        col=col,
+    )
+
+
 def rate_bars_figure(
     frame: pd.DataFrame,
     *,
@@ -597,6 +790,7 @@ def rate_bars_figure(
     y_title: str = "Patients (%)",
     title: str | None = None,
     min_n: int = 10,
+    references: Sequence[Reference] | None = None,
 ) -> go.Figure:
     """Rates as bars with 95% CI error bars, one panel per ``facet`` value; n on each bar.
 
@@ -604,6 +798,11 @@ def rate_bars_figure(
     ``n`` (rates and bounds as proportions 0-1). A bar of fewer than ``min_n`` patients is grey
     and hatched and says "too few patients (n = 3)". Bounds outside 0-100% are clipped in the
     drawing only, and the hover says so.
+
+    ``references``: published rates (:class:`Reference`) drawn on their panel as grey
+    diamonds on a dotted line with a grey band for their interval, labelled on the chart and in
+    the legend ("Published: ..."), the source in the hover. A reference whose ``facet`` names
+    no panel is not drawn.
     """
     facets = list(dict.fromkeys(frame[facet])) if facet in frame else [""]
     # two panels a row keeps the timepoint labels legible
@@ -628,7 +827,10 @@ def rate_bars_figure(
             if rows.empty:
                 continue
             name = POPULATION_LABELS.get(value, _group_name(value))
-            c = POPULATION_COLOURS.get(value) or colour_for(value, i)
+            if value in POPULATION_COLOURS:
+                c, meaning = POPULATION_COLOURS[value], f"population:{value}"
+            else:
+                c, meaning = colour_for(value, i), meaning_of(value, i)
             n, small, rate, low, high, clipped, hover = _rate_bars(
                 rows, rows[x].astype(str), name, min_n
             )
@@ -641,15 +843,16 @@ def rate_bars_figure(
                 legendgroup=name,
                 showlegend=name not in in_legend,
                 marker=_bar_colours(c, small),
+                meta=_meta(meaning),
                 error_y=dict(
                     type="data",
                     symmetric=False,
                     array=100 * (high - rate),
                     arrayminus=100 * (rate - low),
-                    color="#333",
+                    color=colours.INK,
                     thickness=1.2,
                 ),
-                **_bar_text(n, min_n, upright=True),
+                **_bar_text(n, min_n, colour=c, upright=True),
                 customdata=rows[["k", "n", "ci_low", "ci_high"]].to_numpy(),
                 hovertext=hover,
                 hovertemplate="%{hovertext}<extra></extra>",
@@ -657,13 +860,29 @@ def rate_bars_figure(
                 col=col + 1,
             )
             in_legend.add(name)
+        cats = list(dict.fromkeys(part[x].astype(str))) if x in part else []
+        for ref in references or ():
+            if cats and ref.facet in (None, facet_value):
+                _reference_marks(
+                    fig, ref, cats, row + 1, col + 1, show_legend=ref.label not in in_legend
+                )
+                in_legend.add(ref.label)
     _style(fig, title=title, x_title="", y_title="")
+    # the legend sits above the panel titles, in the figure's own margin, one entry a row
+    # once there are references: full names, never cut ("Observed", "Intention to treat")
+    entries = len(in_legend)
+    legend_rows = 1 if entries <= 3 else entries
     fig.update_layout(
         barmode="group",
-        height=120 + 340 * n_rows,
-        # the legend sits above the panel titles, in the figure's own margin
-        legend=dict(yref="container", y=0.995, yanchor="top", orientation="h", x=0),
-        margin=dict(t=110 if title else 80),
+        height=120 + 340 * n_rows + 22 * (legend_rows - 1),
+        legend=dict(
+            yref="container",
+            y=0.995,
+            yanchor="top",
+            orientation="h" if legend_rows == 1 else "v",
+            x=0,
+        ),
+        margin=dict(t=(110 if title else 80) + 22 * (legend_rows - 1)),
     )
     fig.update_xaxes(type="category")
     notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
@@ -696,7 +915,7 @@ def change_bars_figure(
     """
     fig = go.Figure()
     any_small, clipped_words = False, []
-    for name, part, colour in _groups(frame, group):
+    for name, part, colour, meaning in _groups(frame, group):
         n = part["n"].to_numpy()
         small = _too_few(n, min_n)
         any_small |= bool(small.any())
@@ -718,15 +937,16 @@ def change_bars_figure(
             x=mean,
             orientation="h",
             name=name,
-            marker=_bar_colours(colour if group else "#1f5f8b", small),
+            marker=_bar_colours(colour, small),
+            meta=_meta(meaning),
             error_x=dict(
                 type="data",
                 symmetric=False,
                 array=draw_high - mean,
                 arrayminus=mean - draw_low,
-                color="#333",
+                color=colours.INK,
             ),
-            **_bar_text(n, min_n),
+            **_bar_text(n, min_n, colour=colour),
             customdata=part[["ci_low", "ci_high", "n"]].to_numpy(),
             hovertext=hover,
             hovertemplate="%{hovertext}<extra></extra>",
@@ -762,7 +982,7 @@ def km_figure(
     """
     fig = go.Figure()
     any_small = False
-    for name, part, colour in _groups(frame, group):
+    for name, part, colour, meaning in _groups(frame, group):
         part = part.sort_values("time")
         at_risk = part["at_risk"].to_numpy()
         small = _too_few(at_risk, min_n)
@@ -792,12 +1012,14 @@ def km_figure(
                 showlegend=False,
                 legendgroup=name,
                 name=f"{name} 95% CI",
+                meta=_meta(meaning),
             )
             fig.add_scatter(
                 x=solid["time"],
                 y=100 * solid["survival"],
                 mode="lines",
                 line=dict(color=colour, width=2.5, shape="hv"),
+                meta=_meta(meaning),
                 name=label,
                 legendgroup=name,
                 customdata=solid[["ci_low", "ci_high", "at_risk"]].to_numpy(),
@@ -812,7 +1034,8 @@ def km_figure(
                 x=part["time"].iloc[tail],
                 y=100 * part["survival"].iloc[tail],
                 mode="lines",
-                line=dict(color="#8a8a8a", width=2, shape="hv", dash="dot"),
+                line=dict(color=colours.SMALL_EDGE, width=2, shape="hv", dash="dot"),
+                meta=_meta("too few"),
                 name=f"{label}: fewer than {min_n} at risk" if solid.empty else label,
                 legendgroup=name,
                 showlegend=solid.empty,
@@ -822,13 +1045,15 @@ def km_figure(
     if medians is not None:
         for i, row in enumerate(medians.itertuples(index=False)):
             if pd.notna(row.median):
+                # a group's median in the group's colour; one curve's in the all-patients grey
+                value = getattr(row, "group", ALL_PATIENTS) if group else ALL_PATIENTS
                 fig.add_vline(
                     x=row.median,
-                    line=dict(dash="dash", color=NEUTRAL, width=1.5),
+                    line=dict(dash="dash", color=colour_for(value, i), width=1.5),
                     annotation_text=f"median {row.median:.0f} d",
                     annotation_position="top right" if i % 2 == 0 else "bottom right",
                 )
-    fig.add_hline(y=50, line=dict(dash="dot", color="#999", width=1))
+    fig.add_hline(y=50, line=dict(dash="dot", color=CUT_COLOUR, width=0.8))
     notes = ["n at the start in the legend, at risk in the hover"]
     if any_small:
         notes.append(f"grey dotted: fewer than {min_n} patients at risk ({TOO_FEW})")
@@ -862,13 +1087,13 @@ def side_effect_figure(
     )
     fig = go.Figure()
     any_small, clipped_words = False, []
-    for name, part, colour in _groups(frame, group):
+    for name, part, colour, meaning in _groups(frame, group):
         n, small, rate, low, high, clipped, hover = _rate_bars(
             part, part["effect"], name, min_n, unit
         )
         any_small |= bool(small.any())
         clipped_words += clipped
-        text = _bar_text(n, min_n, unit)
+        text = _bar_text(n, min_n, unit, colour=colour)
         text["text"] = [
             f"{int(k)}/{int(m)}" if not s else n_label(m, min_n, unit=unit)
             for k, m, s in zip(part["k"], n, small)
@@ -878,13 +1103,14 @@ def side_effect_figure(
             x=100 * rate,
             orientation="h",
             name=name,
-            marker=_bar_colours(colour if group else "#1f5f8b", small),
+            marker=_bar_colours(colour, small),
+            meta=_meta(meaning),
             error_x=dict(
                 type="data",
                 symmetric=False,
                 array=100 * (high - rate),
                 arrayminus=100 * (rate - low),
-                color="#333",
+                color=colours.INK,
             ),
             **text,
             customdata=part[["k", "n", "ci_low", "ci_high"]].to_numpy(),
@@ -893,16 +1119,32 @@ def side_effect_figure(
         )
     if reference is not None and not reference.empty:
         ref = reference[reference["effect"].isin(order)] if order else reference
+        has_ci = {"ci_low", "ci_high"} <= set(ref.columns)
+        rate_ref = ref["rate"].to_numpy(float)
+        low_ref = ref["ci_low"].to_numpy(float) if has_ci else np.full(len(ref), np.nan)
+        high_ref = ref["ci_high"].to_numpy(float) if has_ci else np.full(len(ref), np.nan)
+        # the same grey diamond as every published mark (rate bars' Reference)
         fig.add_scatter(
             y=ref["effect"],
-            x=100 * ref["rate"],
+            x=100 * rate_ref,
             mode="markers",
             name=LABEL_REFERENCE_NAME,
-            marker=dict(
-                symbol="diamond", size=12, color="black", line=dict(width=1, color="white")
+            marker=REFERENCE_MARKER,
+            meta=_meta("reference"),
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=100 * (high_ref - rate_ref),
+                arrayminus=100 * (rate_ref - low_ref),
+                color=colours.REFERENCE_COLOUR,
+                thickness=1.2,
+                visible=has_ci,
             ),
-            hovertext=[f"{e}: {format_percent(r)}" for e, r in zip(ref["effect"], ref["rate"])],
-            hovertemplate=LABEL_REFERENCE_NAME + "<br>%{hovertext}<extra></extra>",
+            hovertext=[
+                Reference(str(e), float(r), *_bounds(lo, hi), source=LABEL_REFERENCE_NAME).hover()
+                for e, r, lo, hi in zip(ref["effect"], rate_ref, low_ref, high_ref)
+            ],
+            hovertemplate="%{hovertext}<extra></extra>",
         )
     notes = _notes(
         measure=f"{unit} with the effect / {unit} counted (k/n) on each bar",
@@ -939,12 +1181,13 @@ def distribution_figure(
     """
     fig = go.Figure()
     any_small = False
-    for name, part, colour in _groups(frame, group):
+    for name, part, colour, meaning in _groups(frame, group):
         values = part[value].dropna().to_numpy(float)
         small = len(values) < min_n
         any_small |= small
         label = f"{name} ({n_label(len(values), min_n, unit=unit)})"
         colour = SMALL_COLOUR if small else colour
+        meaning = "too few" if small else meaning
         hover = f"{label}<br>%{{x}}: %{{y}} {unit}<extra></extra>"
         if len(values) <= BIN_IN_BROWSER:
             fig.add_histogram(
@@ -952,6 +1195,7 @@ def distribution_figure(
                 xbins=dict(size=1),
                 name=label,
                 marker_color=colour,
+                meta=_meta(meaning),
                 opacity=0.75,
                 hovertemplate=hover,
             )
@@ -964,13 +1208,14 @@ def distribution_figure(
             width=1,
             name=label,
             marker_color=colour,
+            meta=_meta(meaning),
             opacity=0.75,
             hovertemplate=hover,
         )
     for x, label in thresholds:
         fig.add_vline(
             x=x,
-            line=dict(dash="dash", color="#b22222"),
+            line=dict(dash="dash", color=CUT_COLOUR, width=1.2),
             annotation_text=label,
             annotation_position="top right",
         )
@@ -1003,7 +1248,8 @@ def funnel_figure(frame: pd.DataFrame, *, title: str | None = None, min_n: int =
             y=frame["stage"],
             x=n,
             textinfo="value+percent initial",
-            marker=dict(color=SMALL_COLOUR if small else "#1f5f8b"),
+            marker=dict(color=SMALL_COLOUR if small else NEUTRAL),
+            meta=_meta("too few" if small else "all patients"),
             hovertext=hover,
             hovertemplate="%{hovertext}<extra></extra>",
         )
@@ -1034,13 +1280,15 @@ def patient_timeline_figure(
         row_heights=[0.75, 0.25],
         vertical_spacing=0.06,
     )
-    for i, (instrument, part) in enumerate(scores.groupby("instrument", sort=True)):
+    for instrument, part in scores.groupby("instrument", sort=True):
         fig.add_scatter(
             x=part["day"],
             y=part["score"],
             mode="lines+markers",
             name=str(instrument),
-            line=dict(color=GROUP_PALETTE[i % len(GROUP_PALETTE)], width=2.5),
+            line=dict(color=colours.instrument_colour(instrument), width=2.5),
+            marker=dict(symbol=colours.instrument_symbol(instrument), size=8),
+            meta=_meta(f"instrument:{instrument}"),
             hovertemplate=f"{instrument}<br>day %{{x}}: %{{y}}<extra></extra>",
             row=1,
             col=1,
@@ -1052,6 +1300,7 @@ def patient_timeline_figure(
             mode="markers",
             name=route_label(route),
             marker=dict(symbol="line-ns-open", size=16, color=colour_for(route, i)),
+            meta=_meta(meaning_of(route, i)),
             customdata=part[["session_number"]].to_numpy(),
             hovertemplate="session %{customdata[0]}, day %{x}<extra></extra>",
             row=2,
@@ -1064,7 +1313,8 @@ def patient_timeline_figure(
             y=["Side effects"] * len(grouped),
             mode="markers",
             name="Side effects",
-            marker=dict(symbol="x", size=10, color="#b22222"),
+            marker=dict(symbol="x", size=10, color=colours.EVENT["side_effect"]),
+            meta=_meta("event:side_effect"),
             text=grouped.to_numpy(),
             hovertemplate="day %{x}: %{text}<extra></extra>",
             row=2,

@@ -202,17 +202,21 @@ def test_spaghetti_breaks_lines_between_patients():
     assert fig.layout.yaxis.title.text == "PCL-5 total (points)"
 
 
-def test_counts_by_period_titles_both_axes():
+def test_counts_by_period_titles_both_panels_without_axis_titles_between_them():
     frame = pd.DataFrame(
         {"period": ["2024", "2025"], "new_starts": [40, 60], "sessions": [300, 500]}
     )
     fig = figures.counts_by_period_figure(frame, x_title="Year")
     assert len(fig.data) == 2
-    assert fig.layout.yaxis.title.text == "Patients (count)"
-    assert fig.layout.yaxis2.title.text == "Sessions (count)"
+    # at half of a 1024 px page a y-axis title of the second panel ran into the first panel's
+    # bars: the panel titles say what is counted instead
+    assert [a.text for a in fig.layout.annotations] == ["New patients", "Their sessions"]
+    assert not fig.layout.yaxis.title.text and not fig.layout.yaxis2.title.text
     assert _title(fig.layout.xaxis) == "Year"
     assert _title(fig.layout.xaxis2) == "Year"
     assert list(fig.data[1].text) == ["300", "500"]
+    # room above the tallest bar for its count
+    assert fig.layout.yaxis2.range[1] > 500
 
 
 def test_change_bars_and_funnel_and_timeline():
@@ -233,7 +237,7 @@ def test_change_bars_and_funnel_and_timeline():
     funnel = figures.funnel_figure(pd.DataFrame({"stage": ["Started", "Week 4"], "n": [10, 6]}))
     assert funnel.data[0].type == "funnel"
     # 10 patients started: enough at the default min_n
-    assert funnel.data[0].marker.color == "#1f5f8b"
+    assert funnel.data[0].marker.color == figures.NEUTRAL
     assert "10 patients" in funnel.data[0].hovertext[0]
 
     timeline = figures.patient_timeline_figure(
