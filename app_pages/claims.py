@@ -72,7 +72,7 @@ def _show_verdict(check: dict) -> None:
 def _show_numbers(check: dict) -> None:
     """Every number behind the verdict, each rate with k/n and its 95% CI."""
     ci = (
-        f"95% CI {check['change_ci_low']:+.1f} to {check['change_ci_high']:+.1f}"
+        f"95% CI {check['change_ci_low']:+.1f} to {check['change_ci_high']:+.1f} points"
         if check.get("change_ci_low") is not None
         else "CI not estimable"
     )
@@ -107,17 +107,26 @@ def _show_numbers(check: dict) -> None:
         help="Score minus baseline; negative = better. " + check["population"].capitalize() + ".",
         wrap=True,
     )
-    cells[0].caption(f"{ci}; n = {check['n']}")
+    cells[0].caption(f"{ci}; {check['n']:,} patients")
     # Each label names its population: the Overview's week-4 response counts among everyone
     # scored at week 4, and its coverage among every patient who started.
     for cell, (label, value, help_text) in zip(cells[1:], rates):
         ui.rate_metric(
             cell, label, value, help=help_text, wrap=True, min_n=definitions.min_patients
         )
-    st.caption(
-        f"Paired t test {_p(check.get('p_value'))}; Wilcoxon signed-rank "
-        f"{_p(check.get('p_wilcoxon'))}."
-    )
+    with st.expander("How this is computed", icon=":material/info:"):
+        st.markdown(
+            "**Mean change** is each patient's score minus their baseline, averaged; negative "
+            "is better. Its 95% confidence interval is from Student's t. Whether a fall this "
+            "large could be chance if nothing changed on average: paired t test "
+            f"{_p(check.get('p_value'))}; Wilcoxon signed-rank test (which does not assume "
+            f"normally distributed changes) {_p(check.get('p_wilcoxon'))}.\n\n"
+            "**Every rate** carries its numbers (patients with the outcome / patients counted) "
+            f"and a 95% confidence interval ({definitions.describe()['ci']}). "
+            "**Observed** rates count the patients scored in the window; **intention to treat** "
+            "counts every patient with a baseline who started treatment and was due, a "
+            "patient with no score counting as not responding."
+        )
 
 
 for key, title in TITLES.items():
