@@ -124,11 +124,23 @@ def _show_report(report: dict) -> None:
                 shown[["Kind", "File", "Row", "Column", "Value", "What is wrong"]], hide_index=True
             )
     every_row = report["problem_rows"].rename(columns={**REPORT_COLUMNS, "row": "Row"})
+    if "Kind" in every_row:
+        every_row["Kind"] = every_row["Kind"].map({"error": "Error", "warning": "Warning"})
     ui.download_table(
         every_row if not every_row.empty else _report_table(counts),
         "validation_report",
         label=f"Download every affected row ({len(every_row):,} rows, CSV)",
+        cohort=False,  # about the upload, not about the cohort on screen
     )
+
+
+def _problems_table(problems) -> pd.DataFrame:
+    """Problems of a conversion as the page shows them: titles and kinds in words."""
+    frame = problems_frame(problems).rename(
+        columns={**REPORT_COLUMNS, "row": "Row", "value": "Value"}
+    )
+    frame["Kind"] = frame["Kind"].map({"error": "Error", "warning": "Warning"})
+    return frame
 
 
 last_report = st.session_state.get(REPORT_KEY)
@@ -136,6 +148,13 @@ if last_report is not None:
     _show_report(last_report)
 
 TABLES = ("sessions", "assessments", "side_effects", "patients")
+# Each table in words, as the column mapping shows it.
+TABLE_WORDS = {
+    "sessions": "Sessions",
+    "assessments": "Assessments",
+    "side_effects": "Side effects",
+    "patients": "Patients",
+}
 # saved column mappings (git-ignored with the rest of var/)
 PRESET_DIR = Path("var/presets")
 
@@ -349,19 +368,23 @@ if kind.startswith("REDCap"):
     by_stem = guess_column_days(list(stems.values()))
     guessed = {e: by_stem.get(stem) for e, stem in stems.items()}
     event_table = st.data_editor(
-        pd.DataFrame({"event": events, "day": [guessed.get(e) for e in events]}),
+        pd.DataFrame({"REDCap event": events, "Day": [guessed.get(e) for e in events]}),
         key="redcap_events",
-        disabled=["event"],
+        disabled=["REDCap event"],
         hide_index=True,
-        column_config={"day": st.column_config.NumberColumn("day", step=1)},
+        column_config={"Day": st.column_config.NumberColumn(step=1)},
     )
     id_field = st.text_input("Record id field (blank: the first column)", key="redcap_id")
-    missing = event_table["day"].isna()
+    missing = event_table["Day"].isna()
     if missing.any():
         st.warning(
-            "Events without a day are left out: " + ", ".join(event_table.loc[missing, "event"])
+            "Events without a day are left out: "
+            + ", ".join(event_table.loc[missing, "REDCap event"])
         )
-    event_days = {str(r.event): int(r.day) for r in event_table[~missing].itertuples(index=False)}
+    event_days = {
+        str(event): int(day)
+        for event, day in event_table.loc[~missing, ["REDCap event", "Day"]].itertuples(index=False)
+    }
     if not st.button("Convert and import", type="primary", icon=":material/sync:"):
         st.stop()
     tables, converted_problems = convert_redcap(
@@ -369,7 +392,7 @@ if kind.startswith("REDCap"):
     )
     if any(p.severity == "error" for p in converted_problems):
         st.error("The REDCap export could not be converted.")
-        st.dataframe(problems_frame(converted_problems), hide_index=True)
+        st.dataframe(_problems_table(converted_problems), hide_index=True)
         st.stop()
     files = {f"{name}.csv": t.to_csv(index=False).encode("utf-8") for name, t in tables.items()}
 
@@ -390,18 +413,20 @@ elif kind.startswith("Wide"):
     day_table = st.data_editor(
         pd.DataFrame(
             {
-                "column": [c for c in columns if c != id_column],
-                "day": [guessed.get(c) for c in columns if c != id_column],
+                "Column": [c for c in columns if c != id_column],
+                "Day": [guessed.get(c) for c in columns if c != id_column],
             }
         ),
         key="wide_days",
-        disabled=["column"],
+        disabled=["Column"],
         hide_index=True,
-        column_config={"day": st.column_config.NumberColumn("day", step=1)},
+        column_config={"Day": st.column_config.NumberColumn(step=1)},
     )
-    mapped = day_table[day_table["day"].notna()]
-    column_days = {str(r.column): int(r.day) for r in mapped.itertuples(index=False)}
-    ignore = day_table.loc[day_table["day"].isna(), "column"].tolist()
+    mapped = day_table[day_table["Day"].notna()]
+    column_days = {
+        str(column): int(day) for column, day in mapped[["Column", "Day"]].itertuples(index=False)
+    }
+    ignore = day_table.loc[day_table["Day"].isna(), "Column"].tolist()
     if not st.button("Convert and import", type="primary", icon=":material/sync:"):
         st.stop()
     long, converted_problems = wide_to_long(
@@ -414,7 +439,7 @@ elif kind.startswith("Wide"):
     )
     if any(p.severity == "error" for p in converted_problems):
         st.error("The wide sheet could not be converted.")
-        st.dataframe(problems_frame(converted_problems), hide_index=True)
+        st.dataframe(_problems_table(converted_problems), hide_index=True)
         st.stop()
     files = {
         "assessments.csv": long.drop(columns="_row", errors="ignore")
@@ -476,12 +501,12 @@ else:
             headers.setdefault(chosen[found.file], []).extend(found.headers)
     guessed = base if base is not None else guess_mapping(headers)
     rows = [
-        {"table": t, "their column": h, "our column": _column_option(c)}
+        {"Table": TABLE_WORDS[t], "Their column": h, "Our column": _column_option(c)}
         for t, cols in guessed.columns.items()
         if t in headers
         for h, c in cols.items()
     ] + [
-        {"table": t, "their column": h, "our column": _total_option(instr)}
+        {"Table": TABLE_WORDS[t], "Their column": h, "Our column": _total_option(instr)}
         for t, cols in guessed.totals.items()
         if t in headers
         for h, instr in cols.items()
@@ -493,27 +518,27 @@ else:
             "**Column mapping.** Your headers differ from ours; check the guesses and edit "
             "them (delete a row to leave a column as it is)."
         )
-        options = sorted({r["our column"] for r in rows} | set(COLUMN_OPTIONS))
+        options = sorted({r["Our column"] for r in rows} | set(COLUMN_OPTIONS))
         edited = st.data_editor(
-            pd.DataFrame(rows),
+            pd.DataFrame(rows, columns=["Table", "Their column", "Our column"]),
             key=f"mapping_editor_{preset}",
             hide_index=True,
             num_rows="dynamic",
             column_config={
-                "table": st.column_config.SelectboxColumn("table", options=list(TABLES)),
-                "our column": st.column_config.SelectboxColumn(
-                    "our column", options=options, width="large"
-                ),
+                "Table": st.column_config.SelectboxColumn(options=list(TABLE_WORDS.values())),
+                "Our column": st.column_config.SelectboxColumn(options=options, width="large"),
             },
         )
-        for r in edited.dropna(subset=["table", "their column", "our column"]).itertuples(
-            index=False
-        ):
-            target = str(r[2]).split(" — ")[0]
+        table_codes = {words: code for code, words in TABLE_WORDS.items()}
+        for words, theirs, ours in edited.dropna(
+            subset=["Table", "Their column", "Our column"]
+        ).itertuples(index=False):
+            table = table_codes.get(words, words)
+            target = str(ours).split(" — ")[0]
             if target.startswith("total of "):
-                totals_map.setdefault(r[0], {})[r[1]] = target.removeprefix("total of ")
+                totals_map.setdefault(table, {})[theirs] = target.removeprefix("total of ")
             else:
-                columns_map.setdefault(r[0], {})[r[1]] = target
+                columns_map.setdefault(table, {})[theirs] = target
     known_values = dict(base.values) if base is not None else {}
     second = _preview(
         files,

@@ -4,18 +4,21 @@ import pandas as pd
 import streamlit as st
 
 from analytics.core.definitions import KM_BANDS, OutcomeDefinitions
-from ui import auth, settings
+from ui import auth, figures, settings
 
 auth.require_page("settings")
 st.title("Settings")
 st.caption(
-    "Definitions apply to every page for this session; each change is recorded in the audit "
-    "log. Each number on screen says which definition it used; the defaults follow the "
-    "published sources shown beside them."
+    "How response, remission and the timepoints are defined, for every page. A change "
+    "applies to this session and is recorded in the audit log; the defaults follow published "
+    "studies."
 )
 
 current = settings.settings()
 defaults = OutcomeDefinitions.for_instrument("PCL-5")
+
+# The timepoint editor's columns, in the order of a window's fields (label, target, low, high).
+WINDOW_COLUMNS = ("Timepoint", "Target day", "From day", "To day")
 
 RULES = {
     "default": "Each instrument's default (PCL-5 ≥30%; PHQ-9, GAD-7, BDI-II, MADRS ≥50%)",
@@ -56,7 +59,12 @@ with st.form("settings_form"):
         step=1.0,
         help="Used only when the box above is unticked.",
     )
-    st.subheader("Reliable change (Jacobson & Truax 1991)")
+    st.subheader(
+        "Reliable change",
+        help="A change larger than the questionnaire's own measurement error (Jacobson & "
+        "Truax 1991): it needs how well the score repeats (test-retest reliability) and how "
+        "spread out the baseline scores are (SD).",
+    )
     r1, r2 = st.columns(2)
     reliability_r = r1.number_input(
         "Test-retest reliability r",
@@ -113,15 +121,15 @@ with st.form("settings_form"):
         (w.label, w.target_day, w.low, w.high) for w in defaults.windows
     ]
     window_table = st.data_editor(
-        pd.DataFrame(windows, columns=["label", "target_day", "low", "high"]),
+        pd.DataFrame(windows, columns=list(WINDOW_COLUMNS)),
         num_rows="dynamic",
         hide_index=True,
         key="settings_windows",
         column_config={
-            "label": st.column_config.TextColumn("Timepoint", required=True),
-            "target_day": st.column_config.NumberColumn("Target day", step=1, required=True),
-            "low": st.column_config.NumberColumn("From day", step=1, required=True),
-            "high": st.column_config.NumberColumn("To day", step=1, required=True),
+            "Timepoint": st.column_config.TextColumn(required=True),
+            "Target day": st.column_config.NumberColumn(step=1, required=True),
+            "From day": st.column_config.NumberColumn(step=1, required=True),
+            "To day": st.column_config.NumberColumn(step=1, required=True),
         },
     )
     submitted = st.form_submit_button(
@@ -133,8 +141,8 @@ if submitted:
     rows = window_table.dropna()
     default_rows = [(w.label, w.target_day, w.low, w.high) for w in defaults.windows]
     window_rows = [
-        (str(r.label), int(r.target_day), int(r.low), int(r.high))
-        for r in rows.itertuples(index=False)
+        (str(label), int(target), int(low), int(high))
+        for label, target, low, high in rows[list(WINDOW_COLUMNS)].itertuples(index=False)
     ]
     values = {
         "response": response,
@@ -170,14 +178,62 @@ if st.button("Reset to defaults", icon=":material/restart_alt:", key="settings_r
     st.rerun()
 
 st.subheader("Definitions in force")
+# What each definition is called on screen; the order is the order shown.
+DEFINITION_NAMES = {
+    "response": "Response",
+    "remission": "Remission",
+    "meaningful": "Meaningful change",
+    "reliable_change": "Reliable change",
+    "baseline": "Baseline score",
+    "timepoints": "Timepoints",
+    "timepoint_rule": "Which score counts at a timepoint",
+    "populations": "Observed and intention to treat",
+    "intention_to_treat": "Intention to treat",
+    "small_samples": "Small numbers",
+    "ci": "95% confidence intervals",
+    "km_band": "Median time to an event (Kaplan-Meier)",
+    "effect_sizes": "Effect sizes",
+    "induction_sessions": "Sessions of an induction course",
+    "not_on_track": "Not on track",
+    "instrument": "Questionnaire",
+}
+# The ones a reader needs first, in short: the rest (and every source) is in the expander.
+SHORT = ("response", "remission", "meaningful", "baseline", "timepoints", "small_samples")
+
+
+def _definition_text(name: str, text) -> str:
+    if name == "induction_sessions" and isinstance(text, dict):
+        return ", ".join(f"{figures.route_label(k)} {v}" for k, v in text.items())
+    if isinstance(text, list):
+        return "; ".join(map(str, text))
+    if isinstance(text, dict):
+        return ", ".join(f"{k} {v}" for k, v in text.items())
+    return str(text)
+
+
+def _short(name: str, text) -> str:
+    """The definition without its source: the part before the bracketed reference."""
+    if name == "timepoints" and isinstance(text, list):
+        return ", ".join(str(t).split(":")[0] for t in text)
+    return _definition_text(name, text).split(" (")[0]
+
+
 try:
     definitions = settings.current_definitions("PCL-5")
 except ValueError as error:
     st.error(f"A setting was not accepted: {error}")
 else:
-    for name, text in definitions.describe().items():
-        if isinstance(text, list):
-            text = "; ".join(map(str, text))
-        elif isinstance(text, dict):
-            text = ", ".join(f"{k} {v}" for k, v in text.items())
-        st.markdown(f"**{name.replace('_', ' ').capitalize()}**: {text}")
+    described = definitions.describe()
+    st.markdown(
+        "\n".join(
+            f"- **{DEFINITION_NAMES[name]}**: {_short(name, described[name])}"
+            for name in SHORT
+            if name in described
+        )
+    )
+    with st.expander("How this is computed: every definition with its source"):
+        for name, text in described.items():
+            if name == "response_rule":
+                continue  # the rule's code; "Response" above says it in words
+            title = DEFINITION_NAMES.get(name, name.replace("_", " ").capitalize())
+            st.markdown(f"**{title}**: {_definition_text(name, text)}")
