@@ -168,7 +168,7 @@ def _rates_sentence(timepoints) -> str:
     if itt.n:
         text += (
             f"; counting every patient due then, scored or not (intention to treat), "
-            f"{itt.k:,} of {itt.n:,} ({figures.format_percent(itt.rate)})"
+            f"{itt.k:,} of {itt.n:,} ({figures.format_percent(itt.rate)}) responded"
         )
     return (
         text + ". Each timepoint has two bars: observed (the patients scored then) and "

@@ -45,7 +45,8 @@ if results.cohort_result(exposure_from, context, definitions)["sessions"] == 0:
 # ---------------------------------------------------------------------------- side effects
 def _top_effect_sentence(table: pd.DataFrame, level: str) -> str:
     """The most frequent side effect in words, with its k and n."""
-    overall = table[table["n"] > 0]
+    # the reported effects only: the session form's yes/no fields are another measure
+    overall = table[(table["n"] > 0) & ~table["code"].str.endswith("_flag")]
     if "group" in overall:
         return (
             "Each bar is the share of "
@@ -53,13 +54,13 @@ def _top_effect_sentence(table: pd.DataFrame, level: str) -> str:
             + " in one group; the legend names the groups."
         )
     if overall.empty:
-        return "No side effect recorded for this cohort."
+        return "No side effect reported for this cohort."
     top = overall.sort_values("rate", ascending=False).iloc[0]
     unit = "patients" if level == "patient" else "sessions"
     when = " at least once" if level == "patient" else ""
     return (
-        f"The most frequent: {top['effect'].lower()}, reported for {int(top['k']):,} of "
-        f"{int(top['n']):,} {unit}{when} ({figures.format_percent(top['rate'])})."
+        f"Reported most often: {top['effect']}, for {int(top['k']):,} of {int(top['n']):,} "
+        f"{unit}{when} ({figures.format_percent(top['rate'])})."
     )
 
 
