@@ -1,0 +1,65 @@
+"""Glossary: the words and rules of the dashboard in plain language, with their sources.
+
+Open to every role and independent of the clinic's data: it reads only the outcome definitions
+chosen on the Settings page (kept in the session), so its numbers are the ones in force.
+"""
+
+import streamlit as st
+
+from analytics.core.definitions import OutcomeDefinitions
+from ui import glossary, settings
+
+st.title("Glossary")
+st.caption(
+    "What the words and numbers on these pages mean, how this dashboard computes them, and "
+    "where each definition comes from."
+)
+
+
+def _definitions(instrument: str) -> tuple[OutcomeDefinitions, str | None]:
+    """The definitions in force for ``instrument``, or its defaults with the reason."""
+    try:
+        return settings.current_definitions(instrument), None
+    except ValueError as error:
+        return OutcomeDefinitions.for_instrument(instrument), str(error)
+
+
+pcl5, pcl5_problem = _definitions("PCL-5")
+phq9, phq9_problem = _definitions("PHQ-9")
+if pcl5_problem or phq9_problem:
+    st.warning(
+        f"A setting was not accepted ({pcl5_problem or phq9_problem}); the glossary shows the "
+        "default definitions.",
+        icon=":material/info:",
+    )
+terms = glossary.glossary_terms(pcl5, phq9)
+
+query = st.text_input(
+    "Search the glossary",
+    key="glossary_search",
+    placeholder="a word, e.g. remission, ITT, censoring",
+    icon=":material/search:",
+)
+shown = glossary.matching_terms(query, terms)
+if not query:
+    # one line of links to every heading, so a term is a click away without scrolling
+    st.markdown(" · ".join(f"[{t.term.split(' (')[0]}](#{t.anchor})" for t in terms))
+elif shown:
+    st.caption(f"{len(shown)} of {len(terms)} terms match “{query.strip()}”.")
+else:
+    st.info(
+        f"No term matches “{query.strip()}”. Try a shorter word, or clear the search to see "
+        "every term.",
+        icon=":material/search_off:",
+    )
+
+for group in glossary.GROUPS:
+    members = [t for t in shown if t.group == group]
+    if not members:
+        continue
+    st.header(group, divider="gray", anchor=False)
+    for term in members:
+        st.subheader(term.term, anchor=term.anchor)
+        st.markdown(term.definition)
+        st.markdown(f"**In this dashboard:** {term.in_dashboard}")
+        st.caption(f"Source: {term.source}")
