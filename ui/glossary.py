@@ -521,6 +521,10 @@ def glossary_terms(
 TERMS: list[Term] = glossary_terms()
 
 
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", str(text).lower()))
+
+
 def _key(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", str(text).lower())
 
@@ -564,15 +568,21 @@ def glossary_link(term: str) -> str:
 
 
 def matching_terms(query: str | None, terms: Iterable[Term] = TERMS) -> list[Term]:
-    """The terms whose text holds every word of ``query`` (any case); all of them when blank.
+    """The terms in which every word of ``query`` starts a word (any case); all when blank.
 
     Examples
     --------
     >>> [t.anchor for t in matching_terms("kaplan")]
     ['kaplan-meier', 'median-time']
     """
-    words = [w for w in re.split(r"\s+", str(query or "").lower()) if w]
-    return [t for t in terms if all(w in t.text().lower() for w in words)]
+    wanted = _words(query or "")
+    found = []
+    for term in terms:
+        words = _words(term.text())
+        # a query word matches the start of a word: "censor" finds "censored", "itt" not "Witte"
+        if all(any(word.startswith(w) for word in words) for w in wanted):
+            found.append(term)
+    return found
 
 
 def glossary_markdown(terms: Iterable[Term] = TERMS) -> str:
