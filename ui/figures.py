@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -289,7 +290,11 @@ def _bar_colours(colour: str, small: np.ndarray) -> dict:
     """Marker settings of bars: the group's colour, or grey and hatched where n is too small."""
     return dict(
         color=[SMALL_COLOUR if s else colour for s in small],
-        pattern=dict(shape=[SMALL_PATTERN if s else "" for s in small], fgcolor=colours.SMALL_EDGE),
+        # the hatching's colour per bar too, so a bar of enough patients carries no grey
+        pattern=dict(
+            shape=[SMALL_PATTERN if s else "" for s in small],
+            fgcolor=[colours.SMALL_EDGE if s else colour for s in small],
+        ),
     )
 
 
@@ -768,8 +773,9 @@ def _reference_marks(
             thickness=1.2,
             visible=whisker,
         ),
-        text=[""] * (len(cats) - 1) + [f"{ref.label} {format_percent(ref.value)}"],
-        textposition="top left",
+        # the label over the first category, where early rates leave the most room
+        text=[f"{ref.label} {format_percent(ref.value)}"] + [""] * (len(cats) - 1),
+        textposition="top right",
         textfont=dict(size=11, color=colours.REFERENCE_COLOUR),
         cliponaxis=False,
         hovertext=[ref.hover()] * len(cats),
@@ -778,6 +784,47 @@ def _reference_marks(
         row=row,
         col=col,
     )
+
+
+# A horizontal legend wraps into rows: the height of one, and the width the chart has at the
+# narrowest page the app supports (1024 px less the sidebar).
+LEGEND_ROW = 24
+LEGEND_WIDTH = 620
+
+
+# A panel of a two-panel row is about 300 px wide at 1024 px: longer titles wrap, not cut.
+PANEL_TITLE_CHARS = 38
+
+
+def _wrapped(text: str, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` characters with ``<br>``.
+
+    Examples
+    --------
+    >>> _wrapped("Scored at week 4, of patients who started and were due", 38)
+    'Scored at week 4, of patients who<br>started and were due'
+    """
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
+def _legend_rows(names: Sequence[str], width: int = LEGEND_WIDTH) -> int:
+    """How many rows a horizontal legend of ``names`` takes in ``width`` pixels (about 7 px a
+    character at 14 px type, and 40 px for each entry's swatch and gap).
+
+    Examples
+    --------
+    >>> _legend_rows(["Observed", "Intention to treat"])
+    1
+    >>> _legend_rows(["Observed", "Intention to treat", "Published: " + "x" * 60])
+    2
+    """
+    rows, used = 1, 0
+    for name in names:
+        entry = 40 + 7 * len(name)
+        if used and used + entry > width:
+            rows, used = rows + 1, 0
+        used += entry
+    return rows
 
 
 def rate_bars_figure(
@@ -811,7 +858,7 @@ def rate_bars_figure(
     fig = make_subplots(
         rows=n_rows,
         cols=n_cols,
-        subplot_titles=[str(f) for f in facets],
+        subplot_titles=[_wrapped(str(f), PANEL_TITLE_CHARS) for f in facets],
         shared_yaxes=True,
         horizontal_spacing=0.05,
         vertical_spacing=0.22 / n_rows + 0.08,
@@ -868,21 +915,17 @@ def rate_bars_figure(
                 )
                 in_legend.add(ref.label)
     _style(fig, title=title, x_title="", y_title="")
-    # the legend sits above the panel titles, in the figure's own margin, one entry a row
-    # once there are references: full names, never cut ("Observed", "Intention to treat")
-    entries = len(in_legend)
-    legend_rows = 1 if entries <= 3 else entries
+    # The legend sits above the panel titles in the figure's own margin, in a row that wraps:
+    # full names, never cut ("Observed", "Intention to treat"), with room for every row.
+    names = [t.name for t in fig.data if t.showlegend is not False]
+    legend_rows = _legend_rows(names)
+    # a wrapped title of the first row of panels reaches up into the margin
+    wraps = any("<br>" in a.text for a in fig.layout.annotations[:n_cols])
     fig.update_layout(
         barmode="group",
-        height=120 + 340 * n_rows + 22 * (legend_rows - 1),
-        legend=dict(
-            yref="container",
-            y=0.995,
-            yanchor="top",
-            orientation="h" if legend_rows == 1 else "v",
-            x=0,
-        ),
-        margin=dict(t=(110 if title else 80) + 22 * (legend_rows - 1)),
+        height=120 + 340 * n_rows + LEGEND_ROW * (legend_rows - 1),
+        legend=dict(yref="container", y=0.995, yanchor="top", orientation="h", x=0),
+        margin=dict(t=(110 if title else 80) + LEGEND_ROW * (legend_rows - 1) + 18 * wraps),
     )
     fig.update_xaxes(type="category")
     notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)

@@ -529,3 +529,135 @@ def test_the_remission_cut_is_a_labelled_line():
     (line,) = fig.layout.shapes
     assert (line.y0, line.y1, line.line.dash) == (33, 33, "dash")
     assert [a.text for a in fig.layout.annotations] == ["remission: below 33"]
+
+
+# --------------------------------------------------------------------------- published marks
+def _reference(**kw):
+    # Osmind real-world PCL-5 response by infusion 6: 70% (no interval published)
+    return figures.Reference(
+        **{"label": "Osmind, by infusion 6", "value": 0.70, "source": "Osmind cohort"} | kw
+    )
+
+
+def test_a_published_rate_is_a_grey_dotted_line_of_diamonds_on_its_panel():
+    fig = figures.rate_bars_figure(_rates(), references=[_reference(facet="Response")])
+    (mark,) = [t for t in fig.data if t.meta and t.meta["meaning"] == "reference"]
+    assert mark.name == "Published: Osmind, by infusion 6"
+    assert list(mark.x) == ["week 1", "week 4"] and list(mark.y) == pytest.approx([70, 70])
+    assert (mark.xaxis, mark.line.dash, mark.marker.symbol) == ("x", "dot", "diamond")
+    assert mark.line.color == mark.marker.color == figures.colours.REFERENCE_COLOUR
+    assert mark.text[0] == "Osmind, by infusion 6 70%"
+    assert "Osmind cohort" in mark.hovertext[0] and "not a target" in mark.hovertext[0]
+
+
+@pytest.mark.parametrize(
+    ("facet", "panels"),
+    [
+        ("Response", ["x"]),
+        ("Remission", ["x2"]),
+        (None, ["x", "x2"]),
+        ("Not a panel", []),
+    ],
+)
+def test_a_reference_is_drawn_on_the_panel_it_names(facet, panels):
+    fig = figures.rate_bars_figure(_rates(), references=[_reference(facet=facet)])
+    marks = [t for t in fig.data if t.meta["meaning"] == "reference"]
+    assert [t.xaxis for t in marks] == panels
+    # one legend entry however many panels it is on
+    assert sum(bool(t.showlegend) for t in marks) == min(len(panels), 1)
+
+
+@pytest.mark.parametrize(
+    ("cats", "band", "whisker"),
+    [
+        # Albott 2018: 12/15 in remission, Wilson 95% CI 54.8-93.0%
+        (["week 1", "week 4"], True, False),
+        (["week 4"], False, True),
+    ],
+)
+def test_a_reference_interval_is_a_grey_band_or_a_whisker(cats, band, whisker):
+    rates = _rates()[lambda f: f["timepoint"].isin(cats)]
+    ref = _reference(label="Albott 2018", value=0.8, low=0.548, high=0.930, facet="Remission")
+    fig = figures.rate_bars_figure(rates, references=[ref])
+    marks = [t for t in fig.data if t.meta["meaning"] == "reference"]
+    fills = [t for t in marks if t.fill == "toself"]
+    assert bool(fills) is band
+    if band:
+        ys = list(fills[0].y)
+        assert (min(ys), max(ys)) == pytest.approx((54.8, 93.0))
+        assert fills[0].fillcolor == figures.colours.rgba(figures.colours.REFERENCE_COLOUR, 0.15)
+    line = marks[-1]
+    assert bool(line.error_y.visible) is whisker
+    assert "95% CI 55% to 93%" in line.hovertext[0]
+
+
+def test_the_label_reference_and_a_published_rate_look_alike():
+    rates = _rates()
+    effects = pd.DataFrame(
+        {"effect": ["Nausea"], "rate": [0.2], "ci_low": [0.1], "ci_high": [0.3], "k": [20]}
+        | {"n": [100]}
+    )
+    label = figures.side_effect_figure(
+        effects, reference=pd.DataFrame({"effect": ["Nausea"], "rate": [0.28]})
+    ).data[-1]
+    published = figures.rate_bars_figure(rates, references=[_reference()]).data[-1]
+    for part in ("symbol", "color", "size"):
+        assert getattr(label.marker, part) == getattr(published.marker, part)
+    assert label.meta == published.meta == {"meaning": "reference"}
+    assert "Spravato label" in label.hovertext[0] and "28%" in label.hovertext[0]
+
+
+def test_a_benchmark_row_becomes_a_reference_without_its_doi():
+    from analytics.reference.published import published_benchmarks
+
+    rows = published_benchmarks()
+    feder = rows[rows["measure"].str.contains("ketamine arm")].iloc[0]
+    ref = figures.Reference.from_benchmark(feder, label="Feder 2021, ketamine", facet="Response")
+    assert ref.value == pytest.approx(10 / 15)
+    assert (ref.low, ref.high) == pytest.approx((0.417, 0.848), abs=0.001)
+    assert "doi" not in ref.source.lower() and ref.source.startswith("Feder et al. 2021")
+    assert "doi" not in ref.hover().lower()
+    days = rows[rows["unit"] == "days"].iloc[0]
+    with pytest.raises(ValueError, match=r"only a proportion can be drawn .* in days"):
+        figures.Reference.from_benchmark(days, label="Feder median")
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"value": 70.0}, r"value must be a proportion between 0 and 1, got 70.0"),
+        ({"value": float("nan")}, r"value must be a proportion between 0 and 1"),
+        ({"low": 0.5}, r"give both low and high, or neither"),
+        ({"low": 0.8, "high": 0.9}, r"value 0.7 is outside its interval 0.8 to 0.9"),
+        ({"high": 1.2, "low": 0.5}, r"high must be a proportion between 0 and 1"),
+    ],
+)
+def test_a_reference_that_is_not_a_proportion_is_refused(kw, message):
+    with pytest.raises(ValueError, match=message):
+        _reference(**kw)
+
+
+@pytest.mark.parametrize(
+    ("references", "rows"),
+    [
+        ([], 1),
+        # two long published names wrap the legend onto more rows, each with its own room
+        ([_reference(label="Osmind, PCL-5 response by infusion 6 (real-world cohort)"),
+          _reference(label="Feder 2021, CAPS-5 response after six infusions")], 3),
+    ],
+)  # fmt: skip
+def test_the_rate_legend_is_horizontal_with_room_for_every_row(references, rows):
+    fig = figures.rate_bars_figure(_rates(), references=references)
+    assert fig.layout.legend.orientation == "h"
+    names = [t.name for t in fig.data if t.showlegend is not False]
+    assert "Observed" in names and "Intention to treat" in names
+    assert figures._legend_rows(names) == rows
+    assert fig.layout.margin.t == 80 + figures.LEGEND_ROW * (rows - 1)
+
+
+def test_a_long_panel_title_wraps_instead_of_running_off_the_chart():
+    rates = _one_rate(20).assign(measure="Scored at week 4, of patients who started and were due")
+    fig = figures.rate_bars_figure(rates)
+    assert fig.layout.annotations[0].text == (
+        "Scored at week 4, of patients who<br>started and were due"
+    )
