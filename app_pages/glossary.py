@@ -9,8 +9,11 @@ import streamlit as st
 from analytics.core.definitions import OutcomeDefinitions
 from ui import glossary, settings
 
-st.title("Glossary")
-st.caption(
+# Text in lines a person reads comfortably, however wide the window (the app's layout is wide);
+# a narrower window shrinks the column to fit.
+page = st.container(width=840)
+page.title("Glossary")
+page.caption(
     "What the words and numbers on these pages mean, how this dashboard computes them, and "
     "where each definition comes from."
 )
@@ -27,14 +30,14 @@ def _definitions(instrument: str) -> tuple[OutcomeDefinitions, str | None]:
 pcl5, pcl5_problem = _definitions("PCL-5")
 phq9, phq9_problem = _definitions("PHQ-9")
 if pcl5_problem or phq9_problem:
-    st.warning(
+    page.warning(
         f"A setting was not accepted ({pcl5_problem or phq9_problem}); the glossary shows the "
         "default definitions.",
         icon=":material/info:",
     )
 terms = glossary.glossary_terms(pcl5, phq9)
 
-query = st.text_input(
+query = page.text_input(
     "Search the glossary",
     key="glossary_search",
     placeholder="a word, e.g. remission, ITT, censoring",
@@ -43,11 +46,11 @@ query = st.text_input(
 shown = glossary.matching_terms(query, terms)
 if not query:
     # one line of links to every heading, so a term is a click away without scrolling
-    st.markdown(" · ".join(f"[{t.term.split(' (')[0]}](#{t.anchor})" for t in terms))
+    page.markdown(" · ".join(f"[{t.term.split(' (')[0]}](#{t.anchor})" for t in terms))
 elif shown:
-    st.caption(f"{len(shown)} of {len(terms)} terms match “{query.strip()}”.")
+    page.caption(f"{len(shown)} of {len(terms)} terms match “{query.strip()}”.")
 else:
-    st.info(
+    page.info(
         f"No term matches “{query.strip()}”. Try a shorter word, or clear the search to see "
         "every term.",
         icon=":material/search_off:",
@@ -57,9 +60,9 @@ for group in glossary.GROUPS:
     members = [t for t in shown if t.group == group]
     if not members:
         continue
-    st.header(group, divider="gray", anchor=False)
+    page.header(group, divider="gray", anchor=False)
     for term in members:
-        st.subheader(term.term, anchor=term.anchor)
-        st.markdown(term.definition)
-        st.markdown(f"**In this dashboard:** {term.in_dashboard}")
-        st.caption(f"Source: {term.source}")
+        page.subheader(term.term, anchor=term.anchor)
+        page.markdown(term.definition)
+        page.markdown(f"**In this dashboard:** {term.in_dashboard}")
+        page.caption(f"Source: {term.source}")
