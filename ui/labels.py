@@ -317,12 +317,15 @@ def value_label(column: str, value: Any) -> Any:
     if column in ("route", "group"):
         from analytics.ingest.vocabularies import ROUTES
 
-        return _route_words(value) if value in ROUTES else value
+        if value in ROUTES:
+            return _route_words(value)
+        # "all routes" beside "IV ketamine": words, capitalised like the others
+        return value[:1].upper() + value[1:] if value[:1].islower() else value
     known = VALUE_LABELS.get(column, {})
     if value in known:
         return known[value]
-    if column in _CODE_COLUMNS and re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", value):
-        return _code_words(value)
+    if column in _CODE_COLUMNS and re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", value):
+        return _code_words(value)  # "started" -> "Started", "completed_induction" -> ...
     return value
 
 

@@ -82,6 +82,8 @@ def test_every_shared_title_reads_as_a_title():
         ("measure", "pre_dose_above", "Above the limit before the dose"),
         ("measure", "cluster_b", "Cluster B"),
         ("step", "completed_induction", "Completed induction"),
+        ("step", "started", "Started"),
+        ("route", "all routes", "All routes"),
         ("status", "rolled_back", "Rolled back"),
         # free text and numbers are not codes
         ("rule", "score_below 33", "score_below 33"),
