@@ -997,6 +997,10 @@ def change_bars_figure(
     notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
     _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
     fig.update_layout(barmode="group", showlegend=group is not None)
+    # every category name shown: a row of room each (Plotly drops every other label otherwise)
+    categories = frame[category].nunique() if category in frame else 0
+    if categories > 8:
+        fig.update_layout(height=120 + 30 * categories)
     # the category names get the room they need rather than being cut at the left edge
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     return fig
@@ -1197,7 +1201,10 @@ def side_effect_figure(
         unit=unit,
     )
     _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title="")
-    fig.update_layout(barmode="group", height=max(380, 90 + 34 * max(len(order), 1)))
+    # each group's bar gets room for its k/n: 34 px a category, 22 more for each other group
+    groups = max(frame[group].nunique(), 1) if group and group in frame else 1
+    per_category = 34 + 22 * (groups - 1)
+    fig.update_layout(barmode="group", height=max(380, 90 + per_category * max(len(order), 1)))
     fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed")
     fig.update_xaxes(ticksuffix="%", rangemode="tozero")
     return fig

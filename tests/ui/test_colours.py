@@ -430,3 +430,14 @@ def test_the_meanings_of_a_figure_are_the_ones_its_page_shows(page_figures):
         "cohorts patient timeline"
     ]
     assert any(m.startswith("route:") for m in meanings["cohorts patient timeline"])
+
+
+def test_the_theme_colour_of_buttons_and_sliders_is_no_chart_colour(page_figures):
+    import tomllib
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
+    if not config.is_file():
+        pytest.skip("no Streamlit theme in this checkout")
+    primary = tomllib.loads(config.read_text())["theme"]["primaryColor"]
+    assert colours.normalise(primary) not in colour_meanings(page_figures)
