@@ -12,7 +12,7 @@ from store import (
     rollback,
 )
 from ui import auth
-from ui.labels import describe_import_options, readable_table, value_label
+from ui.labels import column_title, describe_import_options, readable_table, value_label
 
 user = auth.require_page("import_history")
 st.title("Import history")
@@ -127,11 +127,15 @@ with c2:
 def _conflict_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Conflicts as the page shows them: the differing columns as one text, titles in words."""
     shown = frame.drop(columns=["batch_id", "status"]).assign(
-        columns=frame["columns"].map(
-            lambda c: ", ".join(map(str, c)) if isinstance(c, (list, tuple)) else c
-        )
+        # the store writes them as "bp_systolic_peak, dose_mg"
+        columns=frame["columns"].map(lambda c: ", ".join(map(_field, str(c).split(", "))))
     )
     return readable_table(shown)
+
+
+def _field(column: str) -> str:
+    """A stored table's column in words ("bp_systolic_peak" -> "Systolic peak (mmHg)")."""
+    return column_title(column) or column
 
 
 # ---------------------------------------------------------------------------- conflicts
@@ -166,7 +170,11 @@ if not conflicts.empty:
                 first_row["conflict_id"].tolist(),
                 key=f"conflict_detail_{batch_id}",
             )
-            st.dataframe(readable_table(conflict_detail(int(cid))), hide_index=True)
+            compared = conflict_detail(int(cid))
+            st.dataframe(
+                readable_table(compared.assign(column=compared["column"].map(_field))),
+                hide_index=True,
+            )
         b1, b2, b3 = st.columns(3)
         decisions = None
         if b1.button("Apply the decisions", type="primary", key="conflicts_apply"):

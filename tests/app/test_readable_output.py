@@ -226,3 +226,25 @@ def test_the_sample_banner_says_what_the_role_can_do(app_env, role, says, never)
     (banner,) = [i.value for i in at.info if "Sample data" in i.value]
     assert says.lower() in banner.lower()
     assert never is None or never not in banner
+
+
+# --------------------------------------------------------------------------- import history
+def test_conflicts_and_their_decisions_read_in_words(app_env, downloads, tmp_path):
+    from analytics.sample import generate_clinic, write_clinic
+    from store import import_upload
+
+    write_clinic(tmp_path, generate_clinic(5, seed=3))
+    files = {p.name: p.read_bytes() for p in sorted(tmp_path.glob("*.csv"))}
+    assert import_upload(files, "staff-test").ok
+    # the same export with one session's peak systolic pressure changed: one conflict
+    text = files["sessions.csv"].decode().splitlines()
+    row = text[1].split(",")
+    column = text[0].split(",").index("bp_systolic_peak")
+    row[column] = str(int(row[column]) + 9)
+    files["sessions.csv"] = "\n".join([text[0], ",".join(row), *text[2:]]).encode()
+    assert import_upload(files, "staff-test").conflicts == 1
+    at = _open("director", "app_pages/imports.py", downloads)
+    pending = _page_problems(at, downloads)
+    at.button(key="conflicts_keep_all").click().run()
+    assert pending + _page_problems(at, downloads) == []
+    assert any("0 replaced, 1 kept." in s.value for s in at.success)
