@@ -56,6 +56,16 @@ else:
         icon=":material/search_off:",
     )
 
+# Opened from another page's link at one term (?term=remission): that term first, in a box.
+asked = st.query_params.get(glossary.TERM_PARAMETER)
+first = next((t for t in terms if t.anchor == asked), None) if asked else None
+if first is not None and not query:
+    box = page.container(border=True)
+    box.subheader(first.term, anchor=False)
+    box.markdown(first.definition)
+    box.markdown(f"**In this dashboard:** {first.in_dashboard}")
+    box.caption(f"Source: {first.source}")
+
 for group in glossary.GROUPS:
     members = [t for t in shown if t.group == group]
     if not members:

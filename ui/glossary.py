@@ -36,20 +36,27 @@ from analytics.metrics.outcomes import Z_RCI, reliable_change_threshold
 from analytics.metrics.safety.settings import SafetySettings
 
 __all__ = [
+    "GLOSSARY_PAGE",
     "GLOSSARY_URL_PATH",
     "GROUPS",
     "TERMS",
+    "TERM_PARAMETER",
     "Term",
     "UnknownTermError",
     "find_term",
     "glossary_link",
     "glossary_markdown",
+    "glossary_page_link",
     "glossary_terms",
     "matching_terms",
 ]
 
 # The url_path the router gives the glossary page; links are relative to the app's root.
 GLOSSARY_URL_PATH = "glossary"
+# The page's script, for st.page_link and st.switch_page; its ``?term=`` query parameter (an
+# anchor) opens the page with that term shown first.
+GLOSSARY_PAGE = "app_pages/glossary.py"
+TERM_PARAMETER = "term"
 
 # The headings the terms are grouped under, in page order.
 GROUPS = (
@@ -565,6 +572,35 @@ def glossary_link(term: str) -> str:
         When the glossary has no such term.
     """
     return f"{GLOSSARY_URL_PATH}#{find_term(term).anchor}"
+
+
+def glossary_page_link(container, term: str, label: str | None = None):
+    """A link in ``container`` to the glossary opened at ``term``, in the same browser tab.
+
+    A markdown link (:func:`glossary_link`) opens a new tab; this one is ``st.page_link`` to
+    the glossary page with ``?term=<anchor>``, which shows the term first.
+
+    Parameters
+    ----------
+    container : streamlit module or DeltaGenerator
+        Where to draw the link (``st``, ``st.sidebar``, a column...).
+    term : str
+        Any name :func:`find_term` knows.
+    label : str or None
+        The link's text; by default "<term> in the glossary" ("Remission in the glossary").
+
+    Raises
+    ------
+    UnknownTermError
+        When the glossary has no such term.
+    """
+    entry = find_term(term)
+    return container.page_link(
+        GLOSSARY_PAGE,
+        label=label or f"{entry.term.split(' (')[0]} in the glossary",
+        icon=":material/menu_book:",
+        query_params={TERM_PARAMETER: entry.anchor},
+    )
 
 
 def matching_terms(query: str | None, terms: Iterable[Term] = TERMS) -> list[Term]:

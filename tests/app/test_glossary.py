@@ -14,12 +14,15 @@ from analytics.metrics.outcomes import reliable_change_threshold
 from analytics.metrics.safety.settings import BPSettings
 from ui import glossary
 from ui.glossary import (
+    GLOSSARY_PAGE,
     GROUPS,
+    TERM_PARAMETER,
     TERMS,
     UnknownTermError,
     find_term,
     glossary_link,
     glossary_markdown,
+    glossary_page_link,
     glossary_terms,
     matching_terms,
 )
@@ -40,10 +43,12 @@ def no_database(monkeypatch, tmp_path):
     monkeypatch.delenv("DASHBOARD_SAMPLE_DIR", raising=False)
 
 
-def _page(session: dict | None = None) -> AppTest:
+def _page(session: dict | None = None, query: dict | None = None) -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=60)
     for key, value in (session or {}).items():
         at.session_state[key] = value
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -117,6 +122,21 @@ def test_a_search_with_no_match_says_so_and_clearing_it_shows_every_term(no_data
     assert _shown_anchors(at) == []
     assert any("No term matches “xylophone”" in i.value for i in at.info)
     at.text_input(key="glossary_search").input("").run()
+    assert _shown_anchors(at) == [t.anchor for t in TERMS]
+
+
+def test_a_link_at_one_term_shows_that_term_first_then_every_term(no_database):
+    at = _page(query={TERM_PARAMETER: "remission"})
+    remission = find_term("remission")
+    assert at.subheader[0].value == remission.term
+    assert not at.subheader[0].proto.anchor  # the heading below keeps the anchor
+    assert remission.definition in at.markdown[1].value
+    assert _shown_anchors(at)[1:] == [t.anchor for t in TERMS]
+
+
+@pytest.mark.parametrize("asked", ["nonsense", ""])
+def test_a_link_at_an_unknown_term_shows_the_glossary_as_usual(no_database, asked):
+    at = _page(query={TERM_PARAMETER: asked})
     assert _shown_anchors(at) == [t.anchor for t in TERMS]
 
 
@@ -248,6 +268,29 @@ def test_each_definition_is_plain_and_short_with_a_source(term):
 )
 def test_glossary_link_points_at_the_terms_heading(term, url):
     assert glossary_link(term) == url
+
+
+class _Recorder:
+    """Stands in for ``st`` or a column: keeps what ``page_link`` was asked to draw."""
+
+    def page_link(self, page, **options):
+        self.call = (page, options)
+        return self
+
+
+@pytest.mark.parametrize(
+    ("term", "label", "shown", "anchor"),
+    [
+        ("ITT", None, "Intention to treat in the glossary", "intention-to-treat"),
+        ("Kaplan-Meier", None, "Kaplan-Meier curve in the glossary", "kaplan-meier"),
+        ("remission", "Remission, defined", "Remission, defined", "remission"),
+    ],
+)
+def test_a_page_link_opens_the_glossary_at_the_term_in_the_same_tab(term, label, shown, anchor):
+    page, options = glossary_page_link(_Recorder(), term, label).call
+    assert page == GLOSSARY_PAGE and (ROOT / page).is_file()
+    assert options["label"] == shown
+    assert options["query_params"] == {TERM_PARAMETER: anchor}
 
 
 @pytest.mark.parametrize(
