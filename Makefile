@@ -24,8 +24,9 @@ $(VENV)/.bench-installed: requirements.txt requirements-dev.txt requirements-ben
 	$(BIN)/pip install --quiet -r requirements-bench.txt
 	touch $@ $(VENV)/.dev-installed $(VENV)/.app-installed
 
+# server.py wraps dashboard.py with the route that sets the sign-in cookie (a reload stays signed in)
 run: $(VENV)/.app-installed
-	$(BIN)/streamlit run dashboard.py --server.port $(PORT) --server.headless true \
+	$(BIN)/streamlit run server.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
 test: $(VENV)/.dev-installed

@@ -4,16 +4,22 @@ The page scripts live in ``app_pages/``, not ``pages/``: Streamlit treats a ``pa
 the old folder-based navigation until this router has run once in the process, so a first visit
 to a deep link would bypass the router (and its sidebar).
 
-Only the pages the signed-in role may see (``store.allowed_pages``) are given to
-``st.navigation``, so the others are neither listed nor reachable by URL; each page checks again
-with ``ui.auth.require_page``.
+Only the pages the signed-in role may see (``store.allowed_pages``) are listed in the menu; the
+others are registered hidden, so opening one by its URL shows "The Data page is not available
+to the clinician role." instead of running it (each page checks again with
+``ui.auth.require_page``). Signed out, every page's URL shows the sign-in form only, and the
+page opens once signed in.
+
+A reload or a new tab stays signed in when the app runs through ``server.py`` (``make run``):
+``ui.auth.current_user`` resumes the session from its HttpOnly cookie. Run as
+``streamlit run dashboard.py`` the sign-in lasts as long as the tab.
 """
 
 import functools
 
 import streamlit as st
 
-from ui import auth, startup
+from ui import auth
 
 st.set_page_config(
     layout="wide",
@@ -34,22 +40,22 @@ PAGES = [
     ("Administration", "import_history", "imports.py", "Import history", ":material/history:"),
     ("Administration", "audit", "audit.py", "Audit log", ":material/policy:"),
     ("Administration", "users", "users.py", "Users", ":material/manage_accounts:"),
+    ("Help", "glossary", "glossary.py", "Glossary", ":material/menu_book:"),
 ]
 # Pages that show the clinic's numbers, and so need the cohort filters in the sidebar.
 DASHBOARD_PAGES = {"overview", "outcomes", "durability", "safety", "cohorts", "claims"}
 
 # The sign-in form needs only Streamlit: the database is prepared on a background thread that
 # the form starts once it is drawn (ui/startup.py).
-first_start = startup.first_start()  # known once the preparation has finished
 user = auth.current_user()
 st.session_state[auth.RUN_USER_KEY] = user
 
 if user is None:
-    # Every page's URL leads to the sign-in form, so a deep link opens its page after sign-in
-    # (when the role may see it) instead of a "page not found" over the form.
+    # Every page's URL leads to the sign-in form (and nothing else: no menu, no "page not
+    # found"), so a deep link opens its page after sign-in.
     sign_in = [
         st.Page(
-            functools.partial(auth.render_login, first_start),
+            auth.render_login,
             title="Sign in",
             icon=":material/login:",
             url_path=script.removesuffix(".py"),
@@ -67,22 +73,39 @@ from ui import clinic, cohort, settings  # noqa: E402
 allowed = allowed_pages(user.role)
 shown = [row for row in PAGES if row[1] in allowed]
 sections: dict[str, list] = {}
-for section, key, script, title, icon in shown:
-    sections.setdefault(section, []).append(
-        st.Page(
+keys: dict[str, str] = {}  # title -> key of the pages the role may see
+glossary = None
+for section, key, script, title, icon in PAGES:
+    url_path = script.removesuffix(".py")
+    if key in allowed:
+        entry = st.Page(
             f"app_pages/{script}",
             title=title,
             icon=icon,
-            url_path=script.removesuffix(".py"),
+            url_path=url_path,
             default=key == shown[0][1],
         )
-    )
+        keys[title] = key
+        glossary = entry if key == "glossary" else glossary
+    else:
+        # reachable by URL only, to say the page is not for this role
+        entry = st.Page(
+            functools.partial(auth.render_unavailable, title),
+            title=title,
+            icon=icon,
+            url_path=url_path,
+            visibility="hidden",
+        )
+    sections.setdefault(section, []).append(entry)
 page = st.navigation(sections)
 
-auth.render_account(user)
+auth.render_account(user, glossary)
+page_key = keys.get(page.title) if page.visibility == "visible" else None
+if page_key is None:  # the note on a page the role may not see: no data needed
+    page.run()
+    st.stop()
 loaded = clinic.active_clinic()
 # cohort filters only beside the pages that show the clinic's numbers
-page_key = next(key for _, key, _, title, _ in shown if title == page.title)
 if page_key in DASHBOARD_PAGES:
     filters = cohort.render_sidebar(loaded)
 else:

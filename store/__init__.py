@@ -18,8 +18,10 @@ _EXPORTS = {
     "can": "store.users",
     "clear_sample": "store.sample",
     "conflict_detail": "store.conflicts",
+    "create_session": "store.sessions",
     "data_version": "store.clinic",
     "ensure_first_director": "store.users",
+    "first_director_pending": "store.users",
     "ensure_sample": "store.sample",
     "get_engine": "store.db",
     "import_upload": "store.imports",
@@ -31,9 +33,13 @@ _EXPORTS = {
     "record_audit": "store.audit",
     "refresh_snapshot": "store.clinic",
     "resolve_conflicts": "store.conflicts",
+    "resume_session": "store.sessions",
+    "revoke_session": "store.sessions",
     "rollback": "store.rollbacks",
     "sample_loaded": "store.sample",
+    "session_user": "store.sessions",
     "start_session": "store.users",
+    "touch_session": "store.sessions",
 }
 
 
@@ -47,9 +53,11 @@ __all__ = [
     "can",
     "clear_sample",
     "conflict_detail",
+    "create_session",
     "data_version",
     "ensure_first_director",
     "ensure_sample",
+    "first_director_pending",
     "get_engine",
     "import_upload",
     "list_batches",
@@ -60,9 +68,13 @@ __all__ = [
     "record_audit",
     "refresh_snapshot",
     "resolve_conflicts",
+    "resume_session",
+    "revoke_session",
     "rollback",
     "sample_loaded",
+    "session_user",
     "start_session",
+    "touch_session",
 ]
 
 

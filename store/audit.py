@@ -27,6 +27,7 @@ ACTIONS = frozenset(
         "login_locked",
         "logout",
         "session_expired",
+        "session_resumed",
         "import",
         "import_refused",
         "conflicts_resolved",

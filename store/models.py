@@ -48,6 +48,7 @@ __all__ = [
     "DECLINED",
     "FollowUp",
     "IDENTITY",
+    "LoginSessionRow",
     "PENDING",
     "REPLACED",
     "UserRow",
@@ -166,6 +167,23 @@ class UserRow(Base):
     failed_logins: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LoginSessionRow(Base):
+    """A signed-in browser: only the SHA-256 of its cookie's token is kept, never the token.
+
+    Removing the user removes their sessions (the foreign key cascades, and
+    :func:`store.users.remove_user` deletes them explicitly too).
+    """
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # hex SHA-256
+    username: Mapped[str] = mapped_column(
+        sa.ForeignKey("users.username", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class AuditEntry(Base):

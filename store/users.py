@@ -6,6 +6,8 @@ Roles
 - ``clinician``: every dashboard and patient timeline, no imports;
 - ``staff``: the Data page only (upload and validation).
 
+Every role also sees the help pages (:data:`HELP_PAGES`: the glossary).
+
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106 "second recommended
 option"). There is no default password: :func:`ensure_first_director` creates the first director
 with a random one and returns it for the caller to show once.
@@ -28,12 +30,13 @@ from sqlalchemy.engine import Engine
 from store.audit import record_audit
 from store.config import LOCKOUT, LockoutPolicy, session_ttl
 from store.db import get_engine
-from store.models import UserRow
+from store.models import LoginSessionRow, UserRow
 
 __all__ = [
     "CLINICIAN",
     "DIRECTOR",
     "FIRST_DIRECTOR",
+    "HELP_PAGES",
     "LoginResult",
     "LoginSession",
     "MAX_USERNAME_LENGTH",
@@ -50,6 +53,7 @@ __all__ = [
     "change_role",
     "ensure_first_director",
     "generate_password",
+    "first_director_pending",
     "list_users",
     "login",
     "remove_user",
@@ -72,11 +76,13 @@ _USERNAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._@-]{{0,{MAX_USERNAME_LENGTH - 1
 
 # Page keys: the file stem under pages/ for existing pages, and the director's own pages.
 DASHBOARD_PAGES = ("overview", "outcomes", "durability", "safety", "cohorts", "claims", "settings")
-PAGES = (*DASHBOARD_PAGES, "data", "import_history", "audit", "users")
+# Pages for everyone signed in: what the words on the other pages mean.
+HELP_PAGES = ("glossary",)
+PAGES = (*DASHBOARD_PAGES, "data", "import_history", "audit", "users", *HELP_PAGES)
 _ROLE_PAGES = {
     DIRECTOR: frozenset(PAGES),
-    CLINICIAN: frozenset(DASHBOARD_PAGES),
-    STAFF: frozenset({"data"}),
+    CLINICIAN: frozenset({*DASHBOARD_PAGES, *HELP_PAGES}),
+    STAFF: frozenset({"data", *HELP_PAGES}),
 }
 # What each role may do besides seeing pages.
 _ROLE_ACTIONS = {
@@ -123,11 +129,26 @@ class LoginResult:
 
 @dataclass(frozen=True)
 class LoginSession:
-    """A signed-in session that expires after ``SESSION_TTL_MINUTES`` without activity."""
+    """A signed-in session that expires after ``SESSION_TTL_MINUTES`` without activity.
+
+    Attributes
+    ----------
+    user : User
+        Who is signed in (the role as of the last run).
+    started_at, expires_at : datetime
+        When the session began, and when it ends unless touched again.
+    token_hash : str or None
+        The SHA-256 of the browser's session cookie when the session is stored
+        (:mod:`store.sessions`); None for a session of this browser tab only.
+    stored_at : datetime or None
+        When the stored expiry was last moved: it is written at most once a minute.
+    """
 
     user: User
     started_at: datetime
     expires_at: datetime
+    token_hash: str | None = None
+    stored_at: datetime | None = None
 
     def expired(self, now: datetime | None = None) -> bool:
         return (now or datetime.now(UTC)) >= self.expires_at
@@ -236,7 +257,7 @@ def _directors(conn) -> int:
 
 
 def remove_user(username: str, *, actor=None, engine: Engine | None = None) -> None:
-    """Delete a user; the last director cannot be removed."""
+    """Delete a user and end their signed-in sessions; the last director cannot be removed."""
     _require_director(actor)
     engine = engine or get_engine()
     with engine.begin() as conn:
@@ -245,6 +266,8 @@ def remove_user(username: str, *, actor=None, engine: Engine | None = None) -> N
             raise ValueError(f"no user {username!r}")
         if role[0] == DIRECTOR and _directors(conn) == 1:
             raise ValueError("the last director cannot be removed")
+        # their signed-in browsers end with the account (the foreign key cascades as well)
+        conn.execute(sa.delete(LoginSessionRow).where(LoginSessionRow.username == username))
         conn.execute(sa.delete(UserRow).where(UserRow.username == username))
         record_audit("user_removed", user=actor, detail={"username": username}, conn=conn)
 
@@ -383,6 +406,20 @@ def _verify(password_hash: str, password: str) -> bool:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def first_director_pending(*, engine: Engine | None = None) -> bool:
+    """True while the first director (:data:`FIRST_DIRECTOR`) exists and has never signed in.
+
+    The sign-in form shows the first-start notice (the one-time password is in the terminal)
+    only while this holds, so later users never see it.
+    """
+    query = sa.select(UserRow.last_login_at).where(
+        UserRow.username == FIRST_DIRECTOR, UserRow.role == DIRECTOR
+    )
+    with (engine or get_engine()).connect() as conn:
+        row = conn.execute(query).first()
+    return row is not None and row.last_login_at is None
 
 
 def ensure_first_director(

@@ -3,20 +3,35 @@
 Two ways in:
 
 - **password** (the default): the store's users, Argon2id hashes and lockout
-  (``store.users.login``); the session lives in ``st.session_state`` and expires after
-  ``SESSION_TTL_MINUTES`` without activity.
+  (``store.users.login``). The session is stored (``store.sessions``: only the hash of its
+  random token) and lives in ``st.session_state``; it expires after ``SESSION_TTL_MINUTES``
+  without activity. When the app runs through ``server.py``, the browser keeps the token in an
+  HttpOnly cookie, so a reload or a new tab is still signed in (:func:`current_user` resumes
+  it); sign-out revokes it and clears the cookie.
 - **the clinic's identity provider**: when ``.streamlit/secrets.toml`` has an ``[auth]``
   section, Streamlit's OIDC login (``st.login``/``st.user``) replaces the password form, and the
   role comes from the ``[roles]`` table of the same file (:func:`role_for_identity`).
 
-Every sign-in, failure, sign-out, expiry and download is written to the audit log with the user
-name and never with a password or a patient identifier.
+Every sign-in, failure, sign-out, expiry, resumed session and download is written to the audit
+log with the user name and never with a password, a token or a patient identifier.
+
+How the token reaches the cookie without page JavaScript ever reading the cookie: after a
+sign-in the server keeps a one-time *ticket* for 60 seconds (only its hash, in this process's
+memory) and the page runs a few lines that POST the ticket to :data:`COOKIE_ROUTE`; that route
+(``server.py``) exchanges it for ``Set-Cookie: ...; HttpOnly; SameSite=Strict``. The ticket is
+useless once used or after a minute, and the token itself never appears in the page.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import secrets
+import threading
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,23 +40,38 @@ import streamlit as st
 from ui import startup
 
 __all__ = [
+    "COOKIE_NAME",
+    "COOKIE_ROUTE",
     "ROLE_ORDER",
+    "TICKET_SECONDS",
     "audit",
     "audited_download",
+    "cookie_routes_enabled",
     "current_user",
+    "enable_cookie_routes",
+    "issue_cookie_ticket",
     "oidc_configured",
-    "render_login",
+    "redeem_cookie_ticket",
     "render_account",
+    "render_cookie_script",
+    "render_login",
+    "render_unavailable",
     "require_page",
     "role_for_identity",
     "role_map_from_secrets",
     "run_user",
+    "unavailable_message",
 ]
 
 SESSION_KEY = "auth_session"
 NOTICE_KEY = "auth_notice"
 RUN_USER_KEY = "auth_run_user"
 OIDC_SEEN_KEY = "auth_oidc_seen"
+COOKIE_ACTION_KEY = "auth_cookie_action"  # ("set", ticket) or ("clear", None), for the next draw
+COOKIE_TRIED_KEY = "auth_cookie_tried"  # hash of the cookie this browser session already tried
+COOKIE_NAME = "clinic_session"
+COOKIE_ROUTE = "/api/session"  # POST a ticket: the cookie is set; DELETE: revoked and cleared
+TICKET_SECONDS = 60
 # Most privileged first: a person in several mapped groups gets the first role that matches.
 ROLE_ORDER = ("director", "clinician", "staff")
 
@@ -67,6 +97,112 @@ def audited_download(label: str, payload: bytes, *, file_name: str, rows: int, *
         on_click=functools.partial(_record_download, file_name, int(rows)),
         **kwargs,
     )
+
+
+# --------------------------------------------------------------------------- the session cookie
+_COOKIE_ROUTES = threading.Event()  # set by server.py, which serves COOKIE_ROUTE
+_TICKETS: dict[str, tuple[str, float]] = {}  # hash of a ticket -> (token, monotonic deadline)
+_TICKETS_LOCK = threading.Lock()
+
+
+def enable_cookie_routes() -> None:
+    """Say that :data:`COOKIE_ROUTE` is served (``server.py`` calls this when it is imported).
+
+    Under a plain ``streamlit run dashboard.py`` (and in AppTest) there is no such route: the
+    session then lasts as long as the browser tab.
+    """
+    _COOKIE_ROUTES.set()
+
+
+def cookie_routes_enabled() -> bool:
+    """True when the app runs through ``server.py``, so a sign-in can set the cookie."""
+    return _COOKIE_ROUTES.is_set()
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
+
+
+def issue_cookie_ticket(token: str, *, now: float | None = None) -> str:
+    """A one-time ticket, valid :data:`TICKET_SECONDS`, that :func:`redeem_cookie_ticket`
+    exchanges for ``token``. Only the ticket's hash is kept; expired tickets are dropped here."""
+    now = time.monotonic() if now is None else now
+    ticket = secrets.token_urlsafe(32)
+    with _TICKETS_LOCK:
+        for key in [k for k, (_, deadline) in _TICKETS.items() if deadline <= now]:
+            del _TICKETS[key]
+        _TICKETS[_ticket_hash(ticket)] = (token, now + TICKET_SECONDS)
+    return ticket
+
+
+def redeem_cookie_ticket(ticket: str, *, now: float | None = None) -> str | None:
+    """The token of ``ticket``, once: None when it is unknown, used or older than a minute."""
+    now = time.monotonic() if now is None else now
+    with _TICKETS_LOCK:
+        entry = _TICKETS.pop(_ticket_hash(ticket or ""), None)
+    if entry is None or entry[1] <= now:
+        return None
+    return entry[0]
+
+
+def _cookie_token() -> str | None:
+    """The session cookie this browser sent when the tab connected (None outside a browser)."""
+    try:
+        return st.context.cookies.get(COOKIE_NAME) or None
+    except Exception:  # no browser connection: AppTest, bare mode
+        return None
+
+
+def _resume_from_cookie():
+    """The stored session of this browser's cookie, tried once per browser session, or None."""
+    if oidc_configured():
+        return None
+    token = _cookie_token()
+    if token is None:
+        return None
+    tried = _ticket_hash(token)  # any one-way digest will do to recognise it
+    if st.session_state.get(COOKIE_TRIED_KEY) == tried:
+        return None
+    st.session_state[COOKIE_TRIED_KEY] = tried
+    startup.wait()
+    from store import record_audit, resume_session
+
+    session = resume_session(token)
+    if session is None:
+        # revoked or expired: the browser should not keep sending it
+        if cookie_routes_enabled():
+            st.session_state[COOKIE_ACTION_KEY] = ("clear", None)
+        return None
+    st.session_state[SESSION_KEY] = session
+    record_audit("session_resumed", user=session.user, detail={"role": session.user.role})
+    return session
+
+
+def render_cookie_script(container=None) -> None:
+    """Run the pending cookie step of this browser session, if any, in ``container``.
+
+    After a sign-in: POST the one-time ticket to :data:`COOKIE_ROUTE` (the response sets the
+    HttpOnly cookie). After a sign-out or a refused cookie: DELETE it there. The script holds
+    the ticket, never the token.
+    """
+    action = st.session_state.pop(COOKIE_ACTION_KEY, None)
+    if action is None or not cookie_routes_enabled():
+        return
+    kind, ticket = action
+    if kind == "set":
+        request = {
+            "method": "POST",
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"ticket": ticket}),
+        }
+    else:
+        request = {"method": "DELETE"}
+    request["credentials"] = "same-origin"
+    script = (
+        f"<script>fetch({json.dumps(COOKIE_ROUTE)}, {json.dumps(request)})"
+        ".catch(() => {});</script>"
+    )
+    (container or st).html(script, unsafe_allow_javascript=True, width="content")
 
 
 # --------------------------------------------------------------------------- single sign-on
@@ -166,8 +302,12 @@ def _still_exists(user):
 def current_user():
     """The signed-in :class:`store.User` of this browser session, or None.
 
-    A session past its expiry is ended (and audited); each run moves the expiry forward. The
-    role is read from the database on each run, so a change by the director applies at once.
+    A new browser session (a reload, a new tab) is signed in by its session cookie when the
+    stored session is still valid (audited as ``session_resumed``). A session past its expiry
+    is ended (and audited); each run moves the expiry forward (the stored one at most once a
+    minute). The role is read from the database on each run, so a change by the director
+    applies at once; a session revoked elsewhere (signed out in another tab, the account
+    removed) ends at the next run.
     """
     if oidc_configured():
         user = _oidc_user()
@@ -182,7 +322,7 @@ def current_user():
             st.session_state[RUN_USER_KEY] = user
             audit("login", method="oidc", role=user.role)
             return user
-    session = st.session_state.get(SESSION_KEY)
+    session = st.session_state.get(SESSION_KEY) or _resume_from_cookie()
     if session is None:
         return None
     startup.wait()
@@ -190,24 +330,61 @@ def current_user():
         st.session_state.pop(SESSION_KEY, None)
         from store import record_audit
 
+        if session.token_hash is not None:
+            from store import revoke_session
+
+            revoke_session(session.token_hash)
+            if cookie_routes_enabled():
+                st.session_state[COOKIE_ACTION_KEY] = ("clear", None)
         record_audit("session_expired", user=session.user)
         st.session_state[NOTICE_KEY] = "Your session expired after a while without activity."
         if oidc_configured():
             st.logout()
         return None
-    user = session.user if oidc_configured() else _still_exists(session.user)
+    if oidc_configured():
+        user = session.user
+    elif session.token_hash is not None:
+        from store import session_user
+
+        user = session_user(session.token_hash)
+    else:
+        user = _still_exists(session.user)
     if user is None:
         st.session_state.pop(SESSION_KEY, None)
-        st.session_state[NOTICE_KEY] = "This account no longer exists."
+        st.session_state[NOTICE_KEY] = (
+            "You were signed out: this session ended in another tab, or the account was removed."
+        )
         return None
-    st.session_state[SESSION_KEY] = type(session)(user, session.started_at, session.expires_at)
-    st.session_state[SESSION_KEY] = st.session_state[SESSION_KEY].touched()
+    from store import touch_session
+
+    touched = touch_session(replace(session, user=user))
+    if touched is None:  # revoked between the two queries
+        st.session_state.pop(SESSION_KEY, None)
+        return None
+    st.session_state[SESSION_KEY] = touched
     return user
 
 
 def run_user():
     """The user the router signed in for this run (None on the sign-in page)."""
     return st.session_state.get(RUN_USER_KEY)
+
+
+def unavailable_message(title: str, role: str) -> str:
+    """The note on a page the role may not see, opened by its URL."""
+    return f"The {title} page is not available to the {role} role."
+
+
+def render_unavailable(title: str) -> None:
+    """A page the signed-in role may not see: say so, and offer the role's pages instead."""
+    user = run_user()
+    st.title(title)
+    st.info(
+        unavailable_message(title, user.role if user else "signed-out")
+        + " The menu on the left lists the pages you can open; ask the clinic's director if "
+        "you need this one.",
+        icon=":material/block:",
+    )
 
 
 def require_page(page: str):
@@ -236,8 +413,12 @@ def _locked_message(until: datetime) -> str:
     )
 
 
-def render_login(first_start: bool = False) -> None:
-    """The sign-in screen: the password form, or the identity provider's button."""
+def render_login() -> None:
+    """The sign-in screen: the password form, or the identity provider's button.
+
+    The first-start notice (the director's one-time password is in the terminal) shows only
+    while the first director has never signed in (:func:`store.users.first_director_pending`).
+    """
     st.title("Sign in")
     st.caption("Ketamine & esketamine outcomes: the clinic's dashboard.")
     notice = st.session_state.pop(NOTICE_KEY, None)
@@ -254,8 +435,6 @@ def render_login(first_start: bool = False) -> None:
         startup.begin()
         return
     first_start_notice = st.empty()
-    if first_start:
-        _first_start_notice(first_start_notice)
     with st.form("login_form", clear_on_submit=True, width=420):
         username = st.text_input("User name", key="login_username", autocomplete="username")
         password = st.text_input(
@@ -264,18 +443,25 @@ def render_login(first_start: bool = False) -> None:
         submitted = st.form_submit_button(
             "Sign in", type="primary", icon=":material/login:", key="login_submit"
         )
+    render_cookie_script()  # below the form: a sign-out's cookie is cleared from here
     if not submitted:
         startup.begin()  # after the form: the form's own run does not share the processor
-        if not first_start and startup.wait():
-            # the form is already on screen; the notice joins it when the database is ready
+        startup.wait()
+        # the form is already on screen; the notice joins it when the database is ready
+        from store import first_director_pending
+
+        if first_director_pending():
             _first_start_notice(first_start_notice)
         return
     startup.wait()
-    from store import login, start_session
+    from store import create_session, login
 
     result = login(username, password)
     if result.ok:
-        st.session_state[SESSION_KEY] = start_session(result.user)
+        token, session = create_session(result.user)
+        st.session_state[SESSION_KEY] = session
+        if cookie_routes_enabled():
+            st.session_state[COOKIE_ACTION_KEY] = ("set", issue_cookie_ticket(token))
         st.rerun()
     if result.locked_until is not None:
         st.error(_locked_message(result.locked_until), icon=":material/lock_clock:")
@@ -294,15 +480,33 @@ def _first_start_notice(slot) -> None:
 def _sign_out() -> None:
     session = st.session_state.pop(SESSION_KEY, None)
     if session is not None:
+        if session.token_hash is not None:
+            from store import revoke_session
+
+            revoke_session(session.token_hash)
         audit("logout")
+    if cookie_routes_enabled():
+        st.session_state[COOKIE_ACTION_KEY] = ("clear", None)
+    # the cookie this tab connected with is revoked: do not try it again
+    token = _cookie_token()
+    if token is not None:
+        st.session_state[COOKIE_TRIED_KEY] = _ticket_hash(token)
     st.session_state.pop(RUN_USER_KEY, None)
     if oidc_configured():
         st.logout()
 
 
-def render_account(user) -> None:
-    """Who is signed in, and the sign-out button, at the top of the sidebar."""
+def render_account(user, glossary=None) -> None:
+    """Who is signed in, the sign-out button and the glossary link, at the top of the sidebar.
+
+    ``glossary`` is the glossary's ``st.Page`` (linked on every page when given).
+    """
     st.sidebar.caption(f":material/person: Signed in as **{user.username}** ({user.role})")
     st.sidebar.button(
         "Sign out", key="sign_out", on_click=_sign_out, icon=":material/logout:", width="stretch"
     )
+    if glossary is not None:
+        st.sidebar.page_link(
+            glossary, label="Glossary: the words used here", icon=":material/menu_book:"
+        )
+    render_cookie_script(st.sidebar)

@@ -49,9 +49,18 @@ class Clock:
         ("director", set(PAGES)),
         (
             "clinician",
-            {"overview", "outcomes", "durability", "safety", "cohorts", "claims", "settings"},
+            {
+                "overview",
+                "outcomes",
+                "durability",
+                "safety",
+                "cohorts",
+                "claims",
+                "settings",
+                "glossary",
+            },
         ),
-        ("staff", {"data"}),
+        ("staff", {"data", "glossary"}),
     ],
 )
 def test_pages_per_role(role, pages):
