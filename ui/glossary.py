@@ -221,7 +221,8 @@ def glossary_terms(
             f"The total is the sum of the {pcl.n_items} items, {pcl.total_min}-{pcl.total_max}; "
             "a total needs every item, unless the import was set to prorate one with at most "
             f"{MAX_PRORATED_MISSING} missing (marked as prorated). A total of "
-            f"{_n(pcl.remission_below)} or more is the probable-PTSD range. The symptom clusters are B intrusions (items 1-5), C avoidance "
+            f"{_n(pcl.remission_below)} or more is the probable-PTSD range. The symptom "
+            "clusters are B intrusions (items 1-5), C avoidance "
             "(6-7), D negative thoughts and mood (8-14) and E arousal and reactivity (15-20).",
             "Blevins CA, Weathers FW, Davis MT, Witte TK, Domino JL (2015). The Posttraumatic "
             "Stress Disorder Checklist for DSM-5 (PCL-5): development and initial psychometric "
@@ -387,7 +388,8 @@ def glossary_terms(
             "Who is counted",
             "A patient who started too recently to have reached a timepoint. They are not "
             "counted as missing or as not responding there.",
-            "Follow-up runs from the first session to the date the data were exported. A patient "
+            "Follow-up runs from the first session to the data cutoff (the latest date in the "
+            "imported data, or the extract date given). A patient "
             "not scored at a timepoint whose follow-up ends before the window's last day is "
             "left out of that timepoint's intention-to-treat count and shown beside it as not "
             "yet due. Without follow-up times every patient counts as due.",
@@ -431,7 +433,8 @@ def glossary_terms(
             "kaplan-meier",
             "Time to an event",
             "An estimate, day by day, of the share of patients who have had an event (for "
-            "example, lost their response) and of those who have not yet. It uses every patient for as long as they were "
+            "example, lost their response) and of those who have not yet. It uses every "
+            "patient for as long as they were "
             "followed, including those whose follow-up stopped early.",
             "Three curves: time to first response (from the first session), loss of response "
             "(from the first response) and relapse after remission (from the first remission). "
