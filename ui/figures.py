@@ -1,8 +1,14 @@
 """Every chart of the dashboard: pure functions of tidy frames returning ``go.Figure``.
 
 No function here calls Streamlit or computes a statistic; each draws columns the analytics
-produced (means, rates, bounds). One label vocabulary and one colour map serve every chart, so
-IV ketamine has the same colour on every page.
+produced (means, rates, bounds). One label vocabulary serves every chart, and every colour
+comes from :mod:`ui.colours`, one palette per meaning: IV ketamine has the same colour on every
+page, and no other meaning (a population, an instrument, a count) uses it. Each trace says
+what its colour means in ``meta["meaning"]`` ("route:iv_ketamine", "population:itt",
+"reference", "too few"), which the colour tests read.
+
+Published figures (:class:`Reference`, the Spravato label's rates) are grey diamonds, on a
+dotted line with a grey band for their interval on charts of rates, the source in the hover.
 
 Small samples never look like facts:
 
@@ -735,7 +741,7 @@ def _reference_marks(
 ) -> None:
     """One published rate on a panel of rate bars: a grey diamond over each category on a
     dotted line, its interval as a grey band (a whisker when the panel has one category),
-    the label at the right-hand end."""
+    its label and value written at the panel's left edge."""
     y = 100 * ref.value
     has_ci = ref.low is not None
     if has_ci and len(cats) > 1:
@@ -758,7 +764,7 @@ def _reference_marks(
     fig.add_scatter(
         x=cats,
         y=[y] * len(cats),
-        mode="lines+markers+text",
+        mode="lines+markers",
         name=f"{REFERENCE_NAME}: {ref.label}",
         legendgroup=f"reference {ref.label}",
         showlegend=show_legend,
@@ -773,14 +779,25 @@ def _reference_marks(
             thickness=1.2,
             visible=whisker,
         ),
-        # the label over the first category, where early rates leave the most room
-        text=[f"{ref.label} {format_percent(ref.value)}"] + [""] * (len(cats) - 1),
-        textposition="top right",
-        textfont=dict(size=11, color=colours.REFERENCE_COLOUR),
-        cliponaxis=False,
         hovertext=[ref.hover()] * len(cats),
         hovertemplate="%{hovertext}<extra></extra>",
         meta=_meta("reference"),
+        row=row,
+        col=col,
+    )
+    # the label at the panel's left edge, just above the line, on a veil of paper so it
+    # reads over the bars it crosses
+    fig.add_annotation(
+        text=f"{ref.label} {format_percent(ref.value)}",
+        xref="x domain",
+        x=0.01,
+        xanchor="left",
+        y=y,
+        yanchor="bottom",
+        showarrow=False,
+        font=dict(size=11, color=colours.INK_SOFT),
+        bgcolor=colours.rgba(colours.PAPER, 0.8),
+        borderpad=1,
         row=row,
         col=col,
     )
@@ -1123,7 +1140,8 @@ def side_effect_figure(
     """Side-effect rates as horizontal bars with CIs, beside the label's reference rates.
 
     ``frame`` columns: ``effect`` (label), ``rate``, ``ci_low``, ``ci_high``, ``k``, ``n`` and
-    optionally ``group``. ``reference`` columns: ``effect``, ``rate`` (drawn as black diamonds
+    optionally ``group``. ``reference`` columns: ``effect``, ``rate`` and optionally
+    ``ci_low``, ``ci_high`` (drawn as grey diamonds with a whisker, as every published mark,
     named :data:`LABEL_REFERENCE_NAME`). Each bar says its k/n; a bar of fewer than ``min_n``
     ``unit`` (patients, or sessions when counting per session) is grey and hatched.
     """

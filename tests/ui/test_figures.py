@@ -546,7 +546,9 @@ def test_a_published_rate_is_a_grey_dotted_line_of_diamonds_on_its_panel():
     assert list(mark.x) == ["week 1", "week 4"] and list(mark.y) == pytest.approx([70, 70])
     assert (mark.xaxis, mark.line.dash, mark.marker.symbol) == ("x", "dot", "diamond")
     assert mark.line.color == mark.marker.color == figures.colours.REFERENCE_COLOUR
-    assert mark.text[0] == "Osmind, by infusion 6 70%"
+    (label,) = [a for a in fig.layout.annotations if a.text.startswith("Osmind")]
+    assert label.text == "Osmind, by infusion 6 70%"
+    assert (label.xref, label.yref, label.y) == ("x domain", "y", 70)
     assert "Osmind cohort" in mark.hovertext[0] and "not a target" in mark.hovertext[0]
 
 
