@@ -275,7 +275,7 @@ def page_header(title: str, context: PageContext, *, caption: str | None = None)
         st.caption(caption)
     data_banner(context.loaded)
     if context.filters.active:
-        line, clear = st.columns([5, 1], vertical_alignment="center")
+        line, clear = st.columns([3, 1], vertical_alignment="center")
         line.markdown(
             ":material/filter_alt: **Cohort:** "
             + filter_line(context.filters, context.n_patients, len(context.loaded.data.patients))

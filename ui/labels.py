@@ -576,6 +576,9 @@ _OPTION_WORDS = {
     "today": "Import day",
     "extract_date": "Day the export was taken",
 }
+# Options of the importer itself, not of the clinic's choosing, at their defaults; the import
+# day is the batch's own date.
+_UNSHOWN_DEFAULTS = {"problem_limit": 20, "raise_unexpected": False, "today": None}
 _DATE_ORDERS = {"dmy": "day first", "mdy": "month first", "ymd": "year first"}
 
 
@@ -589,6 +592,8 @@ def describe_import_options(options: Mapping[str, Any] | None) -> list[str]:
     """
     out = []
     for key, value in (options or {}).items():
+        if key in _UNSHOWN_DEFAULTS and value == _UNSHOWN_DEFAULTS[key]:
+            continue  # a safeguard nobody chose: said only when it was changed
         name = _OPTION_WORDS.get(key, _code_words(str(key)))
         if isinstance(value, bool):
             text = YES_NO[value].lower()

@@ -236,6 +236,9 @@ def test_describe_import_options():
             "max_bytes": None,
             "date_order": None,
             "extract_date": "2025-06-30",
+            "problem_limit": 20,
+            "raise_unexpected": False,
+            "today": None,
         }
     ) == [
         "Kept month: no",
