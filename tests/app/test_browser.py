@@ -63,7 +63,10 @@ def chromium_path() -> Path:
 
 
 class AppServer:
-    """``streamlit run dashboard.py`` on a free port and a database of its own; restartable."""
+    """``streamlit run server.py`` (as ``make run``) on a free port and a database of its own.
+
+    ``server.py`` serves ``dashboard.py`` with the route that sets the sign-in cookie. Restartable.
+    """
 
     def __init__(self, database_url: str, sample_dir: Path):
         self.env = {
@@ -82,7 +85,7 @@ class AppServer:
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "dashboard.py",
+                sys.executable, "-m", "streamlit", "run", "server.py",
                 "--server.port", str(self.port), "--server.headless", "true",
                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             ],
@@ -525,3 +528,150 @@ def test_a_refused_upload_reports_each_problem_in_full(page):
     assert "Route of Administration" in report and "teleport" not in report
     assert page.locator('[data-testid="stException"]').count() == 0
     _screenshots_at_both_widths(page, "25-refused-report")
+
+
+# --------------------------------------------------------------------------- a sign-in that lasts
+# Each role signs in, then reloads and opens a deep link in a new tab of the same browser (the
+# HttpOnly cookie carries the session), then signs out and is signed out everywhere.
+SESSION_COOKIE = "clinic_session"
+# (role, deep link, its title) for the new tab
+DEEP_LINKS = {
+    "director": ("audit", "Audit log"),
+    "clinician": ("safety", "Safety"),
+    "staff": ("glossary", "Glossary"),
+}
+
+
+def _account(role: str, director: tuple[str, str]) -> tuple[str, str]:
+    return {"director": director, "clinician": CLINICIAN, "staff": STAFF}[role]
+
+
+def _session_cookie(context, *, present: bool = True, timeout: float = 30) -> dict | None:
+    """The session cookie once the browser has it (or once it is gone, ``present=False``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = next((c for c in context.cookies() if c["name"] == SESSION_COOKIE), None)
+        if (found is not None) is present:
+            return found
+        assert time.monotonic() < deadline, f"session cookie {'never set' if present else 'kept'}"
+        time.sleep(0.2)
+
+
+def _wait_signed_in(page, title: str) -> None:
+    """Wait for ``title``'s page, signed in: its heading shows and no password field does."""
+    page.wait_for_function(
+        """(title) => [...document.querySelectorAll('h1')].some(h => h.innerText.includes(title))
+              && !document.querySelector('[data-testid="stTextInputField"][type="password"]')""",
+        arg=title,
+    )
+    _settle(page)
+
+
+def _wait_signed_out(page) -> None:
+    page.get_by_label("User name", exact=True).wait_for()
+    _settle(page)
+
+
+def _audit_details(server, action: str) -> list:
+    from store.audit import read_audit
+    from store.db import open_store
+
+    engine = open_store(server.env["DATABASE_URL"])
+    try:
+        entries = read_audit(engine, action=action)
+    finally:
+        engine.dispose()
+    return list(zip(entries["username"], entries["detail"], strict=True))
+
+
+@pytest.mark.parametrize("role", ["director", "clinician", "staff"])
+def test_session_survives_a_reload_and_a_new_tab_until_sign_out(
+    browser, app_url, director, server, role
+):
+    username, password = _account(role, director)
+    path, title = DEEP_LINKS[role]
+    context, page = _new_page(browser)
+    try:
+        _sign_in(page, app_url, username, password)
+        first_title = page.locator("h1").first.inner_text().strip()
+        cookie = _session_cookie(context)
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+        # the page's scripts cannot read it
+        assert SESSION_COOKIE not in page.evaluate("document.cookie")
+
+        page.reload()
+        _wait_signed_in(page, first_title)
+        assert page.get_by_text(f"Signed in as {username}").count() == 1
+
+        tab = context.new_page()
+        tab.set_default_timeout(60_000)
+        tab.goto(f"{app_url}/{path}")
+        _wait_signed_in(tab, title)
+        assert tab.locator(ERRORS).count() == 0
+        resumed = [d for user, d in _audit_details(server, "session_resumed") if user == username]
+        assert len(resumed) >= 2  # the reload and the new tab
+        assert all(cookie["value"] not in repr(d) for d in resumed)
+
+        tab.get_by_role("button", name=re.compile("Sign out")).click()
+        _wait_signed_out(tab)
+        _session_cookie(context, present=False)
+        page.reload()
+        _wait_signed_out(page)
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    "role, path, title",
+    [("clinician", "data", "Data"), ("staff", "outcomes", "Outcomes")],
+)
+def test_session_a_forbidden_page_by_url_names_the_role(
+    browser, app_url, director, role, path, title
+):
+    context, page = _new_page(browser)
+    try:
+        _sign_in(page, app_url, *_account(role, director))
+        _session_cookie(context)
+        page.goto(f"{app_url}/{path}")  # the cookie signs the new session in
+        note = f"The {title} page is not available to the {role} role."
+        page.get_by_text(note).wait_for()
+        _settle(page)
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.locator('[data-testid="stFileUploader"], [data-testid="stMetric"]').count() == 0
+        assert title not in _nav_labels(page)
+        _screenshot(page, f"30-{role}-{path}-not-available")
+    finally:
+        context.close()
+
+
+def test_session_a_signed_out_deep_link_shows_the_form_then_the_page(browser, app_url, director):
+    context, page = _new_page(browser)
+    try:
+        page.goto(f"{app_url}/durability")
+        _wait_signed_out(page)
+        # the form and nothing else: no menu, no "page not found", no page content
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        assert [h.strip() for h in page.locator("h1").all_inner_texts()] == ["Sign in"]
+        _sign_in_here(page, *CLINICIAN)
+        _wait_signed_in(page, "Durability")
+        assert page.url.rstrip("/").endswith("/durability")
+    finally:
+        context.close()
+
+
+def test_session_the_first_start_notice_is_gone_once_the_director_signed_in(
+    browser, app_url, director
+):
+    context, page = _new_page(browser)
+    try:
+        _sign_in(page, app_url, *director)
+        page.get_by_role("button", name=re.compile("Sign out")).click()
+        _wait_signed_out(page)
+        fresh = context.new_page()
+        fresh.goto(app_url)
+        _wait_signed_out(fresh)
+        assert fresh.get_by_text("First start").count() == 0
+    finally:
+        context.close()
