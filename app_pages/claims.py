@@ -122,7 +122,7 @@ def _show_numbers(check: dict) -> None:
             f"{_p(check.get('p_value'))}; Wilcoxon signed-rank test (which does not assume "
             f"normally distributed changes) {_p(check.get('p_wilcoxon'))}.\n\n"
             "**Every rate** carries its numbers (patients with the outcome / patients counted) "
-            f"and a 95% confidence interval ({definitions.describe()['ci']}). "
+            f"and a 95% confidence interval, the {definitions.describe()['ci']}. "
             "**Observed** rates count the patients scored in the window; **intention to treat** "
             "counts every patient with a baseline who started treatment and was due, a "
             "patient with no score counting as not responding."

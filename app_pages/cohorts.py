@@ -187,7 +187,7 @@ with tab_groups:
             st.markdown(
                 f"**Response**: {described['response']}. **Populations**: "
                 f"{described['populations']}. Each bar carries its numbers and a 95% "
-                f"confidence interval ({described['ci']}); bars of fewer than {min_n} "
+                f"confidence interval, the {described['ci']}; bars of fewer than {min_n} "
                 "patients are grey and hatched (too few). Groups of fewer than 11 patients are "
                 "flagged as US Medicare (CMS) small-cell rules would flag them."
             )

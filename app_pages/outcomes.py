@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analytics.core.definitions import ResponseRule
 from analytics.core.instruments import get_instrument
 from analytics.core.patient_table import PatientTable, patient_index
 from analytics.core.stats import rate
@@ -152,31 +153,72 @@ with st.expander("Individual patients (pseudonymous ids)", icon=":material/timel
 
 
 # ---------------------------------------------------------------------------- rates
-def _rates_sentence(timepoints) -> str:
-    """The rates chart in one sentence, at week 4 (or the first timepoint with a score)."""
+def _rates_sentence(timepoints, view: str) -> str:
+    """The chart shown in one sentence, at week 4 (or the first timepoint with a score)."""
     scored = [tp for tp in timepoints if tp.response.n]
     if not scored:
         return "No timepoint has an observed score in this cohort."
     tp = next((tp for tp in scored if tp.label == "week 4"), scored[0])
-    r, itt = tp.response, tp.response_itt
     rule = definitions.response
     by = f"{rule.threshold:g}{'%' if rule.kind == 'pct' else ' points'}"
+    observed, itt, did = {
+        "better": (
+            tp.response,
+            tp.response_itt,
+            f"responded ({instrument} down by at least {by})",
+        ),
+        "change": (
+            tp.meaningful,
+            tp.meaningful_itt,
+            f"improved by at least {definitions.meaningful_points:g} points on the {instrument}",
+        ),
+        "worse": (
+            getattr(tp, "deterioration", None),
+            None,
+            f"got worse by the response rule ({instrument} up by at least {by})",
+        ),
+    }[view]
+    if observed is None or not observed.n:
+        return f"No patient was scored at {tp.label}."
     text = (
-        f"Of the {r.n:,} patients scored at {tp.label}, {r.k:,} "
-        f"({figures.format_percent(r.rate)}) responded ({instrument} down by at least {by})"
+        f"Of the {observed.n:,} patients scored at {tp.label}, {observed.k:,} "
+        f"({figures.format_percent(observed.rate)}) {did}"
     )
-    if itt.n:
+    if itt is not None and itt.n:
         text += (
             f"; counting every patient due then, scored or not (intention to treat), "
-            f"{itt.k:,} of {itt.n:,} ({figures.format_percent(itt.rate)}) responded"
+            f"{itt.k:,} of {itt.n:,} ({figures.format_percent(itt.rate)})"
         )
-    return (
-        text + ". Each timepoint has two bars: observed (the patients scored then) and "
-        "intention to treat (every patient due then)."
-    )
+        return (
+            text + ". Each timepoint has two bars: observed (the patients scored then) and "
+            "intention to treat (every patient due then)."
+        )
+    return text + ". Among observed patients only: an unscored patient was not seen to worsen."
 
 
-st.subheader("Response, remission and change by timepoint")
+def _published_marks() -> list[figures.Reference]:
+    """Published response rates that compare like with like: the PCL-5 with the ≥30% rule in
+    force, from a real-world IV ketamine cohort (another population: for scale, not a target).
+    Feder 2021 rated the CAPS-5, so it stays in the table only."""
+    if instrument != "PCL-5" or definitions.response != ResponseRule("pct", 30.0):
+        return []
+    published = published_benchmarks()
+    marks = []
+    for words, label in (
+        ("after infusion 1", "Osmind IV ketamine, after infusion 1"),
+        ("by infusion 6", "Osmind IV ketamine, by infusion 6"),
+    ):
+        row = published[
+            published["measure"].str.contains("30% PCL-5", regex=False)
+            & published["measure"].str.endswith(words)
+        ]
+        if len(row) == 1:
+            marks.append(
+                figures.Reference.from_benchmark(row.iloc[0], label=label, facet="Response")
+            )
+    return marks
+
+
 rate_rows = []
 all_results = results.cohort_result(timepoint_outcomes_from, context, definitions)
 for tp in all_results:
@@ -228,8 +270,29 @@ if rates.empty:
     st.info("No timepoint has an observed score in this cohort.")
 else:
     rates = rates[rates["n"] > 0]
-    fig = figures.rate_bars_figure(rates, x_title="Timepoint", min_n=min_n)
-    st.caption(_rates_sentence(all_results))
+    worse = f"Worse by ≥{definitions.meaningful_points:g} points"
+    # Two panels at a time: six panels of eleven timepoints left no room for their n at 1024 px.
+    views = {
+        "better": ("Response and remission", ["Response", "Remission"]),
+        "change": ("Meaningful and reliable change", ["Meaningful change", "Reliable improvement"]),
+        "worse": ("Getting worse", ["Worse by the response rule", worse]),
+    }
+    view = st.radio(
+        "Show",
+        list(views),
+        format_func=lambda v: views[v][0],
+        horizontal=True,
+        key="outcomes_rates_view",
+        help="Every measure is in the download under the chart, whichever is shown.",
+    )
+    shown_rates = rates[rates["measure"].isin(views[view][1])]
+    fig = figures.rate_bars_figure(
+        shown_rates,
+        x_title="Timepoint",
+        min_n=min_n,
+        references=_published_marks() if view == "better" else None,
+    )
+    st.caption(_rates_sentence(all_results, view))
     ui.show_figure(fig, rates, "rates_by_timepoint")
     waiting = [(tp.label, tp.not_yet_due) for tp in all_results if tp.not_yet_due]
     if not follow_up_known(context.loaded.data):
@@ -270,7 +333,8 @@ else:
             "**intention to treat (ITT)** counts every patient with a baseline who started "
             "treatment and was due at the timepoint, a patient with no score counting as not "
             "responding.\n"
-            f"- Each bar prints its n and carries a 95% confidence interval ({described['ci']}); "
+            "- Each bar prints its n and carries a 95% confidence interval, the "
+            f"{described['ci']}; "
             f"bars of fewer than {min_n} patients are grey and hatched (too few patients)."
         )
 
@@ -280,24 +344,26 @@ with st.expander("Published figures (other populations)", icon=":material/menu_b
         "different patients, instruments and schedules."
     )
     published = published_benchmarks()
-    # The source by authors and journal (the DOI stays in the reference module and the docs);
-    # the note without the caveat the caption already gives every row.
+    # One column for the study (authors, journal, who was treated), the DOI left in the
+    # reference module and the glossary; the note without the caveat the caption gives.
+    notes = published["note"].str.replace(
+        r"^other population; not comparable one-to-one;?\s*", "", regex=True
+    )
     shown = pd.DataFrame(
         {
-            "Source": published["source"].str.split(r"\. doi:", regex=True).str[0],
-            "Patients studied": published["population"],
-            "Measure": published["measure"],
-            "Figure (95% CI or published range)": [
+            "Study": published["source"].str.split(r"\. doi:", regex=True).str[0]
+            + ": "
+            + published["population"],
+            "Measure": published["measure"].str.replace(">=", "≥", regex=False),
+            "Figure (95% CI or range)": [
                 ui.published_figure_text(r.value, r.unit, r.ci_low, r.ci_high)
                 for r in published.itertuples(index=False)
             ],
             "Patients": [ui.format_count(n) if pd.notna(n) else "–" for n in published["n"]],
-            "Note": (
-                published["note"]
-                .str.replace(r"^other population; not comparable one-to-one;?\s*", "", regex=True)
-                .str.replace("ci_low/ci_high hold", "the bounds are", regex=False)
-                .str.capitalize()
-            ),
+            "Note": [
+                (n[:1].upper() + n[1:]).replace("ci_low/ci_high hold", "the bounds are")
+                for n in notes
+            ],
         }
     )
     st.table(shown, hide_index=True)  # text that wraps: no column is cut at 1024 px

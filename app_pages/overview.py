@@ -54,6 +54,13 @@ def _week4_sentence(response, remission) -> str:
     return text + "."
 
 
+def _named(container, shown: str, label: str, value: str, *, help: str) -> None:
+    """A metric under a short visible name (``shown``), its full ``label`` kept as the metric's
+    own name (what a screen reader says and the tests look up)."""
+    container.markdown(f"<small>{shown}</small>", help=help, unsafe_allow_html=True)
+    container.metric(label, value, label_visibility="collapsed")
+
+
 def _rate(container, shown: str, label: str, value, *, help: str) -> None:
     """A rate under a short visible name (``shown``), its full ``label`` kept as the metric's
     own name: at 1024 px four metric labels that name their population are cut mid-word."""
@@ -67,8 +74,7 @@ def _rate(container, shown: str, label: str, value, *, help: str) -> None:
         text = "too few"
     else:
         text = figures.format_percent(r["rate"])
-    container.markdown(f"<small>{shown}</small>", help=help, unsafe_allow_html=True)
-    container.metric(label, text, label_visibility="collapsed")
+    _named(container, shown, label, text, help=help)
     container.caption(ui.format_rate(r, min_n=min_n) if r is not None else "not available yet")
 
 
@@ -92,13 +98,13 @@ c3.metric(
     help="Completed questionnaires of any instrument.",
 )
 baseline = numbers["baseline"]
-ui.metric(
+_named(
     c4,
+    "Baseline PCL-5",
     "PCL-5 baseline, mean",
     ui.format_mean(baseline["mean"], baseline["n"], min_n=min_n) if baseline.get("n") else "–",
     help=f"Mean PCL-5 total before the first dose (0-80 points; higher is worse), over "
     f"{baseline.get('n', 0):,} patients with a baseline score. Baseline: {described['baseline']}.",
-    wrap=True,
 )
 
 st.subheader("Week 4 (PCL-5)")
@@ -191,7 +197,7 @@ with st.expander("How this is computed", icon=":material/info:"):
         "patient who has not responded yet up to their last score (censoring) instead of "
         f"leaving them out. {described['km_band']}.\n\n"
         "**Every rate** is shown with its numbers (patients with the outcome / patients "
-        f"counted) and a 95% confidence interval ({described['ci']}). Rates of fewer than "
+        f"counted) and a 95% confidence interval, the {described['ci']}. Rates of fewer than "
         f"{min_n} patients read *too few*."
     )
 

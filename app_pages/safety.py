@@ -1,4 +1,5 @@
-"""Safety: side effects per patient and per session, blood pressure, dissociation, serious events."""
+"""Safety: side effects per patient and per session, blood pressure, dissociation, serious
+events."""
 
 import pandas as pd
 import streamlit as st
