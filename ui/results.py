@@ -3,7 +3,9 @@
 :func:`patient_table` works out each patient's facts once per data version and definitions
 (:func:`analytics.report.patients.patient_table`), keeps them in memory and on disk (Parquet
 and JSON: data, never code), and :func:`cohort_result` calls an analytics function on the
-page's cohort of that table. A filter change therefore only adds up rows.
+page's cohort of that table. A filter change therefore only adds up rows. :func:`figure` keeps
+the charts drawn from those numbers, so a page seen before with the same cohort and settings
+builds none again (a Plotly figure takes longer to build than the numbers behind it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from analytics.core.patient_table import PatientTable
@@ -24,6 +28,8 @@ __all__ = [
     "KEEP_TABLES",
     "cache_dir",
     "cohort_result",
+    "figure",
+    "figure_key",
     "keep_on_disk",
     "patient_table",
     "prepare_table",
@@ -115,3 +121,60 @@ def cohort_result(fn: Callable, context, definitions, *args, **kwargs) -> Any:
     name = f"{fn.__module__}.{fn.__qualname__}"
     key = f"{context.key}|{definitions!r}|{args!r}|{sorted(kwargs.items())!r}"
     return _result(name, key, fn, table, keep, definitions, args, kwargs)
+
+
+def _token(value) -> Any:
+    """What ``value`` contributes to a cache key: its content (a frame's repr is cut short,
+    so frames and arrays are digested whole)."""
+    if isinstance(value, pd.DataFrame | pd.Series | pd.Index):
+        digest = hashlib.sha1(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+        names = list(value.columns) if isinstance(value, pd.DataFrame) else [value.name]
+        dtypes = list(value.dtypes) if isinstance(value, pd.DataFrame) else [value.dtype]
+        index = value if isinstance(value, pd.Index) else value.index
+        return (
+            type(value).__name__,
+            names,
+            [str(d) for d in dtypes],
+            index.names,
+            digest.hexdigest(),
+        )
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, hashlib.sha1(value.tobytes()).hexdigest())
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, *(_token(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", *((repr(k), _token(v)) for k, v in sorted(value.items(), key=repr)))
+    return repr(value)
+
+
+def figure_key(fn: Callable, *args, **kwargs) -> str | None:
+    """The cache key of ``fn(*args, **kwargs)``, or None when an argument cannot be digested
+    (e.g. a frame holding lists); equal keys mean equal arguments, frames compared whole."""
+    try:
+        token = (f"{fn.__module__}.{fn.__qualname__}", _token(args), _token(kwargs))
+    except TypeError:
+        return None
+    return hashlib.sha1(repr(token).encode()).hexdigest()
+
+
+# cache_resource: a kept figure is never handed out itself, only a copy (see figure)
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _figure(key: str, _fn, _args, _kwargs):
+    return _fn(*_args, **_kwargs)
+
+
+def figure(fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)``, a Plotly figure, built once per distinct arguments.
+
+    The key is the figure function and its arguments by content (frames digested whole), so
+    a rerun that asks for the same chart (a page seen again, a filter set back) copies the
+    kept figure instead of building it. The copy (not validated again: the kept figure was)
+    is the caller's to change. Arguments that cannot be digested build the figure every time.
+    """
+    import plotly.graph_objects as go
+
+    key = figure_key(fn, *args, **kwargs)
+    if key is None:
+        return fn(*args, **kwargs)
+    kept = _figure(key, fn, args, kwargs)
+    return go.Figure(kept.to_dict(), _validate=False)

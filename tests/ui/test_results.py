@@ -1,10 +1,13 @@
-"""Per-patient tables kept on disk across restarts: data only, whole or absent, pruned."""
+"""Per-patient tables kept on disk across restarts (data only, whole or absent, pruned), and
+figures kept per distinct arguments."""
 
+import json
 import os
 import time
 
 import pandas as pd
 import pandas.testing as pdt
+import pytest
 
 from analytics.core.ids import PatientIndex
 from analytics.core.patient_table import Facts, PatientTable
@@ -68,3 +71,77 @@ def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
     assert results.cache_dir() == tmp_path / "elsewhere"
     monkeypatch.delenv("DASHBOARD_CACHE_DIR")
     assert results.cache_dir().parts[-2:] == ("var", "cache")
+
+
+# ------------------------------------------------------------------------- kept figures
+def _bars(frame: pd.DataFrame, *, title: str = "t"):
+    """A small figure function, counting its calls (a kept figure is not built again)."""
+    import plotly.graph_objects as go
+
+    _bars.calls += 1
+    return go.Figure(go.Bar(x=frame["x"], y=frame["y"]), layout=dict(title=title))
+
+
+_bars.calls = 0
+_FRAME = pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]})
+
+
+@pytest.mark.parametrize(
+    ("other", "same"),
+    [
+        # same content, another object: the same key
+        (lambda: (_FRAME.copy(),), True),
+        # one value, a column name, a dtype, the index changed: another key
+        (lambda: (_FRAME.assign(y=[1.0, 2.5]),), False),
+        (lambda: (_FRAME.rename(columns={"y": "z"}),), False),
+        (lambda: (_FRAME.astype({"y": "float32"}),), False),
+        (lambda: (_FRAME.set_axis([5, 6]),), False),
+        # a frame cut to its first rows prints like the whole one: digested, not printed
+        (lambda: (pd.concat([_FRAME] * 40, ignore_index=True),), False),
+    ],
+)
+def test_a_figure_key_follows_the_content_of_its_arguments(other, same):
+    assert (results.figure_key(_bars, *other()) == results.figure_key(_bars, _FRAME)) is same
+
+
+def test_a_figure_key_follows_keyword_arguments_and_the_function():
+    key = results.figure_key(_bars, _FRAME, title="t")
+    assert key == results.figure_key(_bars, _FRAME, title="t")
+    assert key != results.figure_key(_bars, _FRAME, title="u")
+    assert key != results.figure_key(test_a_figure_key_follows_the_content_of_its_arguments, _FRAME)
+
+
+def test_arguments_that_cannot_be_digested_have_no_key():
+    assert results.figure_key(_bars, pd.DataFrame({"x": [[1], [2]]})) is None
+
+
+def _without_template(fig) -> dict:
+    drawn = json.loads(fig.to_json())
+    drawn["layout"].pop("template", None)
+    return drawn
+
+
+def test_a_kept_figure_is_built_once_and_handed_out_as_a_copy():
+    results._figure.clear()
+    before = _bars.calls
+    first = results.figure(_bars, _FRAME, title="kept")
+    second = results.figure(_bars, _FRAME.copy(), title="kept")
+    assert _bars.calls == before + 1
+    # (the template is left out: Streamlit sets Plotly's default one when it first caches)
+    fresh = _bars(_FRAME, title="kept")
+    assert first.to_json() == second.to_json()
+    assert _without_template(first) == _without_template(fresh)
+    first.update_layout(height=420)  # the caller's copy: the kept figure is not changed
+    assert second.layout.height is None
+    assert results.figure(_bars, _FRAME, title="kept").layout.height is None
+
+
+def test_a_figure_of_undigestable_arguments_is_built_every_time():
+    def build(frame):
+        return _bars(pd.DataFrame({"x": ["a"], "y": [float(len(frame))]}))
+
+    before = _bars.calls
+    odd = pd.DataFrame({"x": [[1], [2]]})
+    results.figure(build, odd)
+    results.figure(build, odd)
+    assert _bars.calls == before + 2
