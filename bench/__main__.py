@@ -211,6 +211,7 @@ def write_results(report: dict, path: Path = RESULTS) -> None:
                 out.append(
                     f"| {int(n):,} | {_fmt(t.get('store_load'))} | " + " | ".join(cells) + " |"
                 )
+    out += _outcomes_section(report.get("outcomes"))
     out += ["", "## Targets", ""]
     out += _targets(report)
     out += ["", "## Week-4 response: ours against DuckDB", ""]
@@ -223,6 +224,44 @@ def write_results(report: dict, path: Path = RESULTS) -> None:
         out += ["```", text, "```"]
     out += ["", notes or NOTES_MARK, ""]
     path.write_text("\n".join(out).rstrip() + "\n", encoding="utf-8")
+
+
+def _outcomes_section(outcomes: dict | None) -> list[str]:
+    """The sample clinic's most used screens in the browser (:func:`bench.browser.outcomes_times`)."""
+    if not outcomes:
+        return []
+    from bench.browser import FILTER_FLOOR_S, SWITCH_FLOOR_S
+
+    out = [
+        "",
+        "## Outcomes in the browser (sample clinic, 250 patients)",
+        "",
+        "One server, one Chromium tab signed in as a director; rounds alternate between the "
+        "Overview and Outcomes. *server*: the script run, from the tab's rerun request to the "
+        "server's *script finished* on the page's websocket; *CPU*: the server process's CPU "
+        "seconds meanwhile (every thread; steadier than wall time on a busy machine); "
+        "*browser*: from the click to the run's end. Medians.",
+        "",
+    ]
+    if "error" in outcomes:
+        return [*out, f"Not measured: {outcomes['error']}"]
+    s = outcomes["summary"]
+    out += [
+        "| screen | server | CPU | browser | floor |",
+        "|---|---:|---:|---:|---|",
+        f"| first switch to Outcomes (its numbers computed) | {_fmt(s['first_switch'])} | "
+        f"{_fmt(s['first_switch_cpu'])} | | < {_fmt(SWITCH_FLOOR_S)} |",
+        f"| switch to Outcomes, later rounds ({s['runs'] - 1}) | {_fmt(s['switch'])} | "
+        f"{_fmt(s['switch_cpu'])} | {_fmt(s['switch_browser'])} | < {_fmt(SWITCH_FLOOR_S)}: "
+        f"{_verdict(s['switch_met'])} |",
+        f"| cohort filter change on Outcomes (set a site, clear it) | {_fmt(s['filter'])} | "
+        f"{_fmt(s['filter_cpu'])} | {_fmt(s['filter_browser'])} | < {_fmt(FILTER_FLOOR_S)}: "
+        f"{_verdict(s['filter_met'])} |",
+        f"| sign-in form, new tab (browser cache warm) | | | {_fmt(s['sign_in_form_new_tab'])} | |",
+        f"| sign-in form, new browser (cache empty) | | | "
+        f"{_fmt(s['sign_in_form_new_browser'])} | |",
+    ]
+    return out
 
 
 def _load(load) -> str:
@@ -371,6 +410,15 @@ def main(argv: list[str] | None = None) -> int:
                 report["browser"][str(n)] = overview_render_times(n)
             except Exception as error:  # noqa: BLE001 - a missing browser is reported, not fatal
                 report["browser"][str(n)] = {"error": f"{type(error).__name__}: {error}"[:200]}
+    if not args.no_browser:
+        print("browser: Outcomes on the sample clinic", flush=True)
+        from bench.browser import outcomes_times, summarise_outcomes_times
+
+        try:
+            found = outcomes_times(args.runs)
+            report["outcomes"] = {"summary": summarise_outcomes_times(found), "runs": found}
+        except Exception as error:  # noqa: BLE001 - a missing browser is reported, not fatal
+            report["outcomes"] = {"error": f"{type(error).__name__}: {error}"[:200]}
     report["machine"]["load"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     report["finished"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     report["elapsed_min"] = (time.monotonic() - started) / 60
