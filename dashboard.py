@@ -52,16 +52,17 @@ st.session_state[auth.RUN_USER_KEY] = user
 
 if user is None:
     # Every page's URL leads to the sign-in form (and nothing else: no menu, no "page not
-    # found"), so a deep link opens its page after sign-in.
+    # found"), so a deep link opens its page after sign-in. The form at the root has a path of
+    # its own: after sign-in it matches no page, and the role's first page opens.
     sign_in = [
         st.Page(
             auth.render_login,
             title="Sign in",
             icon=":material/login:",
-            url_path=script.removesuffix(".py"),
-            default=number == 0,
+            url_path=url_path,
+            default=url_path == "sign-in",
         )
-        for number, (_, _, script, _, _) in enumerate(PAGES)
+        for url_path in ["sign-in", *(script.removesuffix(".py") for _, _, script, _, _ in PAGES)]
     ]
     st.navigation(sign_in, position="hidden").run()
     st.stop()

@@ -148,9 +148,11 @@ def redeem_cookie_ticket(ticket: str, *, now: float | None = None) -> str | None
 def _cookie_token() -> str | None:
     """The session cookie this browser sent when the tab connected (None outside a browser)."""
     try:
-        return st.context.cookies.get(COOKIE_NAME) or None
-    except Exception:  # no browser connection: AppTest, bare mode
+        token = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # no browser connection: bare mode
         return None
+    # AppTest's context is a stand-in whose values are not text
+    return token if isinstance(token, str) and token else None
 
 
 def _resume_from_cookie():
