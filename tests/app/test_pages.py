@@ -68,6 +68,34 @@ def test_every_page_runs_for_the_director(app_env, page):
     assert at.title[0].value  # the page drew its title
 
 
+# Words of a method, its source or its code that belong in "How this is computed", not on the
+# main screen of a dashboard page; and word bugs seen there before.
+METHOD_WORDS = re.compile(
+    r"\bdoi\b|t-based|Jacobson|log-log|Wilson|Greenwood|Student's t|\b1 events\b|CI open|\bCi:"
+    r"|\b[a-z0-9]+_[a-z0-9_]+\b",  # a code name (side_effects.csv, latest_day)
+    re.IGNORECASE,
+)
+DASHBOARD_PAGES = PAGES[:6]  # overview to claims
+
+
+def _main_screen_words(at: AppTest) -> list[str]:
+    """The captions and body text of the page, leaving out what is inside an expander."""
+    inside = {id(e) for x in at.main.expander for e in [*x.caption, *x.markdown]}
+    shown = [*at.main.caption, *at.main.markdown]
+    # a material icon's name is a code the reader never sees
+    return [re.sub(r":material/[a-z_]+:", "", e.value) for e in shown if id(e) not in inside]
+
+
+@pytest.mark.parametrize("page", DASHBOARD_PAGES)
+def test_a_dashboard_page_keeps_method_words_out_of_its_main_screen(app_env, page):
+    at = _app(page)
+    assert not at.exception, [e.message for e in at.exception]
+    found = [text for text in _main_screen_words(at) if METHOD_WORDS.search(text)]
+    assert found == []
+    # and each section that has a method says it a click away
+    assert any(x.label == "How this is computed" for x in at.main.expander)
+
+
 def test_sample_banner_says_synthetic(app_env):
     at = _app()
     assert any("Sample data — synthetic clinic" in i.value for i in at.info)
