@@ -40,37 +40,34 @@ if batches.empty:
     st.stop()
 
 details = {int(b): batch_details(int(b)) for b in batches["batch_id"]}
-# Short titles, so the history fits a 1024-px screen; each file's fingerprint is in the
-# batch's own table below.
-HISTORY_TITLES = {
-    "username": "By",
-    "rows_added": "Added",
-    "rows_unchanged": "Unchanged",
-    "rows_conflicting": "Conflicting",
-    "conflicts_pending": "To decide",
-}
-history = batches[
-    [
-        "batch_id",
-        "created_at",
-        "username",
-        "kind",
-        "status",
-        "files",
-        "rows_added",
-        "rows_unchanged",
-        "rows_conflicting",
-        "conflicts_pending",
-        "warnings",
-    ]
-]
+# Few columns with short titles, so the history fits a 1024-px screen: each batch's files,
+# counts per table and fingerprints are in its own tables below.
+history = pd.DataFrame(
+    {
+        "Batch": batches["batch_id"].astype(int),
+        "When (UTC)": batches["created_at"],
+        "By": batches["username"],
+        "What": [
+            f"{value_label('kind', k)}, {value_label('status', s).lower()}"
+            for k, s in zip(batches["kind"], batches["status"])
+        ],
+        "Files": [len(details[int(b)]["files"]) for b in batches["batch_id"]],
+        "Rows added": batches["rows_added"].astype(int),
+        "To decide": batches["conflicts_pending"].astype(int),
+    }
+)
+small = st.column_config.NumberColumn(width="small")
 st.dataframe(
-    readable_table(history, labels=HISTORY_TITLES),
+    history,
     hide_index=True,
     width="stretch",
     column_config={
+        "Batch": small,
         "When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-        "Files": st.column_config.TextColumn(width="medium"),
+        "Files": small,
+        "To decide": st.column_config.NumberColumn(
+            width="small", help="Conflicts still waiting for a decision."
+        ),
     },
 )
 
@@ -91,37 +88,35 @@ batch_id = st.selectbox(
 detail = details[batch_id]
 
 st.subheader(f"Batch {batch_id}")
-c1, c2 = st.columns(2)
-with c1:
-    st.markdown(
-        f"**By** {detail['username']} · **at** {pd.Timestamp(detail['created_at']):%Y-%m-%d %H:%M} "
-        f"UTC · **status** {value_label('status', detail['status']).lower()}"
-    )
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "File": f["name"],
-                    "Read as": value_label("table", f["table"]) if f["table"] else "(not used)",
-                    "Fingerprint": f["sha256"][:16],
-                }
-                for f in detail["files"]
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
-    options = describe_import_options(detail.get("options"))
-    st.caption("Import options: " + ("; ".join(options) if options else "the defaults") + ".")
-with c2:
-    counts = pd.DataFrame(detail.get("counts") or {}).T
-    if not counts.empty:
-        counts = counts.rename_axis("table").reset_index()
-        st.dataframe(readable_table(counts), hide_index=True, width="stretch")
-    warnings = detail.get("warnings") or []
-    if warnings:
-        with st.expander(f"{len(warnings):,} warning(s)", icon=":material/warning:"):
-            st.markdown("\n".join(f"- {w}" for w in warnings))
+# One above the other: side by side, neither table fits a 1024-px screen.
+st.markdown(
+    f"**By** {detail['username']} · **at** {pd.Timestamp(detail['created_at']):%Y-%m-%d %H:%M} "
+    f"UTC · **status** {value_label('status', detail['status']).lower()}"
+)
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "File": f["name"],
+                "Read as": value_label("table", f["table"]) if f["table"] else "(not used)",
+                "Fingerprint": f["sha256"][:16],
+            }
+            for f in detail["files"]
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
+counts = pd.DataFrame(detail.get("counts") or {}).T
+if not counts.empty:
+    counts = counts.rename_axis("table").reset_index()
+    st.dataframe(readable_table(counts), hide_index=True, width="stretch")
+options = describe_import_options(detail.get("options"))
+st.caption("Import options: " + ("; ".join(options) if options else "the defaults") + ".")
+warnings = detail.get("warnings") or []
+if warnings:
+    with st.expander(f"{len(warnings):,} warning(s)", icon=":material/warning:"):
+        st.markdown("\n".join(f"- {w}" for w in warnings))
 
 
 def _conflict_table(frame: pd.DataFrame) -> pd.DataFrame:

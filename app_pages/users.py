@@ -52,13 +52,21 @@ if shown:
     st.code(password, language=None)
 
 users = list_users()
+# Dates to the minute and the lock only when someone is locked, so the table fits 1024 px.
+locked = users["locked_until"].notna().any()
 st.dataframe(
-    readable_table(users, labels={"created_at": "Added (UTC)"}),
+    readable_table(
+        users if locked else users.drop(columns="locked_until"),
+        labels={"created_at": "Added (UTC)", "failed_logins": "Failed sign-ins"},
+    ),
     hide_index=True,
     width="stretch",
     column_config={
         "Added (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         "Last sign-in (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Failed sign-ins": st.column_config.NumberColumn(
+            width="small", help="Wrong passwords in a row since the last sign-in."
+        ),
         "Locked until (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
     },
 )

@@ -472,9 +472,9 @@ def readable_table(
 
 # --------------------------------------------------------------------------- sentences
 def _files(value: Any) -> str:
+    """ "3 files", or the name of the only one: the names of a batch are on Import history."""
     names = list(value) if isinstance(value, (list, tuple)) else [value]
-    n = len(names)
-    return f"{n} file{'s' if n != 1 else ''} ({', '.join(map(str, names))})"
+    return str(names[0]) if len(names) == 1 else f"{len(names)} files"
 
 
 def _plural(n: Any, word: str) -> str:
