@@ -56,6 +56,8 @@ history = pd.DataFrame(
         "To decide": batches["conflicts_pending"].astype(int),
     }
 )
+if not history["To decide"].any():
+    history = history.drop(columns="To decide")  # said only when a conflict waits
 small = st.column_config.NumberColumn(width="small")
 st.dataframe(
     history,
