@@ -285,15 +285,24 @@ else:
         key="outcomes_rates_view",
         help="Every measure is in the download under the chart, whichever is shown.",
     )
-    shown_rates = rates[rates["measure"].isin(views[view][1])]
-    fig = figures.rate_bars_figure(
-        shown_rates,
-        x_title="Timepoint",
-        min_n=min_n,
-        references=_published_marks() if view == "better" else None,
-    )
     st.caption(_rates_sentence(all_results, view))
-    ui.show_figure(fig, rates, "rates_by_timepoint")
+    # One measure a chart, full width: eleven timepoints of two bars need it for their n.
+    measures = [m for m in views[view][1] if (rates["measure"] == m).any()]
+    marks = _published_marks() if view == "better" else None
+    for number, measure in enumerate(measures, start=1):
+        fig = figures.rate_bars_figure(
+            rates[rates["measure"] == measure],
+            x_title="Timepoint",
+            min_n=min_n,
+            references=marks,
+        )
+        last = number == len(measures)
+        # the download under the last chart holds every measure, whichever is shown
+        ui.show_figure(
+            fig,
+            rates if last else None,
+            "rates_by_timepoint" if last else f"rates_by_timepoint_{number}",
+        )
     waiting = [(tp.label, tp.not_yet_due) for tp in all_results if tp.not_yet_due]
     if not follow_up_known(context.loaded.data):
         st.caption(
@@ -381,6 +390,10 @@ else:
         else 0,
         key="depth_timepoint",
     )
+    st.caption(
+        f"The average change from baseline to {timepoint} in each group of PTSD symptoms and "
+        "in single questions; a bar to the left is an improvement."
+    )
     spec = get_instrument(instrument)
     clusters = results.cohort_result(cluster_change_from, context, definitions)
     items = results.cohort_result(item_change_from, context, definitions)
@@ -414,10 +427,6 @@ else:
                 scale=(-item_span, item_span),  # an item moves at most its range
             )
             ui.show_figure(fig, items[items["timepoint"] == timepoint], "item_change")
-    st.caption(
-        f"The average change from baseline to {timepoint} in each group of PTSD symptoms and "
-        "in single questions; a bar to the left is an improvement."
-    )
     with st.expander("How this is computed", icon=":material/info:"):
         st.markdown(
             "Patients with the cluster or question answered on both the baseline and the "

@@ -220,7 +220,8 @@ else:
             f"session. Per session: {ui.format_rate(effect.get('sessions'))}.",
         )
 
-left, right = st.columns(2)
+# One above the other: side by side at 1024 px, the activity panels' axes ran into each other.
+left, right = st.container(), st.container()
 with left:
     st.subheader("PCL-5 over time")
     means = numbers["mean_by_week"]
@@ -234,7 +235,6 @@ with left:
             x_title="Weeks since first session",
             min_n=min_n,
             scale=(0, 80),
-            print_n=False,  # half a page wide: the labels would cover the points
             cut=(definitions.remission_below, f"remission: below {definitions.remission_below:g}"),
         )
         fig.update_layout(height=420, showlegend=False)

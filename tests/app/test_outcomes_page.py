@@ -8,22 +8,27 @@ import pytest
 from tests.app.test_pages import _app
 
 
-def _rate_chart(at) -> dict:
-    """The figure of rates by timepoint (the one with Observed and Intention to treat bars)."""
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        if {"Observed", "Intention to treat"} & {t.get("name") for t in spec["data"]}:
-            return spec
-    raise LookupError("no chart of rates on the page")
+def _rate_charts(at) -> list[dict]:
+    """The figures of rates by timepoint (those with bars of observed patients), one a measure."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    found = [s for s in specs if "Observed" in {t.get("name") for t in s["data"]}]
+    if not found:
+        raise LookupError("no chart of rates on the page")
+    return found
 
 
-def _panels(spec: dict) -> set[str]:
-    titles = {a.get("text", "") for a in spec["layout"].get("annotations", [])}
+def _panels(specs: list[dict]) -> set[str]:
+    titles = {a.get("text", "") for s in specs for a in s["layout"].get("annotations", [])}
     return {t.replace("<br>", " ") for t in titles}
 
 
-def _published(spec: dict) -> set[str]:
-    return {t["name"] for t in spec["data"] if str(t.get("name", "")).startswith("Published")}
+def _published(specs: list[dict]) -> set[str]:
+    return {
+        t["name"]
+        for s in specs
+        for t in s["data"]
+        if str(t.get("name", "")).startswith("Published")
+    }
 
 
 @pytest.mark.parametrize(
@@ -50,16 +55,18 @@ def test_each_view_shows_its_two_panels_and_says_them_in_a_sentence(
     at = _app("app_pages/outcomes.py")
     at.radio(key="outcomes_rates_view").set_value(view).run()
     assert not at.exception, [e.message for e in at.exception]
-    spec = _rate_chart(at)
-    assert panels <= _panels(spec)
+    charts = _rate_charts(at)
+    assert len(charts) == 2  # one measure a chart, full width
+    assert panels <= _panels(charts)
     assert any(sentence in c.value for c in at.caption)
-    # the published marks sit on the response panel only
-    assert bool(_published(spec)) == (view == "better")
+    # the published marks sit on the response chart only
+    assert bool(_published(charts)) == (view == "better")
+    assert not _published(charts[1:])
 
 
 def test_published_response_rates_are_marked_when_the_rule_is_theirs(app_env):
     at = _app("app_pages/outcomes.py")
-    assert _published(_rate_chart(at)) == {
+    assert _published(_rate_charts(at)) == {
         "Published: Osmind IV ketamine, after infusion 1",
         "Published: Osmind IV ketamine, by infusion 6",
     }
@@ -67,7 +74,7 @@ def test_published_response_rates_are_marked_when_the_rule_is_theirs(app_env):
     at.session_state["clinic_settings"] = {"response": "points:10"}
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert _published(_rate_chart(at)) == set()
+    assert _published(_rate_charts(at)) == set()
 
 
 def test_the_published_table_names_studies_without_a_doi(app_env):
