@@ -31,21 +31,39 @@ RESPONSE = f"PCL-5 down by at least {RULE.threshold:g}{'%' if RULE.kind == 'pct'
 labels = [w.label for w in definitions.windows]
 
 # Column titles in words; a column missing from an upload is left out.
+# Seven narrow columns fit the 1024 px screen; the download keeps every column.
 TRACK_TITLES = {
     "patient_id": "Patient",
-    "route": "Route",
     "baseline": "Baseline",
     "latest_score": "Latest score",
-    "change": "Change (points)",
-    "latest_day": "Day of latest score",
-    "sessions_before": "Sessions before it",
-    "sessions_given": "Sessions given",
-    "flagged_by": "Flagged by",
+    "change": "Change",
+    "latest_day": "Day",
+    "flagged_by": "Flagged",
+    "route": "Route",
 }
 FLAGGED_BY = {
     "sessions": f"After {definitions.not_on_track_sessions} sessions",
-    "sessions and week 2": f"After {definitions.not_on_track_sessions} sessions and at week 2",
+    "sessions and week 2": "Both",
     "week 2": "At week 2",
+}
+TRACK_COLUMNS = {
+    "Patient": st.column_config.TextColumn(width=64, pinned=True),
+    "Baseline": st.column_config.NumberColumn(format="%.0f", width=66),
+    "Latest score": st.column_config.NumberColumn(
+        format="%.0f", width=88, help="The most recent PCL-5 score."
+    ),
+    "Change": st.column_config.NumberColumn(
+        format="%+.0f", width=62, help="Latest score minus baseline, in points: below 0 is better."
+    ),
+    "Day": st.column_config.NumberColumn(
+        width=44, help="The day of the latest score, counted from the first session (day 0)."
+    ),
+    "Flagged": st.column_config.TextColumn(
+        width=96,
+        help=f"Which check flagged the patient: after {definitions.not_on_track_sessions} "
+        "sessions, at week 2, or both.",
+    ),
+    "Route": st.column_config.TextColumn(width=150),
 }
 EFFECT_TITLES = {
     "day": "Day",
@@ -109,7 +127,9 @@ def _session_rows(sessions: pd.DataFrame) -> pd.DataFrame:
     if {"bp_systolic_peak", "bp_diastolic_peak"} <= set(sessions):
         out["BP peak"] = _pressure(sessions["bp_systolic_peak"], sessions["bp_diastolic_peak"])
     if "dissociation_cadss" in sessions and sessions["dissociation_cadss"].notna().any():
-        out["CADSS"] = sessions["dissociation_cadss"].round().astype("Int64")
+        out["CADSS"] = sessions["dissociation_cadss"].map(
+            lambda v: "–" if pd.isna(v) else f"{v:.0f}"
+        )
     for column, title in (("dissociation", "Dissociation"), ("sedation", "Sedation")):
         if column in sessions and sessions[column].notna().any():
             out[title] = sessions[column].map(YES_NO).fillna("–")
@@ -264,24 +284,13 @@ with tab_track:
         )
         shown = _readable(
             track.assign(
-                route=track["route"].map(figures.route_label),
+                # the brand in brackets is the one thing a narrow column can lose
+                route=track["route"].map(lambda r: figures.route_label(r).split(" (")[0]),
                 flagged_by=track["flagged_by"].map(FLAGGED_BY).fillna(track["flagged_by"]),
             ),
             TRACK_TITLES,
         )
-        st.dataframe(
-            shown,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "Change (points)": st.column_config.NumberColumn(format="%+.0f", width="small"),
-                "Baseline": st.column_config.NumberColumn(format="%.0f", width="small"),
-                "Latest score": st.column_config.NumberColumn(format="%.0f", width="small"),
-                "Day of latest score": st.column_config.NumberColumn(width="small"),
-                "Sessions before it": st.column_config.NumberColumn(width="small"),
-                "Sessions given": st.column_config.NumberColumn(width="small"),
-            },
-        )
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=TRACK_COLUMNS)
         ui.download_table(track, "not_on_track")
 
 # ---------------------------------------------------------------------------- one patient
@@ -324,12 +333,12 @@ with tab_patient:
     if sessions.empty:
         st.caption("No sessions recorded.")
     else:
-        st.dataframe(sessions, hide_index=True, width="stretch")
+        st.table(sessions, hide_index=True)  # wraps: nine columns fit at 1024 px
     st.markdown("**Side effects**")
     if one.side_effects.empty:
         st.caption("No side effects recorded.")
     else:
-        st.dataframe(
+        st.table(
             _readable(
                 one.side_effects.assign(
                     effect=one.side_effects["effect"].map(effect_label),
@@ -339,5 +348,4 @@ with tab_patient:
                 EFFECT_TITLES,
             ),
             hide_index=True,
-            width="stretch",
         )

@@ -110,6 +110,7 @@ else:
         unit="patients" if level == "patient" else "sessions",
     )
     st.caption(_top_effect_sentence(table, level))
+    ui.show_figure(fig, table.drop(columns="code"), f"side_effects_{level}")
     with st.expander("How this is computed", icon=":material/info:"):
         st.markdown(
             "**Per patient**: patients with the effect at least once, among patients with at "
@@ -117,7 +118,7 @@ else:
             "with the effect, among sessions given. Each bar carries its numbers and a 95% "
             f"confidence interval; bars of fewer than {min_n} patients are grey (too few).\n\n"
             + (
-                "**Black diamonds**: the Spravato label's short-term trials in "
+                "**The diamonds**: the Spravato label's short-term trials in "
                 "treatment-resistant depression (346 patients on esketamine): a different "
                 "population and design, shown as context, not a target.\n\n"
                 if level == "patient"
@@ -127,7 +128,6 @@ else:
             "reported side effect (as the label counts them), and as the session's own yes/no "
             "field on the monitoring form (REMS), among the sessions where it was recorded."
         )
-    ui.show_figure(fig, table.drop(columns="code"), f"side_effects_{level}")
 
 # ---------------------------------------------------------------------------- blood pressure
 st.subheader("Blood pressure")
