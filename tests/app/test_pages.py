@@ -410,8 +410,8 @@ def test_the_audit_page_filters_by_event(app_env):
     at.selectbox(key="audit_action").set_value("login").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert set(table["action"]) == {"login"}
-    assert set(table["username"]) == {"director-test"}
+    assert set(table["Event"]) == {"Signed in"}
+    assert set(table["User"]) == {"director-test"}
 
 
 # --------------------------------------------------------------------------- single sign-on
