@@ -139,11 +139,9 @@ for key, title in TITLES.items():
                 "in the definitions in force (Settings)."
             )
             continue
-        verdict_column, numbers_column = st.columns([2, 3], gap="large")
-        with verdict_column:
-            _show_verdict(check)
-        with numbers_column:
-            _show_numbers(check)
+        # The verdict above its numbers: side by side at 1024 px, both wrapped to a word a line.
+        _show_verdict(check)
+        _show_numbers(check)
         ui.download_table(
             pd.DataFrame([{k: v for k, v in check.items() if not isinstance(v, dict)}]),
             f"claim_{key}",
