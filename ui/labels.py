@@ -224,6 +224,7 @@ ACTION_LABELS = {
     "login_locked": "Sign-in while locked",
     "logout": "Signed out",
     "session_expired": "Session expired",
+    "session_resumed": "Signed in again (reload or new tab)",
     "import": "Imported",
     "import_refused": "Import refused",
     "conflicts_resolved": "Conflicts decided",
