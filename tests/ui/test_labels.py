@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from ui.labels import (
+    ACTION_LABELS,
     COLUMN_LABELS,
     UnlabelledColumnError,
     column_title,
@@ -246,3 +247,9 @@ def test_describe_import_options():
         "Date order: certain from the files",
         "Day the export was taken: 2025-06-30",
     ]
+
+
+def test_every_audited_action_has_words():
+    from store.audit import ACTIONS
+
+    assert ACTIONS <= set(ACTION_LABELS), sorted(ACTIONS - set(ACTION_LABELS))
