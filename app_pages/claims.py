@@ -7,7 +7,15 @@ from analytics.metrics.claims import claims_summary_from
 from ui import auth, results
 from ui import components as ui
 from ui.cohort import get_context
+from ui.glossary import find_term, glossary_page_link
 from ui.settings import current_definitions
+
+
+def _see_also(*terms: str) -> None:
+    """Links to the glossary's entries for ``terms``, in one row, under a method note."""
+    for column, term in zip(st.columns(len(terms)), terms, strict=True):
+        glossary_page_link(column, term, label=find_term(term).term.split(" (")[0])
+
 
 auth.require_page("claims")
 context = get_context()
@@ -127,6 +135,7 @@ def _show_numbers(check: dict) -> None:
             "counts every patient with a baseline who started treatment and was due, a "
             "patient with no score counting as not responding."
         )
+        _see_also("observed", "intention-to-treat", "confidence-interval")
 
 
 for key, title in TITLES.items():

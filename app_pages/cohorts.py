@@ -10,7 +10,15 @@ from analytics.metrics.safety import effect_label
 from ui import auth, figures, results
 from ui import components as ui
 from ui.cohort import get_context
+from ui.glossary import find_term, glossary_page_link
 from ui.settings import current_definitions
+
+
+def _see_also(*terms: str) -> None:
+    """Links to the glossary's entries for ``terms``, in one row, under a method note."""
+    for column, term in zip(st.columns(len(terms)), terms, strict=True):
+        glossary_page_link(column, term, label=find_term(term).term.split(" (")[0])
+
 
 auth.require_page("cohorts")
 context = get_context()
@@ -211,6 +219,7 @@ with tab_groups:
                 "patients are grey and hatched (too few). Groups of fewer than 11 patients are "
                 "flagged as US Medicare (CMS) small-cell rules would flag them."
             )
+            _see_also("response", "intention-to-treat", "too-few-patients")
 
 # ---------------------------------------------------------------------------- attrition
 with tab_funnel:

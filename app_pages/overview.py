@@ -7,6 +7,14 @@ from analytics.metrics.attrition import FLOW_STEPS
 from analytics.report.overview import overview_of
 from ui import auth, cohort, figures, results, settings
 from ui import components as ui
+from ui.glossary import find_term, glossary_page_link
+
+
+def _see_also(*terms: str) -> None:
+    """Links to the glossary's entries for ``terms``, in one row, under a method note."""
+    for column, term in zip(st.columns(len(terms)), terms, strict=True):
+        glossary_page_link(column, term, label=find_term(term).term.split(" (")[0])
+
 
 auth.require_page("overview")
 context = cohort.get_context()
@@ -200,6 +208,7 @@ with st.expander("How this is computed", icon=":material/info:"):
         f"counted) and a 95% confidence interval, the {described['ci']}. Rates of fewer than "
         f"{min_n} patients read *too few*."
     )
+    _see_also("kaplan-meier", "censoring", "confidence-interval")
 
 st.subheader("Side effects (share of patients, at least once)")
 effects = numbers["side_effects"]  # reported effects; the sessions' yes/no flags are on Safety
@@ -253,6 +262,7 @@ with left:
                 "patients), and a mean of fewer than 3 patients has no interval. "
                 f"Baseline: {described['baseline']}."
             )
+            _see_also("baseline", "confidence-interval", "too-few-patients")
 with right:
     st.subheader("Activity")
     activity = numbers["activity"]
