@@ -12,9 +12,11 @@ from ui.settings import current_definitions
 
 
 def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms``, in one row, under a method note."""
-    for column, term in zip(st.columns(len(terms)), terms, strict=True):
-        glossary_page_link(column, term, label=find_term(term).term.split(" (")[0])
+    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
+    (in columns of a narrow screen, "Intention to treat" was cut)."""
+    row = st.container(horizontal=True, wrap=True)
+    for term in terms:
+        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
 
 
 auth.require_page("claims")

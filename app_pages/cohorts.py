@@ -15,9 +15,11 @@ from ui.settings import current_definitions
 
 
 def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms``, in one row, under a method note."""
-    for column, term in zip(st.columns(len(terms)), terms, strict=True):
-        glossary_page_link(column, term, label=find_term(term).term.split(" (")[0])
+    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
+    (in columns of a narrow screen, "Intention to treat" was cut)."""
+    row = st.container(horizontal=True, wrap=True)
+    for term in terms:
+        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
 
 
 auth.require_page("cohorts")
@@ -56,22 +58,22 @@ FLAGGED_BY = {
 }
 TRACK_COLUMNS = {
     "Patient": st.column_config.TextColumn(width=64, pinned=True),
-    "Baseline": st.column_config.NumberColumn(format="%.0f", width=66),
+    "Baseline": st.column_config.NumberColumn(format="%.0f", width=64),
     "Latest score": st.column_config.NumberColumn(
-        format="%.0f", width=88, help="The most recent PCL-5 score."
+        format="%.0f", width=86, help="The most recent PCL-5 score."
     ),
     "Change": st.column_config.NumberColumn(
-        format="%+.0f", width=62, help="Latest score minus baseline, in points: below 0 is better."
+        format="%+.0f", width=58, help="Latest score minus baseline, in points: below 0 is better."
     ),
     "Day": st.column_config.NumberColumn(
         width=44, help="The day of the latest score, counted from the first session (day 0)."
     ),
     "Flagged": st.column_config.TextColumn(
-        width=96,
+        width=84,
         help=f"Which check flagged the patient: after {definitions.not_on_track_sessions} "
         "sessions, at week 2, or both.",
     ),
-    "Route": st.column_config.TextColumn(width=150),
+    "Route": st.column_config.TextColumn(width=162),
 }
 EFFECT_TITLES = {
     "day": "Day",

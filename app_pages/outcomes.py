@@ -43,9 +43,11 @@ def _instruments(context) -> list[str]:
 
 
 def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms``, in one row, under a method note."""
-    for column, term in zip(st.columns(len(terms)), terms, strict=True):
-        glossary_page_link(column, term, label=find_term(term).term.split(" (")[0])
+    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
+    (in columns of a narrow screen, "Intention to treat" was cut)."""
+    row = st.container(horizontal=True, wrap=True)
+    for term in terms:
+        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
 
 
 auth.require_page("outcomes")
@@ -202,6 +204,13 @@ def _rates_sentence(timepoints, view: str) -> str:
             "intention to treat (every patient due then)."
         )
     return text + ". Among observed patients only: an unscored patient was not seen to worsen."
+
+
+def _said_in(population: str, source: str) -> bool:
+    """Whether every word of ``population`` but the small ones is already in ``source``."""
+    small = {"for", "the", "of", "in", "with", "and"}
+    words = set(source.lower().replace(",", " ").split())
+    return {w for w in population.lower().split() if w not in small} <= words
 
 
 def _published_marks() -> list[figures.Reference]:
@@ -362,26 +371,27 @@ with st.expander("Published figures (other populations)", icon=":material/menu_b
         "different patients, instruments and schedules."
     )
     published = published_benchmarks()
-    # One column for the study (authors, journal, who was treated), the DOI left in the
-    # reference module and the glossary; the note without the caveat the caption gives.
+    # One column for the study: the source without its DOI (kept in the reference module and
+    # the glossary), then who was treated unless the source's own words already say it.
+    sources = published["source"].str.split(r"\. doi:", regex=True).str[0]
+    study = [
+        source if _said_in(population, source) else f"{source}: {population}"
+        for source, population in zip(sources, published["population"], strict=True)
+    ]
     notes = published["note"].str.replace(
         r"^other population; not comparable one-to-one;?\s*", "", regex=True
     )
+    notes = notes.str.replace("ci_low/ci_high hold", "the bounds are", regex=False)
     shown = pd.DataFrame(
         {
-            "Study": published["source"].str.split(r"\. doi:", regex=True).str[0]
-            + ": "
-            + published["population"],
+            "Study": study,
             "Measure": published["measure"].str.replace(">=", "≥", regex=False),
             "Figure (95% CI or range)": [
                 ui.published_figure_text(r.value, r.unit, r.ci_low, r.ci_high)
                 for r in published.itertuples(index=False)
             ],
             "Patients": [ui.format_count(n) if pd.notna(n) else "–" for n in published["n"]],
-            "Note": [
-                (n[:1].upper() + n[1:]).replace("ci_low/ci_high hold", "the bounds are")
-                for n in notes
-            ],
+            "Note": [n[:1].upper() + n[1:] for n in notes],
         }
     )
     st.table(shown, hide_index=True)  # text that wraps: no column is cut at 1024 px

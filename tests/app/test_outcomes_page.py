@@ -89,4 +89,7 @@ def test_the_published_table_names_studies_without_a_doi(app_env):
     ]
     text = " ".join(table.astype(str).to_numpy().ravel())
     assert "doi" not in text.lower() and ">=" not in text
-    assert "CAPS-5" in text  # acronyms keep their case
+    assert "CAPS-5" in text and "ci_low" not in text  # acronyms keep their case, no codes
+    # who was treated, unless the source already says it
+    assert "Feder et al. 2021, Am J Psychiatry 178:193: Chronic PTSD, RCT" in text
+    assert "PCL-5: Real-world IV ketamine for PTSD" not in text
