@@ -247,5 +247,5 @@ else:
         route=serious["route"].map(figures.route_label),
         severity=serious["severity"].str.capitalize(),
     ).rename(columns=SERIOUS_TITLES)[list(SERIOUS_TITLES.values())]
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.table(shown, hide_index=True)  # wraps: six columns fit at 1024 px; serious events are few
     ui.download_table(shown, "serious_events")
