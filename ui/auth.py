@@ -30,7 +30,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -88,8 +88,13 @@ def _record_download(file_name: str, rows: int) -> None:
     audit("download", file=file_name, rows=rows)
 
 
-def audited_download(label: str, payload: bytes, *, file_name: str, rows: int, **kwargs) -> None:
-    """``st.download_button`` whose click is recorded in the audit log (file name and rows)."""
+def audited_download(
+    label: str, payload: bytes | Callable[[], bytes], *, file_name: str, rows: int, **kwargs
+) -> None:
+    """``st.download_button`` whose click is recorded in the audit log (file name and rows).
+
+    ``payload`` may be a function of no arguments: Streamlit then builds the file only when
+    the button is clicked."""
     st.download_button(
         label,
         payload,

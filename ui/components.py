@@ -7,6 +7,7 @@ within rounding of zero reads 0, never "2.8e-17" or "-0%".
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -332,6 +333,10 @@ def download_frame(
     return table
 
 
+def _download_bytes(frame: pd.DataFrame, filters, labels) -> bytes:
+    return csv_bytes(download_frame(frame, filters, labels=labels))
+
+
 def download_table(
     frame: pd.DataFrame | None,
     name: str,
@@ -354,7 +359,8 @@ def download_table(
     file_name = download_name(name, filters)
     auth.audited_download(
         label or f"Download {file_name}",
-        csv_bytes(download_frame(frame, filters, labels=labels)),
+        # built when clicked, on Streamlit's own thread: most runs never need the file
+        functools.partial(_download_bytes, frame, filters, labels),
         file_name=file_name,
         rows=len(frame),
         mime="text/csv",

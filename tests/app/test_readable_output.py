@@ -79,7 +79,8 @@ def downloads(monkeypatch):
     original = st.download_button
 
     def recording(label, data, file_name=None, *args, **kwargs):
-        payload = data.encode() if isinstance(data, str) else data
+        payload = data() if callable(data) else data  # a download built on click
+        payload = payload.encode() if isinstance(payload, str) else payload
         seen.append((label, file_name, payload))
         return original(label, data, file_name, *args, **kwargs)
 
