@@ -3,8 +3,8 @@
 The dashboard reads the clinic from its database (``DATABASE_URL``). The benchmark gives it an
 SQLite file of its own under ``bench/data/home_N``, loads the benchmark clinic into it as the
 sample (``store.ensure_sample``, timed: a first start does the same) and adds a director with a
-known password. ``streamlit run dashboard.py`` then starts on a free port and Debian's Chromium
-(through Playwright) signs in and measures the time from pressing "Sign in" to the first
+known password. ``streamlit run server.py`` (as ``make run`` starts it) then serves on a free
+port and Debian's Chromium (through Playwright) signs in and measures the time from pressing "Sign in" to the first
 headline metric (``[data-testid="stMetricValue"]``) being visible.
 
 Three visits are timed: *cold* (a new server, empty Streamlit caches: the clinic is read from
@@ -112,7 +112,7 @@ def serve(folder: Path, home: Path, *, start_timeout: float = 120, started: list
     }
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", "dashboard.py",
+            sys.executable, "-m", "streamlit", "run", "server.py",
             "--server.port", str(port), "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         ],

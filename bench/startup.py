@@ -1,7 +1,7 @@
 """How long ``make run`` takes to open the dashboard on the sample clinic, in a real browser.
 
 ``python -m bench.startup [RUNS]`` starts the server as ``make run`` does (``streamlit run
-dashboard.py``, headless) on a free port, with its own database under ``bench/data/startup``, and
+server.py``, headless) on a free port, with its own database under ``bench/data/startup``, and
 times in Debian's Chromium, from the moment the process is started:
 
 - ``sign_in_form``: the sign-in form is on screen (what ``make run`` opens);
@@ -88,7 +88,7 @@ def startup_times(runs: int = 3) -> dict:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             for run in range(runs):
-                process, url, started, lines = _start("dashboard.py", env)
+                process, url, started, lines = _start("server.py", env)
                 context = browser.new_context(viewport={"width": 1400, "height": 1000})
                 page = context.new_page()
                 page.set_default_timeout(120_000)
