@@ -4,8 +4,8 @@ The dashboard reads the clinic from its database (``DATABASE_URL``). The benchma
 SQLite file of its own under ``bench/data/home_N``, loads the benchmark clinic into it as the
 sample (``store.ensure_sample``, timed: a first start does the same) and adds a director with a
 known password. ``streamlit run server.py`` (as ``make run`` starts it) then serves on a free
-port and Debian's Chromium (through Playwright) signs in and measures the time from pressing "Sign in" to the first
-headline metric (``[data-testid="stMetricValue"]``) being visible.
+port and Debian's Chromium (through Playwright) signs in and measures the time from pressing
+"Sign in" to the first headline metric (``[data-testid="stMetricValue"]``) being visible.
 
 Three visits are timed: *cold* (a new server, empty Streamlit caches: the clinic is read from
 the database and the summary computed), *warm* (a second visit to the same server: Streamlit's
