@@ -92,17 +92,23 @@ def _rate(container, shown: str, label: str, value, *, help: str) -> None:
 numbers = results.cohort_result(overview_of, context, definitions)
 counts = numbers["counts"]
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(
+_named(
+    c1,
+    "Patients treated",
     "Patients treated",
     ui.format_count(counts.get("patients")),
     help="Patients in the cohort: every patient in the upload who matches the sidebar's filters.",
 )
-c2.metric(
+_named(
+    c2,
+    "Sessions given",
     "Sessions given",
     ui.format_count(counts.get("sessions")),
     help="Treatment sessions recorded for these patients.",
 )
-c3.metric(
+_named(
+    c3,
+    "Assessments",
     "Assessments",
     ui.format_count(counts.get("assessments")),
     help="Completed questionnaires of any instrument.",
@@ -150,17 +156,18 @@ else:
 st.subheader("Course of treatment")
 d1, d2, d3 = st.columns(3)
 ttr = numbers["time_to_response"]
+TTR_LABEL = "Median time to response"
 TTR_HELP = (
     f"Days from the first session to the first PCL-5 score meeting the response rule "
     f"({RESPONSE}). Kaplan-Meier estimate: a patient who has not responded yet counts up to "
     "the last score (censored)."
 )
 if ttr.get("median_reached"):
-    d1.metric("Median time to response", f"{ttr['median_days']:.0f} days", help=TTR_HELP)
+    _named(d1, TTR_LABEL, TTR_LABEL, f"{ttr['median_days']:.0f} days", help=TTR_HELP)
 elif ttr:
-    d1.metric("Median time to response", "not reached", help=TTR_HELP)
+    _named(d1, TTR_LABEL, TTR_LABEL, "not reached", help=TTR_HELP)
 else:
-    d1.metric("Median time to response", "n/a")
+    _named(d1, TTR_LABEL, TTR_LABEL, "n/a", help=TTR_HELP)
 if ttr and ttr.get("n"):
     low, high = ttr.get("median_ci_low"), ttr.get("median_ci_high")
     interval = (
@@ -179,39 +186,28 @@ if ttr and ttr.get("n"):
 else:
     d1.caption("No patient with a baseline and a later score in this cohort.")
 
-ui.rate_metric(
+_rate(
     d2,
     "Completed induction",
+    "Completed induction",
     numbers["flow"]["completed_induction"],
-    min_n=min_n,
     help="Patients who started and reached the induction session count of their route: "
     + ", ".join(
         f"{figures.route_label(k)} {v} sessions" for k, v in described["induction_sessions"].items()
     )
     + ".",
 )
-ui.rate_metric(
+# A short name on screen, the population a hover away: the full name wrapped to three lines
+# at 1024 px and pushed its number below the others of the row.
+_rate(
     d3,
+    "Scored at week 4",
     dict(FLOW_STEPS)["scored_week4"],
     numbers["flow"]["scored_timepoint"],
-    min_n=min_n,
-    wrap=True,  # the label names its population: cut at 1024 px, it would not
-    help="Patients who started with a baseline and a PCL-5 score in the week-4 window, among "
-    "all who started and were due by then (scored, or followed to the end of the window). "
-    "Unscored patients are missing data, not failures.",
+    help=f"{dict(FLOW_STEPS)['scored_week4']}: patients who started with a baseline and a "
+    "PCL-5 score in the week-4 window, among all who started and were due by then (scored, "
+    "or followed to the end of the window). Unscored patients are missing data, not failures.",
 )
-
-with st.expander("How this is computed", icon=":material/info:"):
-    st.markdown(
-        "**Median time to response** is read from a Kaplan-Meier curve, which counts each "
-        "patient who has not responded yet up to their last score (censoring) instead of "
-        f"leaving them out. {described['km_band']}.\n\n"
-        "**Every rate** is shown with its numbers (patients with the outcome / patients "
-        f"counted) and a 95% confidence interval, the {described['ci']}. Rates of fewer than "
-        f"{min_n} patients read *too few*."
-    )
-    _see_also("kaplan-meier", "censoring", "confidence-interval")
-
 st.subheader("Side effects (share of patients, at least once)")
 effects = numbers["side_effects"]  # reported effects; the sessions' yes/no flags are on Safety
 if not effects:
