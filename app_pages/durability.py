@@ -151,6 +151,7 @@ else:
         min_n=min_n,
     )
     observed = sustained[(sustained["population"] == "observed") & (sustained["n"] > 0)]
+    itt = sustained[(sustained["population"] == "intention to treat") & (sustained["n"] > 0)]
     st.caption(
         "Of the patients who responded at week 4: "
         + "; ".join(
@@ -158,8 +159,13 @@ else:
             f"({figures.format_percent(row.rate)}) still responded"
             for row in observed.itertuples(index=False)
         )
-        + ". Each timepoint also has an intention-to-treat bar, counting every week-4 "
-        "responder due then, scored or not."
+        + ". Counting every week-4 responder due then, scored or not (intention to treat): "
+        + "; ".join(
+            f"{int(row.k):,} of {int(row.n):,} ({figures.format_percent(row.rate)}) at "
+            f"{row.timepoint}"
+            for row in itt.itertuples(index=False)
+        )
+        + "."
     )
     ui.show_figure(fig, sustained, "sustained_response")
     itt_rows = sustained["population"] == "intention to treat"
