@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from analytics.core.stats import MIN_N_FOR_INTERVAL
@@ -166,6 +167,179 @@ def _groups(frame: pd.DataFrame, group: str | None) -> list[tuple[str, pd.DataFr
         value = "unknown" if pd.isna(value) else value
         out.append((_group_name(value), part, colour_for(value, i), meaning_of(value, i)))
     return out
+
+
+# Every chart is drawn in Plotly's "plotly_white" template.
+TEMPLATE = "plotly_white"
+
+
+def _figure(data: list[dict], layout: dict) -> go.Figure:
+    """The figure of ``data`` (one dict a trace, with its ``type``) and ``layout``, in
+    :data:`TEMPLATE`.
+
+    Every chart is built as plain dicts and validated once here: Plotly validates the whole
+    property path again on each ``add_trace``, ``update_layout``, ``add_annotation`` and
+    ``make_subplots``, which cost four times the figure itself (0.4 CPU s for the five charts
+    of Outcomes).
+    """
+    fig = go.Figure(data=data, layout=layout)
+    # Plotly's registered template is set as Plotly sets its default one: as its JSON, not
+    # copied and validated again (11 ms a figure by name, under 1 ms so)
+    fig.layout._validate = False
+    try:
+        fig.layout.template = pio.templates[TEMPLATE]
+    finally:
+        fig.layout._validate = fig._validate
+    return fig
+
+
+def _merged(base: dict, extra: dict) -> dict:
+    """``base`` updated by ``extra`` as ``update_layout`` merges: dicts key by key, the rest
+    replaced; neither is changed.
+
+    Examples
+    --------
+    >>> _merged({"legend": {"x": 0, "y": 1}, "height": 300}, {"legend": {"y": 0.9}})
+    {'legend': {'x': 0, 'y': 0.9}, 'height': 300}
+    """
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _axis(title: str, **more) -> dict:
+    """An axis with its title ``standoff`` from the ticks and room made for it."""
+    return {"title": {"text": title, "standoff": 10}, "automargin": True, **more}
+
+
+def _layout(
+    *,
+    title: str | None,
+    x_title: str,
+    y_title: str,
+    axes: dict[str, dict] | None = None,
+    **more,
+) -> dict:
+    """The layout every chart shares: the app's type, the title at the left, a horizontal
+    legend above the plot, hover text in 13 px; each axis of ``axes`` (``{"xaxis": {...}}``,
+    the single pair by default) titled ``x_title`` or ``y_title``; ``more`` merged over it."""
+    layout = {
+        "font": FONT,
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        "margin": {"l": 70, "r": 30, "t": 80 if title else 50, "b": 70},
+        "hoverlabel": {"font": {"size": 13}},
+    }
+    if title:
+        layout["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}}
+    for name, axis in (axes or {"xaxis": {}, "yaxis": {}}).items():
+        layout[name] = {**axis, **_axis(x_title if name.startswith("x") else y_title)}
+    return _merged(layout, more)
+
+
+def _hline(y, line: dict, text: str | None = None, font: dict | None = None) -> tuple:
+    """A line across the plot at ``y`` (and its words at the right end, just above it), as
+    ``add_hline(annotation_position="top right")`` draws it: (shape, annotation or None)."""
+    shape = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y, line=line)
+    if text is None:
+        return shape, None
+    words = dict(text=text, showarrow=False, xref="x domain", x=1, xanchor="right")
+    words |= dict(yref="y", y=y, yanchor="bottom")
+    return shape, words | ({"font": font} if font is not None else {})
+
+
+def _vline(x, line: dict, text: str | None = None, *, top: bool = True) -> tuple:
+    """A line up the plot at ``x`` and its words just right of it at the top (or bottom), as
+    ``add_vline(annotation_position="top right")`` draws it: (shape, annotation or None)."""
+    shape = dict(type="line", xref="x", x0=x, x1=x, yref="y domain", y0=0, y1=1, line=line)
+    if text is None:
+        return shape, None
+    words = dict(text=text, showarrow=False, xref="x", x=x, xanchor="left", yref="y domain")
+    return shape, words | (dict(y=1, yanchor="top") if top else dict(y=0, yanchor="bottom"))
+
+
+def _axis_names(index: int) -> tuple[str, str]:
+    """The x and y axis ids of the ``index``-th subplot (from 1): ``("x", "y")``, ``("x2",
+    "y2")``..."""
+    suffix = "" if index == 1 else str(index)
+    return f"x{suffix}", f"y{suffix}"
+
+
+def _subplot_grid(
+    rows: int,
+    cols: int,
+    *,
+    horizontal_spacing: float | None = None,
+    vertical_spacing: float | None = None,
+    row_heights: Sequence[float] | None = None,
+    shared_xaxes: bool = False,
+    shared_yaxes: bool = False,
+    titles: Sequence[str] = (),
+) -> tuple[dict[str, dict], list[dict]]:
+    """The axes (``{"xaxis": {...}, "yaxis": {...}, "xaxis2": ...}``) and title annotations
+    of ``make_subplots`` with these arguments, computed as Plotly computes them (subplots
+    numbered from the top left, row by row), without building a figure.
+
+    Shared x axes match the bottom row's and hide their tick labels; shared y axes match the
+    first column's.
+    """
+    hs = 0.2 / cols if horizontal_spacing is None else horizontal_spacing
+    vs = 0.3 / rows if vertical_spacing is None else vertical_spacing
+    widths = [(1.0 - hs * (cols - 1)) / cols] * cols
+    if row_heights is None:
+        heights = [(1.0 - vs * (rows - 1)) / rows] * rows
+    else:
+        total = float(sum(row_heights))
+        heights = [(1.0 - vs * (rows - 1)) * (h / total) for h in row_heights][::-1]
+
+    def _clamped(y: float) -> float:
+        # Plotly's rounding of values within 0.01 past the edges
+        return 0.0 if -0.01 < y < 0.0 else 1.0 if 1.0 < y < 1.01 else y
+
+    axes: dict[str, dict] = {}
+    domains = []
+    for r in range(rows):
+        below = rows - 1 - r  # rows under this one
+        y_start = sum(heights[:below]) + below * vs
+        y_domain = [_clamped(y_start + 0.0), _clamped(y_start + heights[-1 - r] - 0.0)]
+        for c in range(cols):
+            x_start = sum(widths[:c]) + c * hs
+            x_domain = [x_start + 0.0, x_start + widths[c] - 0.0]
+            x, y = _axis_names(r * cols + c + 1)
+            axes[f"xaxis{x[1:]}"] = {"anchor": y, "domain": x_domain}
+            axes[f"yaxis{y[1:]}"] = {"anchor": x, "domain": y_domain}
+            domains.append((x_domain, y_domain))
+    if shared_xaxes:
+        for c in range(cols):
+            first = _axis_names((rows - 1) * cols + c + 1)[0]
+            for r in range(rows - 1):
+                x = _axis_names(r * cols + c + 1)[0]
+                axes[f"xaxis{x[1:]}"] |= {"matches": first, "showticklabels": False}
+    if shared_yaxes:
+        for r in range(rows):
+            first = _axis_names(r * cols + 1)[1]
+            for c in range(1, cols):
+                y = _axis_names(r * cols + c + 1)[1]
+                axes[f"yaxis{y[1:]}"] |= {"matches": first, "showticklabels": False}
+    annotations = [
+        dict(
+            text=text,
+            showarrow=False,
+            font=dict(size=16),
+            xref="paper",
+            x=sum(x_domain) / 2.0,
+            xanchor="center",
+            yref="paper",
+            y=y_domain[1],
+            yanchor="bottom",
+        )
+        for text, (x_domain, y_domain) in zip(titles, domains)
+        if text
+    ]
+    return axes, annotations
 
 
 def _style(fig: go.Figure, *, title: str | None, x_title: str, y_title: str) -> go.Figure:
@@ -422,7 +596,7 @@ def mean_score_figure(
     words, drawn as a labelled dashed line across the chart (the remission cut-point,
     "remission: below 33").
     """
-    fig = go.Figure()
+    data = []
     groups = _groups(frame, group)
     fmt = format_points
     any_small, clipped_words = False, []
@@ -456,64 +630,77 @@ def mean_score_figure(
             band_x += [*xs[run], *xs[run][::-1], None]
             band_y += [*draw_high[run], *draw_low[run][::-1], None]
         if band_x:
-            fig.add_scatter(
-                x=band_x,
-                y=band_y,
-                fill="toself",
-                fillcolor=_rgba(colour, 0.18),
-                mode="lines",
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=name,
-                name=f"{name} 95% CI",
-                meta=_meta(meaning),
+            data.append(
+                dict(
+                    type="scatter",
+                    x=band_x,
+                    y=band_y,
+                    fill="toself",
+                    fillcolor=_rgba(colour, 0.18),
+                    mode="lines",
+                    line=dict(width=0),
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=name,
+                    name=f"{name} 95% CI",
+                    meta=_meta(meaning),
+                )
             )
         # a lone solid point gets a whisker; open grey points none (their hover has it)
         whisker = ~no_ci & lone & ~small
         mean = part["mean"].to_numpy(float)
         label_points = len(groups) == 1 and print_n
         labelled = _labelled(xs, small)
-        fig.add_scatter(
-            x=xs,
-            y=np.where(small, np.nan, mean),
-            mode="lines+markers+text" if label_points else "lines+markers",
-            name=name,
-            legendgroup=name,
-            line=dict(color=colour, width=2.5),
-            marker=dict(size=7),
-            meta=_meta(meaning),
-            connectgaps=False,
-            text=[n_label(k, min_n) if room else "" for k, room in zip(n, labelled, strict=True)],
-            # above and below by turns, so the labels of close bins do not overlap
-            textposition=[("top center", "bottom center")[i % 2] for i in np.cumsum(labelled) - 1],
-            textfont=dict(size=10, color=colours.INK_SOFT),
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=np.where(whisker, draw_high - mean, np.nan),
-                arrayminus=np.where(whisker, mean - draw_low, np.nan),
-                color=colour,
-                thickness=1.2,
-            ),
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra></extra>",
+        data.append(
+            dict(
+                type="scatter",
+                x=xs,
+                y=np.where(small, np.nan, mean),
+                mode="lines+markers+text" if label_points else "lines+markers",
+                name=name,
+                legendgroup=name,
+                line=dict(color=colour, width=2.5),
+                marker=dict(size=7),
+                meta=_meta(meaning),
+                connectgaps=False,
+                text=[
+                    n_label(k, min_n) if room else "" for k, room in zip(n, labelled, strict=True)
+                ],
+                # above and below by turns, so the labels of close bins do not overlap
+                textposition=[
+                    ("top center", "bottom center")[i % 2] for i in np.cumsum(labelled) - 1
+                ],
+                textfont=dict(size=10, color=colours.INK_SOFT),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=np.where(whisker, draw_high - mean, np.nan),
+                    arrayminus=np.where(whisker, mean - draw_low, np.nan),
+                    color=colour,
+                    thickness=1.2,
+                ),
+                hovertext=hover,
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
         )
         if small.any():
-            fig.add_scatter(
-                x=xs[small],
-                y=mean[small],
-                mode="markers",
-                name=f"{name}: {TOO_FEW}",
-                legendgroup=name,
-                showlegend=False,
-                marker=dict(
-                    size=8, symbol="circle-open", color=colours.SMALL_EDGE, line=dict(width=1.5)
-                ),
-                meta=_meta("too few"),
-                text=[n_label(k, min_n) for k in n[small]],
-                hovertext=np.asarray(hover, dtype=object)[small],
-                hovertemplate="%{hovertext}<extra></extra>",
+            data.append(
+                dict(
+                    type="scatter",
+                    x=xs[small],
+                    y=mean[small],
+                    mode="markers",
+                    name=f"{name}: {TOO_FEW}",
+                    legendgroup=name,
+                    showlegend=False,
+                    marker=dict(
+                        size=8, symbol="circle-open", color=colours.SMALL_EDGE, line=dict(width=1.5)
+                    ),
+                    meta=_meta("too few"),
+                    text=[n_label(k, min_n) for k in n[small]],
+                    hovertext=np.asarray(hover, dtype=object)[small],
+                    hovertemplate="%{hovertext}<extra></extra>",
+                )
             )
     notes = _notes(
         measure=(
@@ -527,18 +714,18 @@ def mean_score_figure(
     )
     if any_small:
         notes.insert(1, f"open grey: fewer than {min_n} patients")
-    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
+    layout = _layout(title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
     if scale is not None:
-        fig.update_yaxes(range=[float(scale[0]), float(scale[1])])
+        layout["yaxis"]["range"] = [float(scale[0]), float(scale[1])]
     if cut is not None:
-        fig.add_hline(
-            y=float(cut[0]),
-            line=dict(color=CUT_COLOUR, dash="dash", width=1.2),
-            annotation_text=cut[1],
-            annotation_position="top right",
-            annotation_font=dict(size=11, color=CUT_COLOUR),
+        line, words = _hline(
+            float(cut[0]),
+            dict(color=CUT_COLOUR, dash="dash", width=1.2),
+            cut[1],
+            font=dict(size=11, color=CUT_COLOUR),
         )
-    return fig
+        layout |= {"shapes": [line], "annotations": [words]}
+    return _figure(data, layout)
 
 
 def _labelled(xs, small: np.ndarray) -> np.ndarray:
@@ -601,29 +788,31 @@ def spaghetti_figure(
     drawn as one trace per group (gaps between patients) so thousands of lines stay fast; each
     group's name in the legend says how many patients it draws.
     """
-    fig = go.Figure()
+    data = []
     for name, part, colour, meaning in _groups(frame, group):
         # a blank row after each patient breaks the line between patients
         gaps = pd.DataFrame({"patient_id": part["patient_id"].unique(), "_gap": 1})
         joined = pd.concat([part[["patient_id", x, "score"]].assign(_gap=0), gaps])
         joined = joined.sort_values(["patient_id", "_gap", x], kind="stable")
-        fig.add_scatter(
-            x=joined[x],
-            y=joined["score"],
-            mode="lines+markers",
-            name=f"{name} (n = {len(gaps):,} patients)",
-            line=dict(color=_rgba(colour, 0.45), width=1.2),
-            marker=dict(size=4, color=colour),
-            meta=_meta(meaning),
-            customdata=joined[["patient_id"]].to_numpy(),
-            hovertemplate=(
-                "patient %{customdata[0]}<br>" + x_title + ": %{x}<br>score %{y}<extra></extra>"
-            ),
-            connectgaps=False,
+        data.append(
+            dict(
+                type="scatter",
+                x=joined[x],
+                y=joined["score"],
+                mode="lines+markers",
+                name=f"{name} (n = {len(gaps):,} patients)",
+                line=dict(color=_rgba(colour, 0.45), width=1.2),
+                marker=dict(size=4, color=colour),
+                meta=_meta(meaning),
+                customdata=joined[["patient_id"]].to_numpy(),
+                hovertemplate=(
+                    "patient %{customdata[0]}<br>" + x_title + ": %{x}<br>score %{y}<extra></extra>"
+                ),
+                connectgaps=False,
+            )
         )
-    _style(fig, title=title, x_title=x_title, y_title=y_title)
-    fig.update_layout(showlegend=True)
-    return fig
+    layout = _layout(title=title, x_title=x_title, y_title=y_title, showlegend=True)
+    return _figure(data, layout)
 
 
 def _rate_bars(rows: pd.DataFrame, labels, name: str, min_n: int, unit: str = "patients"):
@@ -737,70 +926,78 @@ class Reference:
 
 
 def _reference_marks(
-    fig: go.Figure, ref: Reference, cats: list[str], row: int, col: int, *, show_legend: bool
-) -> None:
-    """One published rate on a panel of rate bars: a grey diamond over each category on a
-    dotted line, its interval as a grey band (a whisker when the panel has one category),
-    its label and value written at the panel's left edge."""
+    ref: Reference, cats: list[str], index: int, *, show_legend: bool
+) -> tuple[list[dict], dict]:
+    """One published rate on the ``index``-th panel of rate bars: a grey diamond over each
+    category on a dotted line, its interval as a grey band (a whisker when the panel has one
+    category), its label and value written at the panel's left edge. (traces, annotation)."""
+    x_axis, y_axis = _axis_names(index)
     y = 100 * ref.value
     has_ci = ref.low is not None
+    traces = []
     if has_ci and len(cats) > 1:
-        fig.add_scatter(
-            x=[*cats, *cats[::-1]],
-            y=[100 * ref.high] * len(cats) + [100 * ref.low] * len(cats),
-            fill="toself",
-            fillcolor=colours.rgba(colours.REFERENCE_COLOUR, 0.15),
-            mode="lines",
-            line=dict(width=0),
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=f"reference {ref.label}",
-            name=f"{ref.label} 95% CI",
-            meta=_meta("reference"),
-            row=row,
-            col=col,
+        traces.append(
+            dict(
+                type="scatter",
+                x=[*cats, *cats[::-1]],
+                y=[100 * ref.high] * len(cats) + [100 * ref.low] * len(cats),
+                fill="toself",
+                fillcolor=colours.rgba(colours.REFERENCE_COLOUR, 0.15),
+                mode="lines",
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=f"reference {ref.label}",
+                name=f"{ref.label} 95% CI",
+                meta=_meta("reference"),
+                xaxis=x_axis,
+                yaxis=y_axis,
+            )
         )
     whisker = has_ci and len(cats) == 1
-    fig.add_scatter(
-        x=cats,
-        y=[y] * len(cats),
-        mode="lines+markers",
-        name=f"{REFERENCE_NAME}: {ref.label}",
-        legendgroup=f"reference {ref.label}",
-        showlegend=show_legend,
-        line=dict(color=colours.REFERENCE_COLOUR, dash="dot", width=1.5),
-        marker=REFERENCE_MARKER,
-        error_y=dict(
-            type="data",
-            symmetric=False,
-            array=[100 * ref.high - y] if whisker else [],
-            arrayminus=[y - 100 * ref.low] if whisker else [],
-            color=colours.REFERENCE_COLOUR,
-            thickness=1.2,
-            visible=whisker,
-        ),
-        hovertext=[ref.hover()] * len(cats),
-        hovertemplate="%{hovertext}<extra></extra>",
-        meta=_meta("reference"),
-        row=row,
-        col=col,
+    traces.append(
+        dict(
+            type="scatter",
+            x=cats,
+            y=[y] * len(cats),
+            mode="lines+markers",
+            name=f"{REFERENCE_NAME}: {ref.label}",
+            legendgroup=f"reference {ref.label}",
+            showlegend=show_legend,
+            line=dict(color=colours.REFERENCE_COLOUR, dash="dot", width=1.5),
+            marker=REFERENCE_MARKER,
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[100 * ref.high - y] if whisker else [],
+                arrayminus=[y - 100 * ref.low] if whisker else [],
+                color=colours.REFERENCE_COLOUR,
+                thickness=1.2,
+                visible=whisker,
+            ),
+            hovertext=[ref.hover()] * len(cats),
+            hovertemplate="%{hovertext}<extra></extra>",
+            meta=_meta("reference"),
+            xaxis=x_axis,
+            yaxis=y_axis,
+        )
     )
     # the label at the panel's left edge, just above the line, on a veil of paper so it
     # reads over the bars it crosses
-    fig.add_annotation(
+    label = dict(
         text=f"{ref.label} {format_percent(ref.value)}",
-        xref="x domain",
+        xref=f"{x_axis} domain",
         x=0.01,
         xanchor="left",
+        yref=y_axis,
         y=y,
         yanchor="bottom",
         showarrow=False,
         font=dict(size=11, color=colours.INK_SOFT),
         bgcolor=colours.rgba(colours.PAPER, 0.8),
         borderpad=1,
-        row=row,
-        col=col,
     )
+    return traces, label
 
 
 # A horizontal legend wraps into rows: the height of one, and the width the chart has at the
@@ -872,10 +1069,10 @@ def rate_bars_figure(
     # two panels a row keeps the timepoint labels legible
     n_cols = min(len(facets), 2) or 1
     n_rows = -(-len(facets) // n_cols) or 1
-    fig = make_subplots(
-        rows=n_rows,
-        cols=n_cols,
-        subplot_titles=[_wrapped(str(f), PANEL_TITLE_CHARS) for f in facets],
+    axes, annotations = _subplot_grid(
+        n_rows,
+        n_cols,
+        titles=[_wrapped(str(f), PANEL_TITLE_CHARS) for f in facets],
         shared_yaxes=True,
         horizontal_spacing=0.05,
         vertical_spacing=0.22 / n_rows + 0.08,
@@ -883,8 +1080,9 @@ def rate_bars_figure(
     colour_values = list(dict.fromkeys(frame[colour])) if colour in frame else [None]
     in_legend: set[str] = set()
     any_small, clipped_words = False, []
+    data = []
     for index, facet_value in enumerate(facets):
-        row, col = divmod(index, n_cols)
+        x_axis, y_axis = _axis_names(index + 1)
         part = frame[frame[facet] == facet_value] if facet in frame else frame
         for i, value in enumerate(colour_values):
             rows = part[part[colour] == value] if colour in part else part
@@ -895,64 +1093,74 @@ def rate_bars_figure(
                 c, meaning = POPULATION_COLOURS[value], f"population:{value}"
             else:
                 c, meaning = colour_for(value, i), meaning_of(value, i)
-            n, small, rate, low, high, clipped, hover = _rate_bars(
-                rows, rows[x].astype(str), name, min_n
-            )
+            labels = rows[x].astype(str)
+            n, small, rate, low, high, clipped, hover = _rate_bars(rows, labels, name, min_n)
             any_small |= bool(small.any())
             clipped_words += clipped
-            fig.add_bar(
-                x=rows[x].astype(str),
-                y=100 * rate,
-                name=name,
-                legendgroup=name,
-                showlegend=name not in in_legend,
-                marker=_bar_colours(c, small),
-                meta=_meta(meaning),
-                error_y=dict(
-                    type="data",
-                    symmetric=False,
-                    array=100 * (high - rate),
-                    arrayminus=100 * (rate - low),
-                    color=colours.INK,
-                    thickness=1.2,
-                ),
-                **_bar_text(n, min_n, colour=c, upright=True),
-                customdata=rows[["k", "n", "ci_low", "ci_high"]].to_numpy(),
-                hovertext=hover,
-                hovertemplate="%{hovertext}<extra></extra>",
-                row=row + 1,
-                col=col + 1,
+            data.append(
+                dict(
+                    type="bar",
+                    x=labels,
+                    y=100 * rate,
+                    name=name,
+                    legendgroup=name,
+                    showlegend=name not in in_legend,
+                    marker=_bar_colours(c, small),
+                    meta=_meta(meaning),
+                    error_y=dict(
+                        type="data",
+                        symmetric=False,
+                        array=100 * (high - rate),
+                        arrayminus=100 * (rate - low),
+                        color=colours.INK,
+                        thickness=1.2,
+                    ),
+                    **_bar_text(n, min_n, colour=c, upright=True),
+                    customdata=rows[["k", "n", "ci_low", "ci_high"]].to_numpy(),
+                    hovertext=hover,
+                    hovertemplate="%{hovertext}<extra></extra>",
+                    xaxis=x_axis,
+                    yaxis=y_axis,
+                )
             )
             in_legend.add(name)
         cats = list(dict.fromkeys(part[x].astype(str))) if x in part else []
         for ref in references or ():
             if cats and ref.facet in (None, facet_value):
-                _reference_marks(
-                    fig, ref, cats, row + 1, col + 1, show_legend=ref.label not in in_legend
+                traces, label = _reference_marks(
+                    ref, cats, index + 1, show_legend=ref.label not in in_legend
                 )
+                data += traces
+                annotations.append(label)
                 in_legend.add(ref.label)
-    _style(fig, title=title, x_title="", y_title="")
     # The legend sits above the panel titles in the figure's own margin, in a row that wraps:
     # full names, never cut ("Observed", "Intention to treat"), with room for every row.
-    names = [t.name for t in fig.data if t.showlegend is not False]
-    legend_rows = _legend_rows(names)
+    legend_rows = _legend_rows([t["name"] for t in data if t.get("showlegend") is not False])
     # a wrapped title of the first row of panels reaches up into the margin
-    wraps = any("<br>" in a.text for a in fig.layout.annotations[:n_cols])
-    fig.update_layout(
+    wraps = any("<br>" in a["text"] for a in annotations[:n_cols])
+    notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
+    for name, axis in axes.items():
+        if name.startswith("x"):
+            axis["type"] = "category"
+        else:
+            axis |= {"range": [0, 100], "ticksuffix": "%"}
+    layout = _layout(
+        title=title,
+        x_title=x_title,
+        y_title="",
+        axes=axes,
+        annotations=annotations,
         barmode="group",
         height=120 + 340 * n_rows + LEGEND_ROW * (legend_rows - 1),
         legend=dict(yref="container", y=0.995, yanchor="top", orientation="h", x=0),
         margin=dict(t=(110 if title else 80) + LEGEND_ROW * (legend_rows - 1) + 18 * wraps),
     )
-    fig.update_xaxes(type="category")
-    notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
-    for r in range(1, n_rows + 1):
-        # the notes once, under the bottom-left panel
-        fig.update_xaxes(title_text=x_title, row=r)
-        fig.update_yaxes(title_text=y_title, row=r, col=1)
-    fig.update_xaxes(title_text=_with_notes(x_title, notes), row=n_rows, col=1)
-    fig.update_yaxes(range=[0, 100], ticksuffix="%")
-    return fig
+    for r in range(n_rows):
+        # the y title on the first panel of each row; the notes once, under the bottom-left
+        layout[f"yaxis{_axis_names(r * n_cols + 1)[1][1:]}"]["title"]["text"] = y_title
+    bottom_left = _axis_names((n_rows - 1) * n_cols + 1)[0]
+    layout[f"xaxis{bottom_left[1:]}"]["title"]["text"] = _with_notes(x_title, notes)
+    return _figure(data, layout)
 
 
 def change_bars_figure(
@@ -973,7 +1181,7 @@ def change_bars_figure(
     :data:`MIN_N_FOR_INTERVAL` has no whisker. With ``scale`` (the change's possible range,
     e.g. ``(-80, 80)``), whiskers are clipped to it in the drawing only.
     """
-    fig = go.Figure()
+    data = []
     any_small, clipped_words = False, []
     for name, part, colour, meaning in _groups(frame, group):
         n = part["n"].to_numpy()
@@ -992,35 +1200,43 @@ def change_bars_figure(
                 part[category].astype(str), mean, low, high, clipped, n
             )
         ]
-        fig.add_bar(
-            y=part[category].astype(str),
-            x=mean,
-            orientation="h",
-            name=name,
-            marker=_bar_colours(colour, small),
-            meta=_meta(meaning),
-            error_x=dict(
-                type="data",
-                symmetric=False,
-                array=draw_high - mean,
-                arrayminus=mean - draw_low,
-                color=colours.INK,
-            ),
-            **_bar_text(n, min_n, colour=colour),
-            customdata=part[["ci_low", "ci_high", "n"]].to_numpy(),
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra></extra>",
+        data.append(
+            dict(
+                type="bar",
+                y=part[category].astype(str),
+                x=mean,
+                orientation="h",
+                name=name,
+                marker=_bar_colours(colour, small),
+                meta=_meta(meaning),
+                error_x=dict(
+                    type="data",
+                    symmetric=False,
+                    array=draw_high - mean,
+                    arrayminus=mean - draw_low,
+                    color=colours.INK,
+                ),
+                **_bar_text(n, min_n, colour=colour),
+                customdata=part[["ci_low", "ci_high", "n"]].to_numpy(),
+                hovertext=hover,
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
         )
     notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
-    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
-    fig.update_layout(barmode="group", showlegend=group is not None)
+    layout = _layout(
+        title=title,
+        x_title=_with_notes(x_title, notes),
+        y_title=y_title,
+        barmode="group",
+        showlegend=group is not None,
+        # the category names get the room they need rather than being cut at the left edge
+        yaxis=dict(autorange="reversed", type="category", automargin=True),
+    )
     # every category name shown: a row of room each (Plotly drops every other label otherwise)
     categories = frame[category].nunique() if category in frame else 0
     if categories > 8:
-        fig.update_layout(height=120 + 30 * categories)
-    # the category names get the room they need rather than being cut at the left edge
-    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
-    return fig
+        layout["height"] = 120 + 30 * categories
+    return _figure(data, layout)
 
 
 # --------------------------------------------------------------------------- durability
