@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.subplots import make_subplots
 
 from analytics.core.stats import MIN_N_FOR_INTERVAL
 from ui import colours
@@ -342,20 +341,6 @@ def _subplot_grid(
     return axes, annotations
 
 
-def _style(fig: go.Figure, *, title: str | None, x_title: str, y_title: str) -> go.Figure:
-    fig.update_layout(
-        template="plotly_white",
-        font=FONT,
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=17)) if title else None,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-        margin=dict(l=70, r=30, t=80 if title else 50, b=70),
-        hoverlabel=dict(font_size=13),
-    )
-    fig.update_xaxes(title_text=x_title, automargin=True, title_standoff=10)
-    fig.update_yaxes(title_text=y_title, automargin=True, title_standoff=10)
-    return fig
-
-
 def _missing(x) -> bool:
     return x is None or bool(pd.isna(x))
 
@@ -513,41 +498,43 @@ def counts_by_period_figure(
     # The panel titles say what is counted; no y-axis titles: at half of a 1024 px page the
     # second panel's title ran into the first panel's bars. The caption beside the chart says
     # that sessions are counted by their patient's start year (calendar dates are not kept).
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        horizontal_spacing=0.14,
-        subplot_titles=("New patients", "Their sessions"),
+    axes, titles = _subplot_grid(
+        1, 2, horizontal_spacing=0.14, titles=("New patients", "Their sessions")
     )
     x = frame[period].astype(str)
+    data = []
     for col, column, name, key, unit in (
         (1, "new_starts", "New patients", "new_patients", "new patients"),
         (2, "sessions", "Sessions", "sessions", "sessions"),
     ):
-        fig.add_bar(
-            x=x,
-            y=frame[column],
-            name=name,
-            marker_color=colours.ACTIVITY[key],
-            meta=_meta(f"activity:{key}"),
-            text=[_count_text(v) for v in frame[column]],
-            textposition="outside",
-            cliponaxis=False,
-            textfont=dict(size=12, color=colours.INK),
-            hovertemplate=f"%{{x}}: %{{y:,}} {unit}<extra></extra>",
-            row=1,
-            col=col,
+        x_axis, y_axis = _axis_names(col)
+        data.append(
+            dict(
+                type="bar",
+                x=x,
+                y=frame[column],
+                name=name,
+                marker_color=colours.ACTIVITY[key],
+                meta=_meta(f"activity:{key}"),
+                text=[_count_text(v) for v in frame[column]],
+                textposition="outside",
+                cliponaxis=False,
+                textfont=dict(size=12, color=colours.INK),
+                hovertemplate=f"%{{x}}: %{{y:,}} {unit}<extra></extra>",
+                xaxis=x_axis,
+                yaxis=y_axis,
+            )
         )
-    _style(fig, title=title, x_title="", y_title="")
-    fig.update_xaxes(title_text=x_title, type="category")
-    fig.update_xaxes(title_text=_with_notes(x_title, ["count on each bar"]), row=1, col=1)
-    # headroom for the count printed above the tallest bar
-    for col, column in ((1, "new_starts"), (2, "sessions")):
+        # headroom for the count printed above the tallest bar
         top = pd.to_numeric(frame[column], errors="coerce").max()
         top = float(top) if pd.notna(top) and top > 0 else 1.0
-        fig.update_yaxes(range=[0, 1.15 * top], row=1, col=col)
-    fig.update_layout(showlegend=False)
-    return fig
+        axes[f"xaxis{x_axis[1:]}"]["type"] = "category"
+        axes[f"yaxis{y_axis[1:]}"]["range"] = [0, 1.15 * top]
+    layout = _layout(
+        title=title, x_title=x_title, y_title="", axes=axes, annotations=titles, showlegend=False
+    )
+    layout["xaxis"]["title"]["text"] = _with_notes(x_title, ["count on each bar"])
+    return _figure(data, layout)
 
 
 def _count_text(value) -> str:
@@ -1260,7 +1247,7 @@ def km_figure(
     the number still at risk. Where fewer than ``min_n`` are at risk the curve goes on as a
     grey dotted step without a band ("too few patients at risk").
     """
-    fig = go.Figure()
+    data = []
     any_small = False
     for name, part, colour, meaning in _groups(frame, group):
         part = part.sort_values("time")
@@ -1281,65 +1268,84 @@ def km_figure(
         hover = np.asarray(hover, dtype=object)
         if not solid.empty:
             low, high, _ = _clipped_bounds(solid["ci_low"], solid["ci_high"], (0, 1), str)
-            fig.add_scatter(
-                x=pd.concat([solid["time"], solid["time"].iloc[::-1]]),
-                y=100 * np.concatenate([high, low[::-1]]),
-                fill="toself",
-                fillcolor=_rgba(colour, 0.16),
-                mode="lines",
-                line=dict(width=0, shape="hv"),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=name,
-                name=f"{name} 95% CI",
-                meta=_meta(meaning),
+            data.append(
+                dict(
+                    type="scatter",
+                    x=pd.concat([solid["time"], solid["time"].iloc[::-1]]),
+                    y=100 * np.concatenate([high, low[::-1]]),
+                    fill="toself",
+                    fillcolor=_rgba(colour, 0.16),
+                    mode="lines",
+                    line=dict(width=0, shape="hv"),
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=name,
+                    name=f"{name} 95% CI",
+                    meta=_meta(meaning),
+                )
             )
-            fig.add_scatter(
-                x=solid["time"],
-                y=100 * solid["survival"],
-                mode="lines",
-                line=dict(color=colour, width=2.5, shape="hv"),
-                meta=_meta(meaning),
-                name=label,
-                legendgroup=name,
-                customdata=solid[["ci_low", "ci_high", "at_risk"]].to_numpy(),
-                hovertext=hover[~small],
-                hovertemplate="%{hovertext}<extra></extra>",
+            data.append(
+                dict(
+                    type="scatter",
+                    x=solid["time"],
+                    y=100 * solid["survival"],
+                    mode="lines",
+                    line=dict(color=colour, width=2.5, shape="hv"),
+                    meta=_meta(meaning),
+                    name=label,
+                    legendgroup=name,
+                    customdata=solid[["ci_low", "ci_high", "at_risk"]].to_numpy(),
+                    hovertext=hover[~small],
+                    hovertemplate="%{hovertext}<extra></extra>",
+                )
             )
         if small.any():
             # the tail starts at the last solid step, so the curve stays one line
             first = int(np.flatnonzero(small)[0])
             tail = slice(max(first - 1, 0), None)
-            fig.add_scatter(
-                x=part["time"].iloc[tail],
-                y=100 * part["survival"].iloc[tail],
-                mode="lines",
-                line=dict(color=colours.SMALL_EDGE, width=2, shape="hv", dash="dot"),
-                meta=_meta("too few"),
-                name=f"{label}: fewer than {min_n} at risk" if solid.empty else label,
-                legendgroup=name,
-                showlegend=solid.empty,
-                hovertext=hover[tail],
-                hovertemplate="%{hovertext}<extra></extra>",
+            data.append(
+                dict(
+                    type="scatter",
+                    x=part["time"].iloc[tail],
+                    y=100 * part["survival"].iloc[tail],
+                    mode="lines",
+                    line=dict(color=colours.SMALL_EDGE, width=2, shape="hv", dash="dot"),
+                    meta=_meta("too few"),
+                    name=f"{label}: fewer than {min_n} at risk" if solid.empty else label,
+                    legendgroup=name,
+                    showlegend=solid.empty,
+                    hovertext=hover[tail],
+                    hovertemplate="%{hovertext}<extra></extra>",
+                )
             )
+    shapes, annotations = [], []
     if medians is not None:
         for i, row in enumerate(medians.itertuples(index=False)):
             if pd.notna(row.median):
                 # a group's median in the group's colour; one curve's in the all-patients grey
                 value = getattr(row, "group", ALL_PATIENTS) if group else ALL_PATIENTS
-                fig.add_vline(
-                    x=row.median,
-                    line=dict(dash="dash", color=colour_for(value, i), width=1.5),
-                    annotation_text=f"median {row.median:.0f} d",
-                    annotation_position="top right" if i % 2 == 0 else "bottom right",
+                line, words = _vline(
+                    row.median,
+                    dict(dash="dash", color=colour_for(value, i), width=1.5),
+                    f"median {row.median:.0f} d",
+                    top=i % 2 == 0,
                 )
-    fig.add_hline(y=50, line=dict(dash="dot", color=CUT_COLOUR, width=0.8))
+                shapes.append(line)
+                annotations.append(words)
+    shapes.append(_hline(50, dict(dash="dot", color=CUT_COLOUR, width=0.8))[0])
     notes = ["n at the start in the legend, at risk in the hover"]
     if any_small:
         notes.append(f"grey dotted: fewer than {min_n} patients at risk ({TOO_FEW})")
-    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
-    fig.update_yaxes(range=[0, 102], ticksuffix="%")
-    return fig
+    layout = _layout(
+        title=title,
+        x_title=_with_notes(x_title, notes),
+        y_title=y_title,
+        yaxis=dict(range=[0, 102], ticksuffix="%"),
+        shapes=shapes,
+    )
+    if annotations:
+        layout["annotations"] = annotations
+    return _figure(data, layout)
 
 
 # --------------------------------------------------------------------------- safety
@@ -1366,7 +1372,7 @@ def side_effect_figure(
         if not frame.empty
         else []
     )
-    fig = go.Figure()
+    data = []
     any_small, clipped_words = False, []
     for name, part, colour, meaning in _groups(frame, group):
         n, small, rate, low, high, clipped, hover = _rate_bars(
@@ -1379,24 +1385,27 @@ def side_effect_figure(
             f"{int(k)}/{int(m)}" if not s else n_label(m, min_n, unit=unit)
             for k, m, s in zip(part["k"], n, small)
         ]
-        fig.add_bar(
-            y=part["effect"],
-            x=100 * rate,
-            orientation="h",
-            name=name,
-            marker=_bar_colours(colour, small),
-            meta=_meta(meaning),
-            error_x=dict(
-                type="data",
-                symmetric=False,
-                array=100 * (high - rate),
-                arrayminus=100 * (rate - low),
-                color=colours.INK,
-            ),
-            **text,
-            customdata=part[["k", "n", "ci_low", "ci_high"]].to_numpy(),
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra></extra>",
+        data.append(
+            dict(
+                type="bar",
+                y=part["effect"],
+                x=100 * rate,
+                orientation="h",
+                name=name,
+                marker=_bar_colours(colour, small),
+                meta=_meta(meaning),
+                error_x=dict(
+                    type="data",
+                    symmetric=False,
+                    array=100 * (high - rate),
+                    arrayminus=100 * (rate - low),
+                    color=colours.INK,
+                ),
+                **text,
+                customdata=part[["k", "n", "ci_low", "ci_high"]].to_numpy(),
+                hovertext=hover,
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
         )
     if reference is not None and not reference.empty:
         ref = reference[reference["effect"].isin(order)] if order else reference
@@ -1405,27 +1414,32 @@ def side_effect_figure(
         low_ref = ref["ci_low"].to_numpy(float) if has_ci else np.full(len(ref), np.nan)
         high_ref = ref["ci_high"].to_numpy(float) if has_ci else np.full(len(ref), np.nan)
         # the same grey diamond as every published mark (rate bars' Reference)
-        fig.add_scatter(
-            y=ref["effect"],
-            x=100 * rate_ref,
-            mode="markers",
-            name=LABEL_REFERENCE_NAME,
-            marker=REFERENCE_MARKER,
-            meta=_meta("reference"),
-            error_x=dict(
-                type="data",
-                symmetric=False,
-                array=100 * (high_ref - rate_ref),
-                arrayminus=100 * (rate_ref - low_ref),
-                color=colours.REFERENCE_COLOUR,
-                thickness=1.2,
-                visible=has_ci,
-            ),
-            hovertext=[
-                Reference(str(e), float(r), *_bounds(lo, hi), source=LABEL_REFERENCE_NAME).hover()
-                for e, r, lo, hi in zip(ref["effect"], rate_ref, low_ref, high_ref)
-            ],
-            hovertemplate="%{hovertext}<extra></extra>",
+        data.append(
+            dict(
+                type="scatter",
+                y=ref["effect"],
+                x=100 * rate_ref,
+                mode="markers",
+                name=LABEL_REFERENCE_NAME,
+                marker=REFERENCE_MARKER,
+                meta=_meta("reference"),
+                error_x=dict(
+                    type="data",
+                    symmetric=False,
+                    array=100 * (high_ref - rate_ref),
+                    arrayminus=100 * (rate_ref - low_ref),
+                    color=colours.REFERENCE_COLOUR,
+                    thickness=1.2,
+                    visible=has_ci,
+                ),
+                hovertext=[
+                    Reference(
+                        str(e), float(r), *_bounds(lo, hi), source=LABEL_REFERENCE_NAME
+                    ).hover()
+                    for e, r, lo, hi in zip(ref["effect"], rate_ref, low_ref, high_ref)
+                ],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
         )
     notes = _notes(
         measure=f"{unit} with the effect / {unit} counted (k/n) on each bar",
@@ -1434,14 +1448,19 @@ def side_effect_figure(
         clipped=clipped_words,
         unit=unit,
     )
-    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title="")
     # each group's bar gets room for its k/n: 34 px a category, 22 more for each other group
     groups = max(frame[group].nunique(), 1) if group and group in frame else 1
     per_category = 34 + 22 * (groups - 1)
-    fig.update_layout(barmode="group", height=max(380, 90 + per_category * max(len(order), 1)))
-    fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed")
-    fig.update_xaxes(ticksuffix="%", rangemode="tozero")
-    return fig
+    layout = _layout(
+        title=title,
+        x_title=_with_notes(x_title, notes),
+        y_title="",
+        barmode="group",
+        height=max(380, 90 + per_category * max(len(order), 1)),
+        yaxis=dict(categoryorder="array", categoryarray=order, autorange="reversed"),
+        xaxis=dict(ticksuffix="%", rangemode="tozero"),
+    )
+    return _figure(data, layout)
 
 
 def distribution_figure(
@@ -1463,7 +1482,7 @@ def distribution_figure(
     above that, the same 1-unit bins are counted here, so a million sessions do not travel as
     a million points.
     """
-    fig = go.Figure()
+    data = []
     any_small = False
     for name, part, colour, meaning in _groups(frame, group):
         values = part[value].dropna().to_numpy(float)
@@ -1474,41 +1493,52 @@ def distribution_figure(
         meaning = "too few" if small else meaning
         hover = f"{label}<br>%{{x}}: %{{y}} {unit}<extra></extra>"
         if len(values) <= BIN_IN_BROWSER:
-            fig.add_histogram(
-                x=values,
-                xbins=dict(size=1),
+            data.append(
+                dict(
+                    type="histogram",
+                    x=values,
+                    xbins=dict(size=1),
+                    name=label,
+                    marker_color=colour,
+                    meta=_meta(meaning),
+                    opacity=0.75,
+                    hovertemplate=hover,
+                )
+            )
+            continue
+        edges = np.arange(np.floor(values.min()), np.ceil(values.max()) + 2)
+        counts, edges = np.histogram(values, bins=edges)
+        data.append(
+            dict(
+                type="bar",
+                x=edges[:-1],
+                y=counts,
+                width=1,
                 name=label,
                 marker_color=colour,
                 meta=_meta(meaning),
                 opacity=0.75,
                 hovertemplate=hover,
             )
-            continue
-        edges = np.arange(np.floor(values.min()), np.ceil(values.max()) + 2)
-        counts, edges = np.histogram(values, bins=edges)
-        fig.add_bar(
-            x=edges[:-1],
-            y=counts,
-            width=1,
-            name=label,
-            marker_color=colour,
-            meta=_meta(meaning),
-            opacity=0.75,
-            hovertemplate=hover,
         )
-    for x, label in thresholds:
-        fig.add_vline(
-            x=x,
-            line=dict(dash="dash", color=CUT_COLOUR, width=1.2),
-            annotation_text=label,
-            annotation_position="top right",
-        )
+    lines = [
+        _vline(x, dict(dash="dash", color=CUT_COLOUR, width=1.2), label) for x, label in thresholds
+    ]
     notes = ["n of each group in the legend"]
     if any_small:
         notes.append(f"grey: fewer than {min_n} {unit}")
-    _style(fig, title=title, x_title=_with_notes(x_title, notes), y_title=y_title)
-    fig.update_layout(barmode="overlay", bargap=0.05, showlegend=True)
-    return fig
+    layout = _layout(
+        title=title,
+        x_title=_with_notes(x_title, notes),
+        y_title=y_title,
+        barmode="overlay",
+        bargap=0.05,
+        showlegend=True,
+    )
+    if lines:
+        layout["shapes"] = [line for line, _ in lines]
+        layout["annotations"] = [words for _, words in lines]
+    return _figure(data, layout)
 
 
 # --------------------------------------------------------------------------- cohorts
@@ -1527,22 +1557,21 @@ def funnel_figure(frame: pd.DataFrame, *, title: str | None = None, min_n: int =
         f"the first stage)" + (f"<br>{n_label(first, min_n)} at the first stage" if small else "")
         for stage, k in zip(frame["stage"], n)
     ]
-    fig = go.Figure(
-        go.Funnel(
-            y=frame["stage"],
-            x=n,
-            textinfo="value+percent initial",
-            marker=dict(color=SMALL_COLOUR if small else NEUTRAL),
-            meta=_meta("too few" if small else "all patients"),
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra></extra>",
-        )
+    funnel = dict(
+        type="funnel",
+        y=frame["stage"],
+        x=n,
+        textinfo="value+percent initial",
+        marker=dict(color=SMALL_COLOUR if small else NEUTRAL),
+        meta=_meta("too few" if small else "all patients"),
+        hovertext=hover,
+        hovertemplate="%{hovertext}<extra></extra>",
     )
     notes = ["patients (n) and share of the first stage on each bar"]
     if small:
         notes.append(f"grey: fewer than {min_n} patients started ({TOO_FEW})")
-    _style(fig, title=title, x_title=_with_notes("Patients (count)", notes), y_title="")
-    return fig
+    layout = _layout(title=title, x_title=_with_notes("Patients (count)", notes), y_title="")
+    return _figure([funnel], layout)
 
 
 def patient_timeline_figure(
@@ -1557,55 +1586,61 @@ def patient_timeline_figure(
     ``scores`` columns ``day``, ``instrument``, ``score``; ``sessions`` columns ``day``,
     ``route``, ``session_number``; ``effects`` columns ``day``, ``effect`` (label).
     """
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        row_heights=[0.75, 0.25],
-        vertical_spacing=0.06,
+    axes, _ = _subplot_grid(
+        2, 1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06
     )
+    data = []
     for instrument, part in scores.groupby("instrument", sort=True):
-        fig.add_scatter(
-            x=part["day"],
-            y=part["score"],
-            mode="lines+markers",
-            name=str(instrument),
-            line=dict(color=colours.instrument_colour(instrument), width=2.5),
-            marker=dict(symbol=colours.instrument_symbol(instrument), size=8),
-            meta=_meta(f"instrument:{instrument}"),
-            hovertemplate=f"{instrument}<br>day %{{x}}: %{{y}}<extra></extra>",
-            row=1,
-            col=1,
+        data.append(
+            dict(
+                type="scatter",
+                x=part["day"],
+                y=part["score"],
+                mode="lines+markers",
+                name=str(instrument),
+                line=dict(color=colours.instrument_colour(instrument), width=2.5),
+                marker=dict(symbol=colours.instrument_symbol(instrument), size=8),
+                meta=_meta(f"instrument:{instrument}"),
+                hovertemplate=f"{instrument}<br>day %{{x}}: %{{y}}<extra></extra>",
+                xaxis="x",
+                yaxis="y",
+            )
         )
     for i, (route, part) in enumerate(sessions.groupby("route", sort=True)):
-        fig.add_scatter(
-            x=part["day"],
-            y=["Sessions"] * len(part),
-            mode="markers",
-            name=route_label(route),
-            marker=dict(symbol="line-ns-open", size=16, color=colour_for(route, i)),
-            meta=_meta(meaning_of(route, i)),
-            customdata=part[["session_number"]].to_numpy(),
-            hovertemplate="session %{customdata[0]}, day %{x}<extra></extra>",
-            row=2,
-            col=1,
+        data.append(
+            dict(
+                type="scatter",
+                x=part["day"],
+                y=["Sessions"] * len(part),
+                mode="markers",
+                name=route_label(route),
+                marker=dict(symbol="line-ns-open", size=16, color=colour_for(route, i)),
+                meta=_meta(meaning_of(route, i)),
+                customdata=part[["session_number"]].to_numpy(),
+                hovertemplate="session %{customdata[0]}, day %{x}<extra></extra>",
+                xaxis="x2",
+                yaxis="y2",
+            )
         )
     if not effects.empty:
         grouped = effects.groupby("day")["effect"].agg(lambda s: ", ".join(map(str, s)))
-        fig.add_scatter(
-            x=grouped.index,
-            y=["Side effects"] * len(grouped),
-            mode="markers",
-            name="Side effects",
-            marker=dict(symbol="x", size=10, color=colours.EVENT["side_effect"]),
-            meta=_meta("event:side_effect"),
-            text=grouped.to_numpy(),
-            hovertemplate="day %{x}: %{text}<extra></extra>",
-            row=2,
-            col=1,
+        data.append(
+            dict(
+                type="scatter",
+                x=grouped.index,
+                y=["Side effects"] * len(grouped),
+                mode="markers",
+                name="Side effects",
+                marker=dict(symbol="x", size=10, color=colours.EVENT["side_effect"]),
+                meta=_meta("event:side_effect"),
+                text=grouped.to_numpy(),
+                hovertemplate="day %{x}: %{text}<extra></extra>",
+                xaxis="x2",
+                yaxis="y2",
+            )
         )
-    _style(fig, title=title, x_title="", y_title="")
-    fig.update_xaxes(title_text="Days since first session", row=2, col=1)
-    fig.update_yaxes(title_text="Score (points)", rangemode="tozero", row=1, col=1)
-    fig.update_layout(height=520)
-    return fig
+    layout = _layout(title=title, x_title="", y_title="", axes=axes, height=520)
+    layout["xaxis2"]["title"]["text"] = "Days since first session"
+    layout["yaxis"]["title"]["text"] = "Score (points)"
+    layout["yaxis"]["rangemode"] = "tozero"
+    return _figure(data, layout)
