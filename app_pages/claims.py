@@ -7,17 +7,8 @@ from analytics.metrics.claims import claims_summary_from
 from ui import auth, results
 from ui import components as ui
 from ui.cohort import get_context
-from ui.glossary import find_term, glossary_page_link
+from ui.glossary import glossary_links
 from ui.settings import current_definitions
-
-
-def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
-    (in columns of a narrow screen, "Intention to treat" was cut)."""
-    row = st.container(horizontal=True, wrap=True)
-    for term in terms:
-        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
-
 
 auth.require_page("claims")
 context = get_context()
@@ -137,7 +128,7 @@ def _show_numbers(check: dict) -> None:
             "counts every patient with a baseline who started treatment and was due, a "
             "patient with no score counting as not responding."
         )
-        _see_also("observed", "intention-to-treat", "confidence-interval")
+        glossary_links(st, "observed", "intention-to-treat", "confidence-interval")
 
 
 for key, title in TITLES.items():

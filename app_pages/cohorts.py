@@ -10,17 +10,8 @@ from analytics.metrics.safety import effect_label
 from ui import auth, figures, results
 from ui import components as ui
 from ui.cohort import get_context
-from ui.glossary import find_term, glossary_page_link
+from ui.glossary import glossary_links
 from ui.settings import current_definitions
-
-
-def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
-    (in columns of a narrow screen, "Intention to treat" was cut)."""
-    row = st.container(horizontal=True, wrap=True)
-    for term in terms:
-        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
-
 
 auth.require_page("cohorts")
 context = get_context()
@@ -221,7 +212,7 @@ with tab_groups:
                 "patients are grey and hatched (too few). Groups of fewer than 11 patients are "
                 "flagged as US Medicare (CMS) small-cell rules would flag them."
             )
-            _see_also("response", "intention-to-treat", "too-few-patients")
+            glossary_links(st, "response", "intention-to-treat", "too-few-patients")
 
 # ---------------------------------------------------------------------------- attrition
 with tab_funnel:

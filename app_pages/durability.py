@@ -10,17 +10,8 @@ from analytics.metrics.durability import (
 from ui import auth, figures, results
 from ui import components as ui
 from ui.cohort import get_context
-from ui.glossary import find_term, glossary_page_link
+from ui.glossary import glossary_links
 from ui.settings import current_definitions
-
-
-def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
-    (in columns of a narrow screen, "Intention to treat" was cut)."""
-    row = st.container(horizontal=True, wrap=True)
-    for term in terms:
-        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
-
 
 auth.require_page("durability")
 context = get_context()
@@ -110,7 +101,7 @@ with st.expander("How this is computed", icon=":material/info:"):
         "default; or plain), and the methods can give different intervals from the same "
         "patients."
     )
-    _see_also("kaplan-meier", "censoring", "median-time", "sustained-response")
+    glossary_links(st, "kaplan-meier", "censoring", "median-time", "sustained-response")
 
 st.subheader("Time to loss of response")
 curve, medians = _km_frames("loss_of_response")

@@ -16,7 +16,7 @@ from analytics.reference.published import published_benchmarks
 from ui import auth, figures, results
 from ui import components as ui
 from ui.cohort import get_context
-from ui.glossary import find_term, glossary_page_link
+from ui.glossary import glossary_links
 from ui.settings import current_definitions
 
 
@@ -40,14 +40,6 @@ def _instruments(context) -> list[str]:
     patients, names, has = _instrument_patients(context.loaded.version, context.loaded.data)
     present = (has & context.keep(patients)).any(axis=1)  # the cohort's mask is shared
     return sorted(name for name, found in zip(names, present) if found)
-
-
-def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
-    (in columns of a narrow screen, "Intention to treat" was cut)."""
-    row = st.container(horizontal=True, wrap=True)
-    for term in terms:
-        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
 
 
 auth.require_page("outcomes")
@@ -135,7 +127,7 @@ else:
             "points labelled too few patients, and a mean of fewer than 3 patients has no "
             f"interval. Baseline: {described['baseline']}."
         )
-        _see_also("baseline", "confidence-interval", "too-few-patients")
+        glossary_links(st, "baseline", "confidence-interval", "too-few-patients")
 
 # ---------------------------------------------------------------------------- spaghetti
 with st.expander("Individual patients (pseudonymous ids)", icon=":material/timeline:"):
@@ -363,7 +355,7 @@ else:
             f"{described['ci']}; "
             f"bars of fewer than {min_n} patients are grey and hatched (too few patients)."
         )
-        _see_also("response", "remission", "intention-to-treat", "reliable-change")
+        glossary_links(st, "response", "remission", "intention-to-treat", "reliable-change")
 
 with st.expander("Published figures (other populations)", icon=":material/menu_book:"):
     st.caption(
@@ -454,4 +446,4 @@ else:
             f"bars of fewer than {min_n} patients are grey and hatched. Shown: sleep and "
             "intrusive memories, and the five questions that moved most."
         )
-        _see_also("confidence-interval", "too-few-patients")
+        glossary_links(st, "confidence-interval", "too-few-patients")

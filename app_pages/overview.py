@@ -7,16 +7,7 @@ from analytics.metrics.attrition import FLOW_STEPS
 from analytics.report.overview import overview_of
 from ui import auth, cohort, figures, results, settings
 from ui import components as ui
-from ui.glossary import find_term, glossary_page_link
-
-
-def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
-    (in columns of a narrow screen, "Intention to treat" was cut)."""
-    row = st.container(horizontal=True, wrap=True)
-    for term in terms:
-        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
-
+from ui.glossary import glossary_links
 
 auth.require_page("overview")
 context = cohort.get_context()
@@ -64,61 +55,37 @@ def _week4_sentence(response, remission) -> str:
     return text + "."
 
 
-def _named(container, shown: str, label: str, value: str, *, help: str) -> None:
-    """A metric under a short visible name (``shown``), its full ``label`` kept as the metric's
-    own name (what a screen reader says and the tests look up)."""
-    container.markdown(f"<small>{shown}</small>", help=help, unsafe_allow_html=True)
-    container.metric(label, value, label_visibility="collapsed")
-
-
-def _rate(container, shown: str, label: str, value, *, help: str) -> None:
-    """A rate under a short visible name (``shown``), its full ``label`` kept as the metric's
-    own name: at 1024 px four metric labels that name their population are cut mid-word."""
-    r = ui.as_rate(value)
-    n = int((r or {}).get("n") or 0)
-    if r is None:
-        text = "n/a"
-    elif not n:
-        text = "–"
-    elif n < min_n:
-        text = "too few"
-    else:
-        text = figures.format_percent(r["rate"])
-    _named(container, shown, label, text, help=help)
-    container.caption(ui.format_rate(r, min_n=min_n) if r is not None else "not available yet")
-
-
 # The cohort's rows of the per-patient table added up: a filter change costs no new analysis.
 numbers = results.cohort_result(overview_of, context, definitions)
 counts = numbers["counts"]
 c1, c2, c3, c4 = st.columns(4)
-_named(
+ui.metric(
     c1,
     "Patients treated",
-    "Patients treated",
     ui.format_count(counts.get("patients")),
+    wrap=True,
     help="Patients in the cohort: every patient in the upload who matches the sidebar's filters.",
 )
-_named(
+ui.metric(
     c2,
     "Sessions given",
-    "Sessions given",
     ui.format_count(counts.get("sessions")),
+    wrap=True,
     help="Treatment sessions recorded for these patients.",
 )
-_named(
+ui.metric(
     c3,
     "Assessments",
-    "Assessments",
     ui.format_count(counts.get("assessments")),
+    wrap=True,
     help="Completed questionnaires of any instrument.",
 )
 baseline = numbers["baseline"]
-_named(
+ui.metric(
     c4,
-    "Baseline PCL-5",
     "PCL-5 baseline, mean",
     ui.format_mean(baseline["mean"], baseline["n"], min_n=min_n) if baseline.get("n") else "–",
+    shown="Baseline PCL-5",
     help=f"Mean PCL-5 total before the first dose (0-80 points; higher is worse), over "
     f"{baseline.get('n', 0):,} patients with a baseline score. Baseline: {described['baseline']}.",
 )
@@ -130,25 +97,34 @@ if not week4:
 else:
     st.caption(_week4_sentence(week4.get("response"), week4.get("remission")))
     observed, itt = st.columns(2, gap="large")
-    for column, heading, help_text, suffix in (
-        (observed, "Observed", OBSERVED_HELP, "observed"),
-        (itt, "Intention to treat", ITT_HELP, "intention to treat"),
+    # the full names stay the metrics' own (the Claims check must never reuse them)
+    for column, heading, help_text, key, response_label, remission_label in (
+        (observed, "Observed", OBSERVED_HELP, "", "Response, observed", "Remission, observed"),
+        (
+            itt,
+            "Intention to treat",
+            ITT_HELP,
+            "_itt",
+            "Response, intention to treat",
+            "Remission, intention to treat",
+        ),
     ):
         column.markdown(f"**{heading}**", help=help_text)
         left, right = column.columns(2)
-        key = "" if suffix == "observed" else "_itt"
-        _rate(
+        ui.rate_metric(
             left,
-            "Response",
-            f"Response, {suffix}",
+            response_label,
             week4.get(f"response{key}"),
+            shown="Response",
+            min_n=min_n,
             help=f"Response: {RESPONSE} from baseline. {help_text}",
         )
-        _rate(
+        ui.rate_metric(
             right,
-            "Remission",
-            f"Remission, {suffix}",
+            remission_label,
             week4.get(f"remission{key}"),
+            shown="Remission",
+            min_n=min_n,
             help=f"Remission: {REMISSION}, among patients whose baseline was "
             f"{definitions.remission_requires_baseline_at_or_above:g} or more. {help_text}",
         )
@@ -163,11 +139,11 @@ TTR_HELP = (
     "the last score (censored)."
 )
 if ttr.get("median_reached"):
-    _named(d1, TTR_LABEL, TTR_LABEL, f"{ttr['median_days']:.0f} days", help=TTR_HELP)
+    ui.metric(d1, TTR_LABEL, f"{ttr['median_days']:.0f} days", help=TTR_HELP, wrap=True)
 elif ttr:
-    _named(d1, TTR_LABEL, TTR_LABEL, "not reached", help=TTR_HELP)
+    ui.metric(d1, TTR_LABEL, "not reached", help=TTR_HELP, wrap=True)
 else:
-    _named(d1, TTR_LABEL, TTR_LABEL, "n/a", help=TTR_HELP)
+    ui.metric(d1, TTR_LABEL, "n/a", help=TTR_HELP, wrap=True)
 if ttr and ttr.get("n"):
     low, high = ttr.get("median_ci_low"), ttr.get("median_ci_high")
     interval = (
@@ -186,11 +162,12 @@ if ttr and ttr.get("n"):
 else:
     d1.caption("No patient with a baseline and a later score in this cohort.")
 
-_rate(
+ui.rate_metric(
     d2,
     "Completed induction",
-    "Completed induction",
     numbers["flow"]["completed_induction"],
+    min_n=min_n,
+    wrap=True,
     help="Patients who started and reached the induction session count of their route: "
     + ", ".join(
         f"{figures.route_label(k)} {v} sessions" for k, v in described["induction_sessions"].items()
@@ -199,11 +176,12 @@ _rate(
 )
 # A short name on screen, the population a hover away: the full name wrapped to three lines
 # at 1024 px and pushed its number below the others of the row.
-_rate(
+ui.rate_metric(
     d3,
-    "Scored at week 4",
     dict(FLOW_STEPS)["scored_week4"],
     numbers["flow"]["scored_timepoint"],
+    shown="Scored at week 4",
+    min_n=min_n,
     help=f"{dict(FLOW_STEPS)['scored_week4']}: patients who started with a baseline and a "
     "PCL-5 score in the week-4 window, among all who started and were due by then (scored, "
     "or followed to the end of the window). Unscored patients are missing data, not failures.",
@@ -260,7 +238,7 @@ with left:
                 "patients), and a mean of fewer than 3 patients has no interval. "
                 f"Baseline: {described['baseline']}."
             )
-            _see_also("baseline", "confidence-interval", "too-few-patients")
+            glossary_links(st, "baseline", "confidence-interval", "too-few-patients")
 with right:
     st.subheader("Activity")
     activity = numbers["activity"]

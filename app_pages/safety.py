@@ -18,17 +18,8 @@ from analytics.reference.spravato_label import label_reference
 from ui import auth, figures, results
 from ui import components as ui
 from ui.cohort import get_context
-from ui.glossary import find_term, glossary_page_link
+from ui.glossary import glossary_links
 from ui.settings import current_definitions
-
-
-def _see_also(*terms: str) -> None:
-    """Links to the glossary's entries for ``terms`` under a method note, in a row that wraps
-    (in columns of a narrow screen, "Intention to treat" was cut)."""
-    row = st.container(horizontal=True, wrap=True)
-    for term in terms:
-        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])
-
 
 auth.require_page("safety")
 context = get_context()
@@ -138,7 +129,7 @@ else:
             "reported side effect (as the label counts them), and as the session's own yes/no "
             "field on the monitoring form (REMS), among the sessions where it was recorded."
         )
-        _see_also("dissociation", "confidence-interval")
+        glossary_links(st, "dissociation", "confidence-interval")
 
 # ---------------------------------------------------------------------------- blood pressure
 st.subheader("Blood pressure")
@@ -225,7 +216,7 @@ else:
             f"than {min_n} patients are open grey points, and a mean of fewer than 3 patients "
             "has no interval."
         )
-        _see_also("dissociation", "confidence-interval")
+        glossary_links(st, "dissociation", "confidence-interval")
 
 # ---------------------------------------------------------------------------- serious events
 SERIOUS_TITLES = {

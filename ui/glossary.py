@@ -47,6 +47,7 @@ __all__ = [
     "glossary_link",
     "glossary_markdown",
     "glossary_page_link",
+    "glossary_links",
     "glossary_terms",
     "matching_terms",
 ]
@@ -657,3 +658,19 @@ def glossary_markdown(terms: Iterable[Term] = TERMS) -> str:
 
 if __name__ == "__main__":
     print(glossary_markdown(), end="")
+
+
+def glossary_links(container, *terms: str) -> None:
+    """Links to the glossary's entries for ``terms``, in one row of ``container`` that wraps.
+
+    Drawn under a "How this is computed" note; each link reads the term's short name
+    ("Intention to treat"), and the row wraps so no name is cut on a narrow screen.
+
+    Raises
+    ------
+    UnknownTermError
+        When the glossary has no such term.
+    """
+    row = container.container(horizontal=True, wrap=True)
+    for term in terms:
+        glossary_page_link(row, term, label=find_term(term).term.split(" (")[0])

@@ -274,20 +274,14 @@ def test_persistence_counts_unscored_responders_in_itt():
 
 
 def _overview_labels() -> set[str]:
-    """Every metric label the Overview page draws: the string literals it passes as a label to
-    ``metric``/``rate_metric`` (first argument of ``c.metric``, second of ``ui.rate_metric``)
-    and the attrition funnel's step labels it shows."""
+    """Every label the Overview page could draw: each string literal in its source (a label
+    it passes to ``metric``/``rate_metric`` directly or through a table of its rows) and the
+    attrition funnel's step labels it shows."""
     tree = ast.parse((ROOT / "app_pages" / "overview.py").read_text())
     labels = {label for _, label in FLOW_STEPS}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            position = {"metric": 0, "rate_metric": 1}.get(node.func.attr)
-            if node.func.attr == "metric" and getattr(node.func.value, "id", "") == "ui":
-                position = 1
-            if position is not None and len(node.args) > position:
-                arg = node.args[position]
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    labels.add(arg.value)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            labels.add(node.value)
     return labels
 
 
