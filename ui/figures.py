@@ -276,7 +276,7 @@ def _subplot_grid(
     row_heights: Sequence[float] | None = None,
     shared_xaxes: bool = False,
     shared_yaxes: bool = False,
-    titles: Sequence[str] = (),
+    titles: Sequence[str] | None = None,
 ) -> tuple[dict[str, dict], list[dict]]:
     """The axes (``{"xaxis": {...}, "yaxis": {...}, "xaxis2": ...}``) and title annotations
     of ``make_subplots`` with these arguments, computed as Plotly computes them (subplots
@@ -286,7 +286,10 @@ def _subplot_grid(
     first column's.
     """
     hs = 0.2 / cols if horizontal_spacing is None else horizontal_spacing
-    vs = 0.3 / rows if vertical_spacing is None else vertical_spacing
+    if vertical_spacing is None:
+        vs = (0.3 if titles is None else 0.5) / rows  # titled rows get more room between them
+    else:
+        vs = vertical_spacing
     widths = [(1.0 - hs * (cols - 1)) / cols] * cols
     if row_heights is None:
         heights = [(1.0 - vs * (rows - 1)) / rows] * rows
@@ -335,7 +338,7 @@ def _subplot_grid(
             y=y_domain[1],
             yanchor="bottom",
         )
-        for text, (x_domain, y_domain) in zip(titles, domains)
+        for text, (x_domain, y_domain) in zip(titles or (), domains)
         if text
     ]
     return axes, annotations

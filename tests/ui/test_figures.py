@@ -663,3 +663,80 @@ def test_a_long_panel_title_wraps_instead_of_running_off_the_chart():
     assert fig.layout.annotations[0].text == (
         "Scored at week 4, of patients who<br>started and were due"
     )
+
+
+# --------------------------------------------------------------------------- built as Plotly builds
+# The charts are built as plain dicts validated once (Plotly's own helpers validate on every
+# call); these pin the dicts to what Plotly's helpers would have made of the same arguments.
+def _layout_of(fig) -> dict:
+    drawn = fig.to_plotly_json()["layout"]
+    drawn.pop("template", None)
+    return drawn
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        # the grids the charts draw: rate panels (one, two, three or four facets), activity
+        # counts side by side, the patient chart's scores over its sessions
+        dict(rows=1, cols=1, titles=["Response"], shared_yaxes=True,
+             horizontal_spacing=0.05, vertical_spacing=0.30),
+        dict(rows=1, cols=2, titles=["Response", "Remission"], shared_yaxes=True,
+             horizontal_spacing=0.05, vertical_spacing=0.30),
+        dict(rows=2, cols=2, titles=["Response", "Remission<br>at week 4", "Third"],
+             shared_yaxes=True, horizontal_spacing=0.05, vertical_spacing=0.19),
+        dict(rows=3, cols=2, titles=list("abcde"), shared_yaxes=True,
+             horizontal_spacing=0.05, vertical_spacing=0.22 / 3 + 0.08),
+        dict(rows=1, cols=2, titles=["New patients", "Their sessions"],
+             horizontal_spacing=0.14),
+        dict(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25],
+             vertical_spacing=0.06),
+        dict(rows=2, cols=3, titles=["", "b"]),
+        dict(rows=3, cols=1),
+    ],
+)  # fmt: skip
+def test_a_subplot_grid_is_the_one_make_subplots_builds(grid):
+    from plotly.subplots import make_subplots
+
+    args = dict(grid)
+    titles = args.pop("titles", None)
+    expected = _layout_of(make_subplots(**args, subplot_titles=titles))
+    axes, annotations = figures._subplot_grid(**args, titles=titles)
+    assert {**axes, **({"annotations": annotations} if annotations else {})} == expected
+
+
+@pytest.mark.parametrize(
+    ("ours", "plotly_call"),
+    [
+        (lambda: figures._hline(33.0, {"color": "black"}, "remission", font={"size": 11}),
+         lambda f: f.add_hline(y=33.0, line={"color": "black"}, annotation_text="remission",
+                               annotation_position="top right", annotation_font={"size": 11})),
+        (lambda: figures._hline(50, {"dash": "dot"}),
+         lambda f: f.add_hline(y=50, line={"dash": "dot"})),
+        (lambda: figures._vline(40, {"width": 1.2}, "40 mmHg"),
+         lambda f: f.add_vline(x=40, line={"width": 1.2}, annotation_text="40 mmHg",
+                               annotation_position="top right")),
+        (lambda: figures._vline(55.0, {"width": 1.5}, "median 55 d", top=False),
+         lambda f: f.add_vline(x=55.0, line={"width": 1.5}, annotation_text="median 55 d",
+                               annotation_position="bottom right")),
+    ],
+)  # fmt: skip
+def test_a_line_across_the_plot_is_the_one_plotly_draws(ours, plotly_call):
+    import plotly.graph_objects as go
+
+    expected = go.Figure()
+    plotly_call(expected)
+    shape, words = ours()
+    drawn = go.Figure(layout={"shapes": [shape], "annotations": [words] if words else []})
+    assert _layout_of(drawn) == _layout_of(expected)
+
+
+def test_every_chart_is_drawn_in_the_white_template_and_owns_its_copy():
+    import plotly.io as pio
+
+    fig = figures.rate_bars_figure(_rates())
+    assert (
+        fig.to_plotly_json()["layout"]["template"] == pio.templates["plotly_white"].to_plotly_json()
+    )
+    fig.update_layout(template_layout_font_size=30)
+    assert pio.templates["plotly_white"].layout.font.size is None
