@@ -185,7 +185,8 @@ with tab_groups:
     if tidy.empty:
         st.info(f"Nobody in this cohort was scored at {timepoint}.")
     else:
-        fig = figures.rate_bars_figure(
+        fig = results.figure(
+            figures.rate_bars_figure,
             tidy,
             x="group",
             x_title=by.replace("_", " ").capitalize(),
@@ -233,7 +234,7 @@ with tab_funnel:
         funnel = overall[overall["step"] != "stopped_after_first"].rename(
             columns={"label": "stage", "k": "n_stage"}
         )
-        fig = figures.funnel_figure(funnel.assign(n=funnel["n_stage"]), min_n=min_n)
+        fig = results.figure(figures.funnel_figure, funnel.assign(n=funnel["n_stage"]), min_n=min_n)
         st.caption(
             f"How many of the {int(overall['n'].iloc[0]):,} patients who started reached each "
             "step. Each step is counted on its own, so a patient can be scored at week 4 "
@@ -259,7 +260,8 @@ with tab_funnel:
             (flow["route"] != flow["route"].iloc[0]) & (flow["step"] != "started")
         ].assign(measure=lambda f: f["label"], population="observed")
         if by_route["route"].nunique() > 1:
-            fig = figures.rate_bars_figure(
+            fig = results.figure(
+                figures.rate_bars_figure,
                 by_route[by_route["n"] > 0].assign(group=lambda f: f["route"]),
                 x="route",
                 facet="measure",
@@ -322,8 +324,12 @@ with tab_patient:
     effects = one.side_effects[["day", "effect"]].assign(
         effect=lambda f: f["effect"].map(effect_label)
     )
-    fig = figures.patient_timeline_figure(
-        scores.dropna(subset=["score"]), sessions, effects, title=f"Patient {pid}"
+    fig = results.figure(
+        figures.patient_timeline_figure,
+        scores.dropna(subset=["score"]),
+        sessions,
+        effects,
+        title=f"Patient {pid}",
     )
     st.plotly_chart(fig, key="chart_patient_timeline", config={"displaylogo": False})
     st.caption(

@@ -108,7 +108,8 @@ curve, medians = _km_frames("loss_of_response")
 if curve.empty:
     st.info("No responder has a later score yet: nothing to follow.")
 else:
-    fig = figures.km_figure(
+    fig = results.figure(
+        figures.km_figure,
         curve,
         group="group" if group_by_route else None,
         medians=medians,
@@ -135,7 +136,8 @@ else:
         measure="Still responding",
         population=sustained["population"].replace({"intention to treat": "itt"}),
     )
-    fig = figures.rate_bars_figure(
+    fig = results.figure(
+        figures.rate_bars_figure,
         table[table["n"] > 0],
         x_title="Timepoint",
         y_title="Week-4 responders (%)",
@@ -177,7 +179,8 @@ curve, medians = _km_frames("relapse_after_remission")
 if curve.empty:
     st.info("No remitter has a later score yet.")
 else:
-    fig = figures.km_figure(
+    fig = results.figure(
+        figures.km_figure,
         curve,
         group="group" if group_by_route else None,
         medians=medians,

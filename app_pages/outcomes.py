@@ -98,7 +98,8 @@ if means.empty:
     st.info("No patient in this cohort has a baseline and a later score.")
 else:
     # every bin is drawn; those of fewer than min_n patients as open grey points off the line
-    fig = figures.mean_score_figure(
+    fig = results.figure(
+        figures.mean_score_figure,
         means,
         x="x",
         group="group" if by else None,
@@ -144,7 +145,8 @@ with st.expander("Individual patients (pseudonymous ids)", icon=":material/timel
         # an evenly spaced pick, so the same patients stay on screen between reruns
         picked = ids[:: max(len(ids) // how_many, 1)][:how_many]
         shown = series[series["patient_id"].isin(picked)]
-        fig = figures.spaghetti_figure(
+        fig = results.figure(
+            figures.spaghetti_figure,
             shown,
             x="x",
             group="group" if by else None,
@@ -299,7 +301,8 @@ else:
     measures = [m for m in views[view][1] if (rates["measure"] == m).any()]
     marks = _published_marks() if view == "better" else None
     for number, measure in enumerate(measures, start=1):
-        fig = figures.rate_bars_figure(
+        fig = results.figure(
+            figures.rate_bars_figure,
             rates[rates["measure"] == measure],
             x_title="Timepoint",
             min_n=min_n,
@@ -415,7 +418,8 @@ else:
         if at.empty:
             st.caption("No cluster scores at this timepoint.")
         else:
-            fig = figures.change_bars_figure(
+            fig = results.figure(
+                figures.change_bars_figure,
                 at,
                 category="label",
                 title=f"DSM-5 symptom clusters at {timepoint}",
@@ -430,7 +434,8 @@ else:
             st.caption("No item scores at this timepoint.")
         else:
             item_span = float(spec.item_max - spec.item_min)
-            fig = figures.change_bars_figure(
+            fig = results.figure(
+                figures.change_bars_figure,
                 shown,
                 category="label",
                 title=f"Sleep, intrusions and the items that moved most at {timepoint}",

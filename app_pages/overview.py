@@ -213,7 +213,8 @@ with left:
     if means.empty:
         st.caption("No patient in this cohort has a baseline and a later PCL-5 score.")
     else:
-        fig = figures.mean_score_figure(
+        fig = results.figure(
+            figures.mean_score_figure,
             means,
             x="x",
             y_title="Mean PCL-5 total (points)",
@@ -255,8 +256,11 @@ with right:
             )
         else:
             table["period"] = table["year"].astype(str)
-        fig = figures.counts_by_period_figure(
-            table, period="period", x_title="Year" if period == "year" else "Month"
+        fig = results.figure(
+            figures.counts_by_period_figure,
+            table,
+            period="period",
+            x_title="Year" if period == "year" else "Month",
         )
         ui.show_figure(fig, table.drop(columns="period"), "activity")
     else:

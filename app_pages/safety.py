@@ -98,7 +98,8 @@ else:
         reference = pd.DataFrame(
             {"effect": ref["effect"].map(effect_label), "rate": ref["esketamine_pct"] / 100}
         )
-    fig = figures.side_effect_figure(
+    fig = results.figure(
+        figures.side_effect_figure,
         table,
         group="group" if by else None,
         reference=reference,
@@ -164,7 +165,8 @@ else:
                 ),
             )
     if not rises.empty:
-        fig = figures.distribution_figure(
+        fig = results.figure(
+            figures.distribution_figure,
             rises,
             value="systolic_rise",
             group="route",
@@ -184,7 +186,8 @@ cadss = results.cohort_result(cadss_by_session_band_from, context, definitions)
 if cadss.empty:
     st.info("No CADSS scores recorded for this cohort.")
 else:
-    fig = figures.mean_score_figure(
+    fig = results.figure(
+        figures.mean_score_figure,
         cadss.rename(columns={"n_patients": "n"}),
         x="band",
         x_title="Session number band",
