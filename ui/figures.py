@@ -767,6 +767,33 @@ def _spaced_out(xs, share: float = 0.05, *, span: float | None = None) -> np.nda
     return keep
 
 
+def _lines_per_patient(part: pd.DataFrame, x: str) -> tuple[np.ndarray, ...]:
+    """x, score and patient id of each point, patient by patient (in id order) and in order
+    of x within a patient, with a blank point after each patient so one trace draws a
+    separate line per patient; and the number of patients.
+
+    Examples
+    --------
+    >>> part = pd.DataFrame({"patient_id": ["P2", "P1", "P1"], "x": [0, 4, 1], "score": [9, 7, 8]})
+    >>> xs, scores, ids, n = _lines_per_patient(part, "x")
+    >>> xs.tolist(), ids.tolist(), n
+    ([1.0, 4.0, nan, 0.0, nan], ['P1', 'P1', 'P1', 'P2', 'P2'], 2)
+    """
+    ids, patient = np.unique(part["patient_id"].to_numpy(dtype=object), return_inverse=True)
+    xs, scores = part[x].to_numpy(), part["score"].to_numpy(float)
+    order = np.lexsort((xs, patient))  # stable: points at the same x keep their order
+    # each point moves down one place for every patient before it (their blank points)
+    at = np.arange(len(order)) + patient[order]
+    blank = np.cumsum(np.bincount(patient, minlength=len(ids))) + np.arange(len(ids))
+    size = len(order) + len(ids)
+    out_x = np.full(size, np.nan, dtype=float if xs.dtype.kind in "iuf" else object)
+    out_score = np.full(size, np.nan)
+    out_id = np.empty(size, dtype=object)
+    out_x[at], out_score[at], out_id[at] = xs[order], scores[order], ids[patient[order]]
+    out_id[blank] = ids
+    return out_x, out_score, out_id, len(ids)
+
+
 def spaghetti_figure(
     frame: pd.DataFrame,
     *,
@@ -784,21 +811,18 @@ def spaghetti_figure(
     """
     data = []
     for name, part, colour, meaning in _groups(frame, group):
-        # a blank row after each patient breaks the line between patients
-        gaps = pd.DataFrame({"patient_id": part["patient_id"].unique(), "_gap": 1})
-        joined = pd.concat([part[["patient_id", x, "score"]].assign(_gap=0), gaps])
-        joined = joined.sort_values(["patient_id", "_gap", x], kind="stable")
+        xs, scores, patients, n_patients = _lines_per_patient(part, x)
         data.append(
             dict(
                 type="scatter",
-                x=joined[x],
-                y=joined["score"],
+                x=xs,
+                y=scores,
                 mode="lines+markers",
-                name=f"{name} (n = {len(gaps):,} patients)",
+                name=f"{name} (n = {n_patients:,} patients)",
                 line=dict(color=_rgba(colour, 0.45), width=1.2),
                 marker=dict(size=4, color=colour),
                 meta=_meta(meaning),
-                customdata=joined[["patient_id"]].to_numpy(),
+                customdata=patients[:, None],
                 hovertemplate=(
                     "patient %{customdata[0]}<br>" + x_title + ": %{x}<br>score %{y}<extra></extra>"
                 ),
