@@ -345,7 +345,7 @@ def test_a_route_filter_changes_the_patient_count(page):
     page.wait_for_function(
         """(before) => {
             const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
-              .find(e => e.innerText.includes('Patients treated'));
+              .find(e => e.textContent.includes('Patients treated'));  // label may be hidden
             const v = m && m.querySelector('[data-testid="stMetricValue"]').innerText;
             return v && parseInt(v.replace(/,/g, '')) !== before;
         }""",
