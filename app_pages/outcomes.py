@@ -42,6 +42,10 @@ def _instruments(context) -> list[str]:
     return sorted(name for name, found in zip(names, present) if found)
 
 
+# the default timepoint one day after the first session, which a published "after the first
+# infusion" rate compares with
+FIRST_SESSION_TIMEPOINT = "24h"
+
 auth.require_page("outcomes")
 context = get_context()
 ui.page_header("Outcomes", context, caption="How scores change over the course of treatment.")
@@ -207,27 +211,31 @@ def _said_in(population: str, source: str) -> bool:
     return {w for w in population.lower().split() if w not in small} <= words
 
 
-def _published_marks() -> list[figures.Reference]:
+def _published_marks(labels: list[str]) -> list[figures.Reference]:
     """Published response rates that compare like with like: the PCL-5 with the ≥30% rule in
-    force, from a real-world IV ketamine cohort (another population: for scale, not a target).
-    Feder 2021 rated the CAPS-5, so it stays in the table only."""
+    force, from a real-world IV ketamine cohort (another population: for scale, not a target),
+    drawn over the matching bar only. Its response after the first infusion matches the 24-hour
+    timepoint; its response "by infusion 6" counts anyone who ever responded by then, not who
+    responds at one time, and Feder 2021 rated the CAPS-5: both stay in the table only."""
     if instrument != "PCL-5" or definitions.response != ResponseRule("pct", 30.0):
         return []
+    if FIRST_SESSION_TIMEPOINT not in labels:
+        return []
     published = published_benchmarks()
-    marks = []
-    for words, label in (
-        ("after infusion 1", "Osmind IV ketamine, after infusion 1"),
-        ("by infusion 6", "Osmind IV ketamine, by infusion 6"),
-    ):
-        row = published[
-            published["measure"].str.contains("30% PCL-5", regex=False)
-            & published["measure"].str.endswith(words)
-        ]
-        if len(row) == 1:
-            marks.append(
-                figures.Reference.from_benchmark(row.iloc[0], label=label, facet="Response")
-            )
-    return marks
+    row = published[
+        published["measure"].str.contains("30% PCL-5", regex=False)
+        & published["measure"].str.endswith("after infusion 1")
+    ]
+    if len(row) != 1:
+        return []
+    return [
+        figures.Reference.from_benchmark(
+            row.iloc[0],
+            label="Osmind IV ketamine, after infusion 1",
+            facet="Response",
+            at=FIRST_SESSION_TIMEPOINT,
+        )
+    ]
 
 
 rate_rows = []
@@ -299,7 +307,7 @@ else:
     st.caption(_rates_sentence(all_results, view))
     # One measure a chart, full width: eleven timepoints of two bars need it for their n.
     measures = [m for m in views[view][1] if (rates["measure"] == m).any()]
-    marks = _published_marks() if view == "better" else None
+    marks = _published_marks(list(rates["timepoint"].astype(str))) if view == "better" else None
     for number, measure in enumerate(measures, start=1):
         fig = results.figure(
             figures.rate_bars_figure,

@@ -883,6 +883,10 @@ class Reference:
     facet : str or None
         The panel it belongs to (a value of ``rate_bars_figure``'s ``facet`` column, e.g.
         "Response"); None draws it on every panel.
+    at : str or None
+        The one category it compares with (a timepoint such as "24h"): the mark is drawn over
+        that bar only, with its interval as a whisker. None draws it across the panel. A
+        panel without that category draws no mark.
     """
 
     label: str
@@ -891,6 +895,7 @@ class Reference:
     high: float | None = None
     source: str = ""
     facet: str | None = None
+    at: str | None = None
 
     def __post_init__(self):
         for name in ("value", "low", "high"):
@@ -911,7 +916,9 @@ class Reference:
             )
 
     @classmethod
-    def from_benchmark(cls, row, *, label: str, facet: str | None = None) -> Reference:
+    def from_benchmark(
+        cls, row, *, label: str, facet: str | None = None, at: str | None = None
+    ) -> Reference:
         """A reference from one row of
         :func:`analytics.reference.published.published_benchmarks` (a proportion row).
 
@@ -929,7 +936,7 @@ class Reference:
         population = get("population")
         if not _missing(population) and population:
             source = f"{source}<br>{population}"
-        return cls(label, float(get("value")), *bounds, source=source, facet=facet)
+        return cls(label, float(get("value")), *bounds, source=source, facet=facet, at=at)
 
     def hover(self) -> str:
         """The words shown on hovering the mark."""
@@ -952,6 +959,8 @@ def _reference_marks(
     x_axis, y_axis = _axis_names(index)
     y = 100 * ref.value
     has_ci = ref.low is not None
+    if ref.at is not None:
+        cats = [ref.at]
     traces = []
     if has_ci and len(cats) > 1:
         traces.append(
@@ -1002,11 +1011,13 @@ def _reference_marks(
     )
     # the label at the panel's left edge, just above the line, on a veil of paper so it
     # reads over the bars it crosses
+    # (a mark over one bar is labelled beside it instead)
     label = dict(
         text=f"{ref.label} {format_percent(ref.value)}",
-        xref=f"{x_axis} domain",
-        x=0.01,
+        xref=f"{x_axis} domain" if ref.at is None else x_axis,
+        x=0.01 if ref.at is None else ref.at,
         xanchor="left",
+        xshift=0 if ref.at is None else 10,
         yref=y_axis,
         y=y,
         yanchor="bottom",
@@ -1144,7 +1155,7 @@ def rate_bars_figure(
             in_legend.add(name)
         cats = list(dict.fromkeys(part[x].astype(str))) if x in part else []
         for ref in references or ():
-            if cats and ref.facet in (None, facet_value):
+            if cats and ref.facet in (None, facet_value) and ref.at in (None, *cats):
                 traces, label = _reference_marks(
                     ref, cats, index + 1, show_legend=ref.label not in in_legend
                 )

@@ -740,3 +740,14 @@ def test_every_chart_is_drawn_in_the_white_template_and_owns_its_copy():
     )
     fig.update_layout(template_layout_font_size=30)
     assert pio.templates["plotly_white"].layout.font.size is None
+
+
+def test_a_reference_at_one_category_is_drawn_over_that_bar_only():
+    rates = _rates()
+    fig = figures.rate_bars_figure(rates, references=[_reference(facet="Response", at="week 1")])
+    (mark,) = [t for t in fig.data if t.name.startswith("Published")]
+    assert list(mark.x) == ["week 1"]
+    assert mark.error_y.visible is False  # no interval published: a diamond, no whisker
+    # a category the chart does not have draws no mark
+    fig = figures.rate_bars_figure(rates, references=[_reference(at="week 99")])
+    assert not [t for t in fig.data if t.name.startswith("Published")]
