@@ -32,6 +32,7 @@ from analytics.ingest.redcap import convert_redcap
 from store import import_upload
 from ui import auth, cohort, results, settings
 from ui import components as ui
+from ui.labels import counted
 
 REPORT_KEY = "data_import_report"
 
@@ -82,7 +83,8 @@ def _show_report(report: dict) -> None:
             st.warning(note[:1].upper() + note[1:], icon=":material/warning:")
         if report["conflicts"]:
             st.warning(
-                f"{report['conflicts']:,} stored value(s) differ in this upload. The stored "
+                f"{counted(report['conflicts'], 'stored value')} "
+                f"{'differs' if report['conflicts'] == 1 else 'differ'} in this upload. The stored "
                 "values stay until a director replaces or keeps them on the Import history page.",
                 icon=":material/rule:",
             )
@@ -98,9 +100,10 @@ def _show_report(report: dict) -> None:
         errors = counts[counts["severity"] == "error"]
         files = errors["file"].nunique()
         rows = report["error_rows"]
-        on_rows = f", on {rows:,} row(s)" if rows else ""
+        on_rows = f", on {counted(rows, 'row')}" if rows else ""
         st.error(
-            f"Nothing was imported: {len(errors):,} problem(s) to fix in {files} file(s)"
+            f"Nothing was imported: {counted(len(errors), 'problem')} to fix in "
+            f"{counted(files, 'file')}"
             f"{on_rows}. Each is listed below with its file, column and example rows; fix "
             "them in the export (or choose how to read them above) and validate again.",
             icon=":material/error:",
@@ -607,7 +610,7 @@ else:
 # ---------------------------------------------------------------------------- import
 
 with st.status("Reading, validating and storing…", expanded=True) as status:
-    st.write(f"{len(files)} file(s): " + ", ".join(files))
+    st.write(f"{counted(len(files), 'file')}: " + ", ".join(files))
     options = ImportOptions(
         keep_month=keep_month,
         prorate=prorate,

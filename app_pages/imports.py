@@ -12,7 +12,13 @@ from store import (
     rollback,
 )
 from ui import auth
-from ui.labels import column_title, describe_import_options, readable_table, value_label
+from ui.labels import (
+    column_title,
+    counted,
+    describe_import_options,
+    readable_table,
+    value_label,
+)
 
 user = auth.require_page("import_history")
 st.title("Import history")
@@ -117,7 +123,7 @@ options = describe_import_options(detail.get("options"))
 st.caption("Import options: " + ("; ".join(options) if options else "the defaults") + ".")
 warnings = detail.get("warnings") or []
 if warnings:
-    with st.expander(f"{len(warnings):,} warning(s)", icon=":material/warning:"):
+    with st.expander(counted(len(warnings), "warning"), icon=":material/warning:"):
         st.markdown("\n".join(f"- {w}" for w in warnings))
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "VALUE_LABELS",
     "YES_NO",
     "column_title",
+    "counted",
     "describe_audit_entry",
     "describe_import_options",
     "looks_raw",
@@ -478,7 +479,8 @@ def _files(value: Any) -> str:
     return str(names[0]) if len(names) == 1 else f"{len(names)} files"
 
 
-def _plural(n: Any, word: str) -> str:
+def counted(n: Any, word: str) -> str:
+    """``n`` and ``word``, in the plural unless ``n`` is 1: "1 file", "2,315 sessions"."""
     try:
         count = int(n)
     except (TypeError, ValueError):
@@ -512,20 +514,20 @@ def describe_audit_entry(action: str, detail: Mapping[str, Any] | None) -> str:
     user = d.get("username")
     batch = f"batch {d['batch_id']}" if "batch_id" in d else "a batch"
     if action == "download":
-        return f"Downloaded {d.get('file', 'a file')} ({_plural(d.get('rows', 0), 'row')})"
+        return f"Downloaded {d.get('file', 'a file')} ({counted(d.get('rows', 0), 'row')})"
     if action in ("import", "sample_loaded"):
         verb = "Imported" if action == "import" else "Loaded the sample:"
         text = f"{verb} {_files(d.get('files', []))} as {batch}"
-        text += f": {_plural(d.get('rows_added', 0), 'row')} added"
+        text += f": {counted(d.get('rows_added', 0), 'row')} added"
         if d.get("rows_unchanged"):
             text += f", {d['rows_unchanged']:,} already stored"
         if d.get("conflicts"):
-            text += f", {_plural(d['conflicts'], 'conflict')} to decide"
+            text += f", {counted(d['conflicts'], 'conflict')} to decide"
         return text
     if action == "import_refused":
         return (
             f"Refused an import of {_files(d.get('files', []))}: "
-            f"{_plural(d.get('errors', 0), 'problem')} to fix"
+            f"{counted(d.get('errors', 0), 'problem')} to fix"
         )
     if action == "sample_cleared":
         why = " (replaced by the first import)" if d.get("reason") == "first import" else ""
@@ -536,7 +538,7 @@ def describe_audit_entry(action: str, detail: Mapping[str, Any] | None) -> str:
             f"{d.get('kept', 0):,} kept"
         )
     if action == "rollback":
-        return f"Rolled back {batch}: {_plural(d.get('rows_removed', 0), 'row')} removed"
+        return f"Rolled back {batch}: {counted(d.get('rows_removed', 0), 'row')} removed"
     if action == "user_added":
         first = " at first start" if d.get("first_start") else ""
         return f"Added {user} as {d.get('role', 'a user')}{first}"
@@ -550,7 +552,7 @@ def describe_audit_entry(action: str, detail: Mapping[str, Any] | None) -> str:
         return "Signed in" + (" through the clinic's identity provider" if d.get("method") else "")
     if action == "login_failed":
         if "consecutive_failures" in d:
-            return f"Wrong password ({_plural(d['consecutive_failures'], 'failure')} in a row)"
+            return f"Wrong password ({counted(d['consecutive_failures'], 'failure')} in a row)"
         return "Sign-in with an unknown user name"
     if action == "login_locked":
         return "Sign-in refused: the account was waiting after failed sign-ins"
