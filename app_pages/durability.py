@@ -40,32 +40,8 @@ def _km_frames(analysis: str):
     return results.cohort_result(event_curves_from, context, definitions, analysis, by=by)
 
 
-def _median_caption(stats: dict, events: str) -> str:
-    """A median's interval and n in words: "95% CI 20–41 days · 120 responders, 45 lost it"."""
-    if not stats or not stats.get("n"):
-        return "No patient to follow."
-    low, high = stats.get("median_ci_low"), stats.get("median_ci_high")
-    counted = f"{stats['n']:,} patients, {stats['events']:,} {events}"
-    if not stats.get("median_reached"):
-        return f"Fewer than half {events} by their last score ({counted})."
-    if low is not None and high is not None:
-        interval = f"95% CI {low:.0f}–{high:.0f} days"
-    elif low is not None:
-        interval = f"95% CI from {low:.0f} days to beyond the last score"
-    else:
-        interval = "95% CI could not be estimated"
-    return f"{interval} ({counted})."
-
-
-def _median_metric(column, label: str, stats: dict, events: str, help: str) -> None:
-    """One Kaplan-Meier median as a metric, its interval and n underneath in words."""
-    value = f"{stats['median_days']:.0f} days" if stats["median_reached"] else "not reached"
-    ui.metric(column, label, value, help=help, wrap=True)
-    column.caption(_median_caption(stats, events))
-
-
 m1, m2, m3 = st.columns(3)
-_median_metric(
+ui.median_metric(
     m1,
     "Median time to loss of response",
     summary["loss_of_response"],
@@ -74,7 +50,7 @@ _median_metric(
     "their first response. Feder et al. 2021 reported 27.5 days among ketamine responders "
     "(another population).",
 )
-_median_metric(
+ui.median_metric(
     m2,
     "Median time to relapse after remission",
     summary["relapse_after_remission"],
@@ -83,7 +59,7 @@ _median_metric(
     "scored at or above it again by this many days. Albott et al. 2018 reported 41 days to "
     "PTSD relapse (another population).",
 )
-_median_metric(
+ui.median_metric(
     m3,
     "Median time to response",
     summary["time_to_response"],

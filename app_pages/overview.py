@@ -138,29 +138,7 @@ TTR_HELP = (
     f"({RESPONSE}). Kaplan-Meier estimate: a patient who has not responded yet counts up to "
     "the last score (censored)."
 )
-if ttr.get("median_reached"):
-    ui.metric(d1, TTR_LABEL, f"{ttr['median_days']:.0f} days", help=TTR_HELP, wrap=True)
-elif ttr:
-    ui.metric(d1, TTR_LABEL, "not reached", help=TTR_HELP, wrap=True)
-else:
-    ui.metric(d1, TTR_LABEL, "n/a", help=TTR_HELP, wrap=True)
-if ttr and ttr.get("n"):
-    low, high = ttr.get("median_ci_low"), ttr.get("median_ci_high")
-    interval = (
-        f" (95% CI {low:.0f}–{high:.0f} days)"
-        if low is not None and high is not None
-        else f" (95% CI from {low:.0f} days)"
-        if low is not None
-        else ""
-    )
-    d1.caption(
-        f"Half had responded by day {ttr['median_days']:.0f}{interval}; "
-        f"{ttr['events']:,} of {ttr['n']:,} patients responded."
-        if ttr.get("median_reached")
-        else f"Fewer than half responded: {ttr['events']:,} of {ttr['n']:,} patients."
-    )
-else:
-    d1.caption("No patient with a baseline and a later score in this cohort.")
+ui.median_metric(d1, TTR_LABEL, ttr, "responded", help=TTR_HELP)
 
 ui.rate_metric(
     d2,

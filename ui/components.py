@@ -41,10 +41,11 @@ __all__ = [
     "format_count",
     "format_mean",
     "KM_BAND_HELP",
-    "format_median",
     "format_points",
     "published_figure_text",
     "format_rate",
+    "median_caption",
+    "median_metric",
     "page_header",
     "metric",
     "rate_metric",
@@ -119,33 +120,39 @@ KM_BAND_HELP = (
 )
 
 
-def format_median(stats: dict, *, events: str = "events") -> str:
-    """A Kaplan-Meier median with its interval, the band it was read from and its n.
+def median_caption(stats: dict, events: str) -> str:
+    """A Kaplan-Meier median's interval and n in words.
 
     Examples
     --------
-    >>> format_median({"n": 223, "events": 158, "median_days": 10.0, "median_reached": True,
-    ...                "median_ci_low": 7.0, "median_ci_high": 14.0, "band": "log-log"},
-    ...               events="responded")
-    '10 days (95% CI 7–14, log-log method; n = 223, 158 responded)'
+    >>> median_caption({"n": 223, "events": 158, "median_days": 10.0, "median_reached": True,
+    ...                 "median_ci_low": 7.0, "median_ci_high": 14.0}, "responded")
+    '95% CI 7–14 days (223 patients, 158 responded).'
     """
     if not stats or not stats.get("n"):
-        return "no patients"
-    band = _BAND_WORDS.get(stats.get("band"), f"{stats.get('band')} method")
-    if not stats.get("median_reached"):
-        return f"not reached (n = {stats['n']}, {stats['events']} {events}; {band})"
+        return "No patient to follow."
     low, high = stats.get("median_ci_low"), stats.get("median_ci_high")
-    ci = (
-        f"95% CI {low:.0f}–{high:.0f}"
-        if low is not None and high is not None
-        else f"95% CI {low:.0f}–not reached"
-        if low is not None
-        else "CI not estimable"
-    )
-    return (
-        f"{stats['median_days']:.0f} days ({ci}, {band}; n = {stats['n']}, "
-        f"{stats['events']} {events})"
-    )
+    counts = f"{stats['n']:,} patients, {stats['events']:,} {events}"
+    if not stats.get("median_reached"):
+        return f"Fewer than half {events} by their last score ({counts})."
+    if low is not None and high is not None:
+        interval = f"95% CI {low:.0f}–{high:.0f} days"
+    elif low is not None:
+        interval = f"95% CI from {low:.0f} days to beyond the last score"
+    else:
+        interval = "95% CI could not be estimated"
+    return f"{interval} ({counts})."
+
+
+def median_metric(container, label: str, stats: dict, events: str, *, help: str) -> None:
+    """One Kaplan-Meier median as a metric, its interval and n underneath in words (the
+    same words on every page that shows it)."""
+    if not stats or not stats.get("n"):
+        value = "n/a"
+    else:
+        value = f"{stats['median_days']:.0f} days" if stats["median_reached"] else "not reached"
+    metric(container, label, value, help=help, wrap=True)
+    container.caption(median_caption(stats, events))
 
 
 def published_figure_text(value: Any, unit: str, low: Any = None, high: Any = None) -> str:

@@ -39,9 +39,12 @@ def test_observed_and_intention_to_treat_have_their_own_headings(app_env):
         assert label in labels
 
 
-def test_the_median_time_to_response_reads_as_a_sentence(app_env):
+def test_the_median_time_to_response_reads_as_on_durability(app_env):
+    # one number, one source: the same median, interval and counts in the same words
     at = _app("app_pages/overview.py")
     captions = " ".join(c.value for c in at.caption)
-    assert "Half had responded by day 10 (95% CI 7–14 days); 158 of 223 patients responded." in (
-        captions
+    assert "95% CI 7–14 days (223 patients, 158 responded)." in captions
+    durability = _app("app_pages/durability.py")
+    assert "95% CI 7–14 days (223 patients, 158 responded)." in " ".join(
+        c.value for c in durability.caption
     )
