@@ -70,3 +70,23 @@ def app_env(sample_dir, prepared_db, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DATABASE_URL", sqlite_url(path))
     monkeypatch.setenv("DASHBOARD_SAMPLE_DIR", str(sample_dir))
     return sample_dir
+
+
+@pytest.fixture()
+def conflicting_upload(app_env, tmp_path):
+    """Import a small clinic, then return the same export with one session's peak systolic
+    pressure raised by 9 mmHg: importing it gives exactly one conflict to decide."""
+    from analytics.sample import generate_clinic, write_clinic
+    from store import import_upload
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_clinic(folder, generate_clinic(5, seed=3))
+    files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
+    assert import_upload(files, "staff-test").ok
+    text = files["sessions.csv"].decode().splitlines()
+    row = text[1].split(",")
+    column = text[0].split(",").index("bp_systolic_peak")
+    row[column] = str(int(row[column]) + 9)
+    files["sessions.csv"] = "\n".join([text[0], ",".join(row), *text[2:]]).encode()
+    return files

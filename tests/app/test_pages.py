@@ -346,19 +346,10 @@ def test_an_import_replaces_the_sample_and_shows_in_the_history(app_env, tmp_pat
     assert history["status"].tolist() == ["active", "rolled_back"]
 
 
-def test_a_conflict_is_replaced_from_the_history_page(app_env, tmp_path):
-    from analytics.sample import generate_clinic, write_clinic
+def test_a_conflict_is_replaced_from_the_history_page(conflicting_upload):
     from store import import_upload, list_conflicts
 
-    write_clinic(tmp_path, generate_clinic(5, seed=3))
-    files = {p.name: p.read_bytes() for p in sorted(tmp_path.glob("*.csv"))}
-    assert import_upload(files, "staff-test").ok
-    # the same export with one session's peak systolic pressure changed: one conflict
-    text = files["sessions.csv"].decode().splitlines()
-    row = text[1].split(",")
-    column = text[0].split(",").index("bp_systolic_peak")
-    row[column] = str(int(row[column]) + 9)
-    files["sessions.csv"] = "\n".join([text[0], ",".join(row), *text[2:]]).encode()
+    files = conflicting_upload
     second = import_upload(files, "staff-test")
     assert second.conflicts == 1
     at = _app("app_pages/imports.py")

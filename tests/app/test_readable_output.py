@@ -30,6 +30,7 @@ SNAKE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+")
 MAX_DECIMALS = 3
 TOO_PRECISE = re.compile(rf"-?\d+\.\d{{{MAX_DECIMALS + 1},}}")
 
+
 def _case(role: str, page: str):
     return pytest.param(role, page, id=f"{role}-{page}")
 
@@ -219,19 +220,10 @@ def test_the_sample_banner_says_what_the_role_can_do(app_env, role, says, never)
 
 
 # --------------------------------------------------------------------------- import history
-def test_conflicts_and_their_decisions_read_in_words(app_env, downloads, tmp_path):
-    from analytics.sample import generate_clinic, write_clinic
+def test_conflicts_and_their_decisions_read_in_words(conflicting_upload, downloads):
     from store import import_upload
 
-    write_clinic(tmp_path, generate_clinic(5, seed=3))
-    files = {p.name: p.read_bytes() for p in sorted(tmp_path.glob("*.csv"))}
-    assert import_upload(files, "staff-test").ok
-    # the same export with one session's peak systolic pressure changed: one conflict
-    text = files["sessions.csv"].decode().splitlines()
-    row = text[1].split(",")
-    column = text[0].split(",").index("bp_systolic_peak")
-    row[column] = str(int(row[column]) + 9)
-    files["sessions.csv"] = "\n".join([text[0], ",".join(row), *text[2:]]).encode()
+    files = conflicting_upload
     assert import_upload(files, "staff-test").conflicts == 1
     at = _open("director", "app_pages/imports.py", downloads)
     pending = _page_problems(at, downloads)
