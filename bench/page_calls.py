@@ -10,6 +10,7 @@ calls is written by hand, so the benchmark follows the pages as they change.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -40,6 +41,41 @@ class PageCall:
         return f"{self.fn.__module__}.{self.fn.__qualname__}"
 
 
+@contextlib.contextmanager
+def signed_in_dashboard(sample: Path | None = None):
+    """The dashboard in ``AppTest``, signed in as a director, on the sample clinic loaded into
+    a database of its own (a temporary folder); the environment is put back afterwards."""
+    from streamlit.testing.v1 import AppTest
+
+    from store.db import open_store
+    from store.sample import ensure_sample
+    from store.users import add_user
+
+    sample = sample or ROOT / "data" / "sample"
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "DASHBOARD_CACHE_DIR")}
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/clinic.sqlite"
+        os.environ["DATABASE_URL"] = url
+        os.environ["DASHBOARD_CACHE_DIR"] = str(Path(folder) / "cache")
+        try:
+            engine = open_store(url)
+            ensure_sample(sample, engine=engine)
+            add_user(*_USER, "director", actor="bench", engine=engine)
+            engine.dispose()
+            at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=300)
+            at.run()
+            at.text_input(key="login_username").input(_USER[0])
+            at.text_input(key="login_password").input(_USER[1])
+            at.button(key="login_submit").click().run()
+            yield at
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 def record_page_calls(pages=DASHBOARD_PAGES, sample: Path | None = None) -> dict[str, list]:
     """Run each page once as a signed-in director; the :class:`PageCall` list of each.
 
@@ -48,38 +84,19 @@ def record_page_calls(pages=DASHBOARD_PAGES, sample: Path | None = None) -> dict
     RuntimeError
         When a page raised or drew an error (the benchmark would time a broken page).
     """
-    from streamlit.testing.v1 import AppTest
-
-    from store.db import open_store
-    from store.sample import ensure_sample
-    from store.users import add_user
     from ui import results
 
-    sample = sample or ROOT / "data" / "sample"
     recorded: dict[str, list] = {}
     original = results.cohort_result
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "DASHBOARD_CACHE_DIR")}
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/clinic.sqlite"
-        os.environ["DATABASE_URL"] = url
-        os.environ["DASHBOARD_CACHE_DIR"] = str(Path(folder) / "cache")
-        engine = open_store(url)
-        ensure_sample(sample, engine=engine)
-        add_user(*_USER, "director", actor="bench", engine=engine)
-        engine.dispose()
-        calls: list = []
+    calls: list = []
 
-        def recording(fn, context, definitions, *args, **kwargs):
-            calls.append(PageCall(fn, definitions, args, dict(kwargs)))
-            return original(fn, context, definitions, *args, **kwargs)
+    def recording(fn, context, definitions, *args, **kwargs):
+        calls.append(PageCall(fn, definitions, args, dict(kwargs)))
+        return original(fn, context, definitions, *args, **kwargs)
 
-        results.cohort_result = recording
-        try:
-            at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=300)
-            at.run()
-            at.text_input(key="login_username").input(_USER[0])
-            at.text_input(key="login_password").input(_USER[1])
-            at.button(key="login_submit").click().run()
+    results.cohort_result = recording
+    try:
+        with signed_in_dashboard(sample) as at:
             for page in pages:
                 calls.clear()
                 at.switch_page(f"app_pages/{page}.py")
@@ -88,11 +105,6 @@ def record_page_calls(pages=DASHBOARD_PAGES, sample: Path | None = None) -> dict
                     problems = [e.message for e in at.exception] + [e.value for e in at.error]
                     raise RuntimeError(f"the {page} page failed: {problems}")
                 recorded[page] = list(calls)
-        finally:
-            results.cohort_result = original
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    finally:
+        results.cohort_result = original
     return recorded

@@ -12,10 +12,8 @@ Prints the median per call and round kind, largest first.
 from __future__ import annotations
 
 import functools
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +21,6 @@ from pathlib import Path
 __all__ = ["profile_page"]
 
 ROOT = Path(__file__).resolve().parents[1]
-_USER = ("bench-director", "bench-director-password")
 _STREAMLIT_CALLS = ("plotly_chart", "dataframe", "download_button")
 SCRIPT = "whole script run"
 
@@ -69,15 +66,11 @@ def profile_page(page: str = "outcomes", rounds: int = 5) -> dict[str, dict[str,
     """Median CPU seconds per call for each round kind (see the module); ``SCRIPT`` is the
     whole run."""
     from streamlit.runtime.scriptrunner import script_runner
-    from streamlit.testing.v1 import AppTest
 
-    from store.db import open_store
-    from store.sample import ensure_sample
-    from store.users import add_user
+    from bench.page_calls import signed_in_dashboard
 
     runs: dict[str, list[dict]] = defaultdict(list)
     times: dict[str, float] = defaultdict(float)
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "DASHBOARD_CACHE_DIR")}
     original = script_runner.exec_func_with_error_handling
 
     def whole_run(func, ctx):
@@ -87,22 +80,10 @@ def profile_page(page: str = "outcomes", rounds: int = 5) -> dict[str, dict[str,
         finally:
             times[SCRIPT] = time.thread_time() - start
 
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/clinic.sqlite"
-        os.environ["DATABASE_URL"] = url
-        os.environ["DASHBOARD_CACHE_DIR"] = str(Path(folder) / "cache")
-        engine = open_store(url)
-        ensure_sample(ROOT / "data" / "sample", engine=engine)
-        add_user(*_USER, "director", actor="bench", engine=engine)
-        engine.dispose()
-        undo = _wrap_all(times)
-        script_runner.exec_func_with_error_handling = whole_run
-        try:
-            at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=300)
-            at.run()
-            at.text_input(key="login_username").input(_USER[0])
-            at.text_input(key="login_password").input(_USER[1])
-            at.button(key="login_submit").click().run()
+    undo = _wrap_all(times)
+    script_runner.exec_func_with_error_handling = whole_run
+    try:
+        with signed_in_dashboard() as at:
 
             def run(kind: str) -> None:
                 times.clear()
@@ -121,15 +102,10 @@ def profile_page(page: str = "outcomes", rounds: int = 5) -> dict[str, dict[str,
                 run("filter")
                 at.multiselect(key="filter_sites").set_value([])
                 run("filter_clear")
-        finally:
-            script_runner.exec_func_with_error_handling = original
-            for module, name, fn in undo:
-                setattr(module, name, fn)
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    finally:
+        script_runner.exec_func_with_error_handling = original
+        for module, name, fn in undo:
+            setattr(module, name, fn)
     return {
         kind: {
             name: statistics.median(r.get(name, 0.0) for r in rows)
