@@ -119,6 +119,17 @@ def enable_cookie_routes() -> None:
     _COOKIE_ROUTES.set()
 
 
+def disable_cookie_routes() -> None:
+    """Undo :func:`enable_cookie_routes` (a test that imported ``server.py`` puts it back)."""
+    _COOKIE_ROUTES.clear()
+
+
+def pending_ticket_keys() -> frozenset[str]:
+    """What the server keeps of the tickets not yet redeemed: their hashes, never a ticket."""
+    with _TICKETS_LOCK:
+        return frozenset(_TICKETS)
+
+
 def cookie_routes_enabled() -> bool:
     """True when the app runs through ``server.py``, so a sign-in can set the cookie."""
     return _COOKIE_ROUTES.is_set()

@@ -86,7 +86,7 @@ TINY_POINTS = 0.05
 NOTE_STYLE = f"font-size:12px;color:{colours.INK_SOFT}"
 CLIPPED_AT = "interval drawn clipped at "
 
-_FALLBACK_ROUTE_LABELS = {
+FALLBACK_ROUTE_LABELS = {
     "iv_ketamine": "IV ketamine",
     "esketamine_nasal": "Esketamine nasal (Spravato)",
     "im_ketamine": "IM ketamine",
@@ -106,7 +106,7 @@ def route_label(code: str) -> str:
     label = ROUTES.get(code) if isinstance(ROUTES, dict) else None
     if isinstance(label, str):
         return label
-    return _FALLBACK_ROUTE_LABELS.get(code, str(code).replace("_", " "))
+    return FALLBACK_ROUTE_LABELS.get(code, str(code).replace("_", " "))
 
 
 def _route_code(group) -> str | None:
@@ -114,7 +114,7 @@ def _route_code(group) -> str | None:
     if group in ROUTE_COLOURS:
         return group
     for code in ROUTE_COLOURS:
-        if group == route_label(code) or group == _FALLBACK_ROUTE_LABELS[code]:
+        if group == route_label(code) or group == FALLBACK_ROUTE_LABELS[code]:
             return code
     return None
 
@@ -241,7 +241,7 @@ def _layout(
     return _merged(layout, more)
 
 
-def _hline(
+def hline(
     y, line: dict, text: str | None = None, font: dict | None = None
 ) -> tuple[dict, dict | None]:
     """A line across the plot at ``y`` (and its words at the right end, just above it), as
@@ -254,7 +254,7 @@ def _hline(
     return shape, words | ({"font": font} if font is not None else {})
 
 
-def _vline(x, line: dict, text: str | None = None, *, top: bool = True) -> tuple[dict, dict | None]:
+def vline(x, line: dict, text: str | None = None, *, top: bool = True) -> tuple[dict, dict | None]:
     """A line up the plot at ``x`` and its words just right of it at the top (or bottom), as
     ``add_vline(annotation_position="top right")`` draws it: (shape, annotation or None)."""
     shape = dict(type="line", xref="x", x0=x, x1=x, yref="y domain", y0=0, y1=1, line=line)
@@ -271,7 +271,7 @@ def _axis_names(index: int) -> tuple[str, str]:
     return f"x{suffix}", f"y{suffix}"
 
 
-def _subplot_grid(
+def subplot_grid(
     rows: int,
     cols: int,
     *,
@@ -505,7 +505,7 @@ def counts_by_period_figure(
     # The panel titles say what is counted; no y-axis titles: at half of a 1024 px page the
     # second panel's title ran into the first panel's bars. The caption beside the chart says
     # that sessions are counted by their patient's start year (calendar dates are not kept).
-    axes, titles = _subplot_grid(
+    axes, titles = subplot_grid(
         1, 2, horizontal_spacing=0.14, titles=("New patients", "Their sessions")
     )
     x = frame[period].astype(str)
@@ -712,7 +712,7 @@ def mean_score_figure(
     if scale is not None:
         layout["yaxis"]["range"] = [float(scale[0]), float(scale[1])]
     if cut is not None:
-        line, words = _hline(
+        line, words = hline(
             float(cut[0]),
             dict(color=CUT_COLOUR, dash="dash", width=1.2),
             cut[1],
@@ -1050,15 +1050,15 @@ def _wrapped(text: str, width: int) -> str:
     return "<br>".join(textwrap.wrap(text, width)) or text
 
 
-def _legend_rows(names: Sequence[str], width: int = LEGEND_WIDTH) -> int:
+def legend_rows(names: Sequence[str], width: int = LEGEND_WIDTH) -> int:
     """How many rows a horizontal legend of ``names`` takes in ``width`` pixels (about 7 px a
     character at 14 px type, and 40 px for each entry's swatch and gap).
 
     Examples
     --------
-    >>> _legend_rows(["Observed", "Intention to treat"])
+    >>> legend_rows(["Observed", "Intention to treat"])
     1
-    >>> _legend_rows(["Observed", "Intention to treat", "Published: " + "x" * 60])
+    >>> legend_rows(["Observed", "Intention to treat", "Published: " + "x" * 60])
     2
     """
     rows, used = 1, 0
@@ -1098,7 +1098,7 @@ def rate_bars_figure(
     # two panels a row keeps the timepoint labels legible
     n_cols = min(len(facets), 2) or 1
     n_rows = -(-len(facets) // n_cols) or 1
-    axes, annotations = _subplot_grid(
+    axes, annotations = subplot_grid(
         n_rows,
         n_cols,
         titles=[_wrapped(str(f), PANEL_TITLE_CHARS) for f in facets],
@@ -1164,7 +1164,7 @@ def rate_bars_figure(
                 in_legend.add(ref.label)
     # The legend sits above the panel titles in the figure's own margin, in a row that wraps:
     # full names, never cut ("Observed", "Intention to treat"), with room for every row.
-    legend_rows = _legend_rows([t["name"] for t in data if t.get("showlegend") is not False])
+    rows_of_legend = legend_rows([t["name"] for t in data if t.get("showlegend") is not False])
     # a wrapped title of the first row of panels reaches up into the margin
     wraps = any("<br>" in a["text"] for a in annotations[:n_cols])
     notes = _notes(measure="n on each bar", min_n=min_n, small=any_small, clipped=clipped_words)
@@ -1180,9 +1180,9 @@ def rate_bars_figure(
         axes=axes,
         annotations=annotations,
         barmode="group",
-        height=120 + 340 * n_rows + LEGEND_ROW * (legend_rows - 1),
+        height=120 + 340 * n_rows + LEGEND_ROW * (rows_of_legend - 1),
         legend=dict(yref="container", y=0.995, yanchor="top", orientation="h", x=0),
-        margin=dict(t=(110 if title else 80) + LEGEND_ROW * (legend_rows - 1) + 18 * wraps),
+        margin=dict(t=(110 if title else 80) + LEGEND_ROW * (rows_of_legend - 1) + 18 * wraps),
     )
     for r in range(n_rows):
         # the y title on the first panel of each row; the notes once, under the bottom-left
@@ -1366,7 +1366,7 @@ def km_figure(
             if pd.notna(row.median):
                 # a group's median in the group's colour; one curve's in the all-patients grey
                 value = getattr(row, "group", ALL_PATIENTS) if group else ALL_PATIENTS
-                line, words = _vline(
+                line, words = vline(
                     row.median,
                     dict(dash="dash", color=colour_for(value, i), width=1.5),
                     f"median {row.median:.0f} d",
@@ -1374,7 +1374,7 @@ def km_figure(
                 )
                 shapes.append(line)
                 annotations.append(words)
-    shapes.append(_hline(50, dict(dash="dot", color=CUT_COLOUR, width=0.8))[0])
+    shapes.append(hline(50, dict(dash="dot", color=CUT_COLOUR, width=0.8))[0])
     notes = ["n at the start in the legend, at risk in the hover"]
     if any_small:
         notes.append(f"grey dotted: fewer than {min_n} patients at risk ({TOO_FEW})")
@@ -1564,7 +1564,7 @@ def distribution_figure(
             )
         )
     lines = [
-        _vline(x, dict(dash="dash", color=CUT_COLOUR, width=1.2), label) for x, label in thresholds
+        vline(x, dict(dash="dash", color=CUT_COLOUR, width=1.2), label) for x, label in thresholds
     ]
     notes = ["n of each group in the legend"]
     if any_small:
@@ -1628,9 +1628,7 @@ def patient_timeline_figure(
     ``scores`` columns ``day``, ``instrument``, ``score``; ``sessions`` columns ``day``,
     ``route``, ``session_number``; ``effects`` columns ``day``, ``effect`` (label).
     """
-    axes, _ = _subplot_grid(
-        2, 1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06
-    )
+    axes, _ = subplot_grid(2, 1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06)
     data = []
     for instrument, part in scores.groupby("instrument", sort=True):
         data.append(

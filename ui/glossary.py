@@ -536,7 +536,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", str(text).lower()))
 
 
-def _key(text: str) -> str:
+def term_key(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", str(text).lower())
 
 
@@ -554,12 +554,12 @@ def find_term(term: str, terms: Iterable[Term] = TERMS) -> Term:
     'kaplan-meier'
     """
     terms = list(terms)
-    wanted = _key(term)
+    wanted = term_key(term)
     for entry in terms:
         names = (entry.term, entry.anchor, *entry.aliases)
         # the heading without its bracket: "Intention to treat" for "Intention to treat (ITT)"
         names += (entry.term.split(" (")[0],)
-        if wanted and wanted in {_key(name) for name in names}:
+        if wanted and wanted in {term_key(name) for name in names}:
             return entry
     raise UnknownTermError(term, [entry.anchor for entry in terms])
 

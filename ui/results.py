@@ -159,7 +159,7 @@ def figure_key(fn: Callable, *args, **kwargs) -> str | None:
 
 # cache_resource: a kept figure is never handed out itself, only a copy (see figure)
 @st.cache_resource(max_entries=128, show_spinner=False)
-def _figure(key: str, _fn, _args, _kwargs):
+def kept_figure(key: str, _fn, _args, _kwargs):
     return _fn(*_args, **_kwargs)
 
 
@@ -176,5 +176,5 @@ def figure(fn: Callable, *args, **kwargs):
     key = figure_key(fn, *args, **kwargs)
     if key is None:
         return fn(*args, **kwargs)
-    kept = _figure(key, fn, args, kwargs)
+    kept = kept_figure(key, fn, args, kwargs)
     return go.Figure(kept.to_dict(), _validate=False)

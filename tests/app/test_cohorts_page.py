@@ -1,14 +1,14 @@
 """Cohorts & patients: every table titled in words, one patient's sessions narrow enough for a
 laptop screen."""
 
-from tests.app.test_pages import _app
+from tests.app.test_pages import signed_in_app
 
 # seven narrow columns: at 1024 px none is cut (the download keeps every column)
 NOT_ON_TRACK = ["Patient", "Baseline", "Latest score", "Change", "Day", "Flagged", "Route"]
 
 
 def test_the_not_on_track_list_reads_in_words(app_env):
-    at = _app("app_pages/cohorts.py")
+    at = signed_in_app("app_pages/cohorts.py")
     table = next(d.value for d in at.dataframe if "Flagged" in d.value.columns)
     assert list(table.columns) == NOT_ON_TRACK
     assert set(table["Flagged"]) <= {"After 4 sessions", "At week 2", "Both"}
@@ -17,7 +17,7 @@ def test_the_not_on_track_list_reads_in_words(app_env):
 
 
 def test_one_patients_sessions_say_once_what_never_changes(app_env):
-    at = _app("app_pages/cohorts.py")
+    at = signed_in_app("app_pages/cohorts.py")
     # the first patient of the sample: IV ketamine at North with DR-B throughout
     assert any(
         "Every session: IV ketamine, site North, clinician DR-B." in c.value for c in at.caption

@@ -175,9 +175,7 @@ def test_a_refused_upload_reports_every_row_of_each_problem(page):
     at.button(key="data_validate").click().run()
     assert not at.exception, [e.message for e in at.exception]
     (error,) = at.error
-    assert error.value.startswith(
-        "Nothing was imported: 2 problems to fix in 1 file, on 31 rows."
-    )
+    assert error.value.startswith("Nothing was imported: 2 problems to fix in 1 file, on 31 rows.")
     table = at.table[0].value
     assert table.columns.tolist() == [
         "Kind",

@@ -1,7 +1,7 @@
 """Durability in words: each median's interval with what happened to how many patients, and
 the sustained response of week-4 responders counted both ways."""
 
-from tests.app.test_pages import _app
+from tests.app.test_pages import signed_in_app
 
 # The sample clinic (tests/analytics/test_sample.py): 144 responders followed, 98 remitters.
 MEDIAN_CAPTIONS = [
@@ -18,7 +18,7 @@ SUSTAINED = (
 
 
 def test_each_median_says_what_happened_to_how_many(app_env):
-    at = _app("app_pages/durability.py")
+    at = signed_in_app("app_pages/durability.py")
     captions = [c.value for c in at.caption]
     for caption in MEDIAN_CAPTIONS:
         assert caption in captions
@@ -26,5 +26,5 @@ def test_each_median_says_what_happened_to_how_many(app_env):
 
 
 def test_sustained_response_is_said_among_the_scored_and_among_all_due(app_env):
-    at = _app("app_pages/durability.py")
+    at = signed_in_app("app_pages/durability.py")
     assert SUSTAINED in [c.value for c in at.caption]

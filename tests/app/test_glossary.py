@@ -235,7 +235,7 @@ def test_anchors_and_names_are_unique():
     owners: dict[str, str] = {}
     for term in TERMS:
         for name in {
-            glossary._key(n)
+            glossary.term_key(n)
             for n in (term.term, term.term.split(" (")[0], term.anchor, *term.aliases)
         }:
             assert owners.setdefault(name, term.anchor) == term.anchor, f"two terms are {name!r}"

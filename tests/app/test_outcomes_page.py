@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.app.test_pages import _app
+from tests.app.test_pages import signed_in_app
 
 
 def _rate_charts(at) -> list[dict]:
@@ -52,7 +52,7 @@ def _published(specs: list[dict]) -> set[str]:
 def test_each_view_shows_its_two_panels_and_says_them_in_a_sentence(
     app_env, view, panels, sentence
 ):
-    at = _app("app_pages/outcomes.py")
+    at = signed_in_app("app_pages/outcomes.py")
     at.radio(key="outcomes_rates_view").set_value(view).run()
     assert not at.exception, [e.message for e in at.exception]
     charts = _rate_charts(at)
@@ -65,7 +65,7 @@ def test_each_view_shows_its_two_panels_and_says_them_in_a_sentence(
 
 
 def test_published_response_rates_are_marked_when_the_rule_is_theirs(app_env):
-    at = _app("app_pages/outcomes.py")
+    at = signed_in_app("app_pages/outcomes.py")
     # "by infusion 6" counts anyone who ever responded by then: no timepoint bar is like it
     assert _published(_rate_charts(at)) == {"Published: Osmind IV ketamine, after infusion 1"}
     (mark,) = [t for t in _rate_charts(at)[0]["data"] if t["name"].startswith("Published")]
@@ -78,7 +78,7 @@ def test_published_response_rates_are_marked_when_the_rule_is_theirs(app_env):
 
 
 def test_the_published_table_names_studies_without_a_doi(app_env):
-    at = _app("app_pages/outcomes.py")
+    at = signed_in_app("app_pages/outcomes.py")
     table = at.table[0].value
     assert list(table.columns) == [
         "Study",

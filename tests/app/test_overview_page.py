@@ -3,7 +3,7 @@ intention-to-treat rates under their own headings, labels that are not cut at 10
 
 import re
 
-from tests.app.test_pages import _app
+from tests.app.test_pages import signed_in_app
 
 # The sample clinic's week 4 (tests/analytics/test_sample.py): 90 of the 157 scored responded,
 # 61 of the 150 who started at or above the cut-point remitted.
@@ -14,7 +14,7 @@ WEEK4_SENTENCE = (
 
 
 def test_the_week4_headline_is_a_sentence_with_its_counts(app_env):
-    at = _app("app_pages/overview.py")
+    at = signed_in_app("app_pages/overview.py")
     captions = [c.value for c in at.caption]
     assert WEEK4_SENTENCE in captions
     # the sentence's k and n are the ones under the metrics
@@ -23,7 +23,7 @@ def test_the_week4_headline_is_a_sentence_with_its_counts(app_env):
 
 
 def test_observed_and_intention_to_treat_have_their_own_headings(app_env):
-    at = _app("app_pages/overview.py")
+    at = signed_in_app("app_pages/overview.py")
     markdown = [m.value for m in at.markdown]
     assert "**Observed**" in markdown and "**Intention to treat**" in markdown
     # each heading's two rates show short names; the metric keeps its full name
@@ -41,10 +41,10 @@ def test_observed_and_intention_to_treat_have_their_own_headings(app_env):
 
 def test_the_median_time_to_response_reads_as_on_durability(app_env):
     # one number, one source: the same median, interval and counts in the same words
-    at = _app("app_pages/overview.py")
+    at = signed_in_app("app_pages/overview.py")
     captions = " ".join(c.value for c in at.caption)
     assert "95% CI 7–14 days (223 patients, 158 responded)." in captions
-    durability = _app("app_pages/durability.py")
+    durability = signed_in_app("app_pages/durability.py")
     assert "95% CI 7–14 days (223 patients, 158 responded)." in " ".join(
         c.value for c in durability.caption
     )

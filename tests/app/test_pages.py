@@ -38,7 +38,7 @@ def _sign_in(at: AppTest, username: str, password: str) -> AppTest:
     return at.button(key="login_submit").click().run()
 
 
-def _app(page: str | None = None, role: str = "director") -> AppTest:
+def signed_in_app(page: str | None = None, role: str = "director") -> AppTest:
     at = _sign_in(_signed_out(), *TEST_USERS[role])
     if page is not None:
         at.switch_page(page)
@@ -62,7 +62,7 @@ def _audit(**filters):
 # --------------------------------------------------------------------------- pages
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_for_the_director(app_env, page):
-    at = _app(page)
+    at = signed_in_app(page)
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value  # the page drew its title
@@ -88,7 +88,7 @@ def _main_screen_words(at: AppTest) -> list[str]:
 
 @pytest.mark.parametrize("page", DASHBOARD_PAGES)
 def test_a_dashboard_page_keeps_method_words_out_of_its_main_screen(app_env, page):
-    at = _app(page)
+    at = signed_in_app(page)
     assert not at.exception, [e.message for e in at.exception]
     found = [text for text in _main_screen_words(at) if METHOD_WORDS.search(text)]
     assert found == []
@@ -97,12 +97,12 @@ def test_a_dashboard_page_keeps_method_words_out_of_its_main_screen(app_env, pag
 
 
 def test_sample_banner_says_synthetic(app_env):
-    at = _app()
+    at = signed_in_app()
     assert any("Sample data — synthetic clinic" in i.value for i in at.info)
 
 
 def test_a_route_filter_changes_the_patient_count(app_env):
-    at = _app()
+    at = signed_in_app()
     before = _metric(at, "Patients treated")
     routes = at.multiselect(key="filter_routes")
     routes.set_value([routes.options[0]]).run()
@@ -112,7 +112,7 @@ def test_a_route_filter_changes_the_patient_count(app_env):
 
 
 def test_a_stricter_response_rule_lowers_week4_response(app_env):
-    at = _app()
+    at = signed_in_app()
     before = _metric(at, "Response, observed")
     at.switch_page("app_pages/settings.py").run()
     at.selectbox(key="settings_response").set_value("pct:50")
@@ -129,7 +129,7 @@ def test_a_stricter_response_rule_lowers_week4_response(app_env):
 
 
 def test_a_bad_custom_rule_is_refused_with_the_reason(app_env):
-    at = _app("app_pages/settings.py")
+    at = signed_in_app("app_pages/settings.py")
     at.selectbox(key="settings_response").set_value("custom")
     at.text_input(key="settings_custom_rule").set_value("pct:lots")
     at.button(key="settings_apply").click().run()
@@ -141,7 +141,7 @@ def test_a_bad_custom_rule_is_refused_with_the_reason(app_env):
 
 
 def test_the_kaplan_meier_band_is_a_setting_printed_with_every_median(app_env):
-    at = _app("app_pages/durability.py")
+    at = signed_in_app("app_pages/durability.py")
     captions = " ".join(c.value for c in at.caption)
     assert "log-log method" in captions
     at.switch_page("app_pages/settings.py").run()
@@ -157,7 +157,7 @@ def test_the_kaplan_meier_band_is_a_setting_printed_with_every_median(app_env):
 
 
 def test_outcomes_says_how_many_were_not_yet_due(app_env):
-    at = _app("app_pages/outcomes.py")
+    at = signed_in_app("app_pages/outcomes.py")
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     # The sample: 44 patients started too recently to be due at week 24 (see test_sample.py).
@@ -165,7 +165,7 @@ def test_outcomes_says_how_many_were_not_yet_due(app_env):
 
 
 def test_reset_brings_back_the_defaults(app_env):
-    at = _app()
+    at = signed_in_app()
     default = _metric(at, "Response, observed")
     at.switch_page("app_pages/settings.py").run()
     at.selectbox(key="settings_response").set_value("points:10")
@@ -200,7 +200,7 @@ def test_claims_check_shows_each_verdict_with_its_reason_and_rule(app_env):
 
     defs = OutcomeDefinitions.for_instrument("PCL-5")
     summary = claims_summary(import_folder(app_env).data, defs)
-    at = _app("app_pages/claims.py")
+    at = signed_in_app("app_pages/claims.py")
     assert not at.exception, [e.message for e in at.exception]
     markdown = [m.value for m in at.markdown]
     captions = [c.value for c in at.caption]
@@ -261,7 +261,7 @@ def test_five_failures_lock_the_account_with_a_message(app_env):
 
 
 def test_sign_in_and_out_are_audited(app_env):
-    at = _app()
+    at = signed_in_app()
     assert at.title[0].value == "Overview"
     at.button(key="sign_out").click().run()
     assert [t.value for t in at.title] == ["Sign in"]
@@ -270,7 +270,7 @@ def test_sign_in_and_out_are_audited(app_env):
 
 
 def test_an_expired_session_asks_to_sign_in_again(app_env):
-    at = _app()
+    at = signed_in_app()
     session = at.session_state["auth_session"]
     past = datetime.now(UTC) - timedelta(minutes=1)
     at.session_state["auth_session"] = type(session)(session.user, session.started_at, past)
@@ -291,7 +291,7 @@ def test_an_expired_session_asks_to_sign_in_again(app_env):
     ],
 )
 def test_a_role_cannot_reach_other_pages(app_env, role, reachable, refused):
-    at = _app(reachable, role)
+    at = signed_in_app(reachable, role)
     assert not at.exception and not at.error
     # not given to st.navigation: not listed, and no URL leads to it
     with pytest.raises(ValueError, match="Could not find a navigation page"):
@@ -299,7 +299,7 @@ def test_a_role_cannot_reach_other_pages(app_env, role, reachable, refused):
 
 
 def test_staff_lands_on_the_data_page_without_cohort_filters(app_env):
-    at = _app(role="staff")
+    at = signed_in_app(role="staff")
     assert at.title[0].value == "Data"
     assert not at.multiselect  # no cohort filters: staff see no outcomes
     assert not any(b.key == "clear_sample" for b in at.button)
@@ -318,7 +318,7 @@ def test_a_page_refuses_a_role_that_reaches_it_directly(app_env):
 
 # --------------------------------------------------------------------------- store wiring
 def test_clearing_the_sample_empties_the_dashboard(app_env):
-    at = _app()
+    at = signed_in_app()
     at.button(key="clear_sample").click().run()
     assert not at.exception
     assert not any("Sample data" in i.value for i in at.info)
@@ -330,7 +330,7 @@ def test_an_import_replaces_the_sample_and_shows_in_the_history(app_env, tmp_pat
     from analytics.sample import generate_clinic, write_clinic
     from store import import_upload, list_batches
 
-    at = _app()
+    at = signed_in_app()
     assert _metric(at, "Patients treated") == "250"
     write_clinic(tmp_path, generate_clinic(7, seed=11))
     files = {p.name: p.read_bytes() for p in sorted(tmp_path.glob("*.csv"))}
@@ -352,7 +352,7 @@ def test_a_conflict_is_replaced_from_the_history_page(conflicting_upload):
     files = conflicting_upload
     second = import_upload(files, "staff-test")
     assert second.conflicts == 1
-    at = _app("app_pages/imports.py")
+    at = signed_in_app("app_pages/imports.py")
     assert not at.exception and not at.error
     at.button(key="conflicts_replace_all").click().run()
     assert not at.exception
@@ -367,7 +367,7 @@ def test_a_rollback_needs_the_confirmation(app_env, tmp_path):
     write_clinic(tmp_path, generate_clinic(4, seed=5))
     files = {p.name: p.read_bytes() for p in sorted(tmp_path.glob("*.csv"))}
     batch = import_upload(files, "staff-test").batch_id
-    at = _app("app_pages/imports.py")
+    at = signed_in_app("app_pages/imports.py")
     assert at.selectbox(key="imports_batch").value == batch
     assert at.button(key="rollback_button").disabled
     at.checkbox(key=f"rollback_confirm_{batch}").check().run()
@@ -379,7 +379,7 @@ def test_a_rollback_needs_the_confirmation(app_env, tmp_path):
 
 
 def test_the_director_adds_a_user_who_can_sign_in(app_env):
-    at = _app("app_pages/users.py")
+    at = signed_in_app("app_pages/users.py")
     at.text_input(key="users_new_name").input("new-clinician")
     at.selectbox(key="users_new_role").set_value("clinician")
     at.button(key="FormSubmitter:add_user-Add").click().run()
@@ -397,7 +397,7 @@ def test_the_director_adds_a_user_who_can_sign_in(app_env):
 
 
 def test_the_audit_page_filters_by_event(app_env):
-    at = _app("app_pages/audit.py")
+    at = signed_in_app("app_pages/audit.py")
     at.selectbox(key="audit_action").set_value("login").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
@@ -459,7 +459,7 @@ def test_without_secrets_the_password_form_is_used(app_env):
     "page", ["app_pages/overview.py", "app_pages/cohorts.py", "app_pages/durability.py"]
 )
 def test_custom_windows_without_week_2_or_4_still_draw_the_page(app_env, page):
-    at = _app()
+    at = signed_in_app()
     # one window only: the headline, the funnel's scored step and the week-2 rule are absent
     at.session_state["clinic_settings"] = {"windows": [["week 3", 21, 18, 24]]}
     at.switch_page(page)

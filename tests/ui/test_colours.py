@@ -58,7 +58,7 @@ def test_no_colour_of_the_vocabulary_has_two_meanings():
 @pytest.mark.parametrize(
     ("palette", "keys"),
     [
-        (colours.ROUTE, set(figures._FALLBACK_ROUTE_LABELS)),
+        (colours.ROUTE, set(figures.FALLBACK_ROUTE_LABELS)),
         (colours.POPULATION, {"observed", "itt"}),
         (colours.INSTRUMENT, {"PCL-5", "PHQ-9", "GAD-7", "BDI-II", "MADRS", "CADSS"}),
         (colours.ACTIVITY, {"new_patients", "sessions"}),

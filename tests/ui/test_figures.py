@@ -653,7 +653,7 @@ def test_the_rate_legend_is_horizontal_with_room_for_every_row(references, rows)
     assert fig.layout.legend.orientation == "h"
     names = [t.name for t in fig.data if t.showlegend is not False]
     assert "Observed" in names and "Intention to treat" in names
-    assert figures._legend_rows(names) == rows
+    assert figures.legend_rows(names) == rows
     assert fig.layout.margin.t == 80 + figures.LEGEND_ROW * (rows - 1)
 
 
@@ -701,22 +701,22 @@ def test_a_subplot_grid_is_the_one_make_subplots_builds(grid):
     args = dict(grid)
     titles = args.pop("titles", None)
     expected = _layout_of(make_subplots(**args, subplot_titles=titles))
-    axes, annotations = figures._subplot_grid(**args, titles=titles)
+    axes, annotations = figures.subplot_grid(**args, titles=titles)
     assert {**axes, **({"annotations": annotations} if annotations else {})} == expected
 
 
 @pytest.mark.parametrize(
     ("ours", "plotly_call"),
     [
-        (lambda: figures._hline(33.0, {"color": "black"}, "remission", font={"size": 11}),
+        (lambda: figures.hline(33.0, {"color": "black"}, "remission", font={"size": 11}),
          lambda f: f.add_hline(y=33.0, line={"color": "black"}, annotation_text="remission",
                                annotation_position="top right", annotation_font={"size": 11})),
-        (lambda: figures._hline(50, {"dash": "dot"}),
+        (lambda: figures.hline(50, {"dash": "dot"}),
          lambda f: f.add_hline(y=50, line={"dash": "dot"})),
-        (lambda: figures._vline(40, {"width": 1.2}, "40 mmHg"),
+        (lambda: figures.vline(40, {"width": 1.2}, "40 mmHg"),
          lambda f: f.add_vline(x=40, line={"width": 1.2}, annotation_text="40 mmHg",
                                annotation_position="top right")),
-        (lambda: figures._vline(55.0, {"width": 1.5}, "median 55 d", top=False),
+        (lambda: figures.vline(55.0, {"width": 1.5}, "median 55 d", top=False),
          lambda f: f.add_vline(x=55.0, line={"width": 1.5}, annotation_text="median 55 d",
                                annotation_position="bottom right")),
     ],

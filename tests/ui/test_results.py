@@ -122,7 +122,7 @@ def _without_template(fig) -> dict:
 
 
 def test_a_kept_figure_is_built_once_and_handed_out_as_a_copy():
-    results._figure.clear()
+    results.kept_figure.clear()
     before = _bars.calls
     first = results.figure(_bars, _FRAME, title="kept")
     second = results.figure(_bars, _FRAME.copy(), title="kept")
