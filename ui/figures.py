@@ -470,6 +470,12 @@ def _bar_colours(colour: str, small: np.ndarray) -> dict:
     )
 
 
+def _whisker(above, below, colour: str, **style) -> dict:
+    """An asymmetric error bar of ``above``/``below`` lengths in ``colour`` (one style for
+    every interval the charts draw; ``style`` adds e.g. ``thickness`` or ``visible``)."""
+    return dict(type="data", symmetric=False, array=above, arrayminus=below, color=colour, **style)
+
+
 def _bar_text(n, min_n: int, unit: str = "patients", *, colour: str, upright: bool = False) -> dict:
     """The n written on each bar (inside when it fits, else beside it), in the ink that reads
     on the bar's ``colour`` (dark on grey and light bars, white on dark ones). ``upright``
@@ -665,12 +671,10 @@ def mean_score_figure(
                     ("top center", "bottom center")[i % 2] for i in np.cumsum(labelled) - 1
                 ],
                 textfont=dict(size=10, color=colours.INK_SOFT),
-                error_y=dict(
-                    type="data",
-                    symmetric=False,
-                    array=np.where(whisker, draw_high - mean, np.nan),
-                    arrayminus=np.where(whisker, mean - draw_low, np.nan),
-                    color=colour,
+                error_y=_whisker(
+                    np.where(whisker, draw_high - mean, np.nan),
+                    np.where(whisker, mean - draw_low, np.nan),
+                    colour,
                     thickness=1.2,
                 ),
                 hovertext=hover,
@@ -993,12 +997,10 @@ def _reference_marks(
             showlegend=show_legend,
             line=dict(color=colours.REFERENCE_COLOUR, dash="dot", width=1.5),
             marker=REFERENCE_MARKER,
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=[100 * ref.high - y] if whisker else [],
-                arrayminus=[y - 100 * ref.low] if whisker else [],
-                color=colours.REFERENCE_COLOUR,
+            error_y=_whisker(
+                [100 * ref.high - y] if whisker else [],
+                [y - 100 * ref.low] if whisker else [],
+                colours.REFERENCE_COLOUR,
                 thickness=1.2,
                 visible=whisker,
             ),
@@ -1136,12 +1138,10 @@ def rate_bars_figure(
                     showlegend=name not in in_legend,
                     marker=_bar_colours(c, small),
                     meta=_meta(meaning),
-                    error_y=dict(
-                        type="data",
-                        symmetric=False,
-                        array=100 * (high - rate),
-                        arrayminus=100 * (rate - low),
-                        color=colours.INK,
+                    error_y=_whisker(
+                        100 * (high - rate),
+                        100 * (rate - low),
+                        colours.INK,
                         thickness=1.2,
                     ),
                     **_bar_text(n, min_n, colour=c, upright=True),
@@ -1238,12 +1238,10 @@ def change_bars_figure(
                 name=name,
                 marker=_bar_colours(colour, small),
                 meta=_meta(meaning),
-                error_x=dict(
-                    type="data",
-                    symmetric=False,
-                    array=draw_high - mean,
-                    arrayminus=mean - draw_low,
-                    color=colours.INK,
+                error_x=_whisker(
+                    draw_high - mean,
+                    mean - draw_low,
+                    colours.INK,
                 ),
                 **_bar_text(n, min_n, colour=colour),
                 customdata=part[["ci_low", "ci_high", "n"]].to_numpy(),
@@ -1436,12 +1434,10 @@ def side_effect_figure(
                 name=name,
                 marker=_bar_colours(colour, small),
                 meta=_meta(meaning),
-                error_x=dict(
-                    type="data",
-                    symmetric=False,
-                    array=100 * (high - rate),
-                    arrayminus=100 * (rate - low),
-                    color=colours.INK,
+                error_x=_whisker(
+                    100 * (high - rate),
+                    100 * (rate - low),
+                    colours.INK,
                 ),
                 **text,
                 customdata=part[["k", "n", "ci_low", "ci_high"]].to_numpy(),
@@ -1465,12 +1461,10 @@ def side_effect_figure(
                 name=LABEL_REFERENCE_NAME,
                 marker=REFERENCE_MARKER,
                 meta=_meta("reference"),
-                error_x=dict(
-                    type="data",
-                    symmetric=False,
-                    array=100 * (high_ref - rate_ref),
-                    arrayminus=100 * (rate_ref - low_ref),
-                    color=colours.REFERENCE_COLOUR,
+                error_x=_whisker(
+                    100 * (high_ref - rate_ref),
+                    100 * (rate_ref - low_ref),
+                    colours.REFERENCE_COLOUR,
                     thickness=1.2,
                     visible=has_ci,
                 ),
