@@ -7,7 +7,8 @@ from analytics.metrics.attrition import attrition_flow_from
 from analytics.metrics.groups import group_outcomes_from
 from analytics.metrics.not_on_track import not_on_track_from, not_on_track_rule
 from analytics.metrics.safety import effect_label
-from ui import auth, figures, results
+from charts import figures
+from ui import auth, results
 from ui import components as ui
 from ui.cohort import get_context
 from ui.glossary import glossary_links

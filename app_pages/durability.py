@@ -7,7 +7,8 @@ from analytics.metrics.durability import (
     event_curves_from,
     sustained_response_from,
 )
-from ui import auth, figures, results
+from charts import figures
+from ui import auth, results
 from ui import components as ui
 from ui.cohort import get_context
 from ui.glossary import glossary_links

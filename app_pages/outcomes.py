@@ -13,7 +13,8 @@ from analytics.metrics.pcl5_depth import cluster_change_from, item_change_from, 
 from analytics.metrics.timepoints import follow_up_known
 from analytics.metrics.trajectories import mean_trajectory_from, patient_trajectories_from
 from analytics.reference.published import published_benchmarks
-from ui import auth, figures, results
+from charts import figures
+from ui import auth, results
 from ui import components as ui
 from ui.cohort import get_context
 from ui.glossary import glossary_links

@@ -5,7 +5,8 @@ import streamlit as st
 
 from analytics.metrics.attrition import FLOW_STEPS
 from analytics.report.overview import overview_of
-from ui import auth, cohort, figures, results, settings
+from charts import figures
+from ui import auth, cohort, results, settings
 from ui import components as ui
 from ui.glossary import glossary_links
 

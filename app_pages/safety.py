@@ -15,7 +15,8 @@ from analytics.metrics.safety import (
     systolic_rises_from,
 )
 from analytics.reference.spravato_label import label_reference
-from ui import auth, figures, results
+from charts import figures
+from ui import auth, results
 from ui import components as ui
 from ui.cohort import get_context
 from ui.glossary import glossary_links

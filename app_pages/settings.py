@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from analytics.core.definitions import KM_BANDS, OutcomeDefinitions
-from ui import auth, figures, settings
+from charts import figures
+from ui import auth, settings
 
 auth.require_page("settings")
 st.title("Settings")

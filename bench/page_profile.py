@@ -2,7 +2,7 @@
 
 ``python -m bench.page_profile [PAGE] [ROUNDS]`` runs the real page (Streamlit's AppTest, a
 throwaway database with the sample clinic, signed in as a director) and times every public
-function of ``ui.figures``, ``ui.components`` and ``ui.results`` and Streamlit's chart, table
+function of ``charts.figures``, ``ui.components`` and ``ui.results`` and Streamlit's chart, table
 and download calls it makes, in CPU seconds of the script's thread (steady on a busy machine;
 a call's time includes the calls it makes). Each round switches from the Overview to the page
 (``switch``), then sets the Site filter to one site (``filter``) and clears it (``filter_clear``).
@@ -41,7 +41,8 @@ def _wrap_all(times: dict) -> list[tuple[object, str, object]]:
     """Time the UI helpers and Streamlit's heavy calls; what to put back afterwards."""
     import streamlit as st
 
-    from ui import components, figures, results
+    from charts import figures
+    from ui import components, results
 
     undo = []
     for module in (figures, components, results):

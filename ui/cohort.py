@@ -311,7 +311,7 @@ def clear_filters() -> None:
 
 
 def _route_label(code: str) -> str:
-    from ui.figures import route_label
+    from charts.figures import route_label
 
     return route_label(code)
 

@@ -1,7 +1,7 @@
 """Small render helpers shared by the pages: banners, rate metrics, downloads, empty states.
 
 They only format numbers that the analytics computed; they never compute one. Every number
-goes through :func:`ui.figures.format_percent` or :func:`ui.figures.format_points`, so a value
+goes through :func:`charts.figures.format_percent` or :func:`charts.figures.format_points`, so a value
 within rounding of zero reads 0, never "2.8e-17" or "-0%".
 """
 
@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.core.spreadsheet import csv_bytes
+from charts.figures import TOO_FEW, format_percent, format_points
 from ui import auth
 from ui.clinic import Loaded
 from ui.cohort import (
@@ -28,7 +29,6 @@ from ui.cohort import (
     filter_line,
     filters_slug,
 )
-from ui.figures import TOO_FEW, format_percent, format_points
 from ui.labels import readable_table
 
 __all__ = [
@@ -73,7 +73,7 @@ def format_rate(value: Any, *, min_n: int | None = None) -> str:
     """``"67% (10/15; 95% CI 42–85%)"``, or ``"no patients"`` when the denominator is 0.
 
     With ``min_n``, a rate of fewer patients starts with "too few patients: ". A bound within
-    rounding of zero reads 0% (:func:`ui.figures.format_percent`).
+    rounding of zero reads 0% (:func:`charts.figures.format_percent`).
     """
     r = as_rate(value)
     if r is None:

@@ -280,7 +280,7 @@ _CODE_COLUMNS = {"route", "group", "step", "measure", "status", "kind", "action"
 
 
 def _route_words(code: str) -> str:
-    from ui.figures import route_label
+    from charts.figures import route_label
 
     return route_label(code)
 

@@ -33,7 +33,7 @@ WARM_MODULES = (
     "ui.cohort",
     "ui.results",
     "ui.components",
-    "ui.figures",
+    "charts.figures",
     "analytics.core.definitions",
     "analytics.report.patients",
     "analytics.metrics.safety",
@@ -120,7 +120,7 @@ def _warm_figures() -> None:
     its first use, which would otherwise fall on the first signed-in page."""
     import pandas as pd
 
-    from ui import figures
+    from charts import figures
 
     figures.counts_by_period_figure(
         pd.DataFrame({"period": ["2025"], "new_starts": [1], "sessions": [1]}), period="period"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("analytics", "store", "ui", "cli", "bench", "app_pages", "tests")
-PROJECT = {"analytics", "store", "ui", "cli", "bench", "tests"}
+PACKAGES = ("analytics", "store", "ui", "cli", "bench", "charts", "documents", "app_pages", "tests")
+PROJECT = {"analytics", "store", "ui", "cli", "bench", "charts", "documents", "tests"}
 
 
 def _private(name: str) -> bool:

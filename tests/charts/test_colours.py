@@ -1,4 +1,4 @@
-"""One colour, one meaning: the palettes of ui.colours, and every figure the app draws.
+"""One colour, one meaning: the palettes of charts.colours, and every figure the app draws.
 
 The issue this guards against: dark and light blue were observed and intention to treat on
 Outcomes but new patients and sessions on Activity; orange was Spravato on one page and PHQ-9
@@ -32,7 +32,7 @@ from analytics.metrics.safety import (
 from analytics.metrics.trajectories import mean_trajectory_from, patient_trajectories_from
 from analytics.reference.published import published_benchmarks
 from analytics.reference.spravato_label import label_reference
-from ui import colours, figures
+from charts import colours, figures
 
 DEFS = OutcomeDefinitions.for_instrument("PCL-5")
 

@@ -2,7 +2,7 @@
 
 No function here calls Streamlit or computes a statistic; each draws columns the analytics
 produced (means, rates, bounds). One label vocabulary serves every chart, and every colour
-comes from :mod:`ui.colours`, one palette per meaning: IV ketamine has the same colour on every
+comes from :mod:`charts.colours`, one palette per meaning: IV ketamine has the same colour on every
 page, and no other meaning (a population, an instrument, a count) uses it. Each trace says
 what its colour means in ``meta["meaning"]`` ("route:iv_ketamine", "population:itt",
 "reference", "too few"), which the colour tests read.
@@ -37,8 +37,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from analytics.core.stats import MIN_N_FOR_INTERVAL
-from ui import colours
-from ui.colours import CUT_COLOUR, GROUP_PALETTE, SMALL_COLOUR
+from charts import colours
+from charts.colours import CUT_COLOUR, GROUP_PALETTE, SMALL_COLOUR
 
 __all__ = [
     "GROUP_PALETTE",
@@ -68,7 +68,7 @@ __all__ = [
     "spaghetti_figure",
 ]
 
-# The colours live in ui.colours, one palette per meaning; these names are kept for the pages.
+# The colours live in charts.colours, one palette per meaning; these names are kept for the pages.
 ROUTE_COLOURS = colours.ROUTE
 POPULATION_COLOURS = colours.POPULATION
 POPULATION_LABELS = {"observed": "Observed", "itt": "Intention to treat"}
@@ -122,7 +122,7 @@ def _route_code(group) -> str | None:
 def colour_for(group: str, index: int = 0) -> str:
     """The colour of a route (fixed, by code or in words) or of the ``index``-th other group.
 
-    Other groups (sites, severity bands) take :data:`ui.colours.GROUP_PALETTE` in order, which
+    Other groups (sites, severity bands) take :data:`charts.colours.GROUP_PALETTE` in order, which
     no route, population or instrument shares.
     """
     code = _route_code(group)

@@ -2,7 +2,7 @@
 
 A colour says one thing across the whole app. IV ketamine is the same blue on every chart, and
 that blue is never an instrument, a population or a count; observed and intention-to-treat have
-a pair of their own that no route, instrument or count reuses. :mod:`ui.figures` takes every
+a pair of their own that no route, instrument or count reuses. :mod:`charts.figures` takes every
 colour it draws from here (it holds no colour literal), and ``tests/ui/test_colours.py`` fails
 when two meanings share a colour, in these tables or on any figure the app draws.
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ui import figures
+from charts import figures
 
 
 def _title(axis) -> str:
