@@ -23,98 +23,23 @@ import json
 import sys
 from pathlib import Path
 
+from cli.clinic_source import (
+    add_definition_options,
+    add_import_options,
+    cli_user,
+    clinic_of,
+    definitions_of,
+    folder_files,
+    import_folder_of,
+    import_settings,
+    print_problems,
+)
+
 __all__ = ["main"]
 
 
-def _add_import_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mapping", type=Path, help="column-mapping preset (JSON) for this export")
-    parser.add_argument(
-        "--keep-month",
-        action="store_true",
-        help="keep the month of the first session (a limited data set; default keeps the year)",
-    )
-    parser.add_argument(
-        "--prorate",
-        action="store_true",
-        help="prorate totals when at most 2 items are missing (flagged as prorated)",
-    )
-    parser.add_argument(
-        "--drop-phi",
-        action="store_true",
-        help="drop columns that look identifying instead of refusing the upload",
-    )
-    parser.add_argument(
-        "--date-order",
-        choices=["dmy", "mdy"],
-        help="how to read dates such as 03/04/2025 when the files do not make it certain: "
-        "day first (dmy) or month first (mdy); never guessed",
-    )
-    parser.add_argument(
-        "--extract-date",
-        type=_iso_day,
-        metavar="YYYY-MM-DD",
-        help="the day the export was taken: each patient's follow-up runs to it (default: the "
-        "latest date in the files)",
-    )
-
-
-def _iso_day(text: str):
-    """A YYYY-MM-DD day for ``--extract-date``; argparse reports anything else."""
-    import datetime
-
-    try:
-        day = datetime.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a day written YYYY-MM-DD: {text!r}") from None
-    if day > datetime.date.today():
-        raise argparse.ArgumentTypeError(
-            f"{text} is after today: an export cannot be taken in the future"
-        )
-    return day
-
-
-def _folder_files(args: argparse.Namespace) -> dict[str, bytes]:
-    """Every CSV file of the command's folder, found as the importer finds them (``.csv`` in
-    any case), so ``validate`` and ``import`` always read the same files."""
-    from analytics.ingest.discovery import csv_files
-
-    folder = Path(args.dir)
-    if not folder.is_dir():
-        raise SystemExit(f"error: {folder} is not a folder of CSV files")
-    return csv_files(folder)
-
-
-def _import_settings(args: argparse.Namespace):
-    """The import options and the column mapping the command line asks for."""
-    from analytics.ingest.mapping import load_preset
-    from analytics.ingest.options import ImportOptions
-
-    mapping = load_preset(args.mapping) if args.mapping else None
-    options = ImportOptions(
-        keep_month=args.keep_month,
-        prorate=args.prorate,
-        drop_phi=args.drop_phi,
-        date_order=args.date_order,
-        extract_date=args.extract_date,
-    )
-    return options, mapping
-
-
-def _import(args: argparse.Namespace):
-    from analytics.ingest.importer import import_files
-
-    files = _folder_files(args)
-    options, mapping = _import_settings(args)
-    return import_files(files, options=options, mapping=mapping)
-
-
-def _print_problems(result, *, stream) -> None:
-    for problem in result.problems:
-        print(str(problem), file=stream)
-
-
 def _cmd_validate(args: argparse.Namespace) -> int:
-    result = _import(args)
+    result = import_folder_of(args)
     errors = [p for p in result.problems if p.severity == "error"]
     if args.json:
         payload = {
@@ -128,7 +53,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         }
         print(json.dumps(payload, indent=2))
     else:
-        _print_problems(result, stream=sys.stdout)
+        print_problems(result, stream=sys.stdout)
         if result.ok:
             counts = ", ".join(f"{n} {table}" for table, n in result.summary().items())
             print(f"OK: {counts}.")
@@ -172,17 +97,6 @@ def _cmd_convert_redcap(args: argparse.Namespace) -> int:
     return 0
 
 
-def _definitions(args: argparse.Namespace):
-    from analytics.core.definitions import OutcomeDefinitions, ResponseRule
-
-    overrides = {}
-    if args.response:
-        overrides["response"] = ResponseRule.parse(args.response)
-    if args.reliability is not None:
-        overrides["reliability_r"] = args.reliability
-    return OutcomeDefinitions.for_instrument(args.instrument, **overrides)
-
-
 def _format_rate(rate: dict | None) -> str:
     if not rate or rate.get("n", 0) == 0 or rate.get("rate") is None:
         return "n/a"
@@ -220,22 +134,11 @@ def _print_summary_text(summary: dict) -> None:
 def _cmd_summary(args: argparse.Namespace) -> int:
     from analytics.report.summary import build_summary
 
-    if args.dir is None:
-        data = _stored_clinic()
-        if data is None:
-            return 1
-    else:
-        result = _import(args)
-        if not result.ok:
-            _print_problems(result, stream=sys.stderr)
-            print(
-                "The data has errors; run `python -m analytics validate` for the list.",
-                file=sys.stderr,
-            )
-            return 1
-        data = result.data
+    data = clinic_of(args)
+    if data is None:
+        return 1
     try:
-        definitions = _definitions(args)
+        definitions = definitions_of(args)
     except (KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -263,38 +166,13 @@ def _cmd_make_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_clinic():
-    from store.clinic import load_clinic
-
-    data = load_clinic()
-    if data.patients.empty:
-        print(
-            "error: the database holds no data; import a folder with "
-            "`python -m analytics import DIR`",
-            file=sys.stderr,
-        )
-        return None
-    return data
-
-
-def _cli_user(args: argparse.Namespace) -> str:
-    import getpass
-
-    if getattr(args, "user", None):
-        return args.user
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _cmd_import_batch(args: argparse.Namespace) -> int:
     from store.conflicts import resolve_conflicts
     from store.imports import import_upload
 
-    files = _folder_files(args)
-    options, mapping = _import_settings(args)
-    user = _cli_user(args)
+    files = folder_files(args)
+    options, mapping = import_settings(args)
+    user = cli_user(args)
     result = import_upload(files, user, options, mapping)
     if not result.ok:
         for problem in result.problems:
@@ -345,7 +223,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     from store.rollbacks import rollback
 
     try:
-        result = rollback(args.batch, _cli_user(args))
+        result = rollback(args.batch, cli_user(args))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -367,7 +245,7 @@ def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
 def _cmd_users(args: argparse.Namespace) -> int:
     from store import users
 
-    actor = _cli_user(args)
+    actor = cli_user(args)
     try:
         if args.users_command == "list":
             table = users.list_users()
@@ -398,7 +276,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
 def _add_store_commands(commands) -> None:
     batch = commands.add_parser("import", help="import a folder into the database as one batch")
     batch.add_argument("dir", help="folder holding the clinic's CSV exports")
-    _add_import_options(batch)
+    add_import_options(batch)
     batch.add_argument("--user", help="name recorded on the batch (default: cli:<login name>)")
     batch.add_argument(
         "--conflicts",
@@ -446,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a folder of CSV exports")
     validate.add_argument("dir", help="folder holding sessions.csv, assessments.csv, ...")
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
-    _add_import_options(validate)
+    add_import_options(validate)
     validate.set_defaults(func=_cmd_validate)
 
     redcap = commands.add_parser("convert-redcap", help="REDCap export to canonical tables")
@@ -464,16 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument(
         "dir", nargs="?", help="folder holding the clinic's CSV exports (default: the database)"
     )
-    summary.add_argument("--instrument", default="PCL-5", help="PCL-5, PHQ-9, GAD-7, BDI-II, MADRS")
-    summary.add_argument(
-        "--response", help="response rule: pct:30 (default for PCL-5), points:10 or pct:50"
-    )
-    summary.add_argument(
-        "--reliability", type=float, help="test-retest r for reliable change (default .82)"
-    )
+    add_definition_options(summary)
     summary.add_argument("--by", help="split by route or any patients.csv column")
     summary.add_argument("--json", action="store_true", help="print the summary as JSON")
-    _add_import_options(summary)
+    add_import_options(summary)
     summary.set_defaults(func=_cmd_summary)
 
     sample = commands.add_parser("make-sample", help="write the synthetic sample clinic")

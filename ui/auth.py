@@ -84,22 +84,33 @@ def audit(action: str, **detail: Any) -> None:
     record_audit(action, user=st.session_state.get(RUN_USER_KEY), detail=detail)
 
 
-def _record_download(file_name: str, rows: int) -> None:
-    audit("download", file=file_name, rows=rows)
+def _record_download(file_name: str, rows: int, action: str, detail: dict) -> None:
+    audit(action, file=file_name, rows=rows, **detail)
 
 
 def audited_download(
-    label: str, payload: bytes | Callable[[], bytes], *, file_name: str, rows: int, **kwargs
+    label: str,
+    payload: bytes | Callable[[], bytes],
+    *,
+    file_name: str,
+    rows: int,
+    action: str = "download",
+    detail: dict | None = None,
+    **kwargs,
 ) -> None:
     """``st.download_button`` whose click is recorded in the audit log (file name and rows).
 
     ``payload`` may be a function of no arguments: Streamlit then builds the file only when
-    the button is clicked."""
+    the button is clicked. ``action`` ("download", or "export" for what leaves the clinic: a
+    report, a per-patient export) and ``detail`` (the cohort in words, suppression on or off;
+    never patient rows) go into the log entry too."""
     st.download_button(
         label,
         payload,
         file_name=file_name,
-        on_click=functools.partial(_record_download, file_name, int(rows)),
+        on_click=functools.partial(
+            _record_download, file_name, int(rows), action, dict(detail or {})
+        ),
         **kwargs,
     )
 
