@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping
 
 import pandas as pd
@@ -35,10 +36,12 @@ __all__ = [
 SUPPRESSED = "<11"
 SMALL_CELL_MAX = 10
 SUPPRESSION_RULE = (
-    "Counts from 1 to 10, and any rate, interval or other count they could be worked out from, "
-    "are shown as <11 (CMS cell size suppression policy, 2020)."
+    "Counts from 1 to 10 are shown as <11, and so is any rate, interval or other count from "
+    "which such a count could be worked out, as the Centers for Medicare & Medicaid Services "
+    "require (CMS Cell Size Suppression Policy, 2020)."
 )
-# Statistics of a group: withheld with its n when the n is a small cell.
+RATE_VALUES = ("rate", "ci_low", "ci_high")
+# Statistics of a block, withheld when the block's n is a small cell.
 _STATISTICS = (
     "mean",
     "sd",
@@ -67,7 +70,15 @@ _STATISTICS = (
     "median_ci_low",
     "median_ci_high",
     "threshold_points",
-    "sd",
+)
+# The dissociation trend's paired statistics rest on paired_n patients, not on its n.
+_PAIRED_STATISTICS = (
+    "first_mean",
+    "late_mean",
+    "mean_change",
+    "change_ci_low",
+    "change_ci_high",
+    "paired_p",
 )
 # Counts of patients or sessions, keyed by their name in the summary.
 _COUNTS = (
@@ -84,15 +95,30 @@ _COUNTS = (
     "not_yet_due",
     "eligible",
 )
+_BLOCK_SIZES = ("n", "n_patients", "n_sessions")
+_RELIABLE_CHANGE = ("improved", "unchanged", "deteriorated")
+_PATIENT_ID_KEYS = ("patient_id", "patient_ids")
+# "known for 247 of 250 patients" in the data-cutoff sentence: a count and its complement.
+_K_OF_N = re.compile(r"\b(\d+) of (\d+)\b")
 
 
 def is_small(count) -> bool:
     """True for a count from 1 to 10: a cell the rule does not publish.
 
+    Parameters
+    ----------
+    count : int, float, None or anything else
+        A count; numpy integers and whole floats count too.
+
+    Returns
+    -------
+    bool
+        False for 0, 11 and more, None, NaN, booleans, strings and fractions.
+
     Examples
     --------
-    >>> [is_small(c) for c in (0, 1, 10, 11, None, float("nan"), "<11")]
-    [False, True, True, False, False, False, False]
+    >>> [is_small(c) for c in (0, 1, 10, 11, None, float("nan"), "<11", 2.5)]
+    [False, True, True, False, False, False, False, False]
     """
     if count is None or isinstance(count, (str, bool)):
         return False
@@ -100,15 +126,44 @@ def is_small(count) -> bool:
         value = float(count)
     except (TypeError, ValueError):
         return False
-    return not math.isnan(value) and 1 <= value <= SMALL_CELL_MAX
+    return value.is_integer() and 1 <= value <= SMALL_CELL_MAX
+
+
+def _number(value) -> float | None:
+    if value is None or isinstance(value, (str, bool)):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _hides_a_cell(k, n) -> bool:
+    """k, n or n - k (those without the event, which k and n give back) is a small cell."""
+    k_value, n_value = _number(k), _number(n)
+    rest = None if k_value is None or n_value is None else n_value - k_value
+    return is_small(k) or is_small(n) or is_small(rest)
 
 
 def suppress_rate(rate: Mapping | None) -> dict | None:
     """A rate ``{"k", "n", "rate", "ci_low", "ci_high", ...}`` with its small cells hidden.
 
-    When k, n or n - k (those without the event, which k and n give back) is from 1 to 10, k
-    becomes "<11" (n too when it is small) and the rate and its interval None. The result says
-    ``"suppressed"``; the input is not changed.
+    Parameters
+    ----------
+    rate : mapping or None
+        ``k`` patients (or sessions) with the event out of ``n``; other keys pass through.
+
+    Returns
+    -------
+    dict or None
+        A new dict. When k, n or n - k is from 1 to 10, k becomes "<11" (n too when it is
+        small) and the rate and its interval None, with ``"suppressed": True``; otherwise the
+        same values and ``"suppressed": False``. None stays None.
+
+    References
+    ----------
+    .. [1] Centers for Medicare & Medicaid Services, "CMS Cell Size Suppression Policy" (2020).
 
     Examples
     --------
@@ -122,36 +177,70 @@ def suppress_rate(rate: Mapping | None) -> dict | None:
     if rate is None:
         return None
     out = dict(rate)
-    k, n = out.get("k"), out.get("n")
-    rest = n - k if isinstance(k, (int, float)) and isinstance(n, (int, float)) else None
-    if is_small(k) or is_small(n) or is_small(rest):
+    hidden = _hides_a_cell(out.get("k"), out.get("n"))
+    if hidden:
         out["k"] = SUPPRESSED
-        if is_small(n):
+        if is_small(out.get("n")):
             out["n"] = SUPPRESSED
-        for key in ("rate", "ci_low", "ci_high"):
+        for key in RATE_VALUES:
             if key in out:
                 out[key] = None
-        out["suppressed"] = True
-    else:
-        out["suppressed"] = False
+    out["suppressed"] = hidden
     return out
+
+
+def _count_of(name: str, value) -> int:
+    number = _number(value)
+    if number is None or not number.is_integer() or number < 0:
+        raise ValueError(f"{name} is not a count of patients or sessions: {value!r}")
+    return int(number)
 
 
 def suppress_partition(
     cells: Mapping[str, int], total: int | None = None
 ) -> tuple[dict[str, int | str], int | str | None]:
-    """Cells that add up to ``total`` (patients per route, per year), with small cells hidden
-    so that none can be worked out from the total and the others.
+    """Cells that add up to ``total`` with the small ones hidden, and none recoverable.
 
-    Primary suppression hides every cell from 1 to 10. Complementary suppression then hides
-    the smallest other non-zero cells (ties by name) until the hidden cells add up to 11 or
-    more and there are at least two of them, so neither one cell nor their sum gives a small
-    count back; when no cell is left to hide, the total is hidden too.
+    Patients per route or per year, or improved / unchanged / deteriorated: cells of one
+    total. Hiding a small cell is not enough when the total and the other cells are shown,
+    since the total minus the others gives it back.
+
+    1. Primary suppression: every cell from 1 to 10 becomes "<11". When the total itself is
+       from 1 to 10, every non-zero cell and the total are hidden.
+    2. When ``total`` is more than the cells add up to, the difference is a cell nobody listed
+       (patients with no route recorded): a reader gets it by subtraction, so it counts as
+       hidden, and as small when it is from 1 to 10.
+    3. Complementary suppression, when a hidden cell is small: while fewer than two cells are
+       hidden or the hidden cells add up to 10 or less (a reader gets their sum from the
+       total), the smallest non-zero cell still shown is hidden too, ties by name.
+    4. When no cell is left to hide and that still holds, the total is hidden as well.
+
+    Zeros are always shown and never serve as the complement. Without a total the cells are
+    protected all the same, as the total is usually printed elsewhere.
+
+    Parameters
+    ----------
+    cells : mapping of str to int
+        The count in each cell.
+    total : int, optional
+        What the cells add up to, as published.
 
     Returns
     -------
     (dict, total)
-        The cells, each a count or "<11", and the total (or "<11").
+        The cells, each its count or "<11" in the order given, and the total (or "<11"; None
+        when not given).
+
+    Raises
+    ------
+    ValueError
+        When a cell or the total is not a count (negative, fractional, not a number), or the
+        cells add up to more than the total.
+
+    References
+    ----------
+    .. [1] Centers for Medicare & Medicaid Services, "CMS Cell Size Suppression Policy" (2020):
+       no cell from 1 to 10 displayed, including values from which such a cell can be derived.
 
     Examples
     --------
@@ -159,100 +248,196 @@ def suppress_partition(
     ({'iv': '<11', 'nasal': 120, 'im': '<11'}, 157)
     >>> suppress_partition({"iv": 7, "nasal": 0}, 7)
     ({'iv': '<11', 'nasal': 0}, '<11')
+    >>> suppress_partition({"improved": 108, "unchanged": 58, "deteriorated": 0}, 166)
+    ({'improved': 108, 'unchanged': 58, 'deteriorated': 0}, 166)
     """
-    values = {name: int(count) for name, count in cells.items()}
+    values = {name: _count_of(f"cell {name!r}", count) for name, count in cells.items()}
+    if total is None:
+        unlisted = 0
+    else:
+        total = _count_of("the total", total)
+        unlisted = total - sum(values.values())
+        if unlisted < 0:
+            raise ValueError(
+                f"the cells add up to {sum(values.values())}, more than the total {total}"
+            )
+        if is_small(total):
+            return {name: SUPPRESSED if v else 0 for name, v in values.items()}, SUPPRESSED
     hidden = {name for name, count in values.items() if is_small(count)}
-    if total is not None and is_small(total):
-        return {n: (SUPPRESSED if v else 0) for n, v in values.items()}, SUPPRESSED
-    if hidden:
+
+    def exposed() -> bool:
+        hidden_sum = sum(values[name] for name in hidden) + unlisted
+        return len(hidden) + (unlisted > 0) < 2 or hidden_sum <= SMALL_CELL_MAX
+
+    if hidden or is_small(unlisted):
         others = sorted(
             (count, name) for name, count in values.items() if name not in hidden and count > 0
         )
-        while (len(hidden) < 2 or sum(values[n] for n in hidden) <= SMALL_CELL_MAX) and others:
+        while exposed() and others:
             hidden.add(others.pop(0)[1])
-    shown = {n: (SUPPRESSED if n in hidden else v) for n, v in values.items()}
-    hidden_sum = sum(values[n] for n in hidden)
-    if hidden and (len(hidden) < 2 or hidden_sum <= SMALL_CELL_MAX) and total is not None:
-        return shown, SUPPRESSED
-    return shown, total
+        if exposed() and total is not None:
+            total = SUPPRESSED
+    return {name: SUPPRESSED if name in hidden else v for name, v in values.items()}, total
 
 
 def suppression_note(applied: bool) -> dict:
-    """What a report says of suppression: whether it was applied, the rule, how many values."""
+    """What a report says of suppression when it did not go through :func:`suppress_summary`.
+
+    Parameters
+    ----------
+    applied : bool
+        Whether the report's numbers were suppressed.
+
+    Returns
+    -------
+    dict
+        ``{"applied", "rule", "cells_suppressed": 0}``, the shape of a suppressed summary's
+        ``"suppression"``.
+
+    Examples
+    --------
+    >>> suppression_note(False)["applied"], suppression_note(False)["cells_suppressed"]
+    (False, 0)
+    """
     return {"applied": bool(applied), "rule": SUPPRESSION_RULE, "cells_suppressed": 0}
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self.cells = 0
 
 
 def _is_rate(value) -> bool:
     return isinstance(value, dict) and "k" in value and "n" in value
 
 
-def _walk(value, counter: _Counter):
-    """Every rate of ``value`` suppressed; a block whose n is small loses its statistics."""
+def _is_statistic(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _withhold(block: dict, keys) -> None:
+    for key in keys:
+        if _is_statistic(block.get(key)):
+            block[key] = None
+
+
+def _walk(value):
+    """``value`` with every rate suppressed and every small count hidden, blocks of a small n
+    without their statistics, and no patient id."""
     if isinstance(value, list):
-        return [_walk(v, counter) for v in value]
+        return [_walk(item) for item in value]
     if not isinstance(value, dict):
         return value
     if _is_rate(value):
         out = suppress_rate(value)
-        counter.cells += int(out["suppressed"])
+        for key, item in out.items():
+            if key not in ("k", "n"):
+                out[key] = _walk(item)
         if is_small(out.get("not_yet_due")):
             out["not_yet_due"] = SUPPRESSED
-            counter.cells += 1
-        return {key: _walk(v, counter) if key not in ("k", "n") else v for key, v in out.items()}
-    out = {key: _walk(v, counter) for key, v in value.items()}
-    small_n = next(
-        (out[key] for key in ("n", "n_patients", "n_sessions") if is_small(out.get(key))), None
-    )
+        return out
+    out = {key: _walk(item) for key, item in value.items() if key not in _PATIENT_ID_KEYS}
+    small_block = any(is_small(value.get(key)) for key in _BLOCK_SIZES)
+    # A survival block (n patients, events among them) is a rate with events as k.
+    if "events" in value and "n" in value and _hides_a_cell(value["events"], value["n"]):
+        out["events"] = SUPPRESSED
+        small_block = True
     for key in _COUNTS:
-        if is_small(out.get(key)):
+        if is_small(value.get(key)):
             out[key] = SUPPRESSED
-            counter.cells += 1
-    if small_n is not None:
-        for key in _STATISTICS:
-            if isinstance(out.get(key), (int, float)) and not isinstance(out.get(key), bool):
-                out[key] = None
-    rc = out.get("reliable_change")
-    if isinstance(rc, dict) and all(k in rc for k in ("improved", "unchanged", "deteriorated")):
-        out["reliable_change"] = _reliable_change(rc, counter)
+    if small_block:
+        _withhold(out, _STATISTICS)
+    if is_small(value.get("paired_n")):
+        _withhold(out, _PAIRED_STATISTICS)
+    if all(_number(value.get(key)) is not None for key in _RELIABLE_CHANGE):
+        n = value.get("n")
+        shown, total = suppress_partition(
+            {key: value[key] for key in _RELIABLE_CHANGE}, None if n is None else n
+        )
+        out.update(shown)
+        if total == SUPPRESSED:
+            out["n"] = SUPPRESSED
     return out
 
 
-def _reliable_change(rc: dict, counter: _Counter) -> dict:
-    parts = {k: rc[k] for k in ("improved", "unchanged", "deteriorated")}
-    if any(v is None for v in parts.values()):
-        return rc
-    n = rc.get("n")
-    shown, _ = suppress_partition(parts, None if isinstance(n, str) else n)
-    counter.cells += sum(1 for k in parts if shown[k] == SUPPRESSED)
-    return {**rc, **shown}
+def _hide_everywhere(value, count: int):
+    """``value`` with every count equal to ``count`` hidden, and the rates built on it."""
+    if isinstance(value, list):
+        return [_hide_everywhere(item, count) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {key: _hide_everywhere(item, count) for key, item in value.items()}
+    hit = False
+    for key in ("k", *_COUNTS):
+        if _is_statistic(out.get(key)) and out[key] == count:
+            out[key] = SUPPRESSED
+            hit = True
+    if hit and _is_rate(out):
+        _withhold(out, RATE_VALUES)
+        out["suppressed"] = True
+    return out
 
 
-def _partition_in_place(rows: list, key: str, total, counter: _Counter) -> None:
-    """Suppress ``rows[i][key]`` as cells adding up to ``total`` (e.g. new starts per year)."""
-    cells = {str(i): row[key] for i, row in enumerate(rows) if isinstance(row.get(key), int)}
-    if not cells:
-        return
-    shown, _ = suppress_partition(cells, total if isinstance(total, int) else None)
-    for i, value in shown.items():
-        if value == SUPPRESSED and rows[int(i)][key] != SUPPRESSED:
-            rows[int(i)][key] = SUPPRESSED
-            counter.cells += 1
+def _partition_rows(rows: list[dict], key: str, total) -> bool:
+    """Hide ``rows[i][key]`` as cells adding up to ``total``; True when the total must go."""
+    at = [i for i, row in enumerate(rows) if _number(row.get(key)) is not None]
+    if not at:
+        return False
+    cells = {str(i): rows[i][key] for i in at}
+    shown, shown_total = suppress_partition(cells, None if _number(total) is None else total)
+    for i in at:
+        rows[i][key] = shown[str(i)]
+    return shown_total == SUPPRESSED
+
+
+def _suppressed_k_of_n(text: str) -> str:
+    def replace(match: re.Match) -> str:
+        k, n = int(match.group(1)), int(match.group(2))
+        if not _hides_a_cell(k, n):
+            return match.group(0)
+        return f"{SUPPRESSED} of {SUPPRESSED if is_small(n) else n}"
+
+    return _K_OF_N.sub(replace, text)
+
+
+def _count_suppressed(value) -> int:
+    if isinstance(value, dict):
+        return sum(_count_suppressed(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_count_suppressed(item) for item in value)
+    return int(value == SUPPRESSED)
 
 
 def suppress_summary(summary: dict) -> dict:
     """A copy of a summary (:func:`analytics.report.summary.summary_of`) fit to leave the clinic.
 
-    Every rate goes through :func:`suppress_rate`; every count of patients or sessions from 1
-    to 10 becomes "<11" and a block of so few loses its means, SDs, medians and intervals; the
-    reliable-change counts, the groups' sizes and the new starts per period are suppressed as
-    partitions (:func:`suppress_partition`); the serious events, listed one by one with their
-    patient, become a count. Keys it does not know pass through. ``"suppression"`` says it was
-    applied and how many values were hidden.
+    Parameters
+    ----------
+    summary : dict
+        As :func:`~analytics.report.summary.summary_of` returns it; not changed.
+
+    Returns
+    -------
+    dict
+        A deep copy where:
+
+        - every rate (a dict with ``k`` and ``n``) went through :func:`suppress_rate`;
+        - every count of patients or sessions from 1 to 10 (``counts``, ``baseline.n``, each
+          timepoint's ``n``, ``not_yet_due``, the groups' ``n_patients``, the survival blocks'
+          ``n`` and ``events``, dissociation's ``n_patients`` and ``n_sessions``, ``paired_n``
+          ...) is "<11", and a block of so few (or a survival block with few events or few
+          censored) has its means, SDs, medians, intervals and effect sizes set to None;
+        - reliable change (improved, unchanged, deteriorated of its n), the groups' sizes (of
+          ``counts.patients``) and the new starts and sessions per period (of
+          ``counts.patients`` and ``counts.sessions``) are suppressed as partitions
+          (:func:`suppress_partition`); a group hidden as a complement has its size hidden
+          wherever its own numbers would give it back;
+        - the data-cutoff sentence's "k of n patients" follows the rate rule;
+        - ``serious_events``, listed one by one with their patient, is ``{"count": ...}``,
+          and no ``patient_id`` is left anywhere;
+        - ``"suppression"`` is ``{"applied": True, "rule", "cells_suppressed"}``, the number
+          of values shown as "<11".
+
+        Keys it does not know pass through. A summary already suppressed comes back as a copy.
+
+    References
+    ----------
+    .. [1] Centers for Medicare & Medicaid Services, "CMS Cell Size Suppression Policy" (2020).
 
     Examples
     --------
@@ -260,38 +445,54 @@ def suppress_summary(summary: dict) -> dict:
     >>> out["counts"], out["suppression"]["applied"]
     ({'patients': '<11', 'sessions': 40}, True)
     """
+    if (summary.get("suppression") or {}).get("applied") is True:
+        return copy.deepcopy(summary)
     source = copy.deepcopy(summary)
-    counter = _Counter()
     events = source.pop("serious_events", None)
     activity = source.pop("activity", None)
     groups = source.pop("groups", None)
-    out = _walk(source, counter)
-    patients = (summary.get("counts") or {}).get("patients")
+    out = _walk(source)
+    counts = summary.get("counts") or {}
+    patients, sessions = counts.get("patients"), counts.get("sessions")
+    hide_patients = hide_sessions = False
     if isinstance(activity, list):
         rows = [dict(row) for row in activity]
-        _partition_in_place(rows, "new_starts", patients, counter)
-        for row in rows:
-            if is_small(row.get("sessions")):
-                row["sessions"] = SUPPRESSED
-                counter.cells += 1
+        hide_patients |= _partition_rows(rows, "new_starts", patients)
+        hide_sessions = _partition_rows(rows, "sessions", sessions)
         out["activity"] = rows
     if isinstance(groups, dict):
-        walked = {name: _walk(group, counter) for name, group in groups.items()}
-        sizes = {name: g["n_patients"] for name, g in groups.items()}
-        shown, _ = suppress_partition(sizes, patients if isinstance(patients, int) else None)
-        for name, value in shown.items():
-            if value == SUPPRESSED and walked[name]["n_patients"] != SUPPRESSED:
-                counter.cells += 1
-            walked[name]["n_patients"] = value
+        walked = {name: _walk(group) for name, group in groups.items()}
+        sizes = {
+            name: group["n_patients"]
+            for name, group in groups.items()
+            if _number(group.get("n_patients")) is not None
+        }
+        if sizes:
+            shown, shown_total = suppress_partition(
+                sizes, None if _number(patients) is None else patients
+            )
+            hide_patients |= shown_total == SUPPRESSED
+            for name, value in shown.items():
+                if value == SUPPRESSED and not is_small(sizes[name]):
+                    walked[name] = _hide_everywhere(walked[name], sizes[name])
+                walked[name]["n_patients"] = value
         out["groups"] = walked
-    if events is not None:
-        count = len(events)
-        out["serious_events"] = {"count": SUPPRESSED if is_small(count) else count}
-        counter.cells += int(is_small(count))
+    # a total the partitions could not protect otherwise, wherever it is printed
+    for key, hide in (("patients", hide_patients), ("sessions", hide_sessions)):
+        for block in ("counts", "exposure"):
+            if hide and isinstance(out.get(block), dict) and key in out[block]:
+                out[block][key] = SUPPRESSED
+    definitions = out.get("definitions")
+    if isinstance(definitions, dict) and isinstance(definitions.get("data_cutoff"), str):
+        definitions["data_cutoff"] = _suppressed_k_of_n(definitions["data_cutoff"])
+    if isinstance(events, list):
+        out["serious_events"] = {"count": SUPPRESSED if is_small(len(events)) else len(events)}
+    elif events is not None:
+        out["serious_events"] = _walk(events)
     out["suppression"] = {
         "applied": True,
         "rule": SUPPRESSION_RULE,
-        "cells_suppressed": counter.cells,
+        "cells_suppressed": _count_suppressed(out),
     }
     return out
 
@@ -301,16 +502,34 @@ def suppress_rate_frame(
     *,
     k: str = "k",
     n: str = "n",
-    values: tuple[str, ...] = ("rate", "ci_low", "ci_high"),
+    values: tuple[str, ...] = RATE_VALUES,
 ) -> pd.DataFrame:
-    """A copy of a frame of rates with the rows of a small k, n or n - k hidden.
+    """A copy of a table of rates with the rows of a small k, n or n - k hidden.
 
-    Their ``k`` (and ``n`` when small) become "<11" and their ``values`` NaN.
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One rate per row; not changed.
+    k, n : str
+        The columns of the count with the event and of its denominator.
+    values : tuple of str
+        The columns built on them (rate and interval); those missing are skipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        In the hidden rows ``k`` (and ``n`` when small) is "<11", those columns then of
+        object dtype, and ``values`` are NaN.
+
+    References
+    ----------
+    .. [1] Centers for Medicare & Medicaid Services, "CMS Cell Size Suppression Policy" (2020).
 
     Examples
     --------
     >>> frame = pd.DataFrame({"k": [7, 90], "n": [250, 157], "rate": [0.028, 0.573]})
-    >>> suppress_rate_frame(frame)["k"].tolist(), suppress_rate_frame(frame)["rate"].isna().tolist()
+    >>> out = suppress_rate_frame(frame)
+    >>> out["k"].tolist(), out["rate"].isna().tolist()
     (['<11', 90], [True, False])
     """
     out = frame.copy()
@@ -320,7 +539,7 @@ def suppress_rate_frame(
     nn = pd.to_numeric(out[n], errors="coerce")
 
     def small(series: pd.Series) -> pd.Series:
-        return series.between(1, SMALL_CELL_MAX)
+        return series.between(1, SMALL_CELL_MAX) & (series % 1 == 0)
 
     hide = small(kk) | small(nn) | small(nn - kk)
     if hide.any():
@@ -332,6 +551,6 @@ def suppress_rate_frame(
             out.loc[hide_n, n] = SUPPRESSED
         for column in values:
             if column in out:
-                out[column] = out[column].astype(float)
+                out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
                 out.loc[hide, column] = float("nan")
     return out
