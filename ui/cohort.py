@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +9,19 @@ import pandas as pd
 import streamlit as st
 
 from analytics.core.contract import ClinicData
+from analytics.report.cohort import (
+    BAND_HELP,
+    BAND_LABELS,
+    CohortFilters,
+    cohort_ids,
+    column_words,
+    describe_filters,
+    filter_options,
+    filters_slug,
+    route_words,
+    session_members,
+)
+from analytics.report.cohort import baseline_bands as cohort_bands
 from ui.clinic import Loaded, active_clinic
 from ui.settings import settings_key
 
@@ -31,87 +41,19 @@ __all__ = [
     "session_members",
 ]
 
-# Display bands of baseline PCL-5. Ours, not validated: PCL-5 has no validated severity bands;
-# 33 is the probable-PTSD cut-point (Bovin et al. 2016, doi:10.1037/pas0000254).
-BAND_EDGES = (33, 50)
-BAND_LABELS = ("PCL-5 < 33", "PCL-5 33-49", "PCL-5 >= 50")
-BAND_HELP = (
-    "Groups of the PCL-5 total before treatment, made for this dashboard: the PCL-5 has no "
-    "official severity bands. 33 is the usual score for probable PTSD."
-)
-
 _CONTEXT_KEY = "clinic_context"
-
-
-@dataclass(frozen=True)
-class CohortFilters:
-    """What the sidebar asked for; an empty tuple means "no restriction".
-
-    ``extra`` holds ``(column, values)`` pairs for extra ``patients`` columns.
-    """
-
-    years: tuple = ()
-    routes: tuple = ()
-    sites: tuple = ()
-    clinicians: tuple = ()
-    bands: tuple = ()
-    extra: tuple = ()
-
-    @property
-    def active(self) -> bool:
-        return any((self.years, self.routes, self.sites, self.clinicians, self.bands, self.extra))
-
-    def key(self) -> str:
-        return json.dumps(
-            [self.years, self.routes, self.sites, self.clinicians, self.bands, self.extra],
-            default=str,
-        )
-
-
-def _options(series: pd.Series) -> list:
-    return sorted(series.dropna().unique().tolist())
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _filter_options(version: str, _data: ClinicData) -> dict[str, list]:
-    p, s = _data.patients, _data.sessions
-    options = {
-        "years": [int(y) for y in _options(p["first_session_year"])],
-        "routes": _options(p["route"]),
-        "sites": _options(s["site"]),
-        "clinicians": _options(s["clinician"]),
-    }
-    for column in _data.extra_patient_columns:
-        if column in ("site", "clinician", "route"):
-            continue  # already offered from the sessions table
-        values = _options(p[column])
-        # free-text columns (one value per patient) make poor filters
-        if 1 < len(values) <= 30:
-            options[f"extra:{column}"] = values
-    return options
+    return filter_options(_data)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def baseline_bands(version: str, _data: ClinicData) -> pd.Series:
-    """Baseline PCL-5 display band per patient id (index).
-
-    Bands use the PCL-5's default baseline look-back, so changing a setting does not move a
-    patient from one band to another.
-    """
-    from analytics.core.definitions import OutcomeDefinitions
-    from analytics.metrics.timepoints import baseline_scores
-
-    frame = baseline_scores(_data, OutcomeDefinitions.for_instrument("PCL-5"))
-    baselines = frame.set_index("patient_id")["baseline"].dropna()
-    if baselines.empty:
-        return pd.Series(dtype="string")
-    bands = pd.cut(
-        baselines,
-        bins=[-float("inf"), *BAND_EDGES, float("inf")],
-        right=False,
-        labels=list(BAND_LABELS),
-    )
-    return bands.astype("string")
+    """Baseline PCL-5 display band per patient id (:func:`analytics.report.cohort.baseline_bands`),
+    kept per data version."""
+    return cohort_bands(_data)
 
 
 # cache_resource: ids and cohorts are only read, and copying a cohort of millions of rows on
@@ -119,45 +61,17 @@ def baseline_bands(version: str, _data: ClinicData) -> pd.Series:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _cohort_ids(version: str, filters_key: str, _data: ClinicData, _filters: CohortFilters):
     """The ids the filters keep, or None when no filter is on (every patient)."""
-    from analytics.core.ids import isin_ids
-
-    if not _filters.active:
-        return None
-    p = _data.patients
-    keep = pd.Series(True, index=p.index)
-    if _filters.years:
-        keep &= p["first_session_year"].isin(_filters.years)
-    if _filters.routes:
-        keep &= p["route"].isin(_filters.routes)
-    for column, values in _filters.extra:
-        keep &= p[column].isin(values)
-    ids = p.loc[keep, "patient_id"]
-    for column, values in (("site", _filters.sites), ("clinician", _filters.clinicians)):
-        if values:
-            members = _session_members(version, column, _data)
-            ids = ids[isin_ids(ids, members.loc[members[column].isin(values), "patient_id"])]
-    if _filters.bands:
-        bands = baseline_bands(version, _data)
-        ids = ids[isin_ids(ids, bands.index[bands.isin(_filters.bands)])]
-    return pd.Index(ids.drop_duplicates())
+    return cohort_ids(
+        _data,
+        _filters,
+        members=lambda column: _session_members(version, column, _data),
+        bands=baseline_bands(version, _data) if _filters.bands else None,
+    )
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _session_members(version: str, column: str, _data: ClinicData) -> pd.DataFrame:
     return session_members(_data, column)
-
-
-def session_members(data: ClinicData, column: str) -> pd.DataFrame:
-    """Each distinct (``column`` value, patient) pair of the sessions, e.g. who was seen where.
-
-    A site or clinician filter then looks through these pairs (tens of thousands) instead of
-    every session (millions).
-    """
-    s = data.sessions
-    pairs = pd.DataFrame(
-        {column: s[column].astype("string"), "patient_id": s["patient_id"].astype("string")}
-    )
-    return pairs.dropna(subset=[column]).drop_duplicates().reset_index(drop=True)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -194,11 +108,11 @@ def render_sidebar(loaded: Loaded) -> CohortFilters:
         if key.startswith("extra:"):
             column = key.removeprefix("extra:")
             picked = sb.multiselect(
-                _column_words(column),
+                column_words(column),
                 values,
                 key=f"filter_{key}",
                 placeholder="All",
-                help=f"Patients whose {_column_words(column).lower()} is one of those chosen, "
+                help=f"Patients whose {column_words(column).lower()} is one of those chosen, "
                 "as written in the clinic's patient file.",
             )
             if picked:
@@ -220,44 +134,6 @@ def render_sidebar(loaded: Loaded) -> CohortFilters:
     )
 
 
-def _column_words(column: str) -> str:
-    """An extra patient column's name as a label: ``referral_source`` -> "Referral source"."""
-    return column.replace("_", " ").strip().capitalize()
-
-
-# The short slug of each baseline band in a file name.
-_BAND_SLUGS = dict(zip(BAND_LABELS, ("pcl5-below-33", "pcl5-33-49", "pcl5-50-up"), strict=True))
-
-
-def _either(values) -> str:
-    words = [str(v) for v in values]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-
-
-def describe_filters(filters: CohortFilters) -> list[str]:
-    """Each active filter in words, in the sidebar's order; empty when none is on.
-
-    Examples
-    --------
-    >>> describe_filters(CohortFilters(routes=("iv_ketamine",), sites=("North",), years=(2025,)))
-    ['IV ketamine', 'North', 'first session 2025']
-    """
-    parts = []
-    if filters.routes:
-        parts.append(_either(_route_label(r) for r in filters.routes))
-    if filters.sites:
-        parts.append(_either(filters.sites))
-    if filters.clinicians:
-        parts.append(f"clinician {_either(filters.clinicians)}")
-    if filters.years:
-        parts.append(f"first session {_either(sorted(filters.years))}")
-    if filters.bands:
-        parts.append(f"baseline {_either(filters.bands)}")
-    for column, values in filters.extra:
-        parts.append(f"{_column_words(column).lower()} {_either(values)}")
-    return parts
-
-
 def filter_line(filters: CohortFilters, kept: int, total: int) -> str:
     """The compact line naming the cohort on screen.
 
@@ -269,39 +145,6 @@ def filter_line(filters: CohortFilters, kept: int, total: int) -> str:
     return " · ".join([*describe_filters(filters), f"{kept:,} of {total:,} patients"])
 
 
-def _slug(value) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
-
-
-def filters_slug(filters: CohortFilters, *, limit: int = 60) -> str:
-    """The active filters as a short file-name part: ``iv-ketamine_north_2025`` ("" if none).
-
-    Each filter is one part (its values joined by ``+``), in the order of
-    :func:`describe_filters`. A slug longer than ``limit`` is cut and ends with a short hash
-    of the whole, so two different cohorts never share a file name.
-
-    Examples
-    --------
-    >>> filters_slug(CohortFilters(routes=("iv_ketamine",), sites=("North",), years=(2025,)))
-    'iv-ketamine_north_2025'
-    """
-    if not filters.active:
-        return ""
-    parts = [
-        "+".join(_slug(r) for r in filters.routes),
-        "+".join(_slug(s) for s in filters.sites),
-        "+".join(_slug(c) for c in filters.clinicians),
-        "+".join(str(y) for y in sorted(filters.years)),
-        "+".join(_BAND_SLUGS.get(b, _slug(b)) for b in filters.bands),
-        *(f"{_slug(c)}-" + "+".join(_slug(v) for v in values) for c, values in filters.extra),
-    ]
-    slug = "_".join(p for p in parts if p)
-    if len(slug) > limit:
-        digest = hashlib.sha256(slug.encode()).hexdigest()[:6]
-        slug = f"{slug[: limit - 7].rstrip('_+-')}-{digest}"
-    return slug
-
-
 def clear_filters() -> None:
     """Empty every cohort filter of the sidebar (a button's callback, so it runs before the
     widgets are drawn again)."""
@@ -311,9 +154,7 @@ def clear_filters() -> None:
 
 
 def _route_label(code: str) -> str:
-    from charts.figures import route_label
-
-    return route_label(code)
+    return route_words(code)
 
 
 @dataclass(frozen=True)
