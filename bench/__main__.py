@@ -37,6 +37,7 @@ TARGET_SUMMARY_S = 5.0
 TARGET_PEAK_MB = 4096.0
 TARGET_FILTER_S = 0.5
 TARGET_RENDER_S = 3.0
+TARGET_REPORT_S = 30.0
 
 
 def machine() -> dict:
@@ -322,6 +323,12 @@ def _targets(report: dict) -> list[str]:
         lines.append(
             f"| whole summary < {TARGET_SUMMARY_S:g} s | {_fmt(summary)} | "
             f"{_verdict(summary < TARGET_SUMMARY_S)} |"
+        )
+    report_s = median("board_report")
+    if report_s is not None:
+        lines.append(
+            f"| board report PDF < {TARGET_REPORT_S:g} s (per-patient table, summary, charts, "
+            f"pages) | {_fmt(report_s)} | {_verdict(report_s < TARGET_REPORT_S)} |"
         )
     peaks = [r["peak_mb"] for key, r in s.items() if key.endswith(f"@{n}")]
     if peaks:

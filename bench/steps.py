@@ -59,6 +59,8 @@ STEPS = {
     },
     "filter_summary": "a cohort filter change on a page that recomputes: cut the clinic to the "
     "cohort, then the full summary",
+    "board_report": "the board report PDF of the whole clinic: the per-patient table, the "
+    "summary, small-cell suppression, every chart drawn by Chromium, the pages typeset",
     "week4_ours": "week-4 observed response rate, ours (timepoint_outcomes, one window)",
     "week4_duckdb_csv": "the same rate by a DuckDB SQL query over the canonical CSV",
     "week4_duckdb_table": "the same query over a DuckDB table already in memory",
@@ -169,6 +171,8 @@ def _setup(step: str, n_patients: int):
         return lambda: len(patient_table(data, definitions))
     if step.startswith("filter_") and step.removeprefix("filter_") in DASHBOARD_PAGES:
         return _page_filter_change(data, step.removeprefix("filter_"))
+    if step == "board_report":
+        return lambda: _board_report(data, definitions)
     if step == "filter_summary":
         return lambda: build_summary(filter_cohort(data), definitions)["counts"]
     if step == "week4_ours":
@@ -179,6 +183,27 @@ def _setup(step: str, n_patients: int):
 
         return run
     raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
+
+
+def _board_report(data: ClinicData, definitions: OutcomeDefinitions) -> dict:
+    """What ``python -m analytics report`` does once the clinic is loaded."""
+    from analytics.report.board_report import board_report_of
+    from analytics.report.patients import patient_table
+    from documents.board_report import board_report_pdf, chart_svgs, report_charts
+
+    table = patient_table(data, definitions)
+    report = board_report_of(
+        table,
+        table.keep(),
+        definitions,
+        clinic_name="Bench clinic",
+        cohort="All patients",
+        data_version="bench",
+        made_by="bench",
+    )
+    svgs = chart_svgs(report_charts(report))  # raises without a Chromium: no partial timing
+    pdf = board_report_pdf(report, svgs=svgs)
+    return {"patients": int(table.keep().sum()), "charts": len(svgs), "pdf_bytes": len(pdf)}
 
 
 def _page_filter_change(data: ClinicData, page: str):

@@ -7,6 +7,8 @@ The same functions the dashboard calls, for checking numbers and for nightly job
   canonical CSV tables.
 - ``summary DIR``: outcome and safety summary of a folder, as text or ``--json``.
 - ``make-sample DIR``: write the seeded synthetic sample clinic.
+- ``report [DIR] --out report.pdf``: the board report of the clinic or a cohort (the sidebar's
+  filters as options), small cells suppressed unless ``--no-suppress``; audited.
 
 Storage (the configured database: ``DATABASE_URL``, else ``var/clinic.sqlite``):
 
@@ -23,6 +25,7 @@ import json
 import sys
 from pathlib import Path
 
+from cli.board_report import add_report_command
 from cli.clinic_source import (
     add_definition_options,
     add_import_options,
@@ -353,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--patients", type=int, default=250)
     sample.add_argument("--seed", type=int, help="random seed (default: the sample's own)")
     sample.set_defaults(func=_cmd_make_sample)
+    add_report_command(commands)
     _add_store_commands(commands)
     return parser
 

@@ -5,6 +5,8 @@
   ``postgresql://`` URLs are driven by psycopg 3.
 - ``SNAPSHOT_DIR``: where the columnar snapshots of the clinic go (:mod:`store.snapshot`).
   Unset: beside the SQLite file, or ``var/snapshots/`` for PostgreSQL; ``off`` disables them.
+- ``CLINIC_NAME``: the clinic's name on the cover of its board reports (unset: the report says
+  the name is not set; the Overview lets the user type it for one report).
 - ``SESSION_TTL_MINUTES``: minutes a signed-in session stays valid without activity (default 60).
 - The lockout policy: after :attr:`LockoutPolicy.free_failures` consecutive failed logins, each
   further failure locks the account for a delay that doubles, up to a ceiling.
@@ -19,6 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_SQLITE_PATH",
+    "clinic_name",
     "LOCKOUT",
     "LockoutPolicy",
     "ROOT",
@@ -43,6 +46,12 @@ def database_url(environ: dict[str, str] | None = None) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def clinic_name(environ: dict[str, str] | None = None) -> str:
+    """The clinic's name for its reports (``CLINIC_NAME``), or "" when it is not set."""
+    env = os.environ if environ is None else environ
+    return " ".join(env.get("CLINIC_NAME", "").split())
 
 
 def snapshot_parent(environ: dict[str, str] | None = None) -> Path | None | bool:
