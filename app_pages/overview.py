@@ -4,8 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from analytics.metrics.attrition import FLOW_STEPS
+from analytics.report.board_report import board_report_of
+from analytics.report.cohort import describe_cohort
 from analytics.report.overview import overview_of
 from charts import figures
+from documents.board_report import board_report_pdf
+from store.config import clinic_name as default_clinic_name
 from ui import auth, cohort, results, settings
 from ui import components as ui
 from ui.glossary import glossary_links
@@ -244,3 +248,60 @@ with right:
         ui.show_figure(fig, table.drop(columns="period"), "activity")
     else:
         st.caption("No patient in this cohort has a known first-session year.")
+
+# ---------------------------------------------------------------------------- board report
+REPORT_ROLES = ("director", "clinician")
+user = auth.run_user()
+if user is not None and user.role in REPORT_ROLES:
+    st.subheader("Board report")
+    st.caption(
+        "A PDF of this cohort for a board or a payer: the headline numbers with their counts "
+        "and 95% confidence intervals, the course of the PCL-5 by route, response and "
+        "remission by timepoint, how long a response lasts, the attrition funnel, side "
+        "effects and blood pressure beside the Spravato label, the claims check, and every "
+        "definition in force. Making it takes a few seconds; it is recorded in the audit log."
+    )
+    clinic_name = st.text_input(
+        "Clinic name on the cover",
+        value=default_clinic_name(),
+        key="report_clinic_name",
+        max_chars=80,
+        placeholder="e.g. Riverside Ketamine Clinic",
+        help="Set once for everyone with the CLINIC_NAME setting of the server.",
+    )
+    # its own row: beside the name its label was cut at 1024 px
+    suppress = st.toggle(
+        "Suppress small cells (<11)",
+        value=True,
+        key="report_suppress",
+        help="Counts from 1 to 10, and any rate or cell they could be worked out from, are "
+        "shown as <11 (the CMS cell-size rule). Leave on for anything that leaves the clinic.",
+    )
+    cohort_words = describe_cohort(context.filters)
+
+    def _report_pdf() -> bytes:
+        table = results.patient_table(context, definitions)
+        report = board_report_of(
+            table,
+            context.keep(table),
+            definitions,
+            clinic_name=clinic_name.strip(),
+            cohort=cohort_words,
+            data_version=context.loaded.version,
+            made_by=user.username,
+            suppress=suppress,
+        )
+        return board_report_pdf(report)
+
+    slug = cohort.filters_slug(context.filters)
+    auth.audited_download(
+        "Download the board report (PDF)",
+        _report_pdf,
+        file_name=f"board-report{'_' + slug if slug else ''}.pdf",
+        rows=int(counts.get("patients") or 0),
+        action="export",
+        detail={"what": "board report", "cohort": cohort_words, "suppression": bool(suppress)},
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        key="overview_board_report",
+    )

@@ -673,3 +673,34 @@ def test_session_the_first_start_notice_is_gone_once_the_director_signed_in(
         assert fresh.get_by_text("First start").count() == 0
     finally:
         context.close()
+
+
+def test_the_board_report_downloads_from_the_overview(page, server, tmp_path):
+    """The director's button makes the PDF of the cohort; the click is in the audit log."""
+    from store import read_audit
+    from store.db import open_store
+
+    _settle(page)
+    button = page.get_by_role("button", name="Download the board report (PDF)")
+    button.scroll_into_view_if_needed()
+    _screenshots_at_both_widths(page, "02-overview-board-report")
+    with page.expect_download(timeout=180_000) as download:
+        button.click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == "board-report.pdf"
+    assert path.read_bytes().startswith(b"%PDF-")
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Treatment outcomes and safety" in text
+    assert "Small-cell suppression. Applied." in " ".join(text.split())
+    engine = open_store(server.env["DATABASE_URL"])
+    try:
+        entries = read_audit(engine, action="export")
+    finally:
+        engine.dispose()
+    detail = entries["detail"].iloc[0]
+    assert detail["what"] == "board report"
+    assert detail["cohort"] == "All patients"
+    assert detail["suppression"] is True

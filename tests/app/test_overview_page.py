@@ -48,3 +48,13 @@ def test_the_median_time_to_response_reads_as_on_durability(app_env):
     assert "95% CI 7–14 days (223 patients, 158 responded)." in " ".join(
         c.value for c in durability.caption
     )
+
+
+def test_directors_and_clinicians_get_the_board_report_with_suppression_on(app_env):
+    for role in ("director", "clinician"):
+        at = signed_in_app("app_pages/overview.py", role=role)
+        assert not at.exception, [e.message for e in at.exception]
+        assert "Board report" in [s.value for s in at.subheader]
+        toggle = next(t for t in at.toggle if t.label == "Suppress small cells (<11)")
+        assert toggle.value is True
+        assert [t.label for t in at.text_input] == ["Clinic name on the cover"]
