@@ -10,6 +10,7 @@ import streamlit as st
 
 from analytics.core.contract import ClinicData
 from analytics.report.cohort import (
+    BAND_EDGES,
     BAND_HELP,
     BAND_LABELS,
     CohortFilters,
@@ -26,6 +27,8 @@ from ui.clinic import Loaded, active_clinic
 from ui.settings import settings_key
 
 __all__ = [
+    "BAND_EDGES",
+    "BAND_HELP",
     "BAND_LABELS",
     "active_filters",
     "CohortFilters",
