@@ -33,6 +33,7 @@ __all__ = [
     "chart_svgs",
     "format_ci",
     "format_k_of_n",
+    "format_rate_cell",
     "format_share",
     "report_charts",
     "report_document",
@@ -95,6 +96,19 @@ def _count(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{int(value):,}"
+
+
+def format_rate_cell(rate: dict | None) -> str:
+    """A rate and its counts in one table cell: ``"57.3% (90/157)"``; a dash without a rate.
+
+    Examples
+    --------
+    >>> format_rate_cell({"k": 90, "n": 157, "rate": 0.5732}), format_rate_cell(None)
+    ('57.3% (90/157)', '–')
+    """
+    if not rate:
+        return "–"
+    return f"{format_share(rate.get('rate'))} ({format_k_of_n(rate)})"
 
 
 def format_ci(rate: dict | None) -> str:
@@ -367,10 +381,7 @@ def _group_table(report: BoardReport) -> list[list[str]]:
     for row in report.frames["groups"].to_dict("records"):
         cells = [_group_words(report, row["group"]), _count(row["patients"])]
         for key in ("response", "response_itt", "remission"):
-            r = row.get(key)
-            cells.append(
-                f"{format_share((r or {}).get('rate'))} ({format_k_of_n(r)})" if r else "–"
-            )
+            cells.append(format_rate_cell(row.get(key)))
         rows.append(cells)
     return rows
 
@@ -389,10 +400,7 @@ def _rates_rows(report: BoardReport) -> list[list[str]]:
     for tp in report.summary["timepoints"]:
         cells = [tp["label"], _count(tp.get("n"))]
         for key in ("response", "response_itt", "remission", "remission_itt"):
-            r = tp.get(key)
-            cells.append(
-                f"{format_share((r or {}).get('rate'))} ({format_k_of_n(r)})" if r else "–"
-            )
+            cells.append(format_rate_cell(tp.get(key)))
         rows.append(cells)
     return rows
 
@@ -472,9 +480,9 @@ def _side_effect_rows(report: BoardReport) -> list[list[str]]:
         rows.append(
             [
                 row["label"],
-                f"{format_share(p['rate'])} ({format_k_of_n(p)})",
+                format_rate_cell(p),
                 format_ci(p),
-                f"{format_share((s or {}).get('rate'))} ({format_k_of_n(s)})" if s else "–",
+                format_rate_cell(s),
                 format_ci(s),
                 label,
             ]
@@ -490,7 +498,7 @@ def _blood_pressure_rows(report: BoardReport) -> list[list[str]]:
         for level in ("sessions", "patients"):
             r = part[part["level"] == level].to_dict("records")
             r = r[0] if r else None
-            cells += [f"{format_share((r or {}).get('rate'))} ({format_k_of_n(r)})", format_ci(r)]
+            cells += [format_rate_cell(r), format_ci(r)]
         rows.append(cells)
     return rows
 
