@@ -9,6 +9,8 @@ The same functions the dashboard calls, for checking numbers and for nightly job
 - ``make-sample DIR``: write the seeded synthetic sample clinic.
 - ``report [DIR] --out report.pdf``: the board report of the clinic or a cohort (the sidebar's
   filters as options), small cells suppressed unless ``--no-suppress``; audited.
+- ``export-patients [DIR] --out FILE.csv|FILE.xlsx``: one row per patient, from which every
+  headline rate recomputes (the workbook adds the summary and the definitions); audited.
 
 Storage (the configured database: ``DATABASE_URL``, else ``var/clinic.sqlite``):
 
@@ -37,6 +39,7 @@ from cli.clinic_source import (
     import_settings,
     print_problems,
 )
+from cli.patient_export import add_export_command
 
 __all__ = ["main"]
 
@@ -357,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, help="random seed (default: the sample's own)")
     sample.set_defaults(func=_cmd_make_sample)
     add_report_command(commands)
+    add_export_command(commands)
     _add_store_commands(commands)
     return parser
 
