@@ -7,7 +7,10 @@ from analytics.metrics.attrition import attrition_flow_from
 from analytics.metrics.groups import group_outcomes_from
 from analytics.metrics.not_on_track import not_on_track_from, not_on_track_rule
 from analytics.metrics.safety import effect_label
+from analytics.report.cohort import describe_cohort, filters_slug
+from analytics.report.patient_export import patient_export_sheets
 from charts import figures
+from documents.workbook import export_file_bytes
 from ui import auth, results
 from ui import components as ui
 from ui.cohort import get_context
@@ -358,3 +361,58 @@ with tab_patient:
             ),
             hide_index=True,
         )
+
+# ---------------------------------------------------------------------------- per-patient export
+EXPORT_ROLES = ("director", "clinician")
+user = auth.run_user()
+if user is not None and user.role in EXPORT_ROLES:
+    st.subheader("Per-patient export")
+    st.caption(
+        "One row per patient of this cohort: route, descriptions, baseline, and at each "
+        "timepoint the score, the change and whether the patient was scored, due, a responder, "
+        "a remitter, meaningfully or reliably better or worse (1 or 0, blank where it does not "
+        "apply); then time to response, loss of response and relapse, sessions, each side "
+        "effect's sessions and blood pressure per session. A spreadsheet recomputes every "
+        "headline rate from it; the Excel file adds the summary and what every column means. "
+        "The rows are patient-level pseudonymous data that small-cell suppression cannot apply "
+        "to: keep them inside the clinic, or share them only under a data use agreement. Each "
+        "download is recorded in the audit log."
+    )
+    export_suppress = st.toggle(
+        "Suppress small cells (<11) in the summary sheet",
+        value=True,
+        key="export_suppress",
+        help="The Excel file's Summary sheet shows counts from 1 to 10, and whatever would give "
+        "them back, as <11 (the CMS cell-size rule). The patients' rows are never suppressed.",
+    )
+    export_cohort = describe_cohort(context.filters)
+    slug = filters_slug(context.filters)
+    stem = f"patients{'_' + slug if slug else ''}"
+
+    def _export(suffix: str) -> bytes:
+        table = results.patient_table(context, definitions)
+        export = patient_export_sheets(
+            table, context.keep(table), definitions, suppress=export_suppress, cohort=export_cohort
+        )
+        return export_file_bytes(export.sheets(), suffix)
+
+    csv_column, xlsx_column = st.columns(2)
+    for column, suffix, label, icon in (
+        (csv_column, ".csv", "Per-patient export (CSV)", ":material/download:"),
+        (xlsx_column, ".xlsx", "Per-patient export (Excel)", ":material/table_view:"),
+    ):
+        with column:
+            auth.audited_download(
+                label,
+                lambda suffix=suffix: _export(suffix),
+                file_name=stem + suffix,
+                rows=context.n_patients,
+                action="export",
+                detail={
+                    "what": "patient export",
+                    "cohort": export_cohort,
+                    "suppression": bool(export_suppress) if suffix == ".xlsx" else False,
+                },
+                key=f"cohorts_export_{suffix[1:]}",
+                icon=icon,
+            )

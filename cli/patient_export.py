@@ -1,8 +1,10 @@
 """``python -m analytics export-patients [DIR] --out FILE.csv|FILE.xlsx``: one row per patient.
 
 The rows a spreadsheet recomputes every headline rate from (:mod:`analytics.report.patient_export`):
-as CSV, or as an Excel workbook with a sheet of the summary (small cells suppressed unless
-``--no-suppress``) and a sheet of definitions. Written to the audit log without a patient.
+as CSV (the rows alone), or as an Excel workbook with the rows, a sheet of the summary (small
+cells suppressed unless ``--no-suppress``) and a sheet of definitions. The cohort options are the
+sidebar's filters; without DIR the configured database is read. Each export is written to the
+audit log with its cohort and suppression, never a patient.
 """
 
 from __future__ import annotations
@@ -20,52 +22,14 @@ from cli.clinic_source import (
 )
 from cli.cohort_options import add_cohort_options, cohort_filters_of
 
-__all__ = ["add_export_command", "export_files"]
-
-SUFFIXES = (".csv", ".xlsx")
-
-
-def export_files(table, keep, definitions, *, suppress: bool) -> dict[str, object]:
-    """The export's parts: ``patients`` (the rows), ``summary`` (the headline rates, suppressed
-    when asked) and ``definitions``, each a frame, and the ``suppression`` note."""
-    from analytics.report.patient_export import export_definitions, patient_export_of, summary_rows
-    from analytics.report.summary import summary_of
-    from analytics.report.suppression import suppress_summary, suppression_note
-
-    summary = summary_of(table, keep, definitions)
-    note = suppression_note(False)
-    if suppress:
-        summary = suppress_summary(summary)
-        note = summary["suppression"]
-    rows = patient_export_of(table, keep, definitions)
-    return {
-        "patients": rows,
-        "summary": summary_rows(summary),
-        "definitions": export_definitions(rows, summary, suppression=note),
-        "suppression": note,
-    }
-
-
-def export_bytes(parts: dict, suffix: str) -> bytes:
-    """The file: the rows as CSV, or the three sheets as a workbook."""
-    from analytics.core.spreadsheet import csv_bytes
-    from documents.workbook import workbook_bytes
-
-    if suffix == ".csv":
-        return csv_bytes(parts["patients"])
-    return workbook_bytes(
-        {
-            "Patients": parts["patients"],
-            "Summary": parts["summary"],
-            "Definitions": parts["definitions"],
-        }
-    )
+__all__ = ["add_export_command"]
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from analytics.report.cohort import cohort_ids, describe_cohort
+    from analytics.report.patient_export import patient_export_sheets
     from analytics.report.patients import patient_table
-    from store.audit import record_audit
+    from documents.workbook import SUFFIXES, export_file_bytes
 
     out = Path(args.out)
     suffix = out.suffix.lower()
@@ -86,39 +50,54 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not keep.any():
         print("error: no patient matches these filters; nothing was written", file=sys.stderr)
         return 1
-    parts = export_files(table, keep, definitions, suppress=not args.no_suppress)
+    cohort = describe_cohort(filters)
+    export = patient_export_sheets(
+        table, keep, definitions, suppress=not args.no_suppress, cohort=cohort
+    )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(export_bytes(parts, suffix))
+        out.write_bytes(export_file_bytes(export.sheets(), suffix))
     except OSError as exc:
         print(f"error: could not write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    cohort = describe_cohort(filters)
-    applied = bool(parts["suppression"]["applied"])
+    rows = len(export.patients)
+    # a CSV holds the rows alone: nothing in it is suppressed
+    suppressed = suffix == ".xlsx" and bool(export.suppression["applied"])
+    _record(args, out.name, rows, cohort, definitions.instrument, suppressed)
+    what = "rows" if suffix == ".csv" else "rows, summary and definitions"
+    if suffix == ".csv":
+        suppression = "no summary in a CSV; per-patient rows are never suppressed"
+    else:
+        suppression = f"summary small-cell suppression {'on' if suppressed else 'OFF'}"
+    print(f"wrote {out}: per-patient {what} of {rows:,} patients ({cohort}); {suppression}")
+    return 0
+
+
+def _record(args, file_name: str, rows: int, cohort: str, instrument: str, suppressed: bool):
+    """The audit entry of the export: who, which file and cohort, suppression; no patient."""
+    from store.audit import record_audit
+
     record_audit(
         "export",
         user=cli_user(args),
         detail={
             "what": "patient export",
-            "file": out.name,
-            "rows": len(parts["patients"]),
+            "file": file_name,
+            "rows": rows,
             "cohort": cohort,
-            "instrument": definitions.instrument,
-            "suppression": applied,
+            "instrument": instrument,
+            "suppression": suppressed,
             "source": "folder" if args.dir is not None else "database",
         },
     )
-    print(
-        f"wrote {out}: {len(parts['patients']):,} patients ({cohort}); summary small-cell "
-        f"suppression {'on' if applied else 'OFF'}"
-    )
-    return 0
 
 
 def add_export_command(commands) -> None:
     """Register ``export-patients`` on the command line's subcommands."""
     export = commands.add_parser(
-        "export-patients", help="one row per patient (CSV, or an Excel workbook with the summary)"
+        "export-patients",
+        help="one row per patient of the clinic or a cohort (CSV, or an Excel workbook with the "
+        "summary and the definitions)",
     )
     export.add_argument(
         "dir", nargs="?", help="folder holding the clinic's CSV exports (default: the database)"
@@ -127,7 +106,8 @@ def add_export_command(commands) -> None:
     export.add_argument(
         "--no-suppress",
         action="store_true",
-        help="show counts from 1 to 10 in the workbook's summary sheet (on by default)",
+        help="show counts from 1 to 10 in the workbook's summary sheet (small-cell suppression "
+        "is on by default; the per-patient rows are never suppressible)",
     )
     export.add_argument("--user", help="name recorded in the audit log")
     add_definition_options(export)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import openpyxl
 import pandas as pd
 import pytest
 
-from documents.workbook import workbook_bytes
+from documents.workbook import export_file_bytes, workbook_bytes
 
 
 @pytest.fixture()
@@ -57,3 +58,63 @@ def test_numbers_are_numbers_and_missing_is_blank(book):
 
 def test_a_formula_header_is_escaped(book):
     assert book["Notes"]["A1"].value == "'=cmd"
+
+
+# ---------------------------------------------------------------------------- an export's files
+FORMULA = '=HYPERLINK("http://x.test","open")'
+
+
+@pytest.fixture(scope="module")
+def hostile_export():
+    """A hand-made clinic whose referral column holds a formula (the importer refuses one; a
+    clinic's own database might not), exported with its summary and definitions."""
+    from analytics.core.contract import clinic_from_frames
+    from analytics.core.definitions import OutcomeDefinitions
+    from analytics.report.patient_export import patient_export_sheets
+    from analytics.report.patients import patient_table
+
+    clinic = clinic_from_frames(
+        sessions=pd.DataFrame({"patient_id": ["a", "b"], "day": 0, "route": "iv_ketamine"}),
+        assessments=pd.DataFrame(
+            {"patient_id": ["a", "a", "b"], "day": [0, 28, 0], "instrument": "PCL-5",
+             "total": [50.0, 30.0, 40.0]}
+        ),
+        patients=pd.DataFrame({"patient_id": ["a", "b"], "referral": [FORMULA, "+cmd|' /C calc'!A0"]}),
+    )  # fmt: skip
+    clinic = dataclasses.replace(clinic, extra_patient_columns=("referral",))
+    definitions = OutcomeDefinitions()
+    table = patient_table(clinic, definitions)
+    return patient_export_sheets(table, table.keep(), definitions).sheets()
+
+
+def test_a_formula_from_the_clinic_is_text_in_the_workbook(hostile_export):
+    book = openpyxl.load_workbook(io.BytesIO(export_file_bytes(hostile_export, ".xlsx")))
+    assert book.sheetnames == ["Patients", "Summary", "Definitions"]
+    sheet = book["Patients"]
+    header = [cell.value for cell in sheet[1]]
+    column = header.index("Referral") + 1
+    cells = [sheet.cell(row=r, column=column) for r in (2, 3)]
+    assert [c.value for c in cells] == ["'" + FORMULA, "'+cmd|' /C calc'!A0"]
+    assert all(c.data_type == "s" and c.hyperlink is None for c in cells)
+    # nothing in any sheet is a formula
+    assert not any(
+        c.data_type == "f" for s in book.worksheets for row in s.iter_rows() for c in row
+    )
+
+
+def test_a_formula_from_the_clinic_is_escaped_in_the_csv(hostile_export):
+    rows = pd.read_csv(io.BytesIO(export_file_bytes(hostile_export, ".csv")))
+    assert rows["Referral"].tolist() == ["'" + FORMULA, "'+cmd|' /C calc'!A0"]
+    assert rows.columns[0] == "Patient" and len(rows) == 2
+
+
+@pytest.mark.parametrize(
+    ("sheets", "suffix", "message"),
+    [
+        ({"Patients": pd.DataFrame()}, ".json", "a .csv or .xlsx file, not '.json'"),
+        ({}, ".csv", "at least one sheet"),
+    ],
+)
+def test_an_export_is_csv_or_xlsx(sheets, suffix, message):
+    with pytest.raises(ValueError, match=message):
+        export_file_bytes(sheets, suffix)
