@@ -704,3 +704,32 @@ def test_the_board_report_downloads_from_the_overview(page, server, tmp_path):
     assert detail["what"] == "board report"
     assert detail["cohort"] == "All patients"
     assert detail["suppression"] is True
+
+
+def test_the_per_patient_export_downloads_from_cohorts(page, server, tmp_path):
+    """The Excel export of the cohort opens with its three sheets; the click is audited."""
+    import openpyxl
+
+    from store import read_audit
+    from store.db import open_store
+
+    _goto(page, "Cohorts & patients", charts=True)
+    button = page.get_by_role("button", name="Per-patient export (Excel)")
+    button.scroll_into_view_if_needed()
+    _screenshots_at_both_widths(page, "05-cohorts-export")
+    with page.expect_download(timeout=120_000) as download:
+        button.click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == "patients.xlsx"
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Patients", "Summary", "Definitions"]
+    patients = book["Patients"].max_row - 1  # under the header: one row per patient
+    assert patients > 0
+    engine = open_store(server.env["DATABASE_URL"])
+    try:
+        detail = read_audit(engine, action="export")["detail"].iloc[0]
+    finally:
+        engine.dispose()
+    assert detail["what"] == "patient export" and detail["file"] == "patients.xlsx"
+    assert detail["suppression"] is True and detail["rows"] == patients

@@ -43,3 +43,12 @@ def test_one_patients_sessions_say_once_what_never_changes(app_env):
     )
     effects = next(t.value for t in at.table if "Side effect" in t.value.columns)
     assert list(effects.columns) == ["Day", "Session", "Side effect", "Severity", "Serious"]
+
+
+def test_directors_and_clinicians_get_the_per_patient_export(app_env):
+    for role in ("director", "clinician"):
+        at = signed_in_app("app_pages/cohorts.py", role=role)
+        assert not at.exception, [e.message for e in at.exception]
+        assert "Per-patient export" in [s.value for s in at.subheader]
+        toggle = next(t for t in at.toggle if t.label.startswith("Suppress small cells"))
+        assert toggle.value is True
