@@ -17,11 +17,10 @@ from cli.clinic_source import (
     add_definition_options,
     add_import_options,
     cli_user,
-    clinic_of,
-    definitions_of,
     folder_files,
+    written,
 )
-from cli.cohort_options import add_cohort_options, cohort_filters_of
+from cli.cohort_options import add_cohort_options, cohort_table_of
 
 __all__ = ["add_report_command", "folder_version"]
 
@@ -45,8 +44,7 @@ def _data_version(args: argparse.Namespace) -> str:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from analytics.report.board_report import board_report_of
-    from analytics.report.cohort import cohort_ids, describe_cohort
-    from analytics.report.patients import patient_table
+    from analytics.report.cohort import describe_cohort
     from documents.board_report import board_report_pdf
     from store.config import clinic_name
 
@@ -54,20 +52,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".pdf":
         print(f"error: --out must name a .pdf file, not {out.name}", file=sys.stderr)
         return 2
-    data = clinic_of(args)
-    if data is None:
-        return 1
-    try:
-        definitions = definitions_of(args)
-        filters = cohort_filters_of(args, data)
-    except (KeyError, ValueError) as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
-    table = patient_table(data, definitions)
-    keep = table.keep(cohort_ids(data, filters))
-    if not keep.any():
-        print("error: no patient matches these filters; nothing was written", file=sys.stderr)
-        return 1
+    cohort_table = cohort_table_of(args)
+    if isinstance(cohort_table, int):
+        return cohort_table
+    definitions, filters = cohort_table.definitions, cohort_table.filters
+    table, keep = cohort_table.table, cohort_table.keep
     user = cli_user(args)
     cohort = describe_cohort(filters)
     try:
@@ -86,11 +75,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     pdf = board_report_pdf(report)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(pdf)
-    except OSError as exc:
-        print(f"error: could not write {out}: {exc.strerror or exc}", file=sys.stderr)
+    if not written(out, pdf):
         return 1
     _record(args, user, out.name, cohort, report)
     suppression = "on" if report.suppression["applied"] else "OFF"

@@ -22,6 +22,7 @@ __all__ = [
     "iso_day",
     "print_problems",
     "stored_clinic",
+    "written",
 ]
 
 
@@ -173,3 +174,15 @@ def clinic_of(args: argparse.Namespace):
         )
         return None
     return result.data
+
+
+def written(out: Path, payload: bytes) -> bool:
+    """Write ``payload`` to ``out`` (its folder made if need be); False, with the reason on
+    stderr, when the disk refuses."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(payload)
+    except OSError as exc:
+        print(f"error: could not write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True

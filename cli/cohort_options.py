@@ -8,6 +8,8 @@ than once, and several values of one filter keep patients with any of them.
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -20,7 +22,14 @@ from analytics.report.cohort import (
     route_words,
 )
 
-__all__ = ["BAND_CHOICES", "add_cohort_options", "cohort_filters_of", "cohort_ids_of"]
+__all__ = [
+    "BAND_CHOICES",
+    "CohortTable",
+    "add_cohort_options",
+    "cohort_filters_of",
+    "cohort_ids_of",
+    "cohort_table_of",
+]
 
 # --band takes the band's slug without its "pcl5-" prefix: below-33, 33-49, 50-up.
 BAND_CHOICES = {slug.removeprefix("pcl5-"): label for label, slug in BAND_SLUGS.items()}
@@ -139,3 +148,39 @@ def cohort_filters_of(args: argparse.Namespace, data: ClinicData) -> CohortFilte
 def cohort_ids_of(args: argparse.Namespace, data: ClinicData) -> pd.Index | None:
     """The ids the options keep (None: every patient); raises as :func:`cohort_filters_of`."""
     return cohort_ids(data, cohort_filters_of(args, data))
+
+
+@dataclass(frozen=True)
+class CohortTable:
+    """A command's cohort: the clinic, the definitions, the filters and the per-patient table
+    with the cohort's mask over it."""
+
+    data: ClinicData
+    definitions: object
+    filters: CohortFilters
+    table: object
+    keep: object
+
+
+def cohort_table_of(args: argparse.Namespace) -> CohortTable | int:
+    """The cohort a ``report`` or ``export-patients`` command asks for, or its exit code with
+    the reason on stderr: 1 without a clinic or without a patient in the cohort, 2 for an
+    option naming nothing that exists."""
+    from analytics.report.patients import patient_table
+    from cli.clinic_source import clinic_of, definitions_of
+
+    data = clinic_of(args)
+    if data is None:
+        return 1
+    try:
+        definitions = definitions_of(args)
+        filters = cohort_filters_of(args, data)
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    table = patient_table(data, definitions)
+    keep = table.keep(cohort_ids(data, filters))
+    if not keep.any():
+        print("error: no patient matches these filters; nothing was written", file=sys.stderr)
+        return 1
+    return CohortTable(data, definitions, filters, table, keep)

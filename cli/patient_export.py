@@ -17,18 +17,16 @@ from cli.clinic_source import (
     add_definition_options,
     add_import_options,
     cli_user,
-    clinic_of,
-    definitions_of,
+    written,
 )
-from cli.cohort_options import add_cohort_options, cohort_filters_of
+from cli.cohort_options import add_cohort_options, cohort_table_of
 
 __all__ = ["add_export_command"]
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from analytics.report.cohort import cohort_ids, describe_cohort
+    from analytics.report.cohort import describe_cohort
     from analytics.report.patient_export import patient_export_sheets
-    from analytics.report.patients import patient_table
     from documents.workbook import SUFFIXES, export_file_bytes
 
     out = Path(args.out)
@@ -36,29 +34,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if suffix not in SUFFIXES:
         print(f"error: --out must name a .csv or .xlsx file, not {out.name}", file=sys.stderr)
         return 2
-    data = clinic_of(args)
-    if data is None:
-        return 1
-    try:
-        definitions = definitions_of(args)
-        filters = cohort_filters_of(args, data)
-    except (KeyError, ValueError) as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
-    table = patient_table(data, definitions)
-    keep = table.keep(cohort_ids(data, filters))
-    if not keep.any():
-        print("error: no patient matches these filters; nothing was written", file=sys.stderr)
-        return 1
+    cohort_table = cohort_table_of(args)
+    if isinstance(cohort_table, int):
+        return cohort_table
+    definitions, filters = cohort_table.definitions, cohort_table.filters
+    table, keep = cohort_table.table, cohort_table.keep
     cohort = describe_cohort(filters)
     export = patient_export_sheets(
         table, keep, definitions, suppress=not args.no_suppress, cohort=cohort
     )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(export_file_bytes(export.sheets(), suffix))
-    except OSError as exc:
-        print(f"error: could not write {out}: {exc.strerror or exc}", file=sys.stderr)
+    if not written(out, export_file_bytes(export.sheets(), suffix)):
         return 1
     rows = len(export.patients)
     # a CSV holds the rows alone: nothing in it is suppressed

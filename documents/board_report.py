@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.report.board_report import BoardReport
+from analytics.report.summary import definition_name
 from charts import figures
 
 __all__ = [
@@ -289,24 +290,13 @@ def chart_svgs(charts: dict[str, go.Figure], *, timeout: float = CHART_TIMEOUT_S
 
 
 # ---------------------------------------------------------------------------- the document
-# The summary's definition keys in words, where the key alone would not read as words.
-DEFINITION_NAMES = {
-    "response_rule": "Response rule (as a setting)",
-    "meaningful": "Meaningful change",
-    "km_band": "Kaplan-Meier interval",
-    "ci": "Confidence interval of a rate",
-    "induction_sessions": "Induction (sessions)",
-    "not_on_track": "Not on track",
-    "data_cutoff": "Data cutoff",
-    "small_samples": "Small samples",
-}
 
 
 def _definition_rows(definitions: dict) -> list[list[str]]:
     """Every definition in force, word for word as the summary gives it."""
     rows = [["Definition", "In force for this report"]]
     for key, value in definitions.items():
-        name = DEFINITION_NAMES.get(key, key.replace("_", " ").capitalize())
+        name = definition_name(key)
         if isinstance(value, list):
             value = "; ".join(str(v) for v in value)
         elif key == "induction_sessions" and isinstance(value, dict):

@@ -25,6 +25,7 @@ import pandas as pd
 from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.patient_table import PatientTable
 from analytics.report.cohort import column_words, route_words
+from analytics.report.summary import definition_name
 
 __all__ = [
     "FLAG_WORDS",
@@ -161,14 +162,6 @@ PATIENT_COLUMNS = _ENTRY_COLUMNS + _COURSE_COLUMNS + _SAFETY_COLUMNS
 ATTRIBUTE_WORDS = {"follow_up_days": "Follow-up (days)"}
 # Columns of patients.csv given their own headers.
 _OWN_HEADERS = {"route", "first_session_year", "first_session_month"}
-# The summary's definition keys in words, where the key alone would not read as words.
-DEFINITION_NAMES = {
-    "response_rule": "Response rule (as a setting)",
-    "meaningful": "Meaningful change",
-    "km_band": "Kaplan-Meier interval",
-    "ci": "Confidence interval of a rate",
-    "induction_sessions": "Induction (sessions)",
-}
 BP_THRESHOLD_WORDS = {
     "systolic_pre_max": "pre-dose systolic above (mmHg)",
     "diastolic_pre_max": "pre-dose diastolic above (mmHg)",
@@ -511,7 +504,7 @@ def export_definitions(
     for key, value in (summary.get("definitions") or {}).items():
         if key == "induction_sessions" and isinstance(value, dict):
             value = {route_words(route): f"{count} sessions" for route, count in value.items()}
-        add(DEFINITION_NAMES.get(key, key.replace("_", " ").capitalize()), value)
+        add(definition_name(key), value)
     threshold = reliable_change_threshold_of(summary)
     if threshold is not None:
         add(

@@ -19,12 +19,29 @@ from analytics.core.definitions import OutcomeDefinitions
 from analytics.core.patient_table import PatientTable
 from analytics.metrics.outcomes import baseline_stats_from, timepoint_outcomes_from
 
-__all__ = ["MAX_GROUPS", "SMALL_GROUP", "build_summary", "jsonable", "summary_of"]
+__all__ = [
+    "DEFINITION_NAMES",
+    "MAX_GROUPS",
+    "SMALL_GROUP",
+    "build_summary",
+    "definition_name",
+    "jsonable",
+    "summary_of",
+]
 
 # CMS small-cell policy: no published cell from 1 to 10.
 SMALL_GROUP = 11
 # A split into more groups than this is not a summary any more.
 MAX_GROUPS = 50
+# The summary's definition keys in words, where the key alone would not read as words (the
+# report and the export's definitions sheet name them so).
+DEFINITION_NAMES = {
+    "response_rule": "Response rule (as a setting)",
+    "meaningful": "Meaningful change",
+    "km_band": "Kaplan-Meier interval",
+    "ci": "Confidence interval of a rate",
+    "induction_sessions": "Induction (sessions)",
+}
 SAFETY_KEYS = (
     "exposure",
     "side_effects",
@@ -33,6 +50,17 @@ SAFETY_KEYS = (
     "serious_events",
     "label_reference",
 )
+
+
+def definition_name(key: str) -> str:
+    """A key of the summary's ``definitions`` in words.
+
+    Examples
+    --------
+    >>> definition_name("km_band"), definition_name("data_cutoff")
+    ('Kaplan-Meier interval', 'Data cutoff')
+    """
+    return DEFINITION_NAMES.get(key, key.replace("_", " ").capitalize())
 
 
 def jsonable(value):
