@@ -44,11 +44,13 @@ __all__ = [
     "Batch",
     "CURRENT",
     "Conflict",
+    "ContentHash",
     "DATA_TABLES",
     "DECLINED",
     "FollowUp",
     "IDENTITY",
     "LoginSessionRow",
+    "LoginThrottle",
     "PENDING",
     "REPLACED",
     "UserRow",
@@ -196,6 +198,33 @@ class AuditEntry(Base):
     username: Mapped[str | None] = mapped_column(sa.String(150))
     action: Mapped[str] = mapped_column(sa.String(32), nullable=False, index=True)
     detail: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    # SHA-256 of the previous entry's row_hash and this entry's content (store.audit)
+    row_hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class ContentHash(Base):
+    """The SHA-256 of one file of a snapshot or kept result, with the data version it holds."""
+
+    __tablename__ = "content_hashes"
+
+    kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    file: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    data_version: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per account (hashed name typed) and client, and until when to wait."""
+
+    __tablename__ = "login_throttle"
+
+    account: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    client: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 def _sql_type(dtype: str) -> sa.types.TypeEngine:
