@@ -69,6 +69,7 @@ if user is None:
 
 # after sign-in: keeps the sign-in form's path free of pandas, SQLAlchemy and the analytics
 from store import allowed_pages  # noqa: E402
+from store.failures import storage_failure_sentence  # noqa: E402
 from ui import clinic, cohort, settings  # noqa: E402
 
 allowed = allowed_pages(user.role)
@@ -105,14 +106,20 @@ page_key = keys.get(page.title) if page.visibility == "visible" else None
 if page_key is None:  # the note on a page the role may not see: no data needed
     page.run()
     st.stop()
-loaded = clinic.active_clinic()
-# cohort filters only beside the pages that show the clinic's numbers
-if page_key in DASHBOARD_PAGES:
-    filters = cohort.render_sidebar(loaded)
-else:
-    filters = cohort.CohortFilters()
-cohort.build_context(loaded, filters)
-if page_key in DASHBOARD_PAGES:
-    settings.render_definitions_sidebar()
-
-page.run()
+try:
+    loaded = clinic.active_clinic()
+    # cohort filters only beside the pages that show the clinic's numbers
+    if page_key in DASHBOARD_PAGES:
+        filters = cohort.render_sidebar(loaded)
+    else:
+        filters = cohort.CohortFilters()
+    cohort.build_context(loaded, filters)
+    if page_key in DASHBOARD_PAGES:
+        settings.render_definitions_sidebar()
+    page.run()
+except Exception as error:
+    # a locked, stopped or read-only database is a sentence on the page, not a traceback
+    sentence = storage_failure_sentence(error)
+    if sentence is None:
+        raise
+    st.error(sentence, icon=":material/database:")

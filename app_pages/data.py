@@ -29,7 +29,7 @@ from analytics.ingest.options import ImportOptions
 from analytics.ingest.preview import UploadPreview, preview_upload
 from analytics.ingest.reader import read_table
 from analytics.ingest.redcap import convert_redcap
-from store import import_upload
+from store import StorageError, import_upload
 from ui import auth, cohort, results, settings
 from ui import components as ui
 from ui.labels import counted
@@ -618,19 +618,30 @@ with st.status("Reading, validating and storing…", expanded=True) as status:
         date_order=date_order,
         extract_date=extract_date,
     )
-    result = import_upload(files, auth.run_user(), options, mapping, tables=chosen)
-    if result.ok:
+    try:
+        result = import_upload(files, auth.run_user(), options, mapping, tables=chosen)
+    except StorageError as error:
+        refusal = error
+        status.update(label="Not imported: the database refused", state="error", expanded=False)
+    else:
+        refusal = None
+    if refusal is None and result.ok:
         st.write("Preparing each patient's outcomes for the dashboard…")
         try:
             # done here, once, so the Overview's first visit after an import is quick
             results.prepare_table(settings.current_definitions("PCL-5"))
         except Exception:  # noqa: BLE001  (a warm-up only: the Overview computes it on its visit)
             pass
-    status.update(
-        label=f"Stored as batch {result.batch_id}" if result.ok else "Not imported: see below",
-        state="complete" if result.ok else "error",
-        expanded=False,
-    )
+    if refusal is None:
+        status.update(
+            label=f"Stored as batch {result.batch_id}" if result.ok else "Not imported: see below",
+            state="complete" if result.ok else "error",
+            expanded=False,
+        )
+if refusal is not None:
+    # the store's own sentence: which database, what happened, what to do; nothing was stored
+    st.error(str(refusal), icon=":material/database:")
+    st.stop()
 
 problem_report = result.report
 report = {

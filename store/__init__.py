@@ -11,6 +11,7 @@ import importlib
 _EXPORTS = {
     "BatchResult": "store.imports",
     "LoginSession": "store.users",
+    "StorageError": "store.failures",
     "User": "store.users",
     "allowed_pages": "store.users",
     "authenticate": "store.users",
@@ -46,6 +47,7 @@ _EXPORTS = {
 __all__ = [
     "BatchResult",
     "LoginSession",
+    "StorageError",
     "User",
     "allowed_pages",
     "authenticate",

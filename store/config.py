@@ -7,9 +7,12 @@
   Unset: beside the SQLite file, or ``var/snapshots/`` for PostgreSQL; ``off`` disables them.
 - ``CLINIC_NAME``: the clinic's name on the cover of its board reports (unset: the report says
   the name is not set; the Overview lets the user type it for one report).
+- ``DATABASE_LOCK_TIMEOUT``: seconds a write waits for another writer's lock before it gives
+  up with a sentence saying so (default 30).
 - ``SESSION_TTL_MINUTES``: minutes a signed-in session stays valid without activity (default 60).
-- The lockout policy: after :attr:`LockoutPolicy.free_failures` consecutive failed logins, each
-  further failure locks the account for a delay that doubles, up to a ceiling.
+- The sign-in throttle: after :attr:`LockoutPolicy.free_failures` failed sign-ins for one name
+  from one client address, each further failure makes that name wait, from that address only,
+  for a delay that doubles, up to a ceiling.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "LockoutPolicy",
     "ROOT",
     "database_url",
+    "lock_timeout",
     "session_ttl",
     "snapshot_parent",
 ]
@@ -33,6 +37,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = ROOT / "var" / "clinic.sqlite"
 DEFAULT_SESSION_TTL_MINUTES = 60
+DEFAULT_LOCK_TIMEOUT_S = 30.0
 
 
 def database_url(environ: dict[str, str] | None = None) -> str:
@@ -46,6 +51,23 @@ def database_url(environ: dict[str, str] | None = None) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def lock_timeout(environ: dict[str, str] | None = None) -> float:
+    """Seconds a write waits for the database's write lock (``DATABASE_LOCK_TIMEOUT``)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("DATABASE_LOCK_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(
+            f"DATABASE_LOCK_TIMEOUT must be a number of seconds, not {raw!r}"
+        ) from None
+    if not seconds > 0:
+        raise ValueError(f"DATABASE_LOCK_TIMEOUT must be positive, not {raw}")
+    return seconds
 
 
 def clinic_name(environ: dict[str, str] | None = None) -> str:
@@ -82,24 +104,31 @@ def session_ttl(environ: dict[str, str] | None = None) -> timedelta:
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    """Slow down password guessing.
+    """Slow down password guessing, per name typed and client address, without locking anyone out.
+
+    Failures are counted per (name typed, client address): a client that keeps failing for a
+    name waits longer and longer before its next try for that name, while the same name signs
+    in from any other address as usual (nobody can lock the director out from elsewhere).
 
     Attributes
     ----------
     free_failures : int
-        Consecutive failures allowed before the account is locked.
+        Failures for one name from one address before that address has to wait.
     base_delay : timedelta
-        Lock after the first failure beyond ``free_failures``; each further failure doubles it.
+        The wait after the first failure beyond ``free_failures``; each further failure doubles it.
     max_delay : timedelta
-        Ceiling of the lock.
+        Ceiling of the wait.
+    forget_after : timedelta
+        A count whose last failure is older than this starts again from zero.
     """
 
     free_failures: int = 5
     base_delay: timedelta = timedelta(seconds=30)
     max_delay: timedelta = timedelta(hours=1)
+    forget_after: timedelta = timedelta(hours=24)
 
     def delay_after(self, failures: int) -> timedelta:
-        """How long the account is locked after ``failures`` consecutive failures."""
+        """How long the next try waits after ``failures`` failures (0 while they are free)."""
         if failures < self.free_failures:
             return timedelta(0)
         # Exponent capped so that the multiplication cannot overflow timedelta.

@@ -10,11 +10,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from store.config import ROOT, database_url
+from store.config import ROOT, database_url, lock_timeout
+from store.failures import StorageError, database_label, storage_failures
 
 __all__ = [
     "dispose_engines",
     "get_engine",
+    "known_revisions",
     "make_engine",
     "open_store",
     "upgrade",
@@ -31,16 +33,26 @@ def make_engine(url: str | None = None) -> Engine:
     """An engine for ``url`` (default: :func:`store.config.database_url`), schema untouched.
 
     SQLite gets write-ahead logging (readers do not block the importer), foreign keys, a busy
-    timeout, and transactions that begin at BEGIN rather than at the first write, so an import
-    is one transaction from its first read to its commit.
+    timeout (:func:`store.config.lock_timeout`), and transactions that begin at BEGIN rather
+    than at the first write, so an import is one transaction from its first read to its commit.
+
+    Raises
+    ------
+    StorageError
+        When the SQLite file's folder cannot be created.
     """
     url = url or database_url()
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        # a stopped server fails the first connection within seconds, not minutes
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+        try:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError("unopenable", database_label(parsed)) from error
+    timeout = lock_timeout()
+    engine = sa.create_engine(url, connect_args={"timeout": timeout})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -50,7 +62,7 @@ def make_engine(url: str | None = None) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -58,6 +70,8 @@ def make_engine(url: str | None = None) -> Engine:
     def _on_begin(conn):
         # A writer takes the write lock at BEGIN, so it never has to upgrade a stale snapshot.
         write = conn.get_execution_options().get("store_write", False)
+        if write:  # the wait in force now, not when the pooled connection was opened
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(lock_timeout() * 1000)}")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
@@ -68,12 +82,22 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction that changes clinic data; writers queue behind each other.
 
     SQLite: ``BEGIN IMMEDIATE`` (the write lock from the start). PostgreSQL: a transaction-level
-    advisory lock, so two imports never compare against each other's half-written rows.
+    advisory lock, so two imports never compare against each other's half-written rows. Either
+    waits at most :func:`store.config.lock_timeout` seconds for another writer.
+
+    Raises
+    ------
+    StorageError
+        When the database is locked, read-only, unreachable or full; the transaction is rolled
+        back, so nothing of it is stored.
     """
-    with engine.connect() as conn:
+    waited = lock_timeout()
+    with storage_failures(engine.url, waited=waited), engine.connect() as conn:
         conn.execution_options(store_write=True)
         with conn.begin():
             if conn.dialect.name == "postgresql":
+                # lock_timeout bounds the wait for the advisory lock too
+                conn.execute(sa.text(f"SET LOCAL lock_timeout = '{int(waited * 1000)}ms'"))
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
             yield conn
 
@@ -118,10 +142,33 @@ def has_batches(engine: Engine) -> bool:
         return conn.execute(sa.text("SELECT 1 FROM batches LIMIT 1")).first() is not None
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision in ``migrations/versions`` (Alembic's own view)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(rev.revision for rev in script.walk_revisions())
+
+
 def open_store(url: str | None = None) -> Engine:
-    """An engine whose schema is at the newest revision."""
+    """An engine whose schema is at the newest revision.
+
+    Raises
+    ------
+    StorageError
+        When the database cannot be opened, reached or migrated, or holds a schema revision this
+        code does not know (written by a newer version).
+    """
     engine = make_engine(url)
-    if current_revision(engine) != HEAD_REVISION:
+    with storage_failures(engine.url):
+        revision = current_revision(engine)
+        if revision == HEAD_REVISION:
+            return engine
+        if revision is not None and revision not in known_revisions():
+            engine.dispose()
+            raise StorageError(
+                "schema", database_label(engine.url), revision=revision, head=HEAD_REVISION
+            )
         upgrade(engine)
     return engine
 

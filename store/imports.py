@@ -28,6 +28,7 @@ leaves the database as it was.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -48,6 +49,7 @@ from analytics.core.problems import ERROR, WARNING, Problem
 from store.audit import record_audit
 from store.clinic import refresh_snapshot
 from store.db import get_engine, write_transaction
+from store.failures import StorageError, storage_failures
 from store.models import (
     CURRENT,
     DATA_TABLES,
@@ -74,6 +76,8 @@ from store.rows import (
     value_columns,
 )
 from store.users import DIRECTOR, User
+
+logger = logging.getLogger(__name__)
 
 # file_records and store_batch are shared with store.sample, not part of the documented API.
 __all__ = ["BatchResult", "FileRecord", "import_upload"]
@@ -229,30 +233,67 @@ def import_upload(
     result = import_files(files, options=options, mapping=mapping, tables=tables)
     records = file_records(files, result)
     if not result.ok:
-        record_audit(
-            "import_refused",
-            user=user,
-            detail={
-                "files": [r.name for r in records],
-                "errors": sum(p.severity == ERROR for p in result.problems),
-            },
-            engine=engine,
-            clock=clock,
-        )
+        with storage_failures(engine.url):
+            record_audit(
+                "import_refused",
+                user=user,
+                detail={
+                    "files": [r.name for r in records],
+                    "errors": sum(p.severity == ERROR for p in result.problems),
+                },
+                engine=engine,
+                clock=clock,
+            )
         return BatchResult(
             None, problems=tuple(result.problems), files=records, report=result.report
         )
-    batch = store_batch(
-        engine,
-        result.data,
-        user=user,
-        kind=IMPORT,
-        records=records,
-        options=options,
-        problems=tuple(result.problems),
-        clock=clock,
-    )
+    try:
+        batch = store_batch(
+            engine,
+            result.data,
+            user=user,
+            kind=IMPORT,
+            records=records,
+            options=options,
+            problems=tuple(result.problems),
+            clock=clock,
+        )
+    except StorageError as error:
+        _record_storage_refusal(error, user, records, engine=engine, clock=clock)
+        raise
     return replace(batch, report=result.report)
+
+
+# Failures after which the store cannot take an audit row either (or only after another wait).
+_UNWRITABLE = frozenset({"locked", "unreachable", "unopenable"})
+
+
+def _record_storage_refusal(error: StorageError, user, records, *, engine, clock) -> bool:
+    """Audit an import the database refused, where the database can still be written.
+
+    A full disk usually still takes the one small row once the import's transaction is rolled
+    back; a locked, stopped or unopenable database cannot, and a read-only one refuses it. The
+    failure is then only logged. Returns True when the row was written.
+    """
+    if error.kind in _UNWRITABLE:
+        logger.warning("import refused (%s); the audit log could not be written", error.kind)
+        return False
+    try:
+        record_audit(
+            "import_refused",
+            user=user,
+            detail={"files": [r.name for r in records], "storage": error.kind},
+            engine=engine,
+            clock=clock,
+        )
+    except sa.exc.DBAPIError as audit_error:
+        logger.warning(
+            "import refused (%s); the audit log could not be written either: %s",
+            error.kind,
+            audit_error.orig,
+        )
+        return False
+    return True
 
 
 def store_batch(engine, data, *, user, kind, records, options, problems, clock) -> BatchResult:
