@@ -1,6 +1,7 @@
 """The Data page with a clinic's own export: files told by name and content, user file names
 kept, unknown spellings mapped on screen, the date order said or asked, presets restored."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analytics.ingest import preview as ingest_preview
+from store.db import make_engine, write_transaction
 from tests.conftest import TEST_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,3 +196,18 @@ def test_a_refused_upload_reports_every_row_of_each_problem(page):
     examples = at.table[1].value
     assert examples.loc[examples["Column"] == "Route", "Value"].tolist() == ["teleport"]
     assert (examples["Column"] == "Dose (mg)").sum() == 20  # the listed ones; all 30 counted
+
+
+def test_an_import_waiting_on_a_held_lock_shows_the_stores_sentence(page, monkeypatch):
+    monkeypatch.setenv("DATABASE_LOCK_TIMEOUT", "1")
+    _with_date_order(monkeypatch, "mdy")
+    at = _upload(page, _export())
+    other = make_engine(os.environ["DATABASE_URL"])  # another program writing meanwhile
+    with write_transaction(other):
+        at.button(key="data_validate").click().run()
+    other.dispose()
+    assert not at.exception, [e.message for e in at.exception]
+    (error,) = at.error
+    assert error.value.startswith("The database ")
+    assert "is busy" in error.value and "1 second" in error.value
+    assert "Nothing was changed." in error.value
