@@ -24,6 +24,7 @@ schema     an Alembic revision this code does not know   the same
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -95,6 +96,9 @@ _POSTGRES_STATE = (
     ("08", "unreachable"),
 )
 _POSTGRES_TEXT = (
+    # refusals at connection time carry no SQLSTATE in psycopg: told by the server's words
+    ("does not exist", "unopenable"),  # database "clinic" / role "clinic" does not exist
+    ("authentication failed", "unopenable"),
     ("connection refused", "unreachable"),
     ("could not connect", "unreachable"),
     ("timeout expired", "unreachable"),
@@ -165,9 +169,23 @@ def database_label(url: str | sa.URL) -> str:
     return shown.render_as_string(hide_password=True)
 
 
-def _kind_of(error: sa.exc.DBAPIError) -> str | None:
-    original = error.orig
-    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+def _driver_error(error: BaseException) -> BaseException | None:
+    """The database driver's own exception behind ``error``, or None when it is not one.
+
+    SQLAlchemy wraps the driver's errors; bulk writes through the driver's cursor (PostgreSQL's
+    COPY) raise them bare.
+    """
+    if isinstance(error, sa.exc.DBAPIError):
+        return error.orig
+    if isinstance(error, sqlite3.Error):
+        return error
+    if type(error).__module__.partition(".")[0] == "psycopg" and hasattr(error, "sqlstate"):
+        return error
+    return None
+
+
+def _kind_of(original: BaseException) -> str | None:
+    state = getattr(original, "sqlstate", None)
     text = str(original).lower()
     if state:
         for prefix, kind in _POSTGRES_STATE:
@@ -197,9 +215,10 @@ def storage_error(
     """
     if isinstance(error, StorageError):
         return error
-    if not isinstance(error, sa.exc.DBAPIError):
+    original = _driver_error(error)
+    if original is None:
         return None
-    kind = _kind_of(error)
+    kind = _kind_of(original)
     if kind is None:
         return None
     return StorageError(kind, database_label(url), waited=waited if kind == "locked" else None)
@@ -209,12 +228,13 @@ def storage_error(
 def storage_failures(url: str | sa.URL, *, waited: float | None = None) -> Iterator[None]:
     """Re-raise a database failure inside the block as a :class:`StorageError`; others pass.
 
-    Only the database driver's errors are translated: an ``OSError`` raised by other code in
-    the block is that code's own failure, not the database's.
+    Only the database driver's errors are translated (wrapped by SQLAlchemy or bare): an
+    ``OSError`` raised by other code in the block is that code's own failure, not the
+    database's.
     """
     try:
         yield
-    except sa.exc.DBAPIError as error:
+    except Exception as error:
         translated = storage_error(error, url, waited=waited)
         if translated is None:
             raise

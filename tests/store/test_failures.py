@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,7 @@ def test_an_import_into_a_read_only_database_is_refused(engine, read_only):
     assert held(engine) == before
 
 
-def test_an_import_that_fills_the_disk_stores_nothing_and_is_audited(tmp_path):
+def test_an_import_that_fills_the_disk_of_sqlite_stores_nothing_and_is_audited(tmp_path):
     # SQLite only: a file size limit is the full disk the import's process sees
     engine = open_store(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
     before = held(engine)
@@ -162,6 +163,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class OwnServer:
+    """A PostgreSQL server started for one test: its URL, and how to stop it or run SQL."""
+
+    folder: Path
+    port: int
+    pg_ctl: list
+    psql: list
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@localhost:{self.port}/{database}"
+
+    def sql(self, *statements: str) -> None:
+        for statement in statements:
+            subprocess.run([*self.psql, "-qc", statement], check=True, capture_output=True)
+
+    def stop(self) -> None:
+        subprocess.run([*self.pg_ctl, "-m", "fast", "stop"], capture_output=True)
+
+
 @pytest.fixture()
 def own_postgres(tmp_path):
     """A PostgreSQL server of this test's own (initdb, pg_ctl), so that it can be stopped."""
@@ -182,26 +203,50 @@ def own_postgres(tmp_path):
         check=True,
         capture_output=True,
     )
+    server = OwnServer(
+        folder,
+        port,
+        pg_ctl=[*as_postgres, bin_dir / "pg_ctl", "-D", data, "-w", "-l", folder / "log"],
+        psql=[*as_postgres, bin_dir / "psql", "-h", "localhost", "-p", str(port), "-U", "postgres"],
+    )
     options = f"-p {port} -k {folder} -c listen_addresses=localhost"
-    pg_ctl = [*as_postgres, bin_dir / "pg_ctl", "-D", data, "-w", "-l", folder / "log"]
-    subprocess.run([*pg_ctl, "-o", options, "start"], check=True, capture_output=True)
-
-    def stop():
-        subprocess.run([*pg_ctl, "-m", "fast", "stop"], capture_output=True)
-
+    subprocess.run([*server.pg_ctl, "-o", options, "start"], check=True, capture_output=True)
     try:
-        yield f"postgresql+psycopg://postgres@localhost:{port}/postgres", stop
+        yield server
     finally:
-        stop()
+        server.stop()
+        subprocess.run(["umount", folder / "small"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_stopped_postgresql_server_is_said_so_and_loses_nothing(own_postgres):
-    url, stop = own_postgres
+    url = own_postgres.url()
     assert run_cli("import", str(SAMPLE), url=url).returncode == 0
-    stop()
+    own_postgres.stop()
     said(run_cli("import", str(SAMPLE), url=url), "could not be reached", "Start the server")
     said(run_cli("summary", "--json", url=url), "could not be reached")
+
+
+def test_an_import_that_fills_the_disk_of_postgresql_stores_nothing(own_postgres):
+    # the clinic's tables on a file system of 3.5 MB: room for the schema, not for the sample
+    small = own_postgres.folder / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3500k,mode=700", "tmpfs", small], capture_output=True
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
+    shutil.chown(small, "postgres", "postgres")
+    own_postgres.sql(
+        f"CREATE TABLESPACE small LOCATION '{small}'", "CREATE DATABASE clinic TABLESPACE small"
+    )
+    url = own_postgres.url("clinic")
+    assert run_cli("imports", url=url).returncode == 0  # the schema fits
+    engine = sa.create_engine(url)
+    before = held(engine)
+    said(run_cli("import", str(SAMPLE), url=url), "is full, or refused to take more data")
+    assert held(engine) == before
+    engine.dispose()
 
 
 @pytest.mark.parametrize("kind", KINDS)
