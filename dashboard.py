@@ -45,9 +45,26 @@ PAGES = [
 # Pages that show the clinic's numbers, and so need the cohort filters in the sidebar.
 DASHBOARD_PAGES = {"overview", "outcomes", "durability", "safety", "cohorts", "claims"}
 
+
+def say_storage_failure(error: Exception) -> None:
+    """Show a database failure (locked, stopped, read-only, ...) as its sentence and stop the
+    run; any other error is raised again, for Streamlit to report as the bug it is."""
+    # imported here: the sign-in form's path stays free of SQLAlchemy until something fails
+    from store.failures import storage_failure_sentence
+
+    sentence = storage_failure_sentence(error)
+    if sentence is None:
+        raise error
+    st.error(sentence, icon=":material/database:")
+    st.stop()
+
+
 # The sign-in form needs only Streamlit: the database is prepared on a background thread that
 # the form starts once it is drawn (ui/startup.py).
-user = auth.current_user()
+try:
+    user = auth.current_user()
+except Exception as error:
+    say_storage_failure(error)
 st.session_state[auth.RUN_USER_KEY] = user
 
 if user is None:
@@ -64,12 +81,14 @@ if user is None:
         )
         for url_path in ["sign-in", *(script.removesuffix(".py") for _, _, script, _, _ in PAGES)]
     ]
-    st.navigation(sign_in, position="hidden").run()
+    try:
+        st.navigation(sign_in, position="hidden").run()
+    except Exception as error:
+        say_storage_failure(error)
     st.stop()
 
 # after sign-in: keeps the sign-in form's path free of pandas, SQLAlchemy and the analytics
 from store import allowed_pages  # noqa: E402
-from store.failures import storage_failure_sentence  # noqa: E402
 from ui import clinic, cohort, settings  # noqa: E402
 
 allowed = allowed_pages(user.role)
@@ -118,8 +137,4 @@ try:
         settings.render_definitions_sidebar()
     page.run()
 except Exception as error:
-    # a locked, stopped or read-only database is a sentence on the page, not a traceback
-    sentence = storage_failure_sentence(error)
-    if sentence is None:
-        raise
-    st.error(sentence, icon=":material/database:")
+    say_storage_failure(error)
