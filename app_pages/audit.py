@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.core.spreadsheet import csv_bytes
-from store import read_audit
+from store import read_audit, verify_audit_chain
 from store.audit import ACTIONS
 from store.users import list_users
 from ui import auth
@@ -22,7 +22,25 @@ with st.expander("What an entry holds"):
     st.markdown(
         "User names, counts, file names and batch numbers; never a password or a patient "
         "identifier. The database itself refuses to change or delete an entry (it is "
-        "append-only), so the log is a faithful record even for a director."
+        "append-only), so the log is a faithful record even for a director. Each entry is also "
+        "sealed to the one before it, so an entry changed, deleted or slipped in by someone "
+        "working on the database directly is named in the check at the top of this page."
+    )
+
+# The chain is checked on every visit: a director sees at once when the log was tampered with.
+chain = verify_audit_chain()
+if chain.ok:
+    st.success(
+        f"Audit trail intact: {chain.checked:,} {'entry' if chain.checked == 1 else 'entries'}, "
+        "each chained to the one before.",
+        icon=":material/verified_user:",
+    )
+else:
+    st.error(
+        f"{chain.sentence} Someone may have altered the audit log outside the dashboard. Do not "
+        "delete or restore anything yet: ask whoever looks after the clinic's database to keep a "
+        "copy of it as it is now and to compare the log with a backup from before that entry.",
+        icon=":material/gpp_bad:",
     )
 
 ALL = "(all)"

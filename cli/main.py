@@ -16,8 +16,9 @@ Storage (the configured database: ``DATABASE_URL``, else ``var/clinic.sqlite``):
 
 - ``import DIR``: import a folder as one batch (prints the batch; exit 1, nothing stored, on errors).
 - ``imports``: the import history. ``rollback BATCH``: remove exactly what a batch added.
-- ``users add|remove|passwd|list``: manage sign-in users.
+- ``users add|remove|passwd|list|unlock``: manage sign-in users.
 - ``summary`` without a folder: the summary of the clinic as stored.
+- ``audit verify``: check that no audit entry was changed, forged or deleted (exit 1 if one was).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import sys
 from pathlib import Path
 
+from cli.audit_log import add_audit_command
 from cli.board_report import add_report_command
 from cli.clinic_source import (
     add_definition_options,
@@ -260,6 +262,11 @@ def _cmd_users(args: argparse.Namespace) -> int:
             for row in table.itertuples():
                 print(f"{row.username:<20} {row.role:<10}")
             return 0
+        if args.users_command == "unlock":
+            cleared = users.unblock_login(args.name, actor=actor)
+            where = "1 address" if cleared == 1 else f"{cleared} addresses"
+            print(f"Sign-in waits cleared for {args.name} ({where}).")
+            return 0
         if args.users_command == "remove":
             users.remove_user(args.name, actor=actor)
             print(f"Removed {args.name}.")
@@ -317,6 +324,8 @@ def _add_store_commands(commands) -> None:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     sub.add_parser("list", help="list users and roles")
+    unlock = sub.add_parser("unlock", help="let a name sign in again at once from every address")
+    unlock.add_argument("name")
     users.set_defaults(func=_cmd_users)
 
 
@@ -360,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, help="random seed (default: the sample's own)")
     sample.set_defaults(func=_cmd_make_sample)
     add_report_command(commands)
+    add_audit_command(commands)
     add_export_command(commands)
     _add_store_commands(commands)
     return parser

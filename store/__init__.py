@@ -19,10 +19,12 @@ _EXPORTS = {
     "can": "store.users",
     "clear_sample": "store.sample",
     "conflict_detail": "store.conflicts",
+    "content_hashes": "store.content",
     "create_session": "store.sessions",
     "data_version": "store.clinic",
     "ensure_first_director": "store.users",
     "first_director_pending": "store.users",
+    "forget_content_hashes": "store.content",
     "ensure_sample": "store.sample",
     "get_engine": "store.db",
     "import_upload": "store.imports",
@@ -32,6 +34,7 @@ _EXPORTS = {
     "login": "store.users",
     "read_audit": "store.audit",
     "record_audit": "store.audit",
+    "record_content_hashes": "store.content",
     "refresh_snapshot": "store.clinic",
     "resolve_conflicts": "store.conflicts",
     "resume_session": "store.sessions",
@@ -41,6 +44,8 @@ _EXPORTS = {
     "session_user": "store.sessions",
     "start_session": "store.users",
     "touch_session": "store.sessions",
+    "unblock_login": "store.users",
+    "verify_audit_chain": "store.audit",
 }
 
 
@@ -55,11 +60,13 @@ __all__ = [
     "can",
     "clear_sample",
     "conflict_detail",
+    "content_hashes",
     "create_session",
     "data_version",
     "ensure_first_director",
     "ensure_sample",
     "first_director_pending",
+    "forget_content_hashes",
     "get_engine",
     "import_upload",
     "list_batches",
@@ -68,6 +75,7 @@ __all__ = [
     "login",
     "read_audit",
     "record_audit",
+    "record_content_hashes",
     "refresh_snapshot",
     "resolve_conflicts",
     "resume_session",
@@ -77,6 +85,8 @@ __all__ = [
     "session_user",
     "start_session",
     "touch_session",
+    "unblock_login",
+    "verify_audit_chain",
 ]
 
 

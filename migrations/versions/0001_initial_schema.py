@@ -6,7 +6,9 @@ Create Date: 2026-11-27 21:38:22.930172
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
+
+from store.audit import AuditDropRefused
 
 revision = "0001"
 down_revision = None
@@ -290,6 +292,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping the audit table erases the record of who did what: only when asked for by name.
+    if context.get_x_argument(as_dictionary=True).get("force", "").lower() != "yes":
+        raise AuditDropRefused(
+            "Downgrading below revision 0001 would delete the audit log, so it was refused. "
+            "Keep a copy of the audit log first; to go ahead anyway, run the downgrade with: "
+            "alembic -x force=yes downgrade ..."
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_no_change ON audit")
         op.execute("DROP FUNCTION IF EXISTS audit_append_only()")

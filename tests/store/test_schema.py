@@ -1,5 +1,6 @@
 """The Alembic revisions build exactly the models' schema; configuration in one place."""
 
+import argparse
 from datetime import timedelta
 
 import pytest
@@ -36,6 +37,8 @@ def test_a_fresh_database_is_migrated_on_open(tmp_path):
 
 def test_downgrade_removes_every_table(engine):
     config = alembic_config()
+    # as `alembic -x force=yes downgrade base`: the audit log is dropped only when forced
+    config.cmd_opts = argparse.Namespace(x=["force=yes"])
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, "base")
