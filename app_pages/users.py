@@ -22,11 +22,14 @@ st.caption(
     "imports and the audit log. **Clinician**: the dashboard pages, no imports. **Staff**: "
     "the Data page only, to upload the clinic's files."
 )
-with st.expander("Passwords and locked accounts"):
+with st.expander("Passwords and failed sign-ins"):
     st.markdown(
         "A new or reset password is shown once, right after it is set: give it to the person "
-        "yourself. After five wrong passwords in a row an account waits 30 seconds before the "
-        "next try, and twice as long after each further wrong one."
+        "yourself. After five wrong passwords for a name from one computer, that computer waits "
+        "30 seconds before its next try for the name, and twice as long after each further "
+        "wrong one; the same person signs in from any other computer as usual, so nobody can "
+        "lock another out. Resetting the password, or `python -m analytics users unlock NAME` "
+        "on the server, ends the wait at once."
     )
 if auth.oidc_configured():
     st.info(
@@ -52,12 +55,16 @@ if shown:
     st.code(password, language=None)
 
 users = list_users()
-# Dates to the minute and the lock only when someone is locked, so the table fits 1024 px.
+# Dates to the minute and the wait only when someone waits, so the table fits 1024 px.
 locked = users["locked_until"].notna().any()
 st.dataframe(
     readable_table(
         users if locked else users.drop(columns="locked_until"),
-        labels={"created_at": "Added (UTC)", "failed_logins": "Failed sign-ins"},
+        labels={
+            "created_at": "Added (UTC)",
+            "failed_logins": "Failed sign-ins",
+            "locked_until": "Waiting until (UTC)",
+        },
     ),
     hide_index=True,
     width="stretch",
@@ -65,9 +72,13 @@ st.dataframe(
         "Added (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         "Last sign-in (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         "Failed sign-ins": st.column_config.NumberColumn(
-            width="small", help="Wrong passwords in a row since the last sign-in."
+            width="small",
+            help="Wrong passwords for this name in the last 24 hours, from every computer.",
         ),
-        "Locked until (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        "Waiting until (UTC)": st.column_config.DatetimeColumn(
+            format="YYYY-MM-DD HH:mm:ss",
+            help="The latest wait a computer trying this name must sit out before its next try.",
+        ),
     },
 )
 names = users["username"].tolist()

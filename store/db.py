@@ -19,6 +19,7 @@ __all__ = [
     "known_revisions",
     "make_engine",
     "open_store",
+    "short_write",
     "upgrade",
     "write_transaction",
 ]
@@ -99,6 +100,21 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
                 # lock_timeout bounds the wait for the advisory lock too
                 conn.execute(sa.text(f"SET LOCAL lock_timeout = '{int(waited * 1000)}ms'"))
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
+            yield conn
+
+
+@contextmanager
+def short_write(engine: Engine) -> Iterator[Connection]:
+    """A short transaction that reads, then writes a few rows (a sign-in, a user, a session).
+
+    SQLite: ``BEGIN IMMEDIATE``, so that what it read is still the newest state when it writes
+    (a deferred transaction whose snapshot another writer has overtaken cannot write at all,
+    and the audit chain must extend its newest entry). PostgreSQL: an ordinary transaction,
+    which does not queue behind an import's advisory lock.
+    """
+    with storage_failures(engine.url, waited=lock_timeout()), engine.connect() as conn:
+        conn.execution_options(store_write=True)
+        with conn.begin():
             yield conn
 
 

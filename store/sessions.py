@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store.config import session_ttl
-from store.db import get_engine
+from store.db import get_engine, short_write
 from store.models import LoginSessionRow, UserRow
 from store.users import LoginSession, User
 
@@ -79,7 +79,7 @@ def create_session(
     token = secrets.token_urlsafe(TOKEN_BYTES)
     digest = hash_token(token)
     expires = now + (ttl or session_ttl())
-    with (engine or get_engine()).begin() as conn:
+    with short_write(engine or get_engine()) as conn:
         conn.execute(sa.delete(LoginSessionRow).where(LoginSessionRow.expires_at <= now))
         conn.execute(
             sa.insert(LoginSessionRow).values(
@@ -120,7 +120,7 @@ def resume_session(
         return None
     now = now or _now()
     digest = hash_token(token)
-    with (engine or get_engine()).begin() as conn:
+    with short_write(engine or get_engine()) as conn:
         row = _live(conn, digest, now)
     if row is None:
         return None
@@ -142,7 +142,7 @@ def session_user(
     expired; an expired session is deleted here.
     """
     now = now or _now()
-    with (engine or get_engine()).begin() as conn:
+    with short_write(engine or get_engine()) as conn:
         row = _live(conn, token_hash, now)
     return None if row is None else User(row.username, row.role)
 
@@ -168,7 +168,7 @@ def touch_session(
         return touched
     if session.stored_at is not None and now - session.stored_at < TOUCH_INTERVAL:
         return touched
-    with (engine or get_engine()).begin() as conn:
+    with short_write(engine or get_engine()) as conn:
         done = conn.execute(
             sa.update(LoginSessionRow)
             .where(LoginSessionRow.token_hash == session.token_hash)
@@ -181,7 +181,7 @@ def touch_session(
 
 def revoke_session(token_hash: str, *, engine: Engine | None = None) -> bool:
     """End the stored session ``token_hash`` (sign-out); True when there was one."""
-    with (engine or get_engine()).begin() as conn:
+    with short_write(engine or get_engine()) as conn:
         done = conn.execute(
             sa.delete(LoginSessionRow).where(LoginSessionRow.token_hash == token_hash)
         )
@@ -191,6 +191,6 @@ def revoke_session(token_hash: str, *, engine: Engine | None = None) -> bool:
 def purge_expired_sessions(*, engine: Engine | None = None, now: datetime | None = None) -> int:
     """Delete every session past its expiry; the number deleted."""
     now = now or _now()
-    with (engine or get_engine()).begin() as conn:
+    with short_write(engine or get_engine()) as conn:
         done = conn.execute(sa.delete(LoginSessionRow).where(LoginSessionRow.expires_at <= now))
     return done.rowcount

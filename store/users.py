@@ -1,4 +1,4 @@
-"""Users, roles and sign-in: argon2 password hashes, lockout with back-off, expiring sessions.
+"""Users, roles and sign-in: argon2 password hashes, a throttle with back-off, expiring sessions.
 
 Roles
 -----
@@ -11,10 +11,17 @@ Every role also sees the help pages (:data:`HELP_PAGES`: the glossary).
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106 "second recommended
 option"). There is no default password: :func:`ensure_first_director` creates the first director
 with a random one and returns it for the caller to show once.
+
+Sign-in gives nothing away: a wrong password and an unknown name get the same answer, after the
+same work (one Argon2 verification each). Failures are counted per name typed and client address
+(table ``login_throttle``, the name kept only as a SHA-256), so a client that keeps guessing waits
+longer and longer for that name while the same name signs in from elsewhere as usual: nobody can
+lock the director out. ``users unlock NAME`` (:func:`unblock_login`) clears the waits of a name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable
@@ -29,8 +36,8 @@ from sqlalchemy.engine import Engine
 
 from store.audit import record_audit
 from store.config import LOCKOUT, LockoutPolicy, session_ttl
-from store.db import get_engine
-from store.models import LoginSessionRow, UserRow
+from store.db import get_engine, short_write
+from store.models import LoginSessionRow, LoginThrottle, UserRow
 
 __all__ = [
     "CLINICIAN",
@@ -59,6 +66,8 @@ __all__ = [
     "remove_user",
     "set_password",
     "start_session",
+    "throttle_account",
+    "unblock_login",
 ]
 
 DIRECTOR = "director"
@@ -94,9 +103,12 @@ _ROLE_ACTIONS = {
 }
 
 _HASHER = PasswordHasher()
-# Verified against when the user does not exist, so that a wrong name costs as long as a wrong
-# password and the timing does not tell which names exist.
+# Verified against when the user does not exist or the client must wait, so that every try
+# costs one verification and the timing does not tell which names exist.
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+# The client of a sign-in whose caller did not say where it came from.
+UNKNOWN_CLIENT = "unknown"
+_CLIENT_LENGTH = 64  # login_throttle.client
 
 
 @dataclass(frozen=True)
@@ -109,18 +121,19 @@ class User:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome of one sign-in attempt.
+    """The outcome of one sign-in attempt: the same shape for a known and an unknown name.
 
     Attributes
     ----------
     user : User or None
-        The user when the name and password are right and the account is not locked.
-    locked_until : datetime or None
-        When the account accepts tries again (set while it is locked).
+        The user when the name and password are right and this client need not wait.
+    retry_at : datetime or None
+        When this client may try this name again, once it has failed too often (set for an
+        unknown name exactly as for a known one).
     """
 
     user: User | None
-    locked_until: datetime | None = None
+    retry_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -233,7 +246,7 @@ def add_user(
     _check_role(role)
     _check_password(password)
     engine = engine or get_engine()
-    with engine.begin() as conn:
+    with short_write(engine) as conn:
         exists = conn.execute(sa.select(UserRow.id).where(UserRow.username == name)).first()
         if exists:
             raise ValueError(f"user {name!r} already exists")
@@ -260,7 +273,7 @@ def remove_user(username: str, *, actor=None, engine: Engine | None = None) -> N
     """Delete a user and end their signed-in sessions; the last director cannot be removed."""
     _require_director(actor)
     engine = engine or get_engine()
-    with engine.begin() as conn:
+    with short_write(engine) as conn:
         role = conn.execute(sa.select(UserRow.role).where(UserRow.username == username)).first()
         if role is None:
             raise ValueError(f"no user {username!r}")
@@ -278,7 +291,7 @@ def set_password(username: str, password: str, *, actor=None, engine: Engine | N
         raise PermissionError("only a director can change another user's password")
     _check_password(password)
     engine = engine or get_engine()
-    with engine.begin() as conn:
+    with short_write(engine) as conn:
         done = conn.execute(
             sa.update(UserRow)
             .where(UserRow.username == username)
@@ -286,6 +299,10 @@ def set_password(username: str, password: str, *, actor=None, engine: Engine | N
         )
         if done.rowcount == 0:
             raise ValueError(f"no user {username!r}")
+        # a new password is a fresh start: no client has to wait for this name any more
+        conn.execute(
+            sa.delete(LoginThrottle).where(LoginThrottle.account == throttle_account(username))
+        )
         record_audit("password_changed", user=actor, detail={"username": username}, conn=conn)
 
 
@@ -294,7 +311,7 @@ def change_role(username: str, role: str, *, actor=None, engine: Engine | None =
     _require_director(actor)
     _check_role(role)
     engine = engine or get_engine()
-    with engine.begin() as conn:
+    with short_write(engine) as conn:
         old = conn.execute(sa.select(UserRow.role).where(UserRow.username == username)).first()
         if old is None:
             raise ValueError(f"no user {username!r}")
@@ -309,96 +326,232 @@ def change_role(username: str, role: str, *, actor=None, engine: Engine | None =
         )
 
 
-def list_users(engine: Engine | None = None) -> pd.DataFrame:
-    """Users with role, creation, last sign-in and lock state (no password hashes)."""
+def list_users(
+    engine: Engine | None = None, *, clock: Callable[[], datetime] = _now
+) -> pd.DataFrame:
+    """Users with role, creation, last sign-in and sign-in waits (no password hashes).
+
+    ``failed_logins`` is the number of recent failures for the name summed over the client
+    addresses (counts not yet forgotten, :attr:`LockoutPolicy.forget_after`), and
+    ``locked_until`` the latest time some address has to wait for it (None when none waits).
+    The columns of the same names in the ``users`` table are no longer used.
+    """
     query = sa.select(
-        UserRow.username,
-        UserRow.role,
-        UserRow.created_at,
-        UserRow.last_login_at,
-        UserRow.failed_logins,
-        UserRow.locked_until,
+        UserRow.username, UserRow.role, UserRow.created_at, UserRow.last_login_at
     ).order_by(UserRow.username)
+    throttles = sa.select(
+        LoginThrottle.account, LoginThrottle.failures, LoginThrottle.blocked_until
+    ).where(LoginThrottle.last_failure_at > clock() - LOCKOUT.forget_after)
     with (engine or get_engine()).connect() as conn:
         rows = conn.execute(query).all()
+        waits = conn.execute(throttles).all()
+    now = clock()
+    failures: dict[str, int] = {}
+    blocked: dict[str, datetime] = {}
+    for wait in waits:
+        failures[wait.account] = failures.get(wait.account, 0) + wait.failures
+        if wait.blocked_until is not None and wait.blocked_until > now:
+            blocked[wait.account] = max(blocked.get(wait.account, now), wait.blocked_until)
     columns = ["username", "role", "created_at", "last_login_at", "failed_logins", "locked_until"]
-    return pd.DataFrame(rows, columns=columns)
+    table = []
+    for row in rows:
+        account = throttle_account(row.username)
+        table.append((*row, failures.get(account, 0), blocked.get(account)))
+    return pd.DataFrame(table, columns=columns)
+
+
+def throttle_account(username: str) -> str:
+    """The key of a name typed in ``login_throttle``: the SHA-256 of it trimmed and lower-cased.
+
+    A name that is not a user (perhaps a password typed into the wrong box) is never stored in
+    clear, and "Director" and "director" share one count.
+    """
+    return hashlib.sha256(username.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _client_key(client: str | None) -> str:
+    text = " ".join(str(client or "").split())
+    return (text or UNKNOWN_CLIENT)[:_CLIENT_LENGTH]
 
 
 def login(
     username: str,
     password: str,
     *,
+    client: str | None = None,
     engine: Engine | None = None,
     clock: Callable[[], datetime] = _now,
     policy: LockoutPolicy = LOCKOUT,
 ) -> LoginResult:
-    """Check a name and password, counting failures and locking the account after too many.
+    """Check a name and password, slowing down a client that keeps failing for that name.
 
-    After ``policy.free_failures`` consecutive failures the account is locked for
-    ``policy.delay_after(failures)``, doubling with each further failure; tries while locked are
-    refused without looking at the password (and do not extend the lock). A success resets the
-    count. Every attempt is audited; a name that does not exist is logged as unknown, since it
-    may be a password typed into the wrong box.
+    Failures are counted per (name typed, ``client``), whether the name exists or not. After
+    ``policy.free_failures`` of them that client waits ``policy.delay_after(failures)`` before
+    its next try for that name, doubling with each further failure; a try before then is refused
+    without looking at the password (and does not extend the wait). The same name from another
+    client is not affected, and a success clears the count of that client. Every try costs one
+    Argon2 verification (against a dummy hash for an unknown name or a waiting client) and gets
+    the same :class:`LoginResult` for a known and an unknown name.
+
+    Every attempt is audited with the client: ``login``, ``login_failed`` (a name that does not
+    exist is logged without the name, since it may be a password typed into the wrong box) and
+    ``login_locked`` for a refused try, with the wait in seconds.
+
+    Parameters
+    ----------
+    username, password : str
+        What was typed.
+    client : str, optional
+        Where the try comes from (the browser's address); None counts as ``"unknown"``.
     """
     engine = engine or get_engine()
     now = clock()
     name = username.strip()
-    with engine.begin() as conn:
+    account = throttle_account(username)
+    client = _client_key(client)
+    with short_write(engine) as conn:
         row = conn.execute(
-            sa.select(
-                UserRow.id,
-                UserRow.password_hash,
-                UserRow.role,
-                UserRow.failed_logins,
-                UserRow.locked_until,
-            ).where(UserRow.username == name)
-        ).first()
-        if row is None:
-            _verify(_DUMMY_HASH, password)
-            record_audit("login_failed", detail={"reason": "unknown user"}, conn=conn, clock=clock)
-            return LoginResult(None)
-        if row.locked_until is not None and row.locked_until > now:
-            record_audit("login_locked", user=name, conn=conn, clock=clock)
-            return LoginResult(None, locked_until=row.locked_until)
-        if not _verify(row.password_hash, password):
-            failures = row.failed_logins + 1
-            delay = policy.delay_after(failures)
-            locked_until = now + delay if delay else None
-            conn.execute(
-                sa.update(UserRow)
-                .where(UserRow.id == row.id)
-                .values(failed_logins=failures, locked_until=locked_until)
+            sa.select(UserRow.id, UserRow.password_hash, UserRow.role).where(
+                UserRow.username == name
             )
+        ).first()
+        throttle = conn.execute(
+            sa.select(
+                LoginThrottle.failures, LoginThrottle.last_failure_at, LoginThrottle.blocked_until
+            )
+            .where(LoginThrottle.account == account, LoginThrottle.client == client)
+            .with_for_update()
+        ).first()
+        logged = name if row is not None else None
+        waiting = throttle is not None and _waits(throttle.blocked_until, now)
+        # One verification on every path: the stored hash only when it may be checked.
+        checked = row.password_hash if row is not None and not waiting else _DUMMY_HASH
+        matched = _verify(checked, password)
+        right = matched and row is not None and not waiting
+        if waiting:
             record_audit(
-                "login_failed",
-                user=name,
-                detail={"consecutive_failures": failures},
+                "login_locked",
+                user=logged,
+                detail={"client": client, "wait_seconds": _seconds(throttle.blocked_until - now)},
                 conn=conn,
                 clock=clock,
             )
-            return LoginResult(None, locked_until=locked_until)
-        values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+            return LoginResult(None, retry_at=throttle.blocked_until)
+        if not right:
+            failures = _count_failure(conn, account, client, throttle, now, policy)
+            delay = policy.delay_after(failures)
+            retry_at = now + delay if delay else None
+            if retry_at is not None:
+                conn.execute(
+                    sa.update(LoginThrottle)
+                    .where(LoginThrottle.account == account, LoginThrottle.client == client)
+                    .values(blocked_until=retry_at)
+                )
+            detail = {"client": client, "wait_seconds": _seconds(delay)}
+            if row is None:
+                detail = {"reason": "unknown user", **detail}
+            else:
+                detail = {"consecutive_failures": failures, **detail}
+            record_audit("login_failed", user=logged, detail=detail, conn=conn, clock=clock)
+            return LoginResult(None, retry_at=retry_at)
+        values = {"last_login_at": now}
         if _HASHER.check_needs_rehash(row.password_hash):
             values["password_hash"] = _HASHER.hash(password)
         conn.execute(sa.update(UserRow).where(UserRow.id == row.id).values(**values))
-        record_audit("login", user=name, conn=conn, clock=clock)
+        conn.execute(
+            sa.delete(LoginThrottle).where(
+                LoginThrottle.account == account, LoginThrottle.client == client
+            )
+        )
+        record_audit("login", user=name, detail={"client": client}, conn=conn, clock=clock)
         return LoginResult(User(name, row.role))
+
+
+def _waits(blocked_until: datetime | None, now: datetime) -> bool:
+    return blocked_until is not None and blocked_until > now
+
+
+def _seconds(delay: timedelta) -> int:
+    return max(0, round(delay.total_seconds()))
+
+
+def _count_failure(conn, account: str, client: str, throttle, now: datetime, policy) -> int:
+    """Add one failure to the count of (``account``, ``client``); return the new count.
+
+    One statement, insert or increment, so that two failures at the same moment both count.
+    A count whose last failure is older than ``policy.forget_after`` starts again at one.
+    """
+    fresh = throttle is None or throttle.last_failure_at <= now - policy.forget_after
+    insert = _upsert(conn)(LoginThrottle).values(
+        account=account, client=client, failures=1, last_failure_at=now, blocked_until=None
+    )
+    statement = insert.on_conflict_do_update(
+        index_elements=[LoginThrottle.account, LoginThrottle.client],
+        set_={
+            "failures": 1 if fresh else LoginThrottle.failures + 1,
+            "last_failure_at": insert.excluded.last_failure_at,
+            "blocked_until": None,
+        },
+    ).returning(LoginThrottle.failures)
+    failures = conn.execute(statement).scalar_one()
+    # counts nobody has added to for a day are dropped, so the table stays small
+    conn.execute(
+        sa.delete(LoginThrottle).where(LoginThrottle.last_failure_at <= now - policy.forget_after)
+    )
+    return failures
+
+
+def _upsert(conn):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def unblock_login(
+    username: str,
+    *,
+    actor=None,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = _now,
+) -> int:
+    """Clear the sign-in waits of ``username`` from every client; return how many were cleared.
+
+    The director's way out when a name waits after failed sign-ins (``python -m analytics users
+    unlock NAME``). Audited as ``login_unblocked``, with the number of client addresses cleared.
+    """
+    _require_director(actor)
+    name = username.strip()
+    engine = engine or get_engine()
+    with short_write(engine) as conn:
+        cleared = conn.execute(
+            sa.delete(LoginThrottle).where(LoginThrottle.account == throttle_account(name))
+        ).rowcount
+        record_audit(
+            "login_unblocked",
+            user=actor,
+            detail={"username": name, "clients": cleared},
+            conn=conn,
+            clock=clock,
+        )
+    return cleared
 
 
 def authenticate(
     username: str,
     password: str,
     *,
+    client: str | None = None,
     engine: Engine | None = None,
     clock: Callable[[], datetime] = _now,
     policy: LockoutPolicy = LOCKOUT,
 ) -> User | None:
-    """The user when ``username`` and ``password`` are right and the account is not locked.
+    """The user when ``username`` and ``password`` are right and this client need not wait.
 
-    :func:`login` says, in addition, until when a locked account refuses tries.
+    :func:`login` says, in addition, until when the client has to wait.
     """
-    return login(username, password, engine=engine, clock=clock, policy=policy).user
+    return login(username, password, client=client, engine=engine, clock=clock, policy=policy).user
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -440,7 +593,7 @@ def ensure_first_director(
 
 
 def _create_first_director(engine: Engine, password: str, clock) -> str | None:
-    with engine.begin() as conn:
+    with short_write(engine) as conn:
         if conn.execute(sa.select(sa.func.count()).select_from(UserRow)).scalar_one():
             return None
         conn.execute(

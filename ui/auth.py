@@ -2,12 +2,12 @@
 
 Two ways in:
 
-- **password** (the default): the store's users, Argon2id hashes and lockout
-  (``store.users.login``). The session is stored (``store.sessions``: only the hash of its
-  random token) and lives in ``st.session_state``; it expires after ``SESSION_TTL_MINUTES``
-  without activity. When the app runs through ``server.py``, the browser keeps the token in an
-  HttpOnly cookie, so a reload or a new tab is still signed in (:func:`current_user` resumes
-  it); sign-out revokes it and clears the cookie.
+- **password** (the default): the store's users, Argon2id hashes and a sign-in throttle per
+  name and client address (``store.users.login``). The session is stored (``store.sessions``:
+  only the hash of its random token) and lives in ``st.session_state``; it expires after
+  ``SESSION_TTL_MINUTES`` without activity. When the app runs through ``server.py``, the browser
+  keeps the token in an HttpOnly cookie, so a reload or a new tab is still signed in
+  (:func:`current_user` resumes it); sign-out revokes it and clears the cookie.
 - **the clinic's identity provider**: when ``.streamlit/secrets.toml`` has an ``[auth]``
   section, Streamlit's OIDC login (``st.login``/``st.user``) replaces the password form, and the
   role comes from the ``[roles]`` table of the same file (:func:`role_for_identity`).
@@ -46,6 +46,7 @@ __all__ = [
     "TICKET_SECONDS",
     "audit",
     "audited_download",
+    "client_address",
     "cookie_routes_enabled",
     "current_user",
     "enable_cookie_routes",
@@ -60,6 +61,7 @@ __all__ = [
     "role_for_identity",
     "role_map_from_secrets",
     "run_user",
+    "sign_in_failed_message",
     "unavailable_message",
 ]
 
@@ -300,6 +302,11 @@ def role_map_from_secrets() -> dict[str, str]:
 
 
 def _oidc_user():
+    """The person signed in at the identity provider as a :class:`store.User`, or None.
+
+    None when nobody is signed in there, or when the account maps to no role: the sign-in
+    screen then says so, and the refusal is audited once per browser session.
+    """
     from store import User
 
     if not st.user.get("is_logged_in", False):
@@ -309,9 +316,17 @@ def _oidc_user():
     name = str(claims.get("email") or claims.get("sub") or "unknown")
     if role is None:
         st.session_state[NOTICE_KEY] = (
-            f"{name} signed in, but no role is mapped to this account. Ask the clinic's "
-            "director to add it to the [roles] table."
+            f"You are signed in as {name}, but this account has no role at this clinic, so no "
+            "page of the dashboard is open to it. Ask the clinic's director to give it a role, "
+            "or sign out and sign in with another account."
         )
+        # every rerun comes here: write the refusal to the audit log once
+        if st.session_state.get(OIDC_SEEN_KEY) != name:
+            st.session_state[OIDC_SEEN_KEY] = name
+            startup.wait()
+            from store import record_audit
+
+            record_audit("login_failed", user=name, detail={"method": "oidc", "reason": "no role"})
         return None
     return User(name, role)
 
@@ -431,15 +446,40 @@ def require_page(page: str):
 
 
 # --------------------------------------------------------------------------- screens
-def _locked_message(until: datetime) -> str:
-    now = datetime.now(UTC)
-    until = until if until.tzinfo else until.replace(tzinfo=UTC)
-    seconds = max(1, round((until - now).total_seconds()))
-    wait = f"{seconds} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"
-    return (
-        "Too many failed sign-ins in a row: this account is locked for now. Try again in "
-        f"{wait} (at {until:%H:%M:%S} UTC); each further failure doubles the wait."
-    )
+WRONG_SIGN_IN = "Wrong user name or password."
+
+
+def sign_in_failed_message(retry_at: datetime | None, now: datetime | None = None) -> str:
+    """What a refused sign-in says: the same words for a wrong password and an unknown name.
+
+    ``retry_at`` (:attr:`store.users.LoginResult.retry_at`) adds when this browser may try
+    again after repeated failures; it is set alike for names that exist and names that do not,
+    so the message never tells which names exist.
+    """
+    if retry_at is None:
+        return WRONG_SIGN_IN
+    now = now or datetime.now(UTC)
+    retry_at = retry_at if retry_at.tzinfo else retry_at.replace(tzinfo=UTC)
+    seconds = max(1, round((retry_at - now).total_seconds()))
+    if seconds < 120:
+        wait = "1 second" if seconds == 1 else f"{seconds} seconds"
+    else:
+        wait = f"{round(seconds / 60)} minutes"
+    return f"{WRONG_SIGN_IN} Try again in {wait}."
+
+
+def client_address() -> str:
+    """The address this browser connects from, or "local" (on this computer, or unknown).
+
+    Failed sign-ins are counted per name and address, so a wrong password typed elsewhere
+    never makes this browser wait.
+    """
+    try:
+        address = st.context.ip_address
+    except Exception:  # no browser connection: bare mode
+        return "local"
+    # None for a connection from this computer; AppTest's stand-in is not text
+    return address if isinstance(address, str) and address else "local"
 
 
 def render_login() -> None:
@@ -454,13 +494,18 @@ def render_login() -> None:
     if notice:
         st.warning(notice, icon=":material/info:")
     if oidc_configured():
-        st.button(
-            "Sign in with the clinic's account",
-            type="primary",
-            icon=":material/login:",
-            on_click=st.login,
-            key="login_oidc",
-        )
+        if st.user.get("is_logged_in", False):
+            # signed in at the provider with an account that has no role here: signing in
+            # again would bring back the same account, so offer to leave it instead
+            st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="logout_oidc")
+        else:
+            st.button(
+                "Sign in with the clinic's account",
+                type="primary",
+                icon=":material/login:",
+                on_click=st.login,
+                key="login_oidc",
+            )
         startup.begin()
         return
     first_start_notice = st.empty()
@@ -485,17 +530,14 @@ def render_login() -> None:
     startup.wait()
     from store import create_session, login
 
-    result = login(username, password)
+    result = login(username, password, client=client_address())
     if result.ok:
         token, session = create_session(result.user)
         st.session_state[SESSION_KEY] = session
         if cookie_routes_enabled():
             st.session_state[COOKIE_ACTION_KEY] = ("set", issue_cookie_ticket(token))
         st.rerun()
-    if result.locked_until is not None:
-        st.error(_locked_message(result.locked_until), icon=":material/lock_clock:")
-    else:
-        st.error("Wrong user name or password.", icon=":material/error:")
+    st.error(sign_in_failed_message(result.retry_at), icon=":material/error:")
 
 
 def _first_start_notice(slot) -> None:

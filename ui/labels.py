@@ -222,7 +222,8 @@ YES_NO = {True: "Yes", False: "No"}
 ACTION_LABELS = {
     "login": "Signed in",
     "login_failed": "Sign-in refused",
-    "login_locked": "Sign-in while locked",
+    "login_locked": "Sign-in refused while waiting after failed sign-ins",
+    "login_unblocked": "Cleared the sign-in waits of a user",
     "logout": "Signed out",
     "session_expired": "Session expired",
     "session_resumed": "Signed in again (reload or new tab)",
@@ -553,9 +554,11 @@ def describe_audit_entry(action: str, detail: Mapping[str, Any] | None) -> str:
     if action == "login_failed":
         if "consecutive_failures" in d:
             return f"Wrong password ({counted(d['consecutive_failures'], 'failure')} in a row)"
+        if d.get("method") == "oidc":
+            return "Signed in through the identity provider with an account that has no role"
         return "Sign-in with an unknown user name"
     if action == "login_locked":
-        return "Sign-in refused: the account was waiting after failed sign-ins"
+        return "Sign-in refused: this name was waiting after failed sign-ins from that address"
     if action == "settings_changed":
         if d.get("reset"):
             return "Reset the settings to their defaults"

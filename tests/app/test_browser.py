@@ -395,7 +395,7 @@ def test_five_failed_sign_ins_show_the_lockout_message(browser, app_url, directo
             page.get_by_role("button", name=re.compile("Sign in")).click()
             _rerun_started(page)
         alert = page.locator('[data-testid="stAlertContentError"]').first
-        assert "Too many failed sign-ins in a row" in alert.inner_text()
+        assert "Wrong user name or password. Try again in" in alert.inner_text()
         _screenshot(page, "13-sign-in-locked")
     finally:
         context.close()

@@ -91,3 +91,20 @@ def test_users_commands(database, capsys, monkeypatch):
     assert "error: the last director cannot be removed" in capsys.readouterr().err
     assert main(["users", "list"]) == 0
     assert capsys.readouterr().out.split() == ["dana", "director"]
+
+
+def test_users_unlock_lets_the_director_sign_in_from_a_guessing_address(database, capsys):
+    from store.audit import read_audit
+    from store.users import add_user, login
+
+    add_user("director", "correct horse battery", "director", engine=database)
+    for _ in range(6):
+        login("director", "a wrong password", client="203.0.113.9", engine=database)
+    waiting = login("director", "correct horse battery", client="203.0.113.9", engine=database)
+    assert waiting.retry_at is not None and not waiting.ok
+    assert main(["users", "--user", "root", "unlock", "director"]) == 0
+    assert capsys.readouterr().out == "Sign-in waits cleared for director (1 address).\n"
+    assert login("director", "correct horse battery", client="203.0.113.9", engine=database).ok
+    entry = read_audit(database, action="login_unblocked")
+    assert entry["username"].tolist() == ["root"]
+    assert entry["detail"].tolist() == [{"username": "director", "clients": 1}]

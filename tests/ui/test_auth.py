@@ -1,14 +1,17 @@
-"""The session cookie's way into the browser: one-time tickets, the route, the role note."""
+"""The session cookie's way into the browser, the role note, and what a refused sign-in says."""
 
 import asyncio
 import concurrent.futures
 import importlib
 import json
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 from starlette.requests import Request
 
+from store.users import add_user, login
+from tests.store.fixtures import engine_fixture  # noqa: F401
 from ui import auth
 
 ORIGIN = "http://testserver"
@@ -139,3 +142,59 @@ def test_another_site_cannot_sign_a_browser_out(server):
 )
 def test_the_role_note(title, role, message):
     assert auth.unavailable_message(title, role) == message
+
+
+# --------------------------------------------------------------------------- refused sign-ins
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "wait, message",
+    [
+        (None, "Wrong user name or password."),
+        (1, "Wrong user name or password. Try again in 1 second."),
+        (30, "Wrong user name or password. Try again in 30 seconds."),
+        (119, "Wrong user name or password. Try again in 119 seconds."),
+        (3600, "Wrong user name or password. Try again in 60 minutes."),
+    ],
+)
+def test_the_sign_in_failed_message(wait, message):
+    retry_at = None if wait is None else T0 + timedelta(seconds=wait)
+    assert auth.sign_in_failed_message(retry_at, now=T0) == message
+
+
+def test_an_unknown_name_sees_what_a_known_name_sees(engine):
+    add_user("alice", "correct horse battery", "staff", engine=engine)
+    seen = {"alice": [], "ghost": []}
+    for name in seen:
+        # the 6th and 7th tries come while waiting; the 7th with alice's right password
+        for password in ["a wrong password"] * 6 + ["correct horse battery"]:
+            result = login(name, password, client="local", engine=engine, clock=lambda: T0)
+            seen[name].append(auth.sign_in_failed_message(result.retry_at, now=T0))
+    assert seen["alice"] == seen["ghost"]
+    assert seen["alice"][-3:] == ["Wrong user name or password. Try again in 30 seconds."] * 3
+
+
+@pytest.mark.parametrize(
+    "address, client",
+    [
+        pytest.param("203.0.113.9", "203.0.113.9", id="a remote browser"),
+        pytest.param("2001:db8::1", "2001:db8::1", id="IPv6"),
+        pytest.param(None, "local", id="this computer"),
+        pytest.param("", "local", id="empty"),
+        pytest.param(object(), "local", id="not text"),
+    ],
+)
+def test_the_client_address_of_a_sign_in(monkeypatch, address, client):
+    monkeypatch.setattr(auth.st, "context", SimpleNamespace(ip_address=address))
+    assert auth.client_address() == client
+
+
+def test_the_client_address_without_a_browser_connection(monkeypatch):
+    class NoConnection:
+        @property
+        def ip_address(self):
+            raise RuntimeError("no script run context")
+
+    monkeypatch.setattr(auth.st, "context", NoConnection())
+    assert auth.client_address() == "local"
