@@ -88,14 +88,14 @@ def load_clinic(engine: Engine | None = None, *, snapshot: bool = True) -> Clini
             frames = None
             if folder is not None:
                 key = snapshot_key(conn)
-                frames = read_snapshot(folder, key, tuple(extra))
+                frames = read_snapshot(folder, key, tuple(extra), conn)
             fresh = frames is None
             if fresh:
                 frames = _load_frames(conn, extra)
     if fresh and folder is not None:
-        written = write_snapshot(folder, key, frames, tuple(extra))
+        written = write_snapshot(folder, key, frames, tuple(extra), engine)
         if written is not None and _current_key(engine) == key:
-            prune_snapshots(folder, keep=key)
+            prune_snapshots(folder, keep=key, engine=engine)
     return ClinicData(
         patients=frames["patients"],
         sessions=frames["sessions"],

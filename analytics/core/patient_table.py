@@ -18,6 +18,7 @@ only, never code.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,9 +145,25 @@ class PatientTable:
     def read(cls, folder: str | Path) -> PatientTable:
         """The table :meth:`write` wrote; raises ``OSError`` or ``ValueError`` when it is not whole."""
         folder = Path(folder)
-        stored = json.loads((folder / "meta.json").read_text())
-        patients = pd.read_parquet(folder / "patients.parquet")
-        long = {name: pd.read_parquet(folder / f"long-{name}.parquet") for name in stored["long"]}
+        files = {"meta.json": (folder / "meta.json").read_bytes()}
+        for name in json.loads(files["meta.json"])["long"]:
+            files[f"long-{name}.parquet"] = (folder / f"long-{name}.parquet").read_bytes()
+        files["patients.parquet"] = (folder / "patients.parquet").read_bytes()
+        return cls.from_files(files)
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, bytes]) -> PatientTable:
+        """The table from the contents of the files :meth:`write` wrote, by file name.
+
+        For a caller that read the files once and checked them: what is parsed is exactly
+        those bytes. Raises ``KeyError`` for a missing file, ``ValueError`` for one not whole.
+        """
+        stored = json.loads(files["meta.json"])
+        patients = pd.read_parquet(io.BytesIO(files["patients.parquet"]))
+        long = {
+            name: pd.read_parquet(io.BytesIO(files[f"long-{name}.parquet"]))
+            for name in stored["long"]
+        }
         index = PatientIndex(patients["patient_id"])
         return cls(index=index, patients=patients, long=long, meta=stored["meta"])
 

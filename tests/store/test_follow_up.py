@@ -17,12 +17,13 @@ from analytics.core.contract import FOLLOW_UP_COLUMN, PATIENT_BASE_COLUMNS, clin
 from analytics.ingest.importer import ImportOptions
 from store.clinic import follow_up_days, load_clinic
 from store.conflicts import list_conflicts, resolve_conflicts
+from store.content import file_sha256, record_content_hashes
 from store.imports import FileRecord, import_upload, store_batch
 from store.models import FollowUp
 from store.rollbacks import rollback
 from store.rows import IMPORT, utc_now
 from store.sample import ensure_sample
-from store.snapshot import read_snapshot, snapshot_folder, snapshot_key
+from store.snapshot import HASH_KIND, read_snapshot, snapshot_folder, snapshot_key
 from tests.store.fixtures import (  # noqa: F401
     DIRECTOR,
     SESSIONS,
@@ -180,7 +181,7 @@ def test_the_snapshot_round_trips_the_follow_up(engine):
     folder = snapshot_folder(engine)
     with engine.connect() as conn, conn.begin():
         key = snapshot_key(conn)
-    frames = read_snapshot(folder, key, ())
+        frames = read_snapshot(folder, key, (), conn)
     assert frames is not None
     assert list(frames["patients"].columns) == [*PATIENT_BASE_COLUMNS, FOLLOW_UP_COLUMN]
     pdt.assert_series_equal(
@@ -206,7 +207,11 @@ def test_a_snapshot_without_the_follow_up_is_not_read(engine, caplog):
         bytes=file.stat().st_size, dtypes=[str(d) for d in old.dtypes]
     )
     meta.write_text(json.dumps(recorded))
-    assert read_snapshot(folder, key, ()) is None
+    # Its digests recorded too, so that only the layout check can refuse it.
+    digests = {p.name: file_sha256(p) for p in (folder / key).iterdir()}
+    record_content_hashes(HASH_KIND, key, digests, key, engine=engine)
+    with engine.connect() as conn, conn.begin():
+        assert read_snapshot(folder, key, (), conn) is None
     assert "patients.arrow does not have the canonical columns" in caplog.text
     assert loaded_follow_up(engine) == {"A": 10, "B": NA, "C": NA}
 

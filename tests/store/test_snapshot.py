@@ -4,18 +4,25 @@ Every test runs on SQLite and on PostgreSQL (the ``engine`` fixture); snapshots 
 test's own folder.
 """
 
+import json
 import shutil
+import struct
 
 import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
+import sqlalchemy as sa
 
 from analytics.ingest.importer import import_folder
+from cli.main import main
 from store import snapshot as snapshots
 from store.clinic import load_clinic
 from store.conflicts import list_conflicts, resolve_conflicts
+from store.content import content_hashes, file_sha256
+from store.db import dispose_engines
 from store.imports import import_upload
+from store.models import ContentHash
 from store.rollbacks import rollback
 from store.rows import typed_column
 from tests.store.fixtures import (  # noqa: F401
@@ -28,6 +35,7 @@ from tests.store.fixtures import (  # noqa: F401
     engine_fixture,
     sample_files,
     upload,
+    url_text,
 )
 
 PATIENTS = "patient_id,site,sex\nA,north,F\nB,,M\nC,south,\n"
@@ -138,6 +146,123 @@ def test_a_damaged_snapshot_is_ignored_and_replaced(engine, damage, caplog):
     assert_same_clinic(load_clinic(engine), from_sql)
     assert "ignoring" not in caplog.text
     assert_same_clinic(from_sql, import_folder(SAMPLE).data)
+
+
+def forge_total(folder, old: float = 50.0, new: float = 80.0) -> None:
+    """Rewrite ``assessments.arrow`` at the same size with one total changed, as an attacker
+    with write access to the snapshot folder (not the database) could: sizes, row counts and
+    dtypes all still agree with ``meta.json``."""
+    file = folder / "assessments.arrow"
+    data = file.read_bytes()
+    before, after = struct.pack("<d", old), struct.pack("<d", new)
+    assert data.count(before) == 1
+    file.write_bytes(data.replace(before, after))
+    assert file.stat().st_size == len(data)
+
+
+def drop_records(engine, key: str, files: tuple[str, ...] | None) -> None:
+    """Delete the snapshot's recorded digests: all of them, or those of ``files``."""
+    query = sa.delete(ContentHash).where(
+        ContentHash.kind == snapshots.HASH_KIND, ContentHash.key == key
+    )
+    if files is not None:
+        query = query.where(ContentHash.file.in_(files))
+    with engine.begin() as conn:
+        conn.execute(query)
+
+
+def recorded_snapshot_keys(engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ContentHash.key).where(ContentHash.kind == snapshots.HASH_KIND).distinct()
+        )
+        return sorted(rows.scalars())
+
+
+def test_a_written_snapshot_has_every_file_s_digest_recorded(engine):
+    import_upload(upload(), DIRECTOR, engine=engine)
+    folder = current_snapshot(engine)
+    recorded = content_hashes(snapshots.HASH_KIND, folder.name, engine=engine)
+    assert recorded == {p.name: file_sha256(p) for p in folder.iterdir()}
+    assert sorted(recorded) == sorted([*(f"{t}.arrow" for t in TABLES), "meta.json"])
+    with engine.connect() as conn:
+        versions = conn.execute(sa.select(ContentHash.data_version).distinct()).scalars().all()
+    assert versions == [folder.name]
+
+
+@pytest.mark.parametrize(
+    "forged, dropped, logged",
+    [
+        # a value changed at the same size: only the digest tells
+        (True, (), "assessments.arrow does not match the content hash recorded"),
+        # no records at all (deleted, or never written): not trusted, forged or not
+        (True, None, "no content hashes were recorded for it"),
+        (False, None, "no content hashes were recorded for it"),
+        # the record of the changed file alone removed
+        (True, ("assessments.arrow",), "assessments.arrow has no recorded content hash"),
+        (False, ("meta.json",), "meta.json has no recorded content hash"),
+    ],
+)
+def test_an_unverified_snapshot_is_not_served_and_is_replaced(
+    engine, forged, dropped, logged, caplog
+):
+    import_upload(upload(), DIRECTOR, engine=engine)
+    folder = current_snapshot(engine)
+    if forged:
+        forge_total(folder)
+    if dropped != ():
+        drop_records(engine, folder.name, dropped)
+    clinic = load_clinic(engine)
+    assert clinic.assessments["total"].tolist() == [50.0, 30.0, 45.0]  # the database's
+    assert_same_clinic(clinic, load_clinic(engine, snapshot=False))
+    assert "ignoring (and removing) the clinic snapshot" in caplog.text
+    assert logged in caplog.text
+    assert "80.0" not in caplog.text  # the file is named, never the data
+    # A sound snapshot, with its digests recorded, replaced it and is served from now on.
+    assert current_snapshot(engine) == folder
+    recorded = content_hashes(snapshots.HASH_KIND, folder.name, engine=engine)
+    assert recorded == {p.name: file_sha256(p) for p in folder.iterdir()}
+    caplog.clear()
+    assert load_clinic(engine).assessments["total"].tolist() == [50.0, 30.0, 45.0]
+    assert "ignoring" not in caplog.text
+
+
+def test_the_summary_command_reports_the_database_not_a_forged_snapshot(
+    engine, monkeypatch, capsys, caplog
+):
+    monkeypatch.setenv("DATABASE_URL", url_text(engine))
+    import_upload(upload(), DIRECTOR, engine=engine)
+    forge_total(current_snapshot(engine))
+    try:
+        assert main(["summary", "--json"]) == 0
+    finally:
+        dispose_engines()
+    baseline = json.loads(capsys.readouterr().out)["baseline"]
+    # A's baseline is 50 and B's 45 in the database; the forged file says A's is 80.
+    assert (baseline["n"], baseline["mean"]) == (2, 47.5)
+    assert "assessments.arrow does not match the content hash recorded" in caplog.text
+
+
+def test_a_snapshot_whose_digests_cannot_be_recorded_is_removed(engine, monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("the database is read-only"))
+
+    monkeypatch.setattr(snapshots, "record_content_hashes", refuse)
+    result = import_upload(upload(), DIRECTOR, engine=engine)
+    assert result.ok  # the import is never failed by its snapshot
+    assert snapshot_dirs(engine) == []
+    assert "could not record the content hashes of the clinic snapshot" in caplog.text
+    assert load_clinic(engine).assessments["total"].tolist() == [50.0, 30.0, 45.0]
+
+
+def test_pruned_snapshots_lose_their_recorded_digests(engine):
+    import_upload(upload(), DIRECTOR, engine=engine)
+    first = current_snapshot(engine).name
+    more = SESSIONS + "C,2025-03-03,Spravato,56\n"
+    import_upload(upload(sessions=more), DIRECTOR, engine=engine)
+    second = current_snapshot(engine).name
+    assert second != first
+    assert recorded_snapshot_keys(engine) == [second]
 
 
 def test_snapshots_can_be_turned_off(engine, monkeypatch):
