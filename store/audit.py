@@ -21,10 +21,11 @@ audit writers take, reads the newest entry, and inserts the next entry with the 
   does not queue behind an import), held until the writing transaction ends. Advisory locks need
   no table privilege, so the application's role keeps only INSERT and SELECT on the table
   (:func:`grant_application_role`).
-- SQLite: the database's single write lock. :func:`record_audit` with ``engine=`` begins with
-  ``BEGIN IMMEDIATE``; inside a caller's transaction (``conn=``) the insert needs the write lock,
-  and SQLite refuses it (rather than letting the entry chain to a stale predecessor) when another
-  writer committed after this transaction's read.
+- SQLite: the database's single write lock, taken at ``BEGIN IMMEDIATE`` by every transaction
+  that writes an entry (:func:`store.db.write_transaction`, :func:`store.db.short_write`), so the
+  newest entry read is still the newest at the insert. A deferred transaction overtaken by
+  another writer could not insert at all (SQLite refuses to upgrade a stale read), rather than
+  chain to a stale predecessor.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from store.db import get_engine
+from store.db import get_engine, short_write
 from store.models import ContentHash
 
 __all__ = [
@@ -81,15 +81,10 @@ def record_content_hashes(
         }
         for name, digest in sorted(files.items())
     ]
-    with (engine or get_engine()).connect() as conn:
-        # SQLite: take the write lock at BEGIN rather than upgrading a read later.
-        conn.execution_options(store_write=True)
-        with conn.begin():
-            conn.execute(
-                sa.delete(ContentHash).where(ContentHash.kind == kind, ContentHash.key == key)
-            )
-            if rows:
-                conn.execute(sa.insert(ContentHash), rows)
+    with short_write(engine or get_engine()) as conn:
+        conn.execute(sa.delete(ContentHash).where(ContentHash.kind == kind, ContentHash.key == key))
+        if rows:
+            conn.execute(sa.insert(ContentHash), rows)
 
 
 def content_hashes_in(conn: Connection, kind: str, key: str) -> dict[str, str]:
@@ -113,9 +108,7 @@ def forget_content_hashes(kind: str, keys: Iterable[str], *, engine: Engine | No
     keys = sorted({k for k in keys if len(k) <= _WIDTHS["key"]})
     if not keys:
         return
-    with (engine or get_engine()).connect() as conn:
-        conn.execution_options(store_write=True)
-        with conn.begin():
-            conn.execute(
-                sa.delete(ContentHash).where(ContentHash.kind == kind, ContentHash.key.in_(keys))
-            )
+    with short_write(engine or get_engine()) as conn:
+        conn.execute(
+            sa.delete(ContentHash).where(ContentHash.kind == kind, ContentHash.key.in_(keys))
+        )

@@ -3,11 +3,12 @@
 :func:`patient_table` works out each patient's facts once per data version and definitions
 (:func:`analytics.report.patients.patient_table`), keeps them in memory and on disk (Parquet
 and JSON: data, never code; nothing here unpickles a file), and :func:`cohort_result` calls an
-analytics function on the page's cohort of that table. The SHA-256 of every kept file is
-recorded in the database (:func:`store.record_content_hashes`), and a kept table is only read
-back when each of its files still has its recorded digest. A filter change therefore only adds up rows. :func:`figure` keeps
-the charts drawn from those numbers, so a page seen before with the same cohort and settings
-builds none again (a Plotly figure takes longer to build than the numbers behind it).
+analytics function on the page's cohort of that table. A filter change therefore only adds up
+rows. The SHA-256 of every kept file is recorded in the database
+(:func:`store.record_content_hashes`), and a kept table is read back only when each of its
+files still has its recorded digest. :func:`figure` keeps the charts drawn from those numbers,
+so a page seen before with the same cohort and settings builds none again (a Plotly figure
+takes longer to build than the numbers behind it).
 """
 
 from __future__ import annotations

@@ -143,7 +143,10 @@ class PatientTable:
 
     @classmethod
     def read(cls, folder: str | Path) -> PatientTable:
-        """The table :meth:`write` wrote; raises ``OSError`` or ``ValueError`` when it is not whole."""
+        """The table :meth:`write` wrote.
+
+        Raises ``OSError`` or ``ValueError`` when it is not whole.
+        """
         folder = Path(folder)
         files = {"meta.json": (folder / "meta.json").read_bytes()}
         for name in json.loads(files["meta.json"])["long"]:

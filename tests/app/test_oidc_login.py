@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from oidc_provider_mock import User, run_server_in_thread
 
-from tests.app.test_browser import AppServer, browser, chromium_path  # noqa: F401 (fixtures)
+from tests.app.test_browser import AppServer
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +64,7 @@ def secrets_toml(app_port: int, provider_url: str, roles: dict[str, str]) -> str
 
 
 @pytest.fixture(scope="module")
-def sso_server(chromium_path, identity_provider, sample_dir, tmp_path_factory):  # noqa: F811
+def sso_server(chromium_path, identity_provider, sample_dir, tmp_path_factory):
     """The app with single sign-on on an empty database; the browser opens it as localhost."""
     folder = tmp_path_factory.mktemp("sso")
     app = AppServer(f"sqlite:///{folder / 'clinic.sqlite'}", sample_dir)
@@ -158,7 +158,7 @@ def _audit(server, action: str) -> list[tuple[str, dict]]:
 
 
 @pytest.fixture()
-def page(browser, sso_server):  # noqa: F811
+def page(browser, sso_server):
     """A fresh browser profile (no cookies of an earlier sign-in)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()

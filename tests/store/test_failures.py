@@ -252,7 +252,7 @@ def test_an_import_that_fills_the_disk_of_postgresql_stores_nothing(own_postgres
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_names_the_database_and_says_nothing_changed(kind):
     error = StorageError(kind, "/srv/clinic.sqlite", waited=30, revision="0099", head="0006")
-    assert "database /srv/clinic.sqlite" in str(error)
+    assert "/srv/clinic.sqlite" in str(error)
     assert "Nothing was changed." in str(error)
 
 
