@@ -278,7 +278,7 @@ def test_the_director_sees_every_page_without_errors(page):
         assert errors.count() == 0, (label, errors.all_inner_texts())
         if charts:
             assert page.locator(".js-plotly-plot").count() >= 1, label
-        _screenshots_at_both_widths(page, f"{number:02d}-{path or 'overview'}")
+        screenshots_at_both_widths(page, f"{number:02d}-{path or 'overview'}")
 
 
 def test_headline_matches_the_command_line(page, sample_dir):
@@ -431,7 +431,7 @@ def test_an_upload_replaces_the_sample_and_survives_a_restart(
 EXPORT = ROOT / "tests" / "data" / "clinic_export"
 
 
-def _screenshots_at_both_widths(page, name: str) -> None:
+def screenshots_at_both_widths(page, name: str) -> None:
     """The step as a wide and a laptop screen show it (1440 and 1024 px)."""
     for width in (1440, 1024):
         page.set_viewport_size({"width": width, "height": 900})
@@ -460,7 +460,7 @@ def test_a_clinics_own_export_imports_by_confirming_the_guesses(page):
     assert "named like a visits file" in text
     assert "Dates read as month/day/year" in text
     assert page.locator(ERRORS).count() == 0
-    _screenshots_at_both_widths(page, "20-export-guesses")
+    screenshots_at_both_widths(page, "20-export-guesses")
 
     page.get_by_role("button", name=re.compile("Validate and import")).click()
     _rerun_started(page)
@@ -469,14 +469,14 @@ def test_a_clinics_own_export_imports_by_confirming_the_guesses(page):
     # an earlier test's upload may hold some of the same ids: those are conflicts, not added
     assert re.search(r"Imported as batch \d+: \d+ patients, \d+ sessions", success), success
     assert page.locator(ERRORS).count() == 0
-    _screenshots_at_both_widths(page, "21-export-imported")
+    screenshots_at_both_widths(page, "21-export-imported")
 
     _goto(page, "Safety", charts=True)
     assert page.get_by_text("No blood-pressure readings recorded").count() == 0
-    _screenshots_at_both_widths(page, "22-export-safety")
+    screenshots_at_both_widths(page, "22-export-safety")
     _goto(page, "Import history")
     assert page.locator(ERRORS).count() == 0
-    _screenshots_at_both_widths(page, "23-export-history")
+    screenshots_at_both_widths(page, "23-export-history")
 
 
 def test_a_refused_upload_reports_each_problem_in_full(page):
@@ -487,7 +487,7 @@ def test_a_refused_upload_reports_each_problem_in_full(page):
     _rerun_started(page)
     # its dates (03/05/2025) leave the order open: Validate waits for the choice
     assert page.get_by_role("button", name=re.compile("Validate and import")).is_disabled()
-    _screenshots_at_both_widths(page, "24-refused-date-order")
+    screenshots_at_both_widths(page, "24-refused-date-order")
     page.get_by_text("Day first (25/03/2025)").click()
     _rerun_started(page)
     page.get_by_role("button", name=re.compile("Validate and import")).click()
@@ -498,7 +498,7 @@ def test_a_refused_upload_reports_each_problem_in_full(page):
     report = page.locator('[data-testid="stTable"]').first.inner_text()
     assert "Route of Administration" in report and "teleport" not in report
     assert page.locator('[data-testid="stException"]').count() == 0
-    _screenshots_at_both_widths(page, "25-refused-report")
+    screenshots_at_both_widths(page, "25-refused-report")
 
 
 # --------------------------------------------------------------------------- a sign-in that lasts
@@ -656,7 +656,7 @@ def test_the_board_report_downloads_from_the_overview(page, server, tmp_path):
     _settle(page)
     button = page.get_by_role("button", name="Download the board report (PDF)")
     button.scroll_into_view_if_needed()
-    _screenshots_at_both_widths(page, "02-overview-board-report")
+    screenshots_at_both_widths(page, "02-overview-board-report")
     with page.expect_download(timeout=180_000) as download:
         button.click()
     path = tmp_path / download.value.suggested_filename
@@ -689,7 +689,7 @@ def test_the_per_patient_export_downloads_from_cohorts(page, server, tmp_path):
     _goto(page, "Cohorts & patients", charts=True)
     button = page.get_by_role("button", name="Per-patient export (Excel)")
     button.scroll_into_view_if_needed()
-    _screenshots_at_both_widths(page, "05-cohorts-export")
+    screenshots_at_both_widths(page, "05-cohorts-export")
     with page.expect_download(timeout=120_000) as download:
         button.click()
     path = tmp_path / download.value.suggested_filename

@@ -11,17 +11,14 @@ skip, unless ``REQUIRE_BROWSER=1`` makes that a failure.
 """
 
 import secrets
-from pathlib import Path
 
 import pytest
 from oidc_provider_mock import User, run_server_in_thread
 
-from tests.app.test_browser import AppServer
+from tests.app.test_browser import AppServer, screenshots_at_both_widths
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "screenshots"
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 SIGN_IN_BUTTON = "Sign in with the clinic's account"
 DIRECTOR_EMAIL = "director@clinic.example"
@@ -93,23 +90,6 @@ def _settle(page) -> None:
     page.wait_for_timeout(400)
 
 
-def _screenshots_at_both_widths(page, name: str) -> None:
-    """The state as a wide and a laptop screen show it (1440 and 1024 px)."""
-    for width in (1440, 1024):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_timeout(500)
-        height = page.evaluate(
-            """() => Math.max(...[...document.querySelectorAll(
-                  '[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
-                  .map(e => e.scrollHeight), 900)"""
-        )
-        page.set_viewport_size({"width": width, "height": min(int(height) + 40, 12_000)})
-        page.wait_for_timeout(500)
-        SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 900})
-
-
 def _nav_labels(page) -> list[str]:
     # the material icon's name is text too: the label is the last line
     links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
@@ -177,12 +157,12 @@ def test_sso_the_sign_in_screen_offers_only_the_provider(page, sso_server):
     assert colour == "rgb(31, 95, 139)", colour
     assert page.locator('input[type="password"]').count() == 0
     assert page.locator(ERRORS).count() == 0
-    _screenshots_at_both_widths(page, "sso-00-sign-in")
+    screenshots_at_both_widths(page, "sso-00-sign-in")
 
 
 def test_sso_a_director_by_address_lands_on_the_dashboard(page, sso_server):
     _open_provider(page, sso_server.url)
-    _screenshots_at_both_widths(page, "sso-01-provider-form")
+    screenshots_at_both_widths(page, "sso-01-provider-form")
     page.locator('input[name="sub"]').fill(DIRECTOR_EMAIL)
     page.get_by_role("button", name="Authorize").click()
     _back_in_the_app(page)
@@ -191,7 +171,7 @@ def test_sso_a_director_by_address_lands_on_the_dashboard(page, sso_server):
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert f"Signed in as {DIRECTOR_EMAIL} (director)" in sidebar.inner_text()
     assert page.locator(ERRORS).count() == 0
-    _screenshots_at_both_widths(page, "sso-02-director-overview")
+    screenshots_at_both_widths(page, "sso-02-director-overview")
     assert (DIRECTOR_EMAIL, {"method": "oidc", "role": "director"}) in _audit(sso_server, "login")
     # signing out ends the provider's sign-in too: the button is back
     _sign_out(
@@ -210,7 +190,7 @@ def test_sso_a_clinician_by_group_sees_no_data_page(page, sso_server):
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert f"Signed in as {CLINICIAN_EMAIL} (clinician)" in sidebar.inner_text()
     assert page.locator(ERRORS).count() == 0
-    _screenshots_at_both_widths(page, "sso-03-clinician-overview")
+    screenshots_at_both_widths(page, "sso-03-clinician-overview")
     entry = (CLINICIAN_EMAIL, {"method": "oidc", "role": "clinician"})
     assert entry in _audit(sso_server, "login")
 
@@ -225,7 +205,7 @@ def test_sso_an_account_without_a_role_is_told_so_and_sees_no_page(page, sso_ser
     assert page.locator('[data-testid="stSidebarNav"] a').count() == 0
     assert page.locator(ERRORS).count() == 0
     assert "Traceback" not in page.locator('[data-testid="stApp"]').inner_text()
-    _screenshots_at_both_widths(page, "sso-04-no-role")
+    screenshots_at_both_widths(page, "sso-04-no-role")
     refused = [
         detail for name, detail in _audit(sso_server, "login_failed") if name == STRANGER_EMAIL
     ]
