@@ -308,6 +308,12 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
         if kind == IMPORT:
             notes += _replace_sample(conn, user, clock)
             notes += _same_files(conn, records)
+        # into a store with no rows, every row is added as it is: the clinic then stored is
+        # the imported one, and its snapshot is written from it rather than read back
+        was_empty = not any(
+            conn.execute(sa.select(sa.literal(1)).select_from(DATA_TABLES[name]).limit(1)).first()
+            for name in TABLES
+        )
         warnings = [stored_warning(p) for p in problems if p.severity == WARNING] + notes
         batch_id = conn.execute(
             sa.insert(Batch)
@@ -356,7 +362,7 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
             conn=conn,
             clock=clock,
         )
-    refresh_snapshot(engine)
+    refresh_snapshot(engine, stored=data if was_empty else None)
     return BatchResult(
         batch_id,
         problems=problems,

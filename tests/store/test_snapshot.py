@@ -70,6 +70,24 @@ def test_an_import_writes_a_snapshot_equal_to_sql_and_the_importer(engine):
     assert_same_clinic(load_clinic(engine, snapshot=False), clinic)
 
 
+def test_the_first_import_writes_its_snapshot_from_the_imported_clinic(engine, monkeypatch):
+    # into an empty store, the clinic stored is the imported one: not read back through SQL
+    import store.clinic
+
+    def no_sql_read(*args, **kwargs):
+        raise AssertionError("the snapshot of a first import was read back from SQL")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store.clinic, "read_rows", no_sql_read)
+        assert import_upload(sample_files(), DIRECTOR, engine=engine).ok
+    assert len(snapshot_dirs(engine)) == 1
+    assert_snapshot_matches_sql(engine)
+    # a second import reads back what it changed: the store is no longer the upload alone
+    second = import_upload(upload(), DIRECTOR, engine=engine)
+    assert second.ok
+    assert_snapshot_matches_sql(engine)
+
+
 def test_extra_patient_columns_and_missing_values_survive_the_snapshot(engine):
     import_upload(upload(patients=PATIENTS), DIRECTOR, engine=engine)
     clinic = assert_snapshot_matches_sql(engine)
