@@ -275,3 +275,20 @@ def test_the_first_import_replaces_the_sample(engine):
     assert any("sample clinic was removed" in w for w in result.warnings)
     assert not sample_loaded(engine)
     assert load_clinic(engine).patients["patient_id"].tolist() == ["A", "B"]
+
+
+def test_the_first_import_leaves_every_index_of_the_data_tables_in_place(engine):
+    # the load into an empty store builds the indexes after the rows: they must all be back
+    assert import_upload(sample_files(), DIRECTOR, engine=engine).ok
+    inspector = sa.inspect(engine)
+    for name, table in DATA_TABLES.items():
+        built = {index["name"] for index in inspector.get_indexes(name)}
+        assert {index.name for index in table.indexes} <= built, name
+    # and the partial unique index still refuses a second current row of one identity
+    with pytest.raises(sa.exc.IntegrityError, match="(?i)unique|duplicate"), engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO patients (patient_id, batch_id, state) "
+                "SELECT patient_id, batch_id, state FROM patients LIMIT 1"
+            )
+        )
