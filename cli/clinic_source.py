@@ -138,6 +138,23 @@ def stored_clinic():
     return data
 
 
+def stored_table(definitions):
+    """The stored clinic's per-patient table for ``definitions``: read back when it was kept
+    for this data version (after an import), else worked out from the clinic and kept; None,
+    with the reason on stderr, when the database holds no patients."""
+    from store.patient_tables import stored_patient_table
+
+    table = stored_patient_table(definitions)
+    if not len(table):
+        print(
+            "error: the database holds no data; import a folder with "
+            "`python -m analytics import DIR`",
+            file=sys.stderr,
+        )
+        return None
+    return table
+
+
 def cli_user(args: argparse.Namespace) -> str:
     import getpass
 

@@ -40,6 +40,7 @@ from cli.clinic_source import (
     import_folder_of,
     import_settings,
     print_problems,
+    stored_table,
 )
 from cli.patient_export import add_export_command
 
@@ -140,18 +141,28 @@ def _print_summary_text(summary: dict) -> None:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from analytics.report.summary import build_summary
+    from analytics.report.summary import build_summary, summary_of
 
-    data = clinic_of(args)
-    if data is None:
-        return 1
     try:
         definitions = definitions_of(args)
     except (KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.dir is None:
+        # The stored clinic's table is kept per data version: adding it up is the summary.
+        table = stored_table(definitions)
+        if table is None:
+            return 1
+        data = None
+    else:
+        data = clinic_of(args)
+        if data is None:
+            return 1
     try:
-        summary = build_summary(data, definitions, by=args.by)
+        if data is None:
+            summary = summary_of(table, table.keep(), definitions, by=args.by)
+        else:
+            summary = build_summary(data, definitions, by=args.by)
     except (KeyError, ValueError) as exc:
         # an unknown grouping column: say which columns exist
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
@@ -175,8 +186,11 @@ def _cmd_make_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_batch(args: argparse.Namespace) -> int:
+    from analytics.core.definitions import OutcomeDefinitions
     from store.conflicts import resolve_conflicts
+    from store.failures import StorageError
     from store.imports import import_upload
+    from store.patient_tables import prepare_patient_table
 
     files = folder_files(args)
     options, mapping = import_settings(args)
@@ -191,6 +205,11 @@ def _cmd_import_batch(args: argparse.Namespace) -> int:
     if result.conflicts and args.conflicts != "pending":
         resolved = resolve_conflicts(result.batch_id, args.conflicts, user)
         print(f"Conflicts: {resolved.replaced} replaced, {resolved.kept} kept.")
+    # Worked out now, so that the first page and the first summary only add it up.
+    try:
+        prepare_patient_table(OutcomeDefinitions.for_instrument("PCL-5"))
+    except StorageError as error:  # the import is stored: the first page works it out instead
+        print(f"note: each patient's outcomes were not prepared: {error}", file=sys.stderr)
     return 0
 
 

@@ -3,6 +3,8 @@
 - ``DATABASE_URL``: an SQLAlchemy URL. Unset, the clinic's data lives in an embedded SQLite file,
   ``var/clinic.sqlite`` under the project folder (``var/`` is ignored by git). ``postgres://`` and
   ``postgresql://`` URLs are driven by psycopg 3.
+- ``DASHBOARD_CACHE_DIR``: where the per-patient tables worked out once per data version are
+  kept (:mod:`store.patient_tables`); unset, ``var/cache/`` under the project folder.
 - ``SNAPSHOT_DIR``: where the columnar snapshots of the clinic go (:mod:`store.snapshot`).
   Unset: beside the SQLite file, or ``var/snapshots/`` for PostgreSQL; ``off`` disables them.
 - ``CLINIC_NAME``: the clinic's name on the cover of its board reports (unset: the report says
@@ -28,6 +30,7 @@ __all__ = [
     "LOCKOUT",
     "LockoutPolicy",
     "ROOT",
+    "cache_dir",
     "database_url",
     "lock_timeout",
     "session_ttl",
@@ -74,6 +77,13 @@ def clinic_name(environ: dict[str, str] | None = None) -> str:
     """The clinic's name for its reports (``CLINIC_NAME``), or "" when it is not set."""
     env = os.environ if environ is None else environ
     return " ".join(env.get("CLINIC_NAME", "").split())
+
+
+def cache_dir(environ: dict[str, str] | None = None) -> Path:
+    """Where results kept across restarts live: ``DASHBOARD_CACHE_DIR``, else ``var/cache``."""
+    env = os.environ if environ is None else environ
+    raw = env.get("DASHBOARD_CACHE_DIR", "").strip()
+    return Path(raw) if raw else ROOT / "var" / "cache"
 
 
 def snapshot_parent(environ: dict[str, str] | None = None) -> Path | None | bool:

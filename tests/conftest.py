@@ -6,6 +6,7 @@ copied for each test from one prepared per session (sample loaded, one user per 
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,9 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
+# Per-patient tables kept by the tests (and the servers they start) go to a folder of this run,
+# not to the developer's var/cache.
+os.environ.setdefault("DASHBOARD_CACHE_DIR", tempfile.mkdtemp(prefix="dashboard-cache-"))
 # The committed synthetic clinic: the one sample folder every test reads (through the
 # ``sample_dir`` fixture, or this name where a module-level parameter needs it).
 SAMPLE = ROOT / "data" / "sample"

@@ -7,30 +7,14 @@ conflict changes the data version.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from analytics.core.contract import ClinicData, empty_clinic
 
-__all__ = ["Loaded", "SAMPLE_PREFIX", "active_clinic", "code_version"]
-
-SAMPLE_PREFIX = "sample-"
-
-
-@functools.cache
-def code_version() -> str:
-    """Fingerprint of the analytics code, so results kept on disk follow code changes."""
-    h = hashlib.sha1()
-    root = Path(__file__).resolve().parents[1]
-    for path in sorted(root.glob("analytics/**/*.py")):
-        stat = path.stat()
-        h.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return h.hexdigest()[:12]
+__all__ = ["Loaded", "active_clinic"]
 
 
 @dataclass(frozen=True)
@@ -62,24 +46,11 @@ class Loaded:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _stored_version(url: str, data_version: str) -> tuple[str, str]:
-    """The cache key and source of the stored clinic at ``data_version``.
+    """The cache key and source of the stored clinic at ``data_version``
+    (:func:`store.patient_tables.clinic_version`), asked once per data version."""
+    from store.patient_tables import clinic_version
 
-    While the database holds only the sample clinic, the key is the digest of the sample's
-    files and the code version, so its per-patient table can come from the disk across
-    restarts and databases. Any other content is keyed by the database and its data version.
-    """
-    from store import batch_details, list_batches, sample_loaded
-
-    if sample_loaded():
-        active = list_batches()
-        active = active[(active["status"] == "active") & (active["kind"] == "sample")]
-        digests = sorted(
-            f["sha256"] for f in batch_details(int(active["batch_id"].iloc[0]))["files"]
-        )
-        digest = hashlib.sha1("".join(digests).encode()).hexdigest()[:12]
-        return f"{SAMPLE_PREFIX}{digest}-{code_version()}", "sample"
-    where = hashlib.sha1(url.encode()).hexdigest()[:8]
-    return f"db-{where}-{data_version}", "database"
+    return clinic_version(url=url, version=data_version)
 
 
 # cache_resource, not cache_data: the frames are only read, and a copy per run of a clinic of

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
+
+# scipy.special, not scipy.stats: the same quantile functions (norm.ppf is ndtri, t.ppf is
+# stdtrit) without the second and more that importing scipy.stats adds to every command.
+from scipy import special
 
 __all__ = ["MIN_N_FOR_INTERVAL", "Rate", "mean_ci", "proportion_ci", "rate"]
 
@@ -69,7 +72,7 @@ def proportion_ci(k, n, *, method: str = "wilson", confidence: float = 0.95):
     alpha = 1 - confidence
     with np.errstate(invalid="ignore", divide="ignore"):
         if method == "wilson":
-            z = stats.norm.ppf(1 - alpha / 2)
+            z = special.ndtri(1 - alpha / 2)
             p = k_arr / n_arr
             denom = 1 + z**2 / n_arr
             centre = (p + z**2 / (2 * n_arr)) / denom
@@ -79,6 +82,8 @@ def proportion_ci(k, n, *, method: str = "wilson", confidence: float = 0.95):
             low = np.where(k_arr == 0, 0.0, centre - half)
             high = np.where(k_arr == n_arr, 1.0, centre + half)
         else:
+            from scipy import stats  # Clopper-Pearson only: scipy.stats's own beta quantile
+
             low = np.where(k_arr > 0, stats.beta.ppf(alpha / 2, k_arr, n_arr - k_arr + 1), 0.0)
             high = np.where(
                 k_arr < n_arr, stats.beta.ppf(1 - alpha / 2, k_arr + 1, n_arr - k_arr), 1.0
@@ -164,7 +169,9 @@ def mean_ci(mean, sd, n, *, confidence: float = 0.95):
     mean = np.asarray(mean, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.5 + confidence / 2, n - 1) * np.asarray(sd, dtype=float) / np.sqrt(n)
+        half = (
+            special.stdtrit(n - 1, 0.5 + confidence / 2) * np.asarray(sd, dtype=float) / np.sqrt(n)
+        )
     half = np.where(n >= MIN_N_FOR_INTERVAL, half, np.nan)
     low, high = mean - half, mean + half
     if low.ndim == 0:

@@ -51,7 +51,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
@@ -299,6 +298,8 @@ def _paired_tests(baseline: np.ndarray, score: np.ndarray) -> dict:
         return out
     low, high = mean_ci(change.mean(), change.std(ddof=1), n)
     out["change_ci_low"], out["change_ci_high"] = _finite(low), _finite(high)
+    from scipy import stats  # imported when used: scipy.stats takes most of a second
+
     with warnings.catch_warnings():
         # Identical changes give t = ±inf or NaN; reported as None.
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -353,6 +354,8 @@ def signed_rank_test(x, y) -> tuple[float, float]:
     >>> float(statistic), float(p)
     (0.0, 0.25)
     """
+    from scipy import stats  # imported when used: scipy.stats takes most of a second
+
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     d = x - y
     nonzero = d[d != 0]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import KM_BANDS, OutcomeDefinitions
@@ -273,7 +273,7 @@ def kaplan_meier(time, event, *, band: str = "log-log", confidence: float = 0.95
     with np.errstate(divide="ignore"):  # n_i = d_i: the curve reaches 0, variance infinite
         increments = np.where(events > 0, events / (at_risk * (at_risk - events)), 0.0)
     se_log = np.sqrt(np.cumsum(increments))
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = float(special.ndtri(0.5 + confidence / 2))  # stats.norm.ppf's own function
     low, high = _pointwise_band(survival, se_log, band, z)
 
     curve = pd.DataFrame(

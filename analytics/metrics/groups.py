@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import stats
 
 from analytics.core.contract import ClinicData
 from analytics.core.definitions import OutcomeDefinitions
@@ -139,6 +138,8 @@ def compare_rates(
     difference = p1 - p2
     low = difference - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = difference + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    from scipy import stats  # imported when used: scipy.stats takes most of a second
+
     p_value = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue
     return RateDifference(
         k1=k1,

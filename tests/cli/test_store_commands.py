@@ -78,6 +78,32 @@ def test_summary_from_the_database_equals_the_folder(database, capsys):
     assert json.loads(capsys.readouterr().out) == json.loads(from_folder)
 
 
+def test_summary_from_the_database_adds_up_the_table_the_import_kept(
+    database, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["summary", str(SAMPLE), "--json"]) == 0
+    from_folder = json.loads(capsys.readouterr().out)
+    assert main(["import", str(SAMPLE)]) == 0
+    assert len(list((tmp_path / "cache").glob("patients-*"))) == 1  # kept by the import
+    capsys.readouterr()
+
+    def not_loaded(*args, **kwargs):
+        raise AssertionError("the summary loaded the clinic instead of reading its table")
+
+    monkeypatch.setattr("store.clinic.load_clinic", not_loaded)
+    assert main(["summary", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == from_folder
+    # a kept table changed on disk is refused: the clinic is loaded and the table worked out
+    monkeypatch.undo()
+    monkeypatch.setenv("DATABASE_URL", url_text(database))
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path / "cache"))
+    kept = next((tmp_path / "cache").glob("patients-*")) / "patients.parquet"
+    kept.write_bytes(kept.read_bytes() + b"changed")
+    assert main(["summary", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == from_folder
+
+
 def test_users_commands(database, capsys, monkeypatch):
     assert main(["users", "add", "dana", "--role", "director"]) == 0
     out = capsys.readouterr().out

@@ -67,6 +67,25 @@ def test_cadss_trend_paired():
     assert trend.late_session == 4
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_cadss_trend_paired_p_is_scipys_ttest_rel(seed):
+    # The reference: scipy.stats.ttest_rel on the same pairs (the fast path avoids importing it)
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 40))
+    first, late = rng.integers(0, 40, n).astype(float), rng.integers(0, 40, n).astype(float)
+    sessions = pd.DataFrame(
+        {
+            "patient_id": np.repeat([f"p{i}" for i in range(n)], 4),
+            "day": np.tile([0, 2, 4, 6], n),
+            "dissociation_cadss": np.column_stack([first, first, first, late]).ravel(),
+        }
+    )
+    trend = cadss_trend(clinic_from_frames(sessions=sessions.assign(route="iv_ketamine")))
+    assert trend.paired_n == n
+    assert_allclose(trend.paired_p, stats.ttest_rel(late, first).pvalue, rtol=1e-12)
+
+
 def test_cadss_trend_spearman_with_ties():
     # One patient, sessions 1-4, CADSS 10, 8, 8, 2. Ranks: x 1,2,3,4; y 4, 2.5, 2.5, 1.
     # Pearson of the ranks: -4.5 / sqrt(5 x 4.5) = -0.948683.
