@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
@@ -27,7 +28,14 @@ from store.snapshot import (
     write_snapshot,
 )
 
-__all__ = ["data_version", "follow_up_days", "load_clinic", "refresh_snapshot"]
+__all__ = [
+    "GrownClinic",
+    "active_extra_columns",
+    "data_version",
+    "follow_up_days",
+    "load_clinic",
+    "refresh_snapshot",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +90,7 @@ def load_clinic(engine: Engine | None = None, *, snapshot: bool = True) -> Clini
             ).all()
             if not batches:
                 return empty_clinic()
-            extra: list[str] = []
-            for _, _, columns in batches:
-                extra += [c for c in columns if c not in extra]
+            extra = _extra_columns(columns for _, _, columns in batches)
             frames = None
             if folder is not None:
                 key = snapshot_key(conn)
@@ -105,6 +111,22 @@ def load_clinic(engine: Engine | None = None, *, snapshot: bool = True) -> Clini
         months_kept=any(b.months_kept for b in batches),
         extra_patient_columns=tuple(extra),
     )
+
+
+def _extra_columns(per_batch) -> list[str]:
+    """The extra patient columns of the active batches, in upload order, each once."""
+    extra: list[str] = []
+    for columns in per_batch:
+        extra += [c for c in columns if c not in extra]
+    return extra
+
+
+def active_extra_columns(conn: Connection) -> list[str]:
+    """The clinic's extra patient columns as the active batches recorded them, in upload order."""
+    rows = conn.execute(
+        sa.select(Batch.extra_patient_columns).where(Batch.status == ACTIVE).order_by(Batch.id)
+    ).scalars()
+    return _extra_columns(rows)
 
 
 def _current_key(engine: Engine) -> str:
@@ -201,7 +223,36 @@ def _follow_up_of(patient_id: pd.Series, follow_up: pd.DataFrame) -> pd.Series:
     return pd.Series(days, index=patient_id.index, dtype="Int64")
 
 
-def refresh_snapshot(engine: Engine | None = None, *, stored: ClinicData | None = None) -> None:
+@dataclass(frozen=True)
+class GrownClinic:
+    """What one batch did to the current rows: it added ``added`` and changed nothing else.
+
+    Attributes
+    ----------
+    key : str
+        :func:`store.snapshot.snapshot_key` before the batch.
+    extra : tuple of str
+        The clinic's extra patient columns before the batch (:func:`active_extra_columns`).
+    batch_id : int
+        The batch.
+    added : dict of str to DataFrame
+        The rows the batch stored as current, per table, in the order they were inserted (so in
+        ``row_id`` order): the stored layout for sessions, assessments and side effects, the
+        canonical one (the importer's columns) for patients.
+    """
+
+    key: str
+    extra: tuple[str, ...]
+    batch_id: int
+    added: dict[str, pd.DataFrame] = field(repr=False)
+
+
+def refresh_snapshot(
+    engine: Engine | None = None,
+    *,
+    stored: ClinicData | None = None,
+    grown: GrownClinic | None = None,
+) -> None:
     """Write the snapshot of the current data now, so the next :func:`load_clinic` is quick.
 
     Called after every commit that changes the clinic's data. Best effort: a failure is logged
@@ -214,14 +265,22 @@ def refresh_snapshot(engine: Engine | None = None, *, stored: ClinicData | None 
         into an empty store stores the imported clinic as it is): the snapshot is written from
         it instead of being read back through SQL, which at 100,000 patients is most of an
         import's time. Ignored when another commit came first.
+    grown : GrownClinic, optional
+        What the last batch added to the clinic, when that is all it changed (an import that
+        replaced no sample): the snapshot is the one before it with those rows merged in, so
+        a monthly export costs what it adds rather than a read of every stored row. Ignored
+        when another commit came first or the earlier snapshot is not there or not sound.
     """
     engine = engine or get_engine()
     folder = snapshot_folder(engine)
     if folder is None:
         return
     try:
-        if stored is None or not _snapshot_from(engine, folder, stored):
-            load_clinic(engine)
+        if stored is not None and _snapshot_from(engine, folder, stored):
+            return
+        if grown is not None and _snapshot_grown(engine, folder, grown):
+            return
+        load_clinic(engine)
     except Exception as error:  # noqa: BLE001 - the data is committed; the snapshot is optional
         logger.warning("could not refresh the clinic snapshot: %s", error)
 
@@ -239,6 +298,60 @@ def _snapshot_from(engine: Engine, folder, stored: ClinicData) -> bool:
     frames = {name: getattr(stored, name) for name in TABLES}
     extra = tuple(stored.extra_patient_columns)
     if write_snapshot(folder, key, frames, extra, engine) is None:
+        return False
+    if _current_key(engine) == key:
+        prune_snapshots(folder, keep=key, engine=engine)
+    return True
+
+
+def _snapshot_grown(engine: Engine, folder, grown: GrownClinic) -> bool:
+    """Write the snapshot of the clinic as ``grown.batch_id`` left it: the snapshot before it
+    with the added rows merged in; False when that cannot be done (see :func:`refresh_snapshot`).
+
+    The frames come out as :func:`load_clinic` reads them through SQL: rows sorted by patient,
+    day and ``row_id`` (the earlier rows are sorted so already, and the added ones follow them
+    in insertion order, so a stable sort by patient and day keeps ``row_id`` order), the
+    follow-up days read again (a later export raises them), the extra patient columns those of
+    every active batch.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            last = conn.execute(sa.select(sa.func.max(Batch.id))).scalar_one()
+            if last != grown.batch_id:
+                return False  # another batch came after this one
+            key = snapshot_key(conn)
+            extra = active_extra_columns(conn)
+            before = read_snapshot(folder, grown.key, grown.extra, conn)
+            if before is None:
+                return False
+            follow_up = follow_up_days(conn)
+    frames = {}
+    for name in TABLES:
+        old, new = before[name], grown.added[name]
+        if name == "patients":
+            columns = [*PATIENT_BASE_COLUMNS, FOLLOW_UP_COLUMN, *extra]
+            new = new.reindex(columns=columns)
+            old = old.reindex(columns=columns)
+            for column in columns:
+                # the importer's dtypes are the snapshot's; extra columns are text (as read
+                # back from the stored attributes)
+                dtype = "string" if column in extra else old[column].dtype
+                old[column] = old[column].astype(dtype)
+                new[column] = new[column].astype(dtype)
+            merged = pd.concat([old, new], ignore_index=True).sort_values(
+                ["patient_id"], kind="stable"
+            )
+            merged = merged.reset_index(drop=True)
+            merged[FOLLOW_UP_COLUMN] = _follow_up_of(merged["patient_id"], follow_up)
+        else:
+            new = new[list(old.columns)].astype(old.dtypes.to_dict())
+            merged = pd.concat([old, new], ignore_index=True)
+            merged = merged.sort_values(["patient_id", "day"], kind="stable")
+            merged = merged.reset_index(drop=True)
+        frames[name] = merged
+    if write_snapshot(folder, key, frames, tuple(extra), engine) is None:
         return False
     if _current_key(engine) == key:
         prune_snapshots(folder, keep=key, engine=engine)

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 from analytics.core.contract import FOLLOW_UP_COLUMN, ClinicData
 from analytics.core.problems import ERROR, WARNING, Problem
 from store.audit import record_audit
-from store.clinic import refresh_snapshot
+from store.clinic import GrownClinic, active_extra_columns, refresh_snapshot
 from store.db import get_engine, write_transaction
 from store.failures import StorageError, storage_failures
 from store.models import (
@@ -75,6 +75,7 @@ from store.rows import (
     utc_now,
     value_columns,
 )
+from store.snapshot import snapshot_key
 from store.users import DIRECTOR, User
 
 logger = logging.getLogger(__name__)
@@ -305,8 +306,13 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
     """
     notes: list[str] = []
     with write_transaction(engine) as conn:
+        # the clinic before this batch, for a snapshot grown by what the batch adds
+        before_key, before_extra = snapshot_key(conn), tuple(active_extra_columns(conn))
+        replaced_sample = False
         if kind == IMPORT:
-            notes += _replace_sample(conn, user, clock)
+            replaced = _replace_sample(conn, user, clock)
+            replaced_sample = bool(replaced)
+            notes += replaced
             notes += _same_files(conn, records)
         # into a store with no rows, every row is added as it is: the clinic then stored is
         # the imported one, and its snapshot is written from it rather than read back
@@ -335,7 +341,7 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
             )
             .returning(Batch.id)
         ).scalar_one()
-        counts, n_conflicts, n_patients = _store_rows(conn, data, batch_id, empty=was_empty)
+        counts, n_conflicts, n_patients, added = _store_rows(conn, data, batch_id, empty=was_empty)
         _store_follow_up(conn, data, batch_id)
         totals = {k: sum(c[k] for c in counts.values()) for k in ("added", "unchanged")}
         conn.execute(
@@ -362,7 +368,13 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
             conn=conn,
             clock=clock,
         )
-    refresh_snapshot(engine, stored=data if was_empty else None)
+    if was_empty:
+        refresh_snapshot(engine, stored=data)
+    elif replaced_sample:
+        refresh_snapshot(engine)
+    else:
+        grown = GrownClinic(before_key, before_extra, batch_id, _canonical_added(data, added))
+        refresh_snapshot(engine, grown=grown)
     return BatchResult(
         batch_id,
         problems=problems,
@@ -517,6 +529,7 @@ def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
 
     counts: dict[str, dict[str, int]] = {}
     row_conflicts = []
+    added: dict[str, pd.DataFrame] = {}
     for name in TABLES:
         inc = incoming[name]
         identity, compared = IDENTITY[name], compared_columns(name)
@@ -538,7 +551,8 @@ def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
             "conflicting": int(len(changed_idx) + shifted.sum()),
         }
         table = DATA_TABLES[name]
-        insert_frame(conn, table, _with_state(aligned[new], batch_id, CURRENT))
+        added[name] = aligned[new]
+        insert_frame(conn, table, _with_state(added[name], batch_id, CURRENT))
         insert_frame(conn, table, _with_state(pending, batch_id, PENDING))
         insert_frame(conn, table, _with_state(inc[shifted], batch_id, PENDING))
         if len(changed_idx):
@@ -568,7 +582,19 @@ def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
                 for pid, cols in per_patient.items()
             ],
         )
-    return counts, n_rows + len(moved), len(moved)
+    return counts, n_rows + len(moved), len(moved), added
+
+
+def _canonical_added(data: ClinicData, added: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The rows a batch added as current, as :class:`store.clinic.GrownClinic` takes them: the
+    imported patients' own rows (canonical columns) for the patients table, the stored layout
+    without the side effects' ``occurrence`` for the others."""
+    out = {
+        name: frame.drop(columns=["occurrence"], errors="ignore") for name, frame in added.items()
+    }
+    patients = data.patients
+    out["patients"] = patients[patients["patient_id"].isin(added["patients"]["patient_id"])]
+    return out
 
 
 def _store_follow_up(conn: Connection, data: ClinicData, batch_id: int) -> int:

@@ -88,6 +88,91 @@ def test_the_first_import_writes_its_snapshot_from_the_imported_clinic(engine, m
     assert_snapshot_matches_sql(engine)
 
 
+SIDE_EFFECTS = "patient_id,date,effect\nA,2025-01-06,nausea\nA,2025-01-06,nausea\n"
+# A later export: the same rows, a new patient C, patient A's next session, a PHQ-9 on a day
+# that already has a PCL-5 (its order against the stored row is the order of arrival), a new
+# report.
+LATER_SESSIONS = SESSIONS + "A,2025-01-10,IV ketamine,45\nC,2025-03-03,Spravato,56\n"
+LATER_ASSESSMENTS = ASSESSMENTS + (
+    "A,2025-01-06,PHQ-9,12\nC,2025-03-03,PCL-5,60\nC,2025-03-31,PCL-5,20\n"
+)
+LATER_SIDE_EFFECTS = SIDE_EFFECTS + "A,2025-01-06,nausea\nC,2025-03-03,dizziness\n"
+
+
+def _files(sessions, assessments, side_effects=None, patients=None) -> dict:
+    files = upload(sessions, assessments, patients)
+    if side_effects is not None:
+        files["side_effects.csv"] = side_effects.encode()
+    return files
+
+
+FIRST = _files(SESSIONS, ASSESSMENTS, SIDE_EFFECTS, PATIENTS)
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        pytest.param(FIRST, id="the same export again"),
+        pytest.param(
+            _files(LATER_SESSIONS, LATER_ASSESSMENTS, LATER_SIDE_EFFECTS, PATIENTS + "D,east,F\n"),
+            id="new rows and patients",
+        ),
+        pytest.param(
+            _files(
+                LATER_SESSIONS,
+                LATER_ASSESSMENTS,
+                None,
+                "patient_id,site,sex,referral\nA,north,F,gp\nC,west,M,\n",
+            ),
+            id="a new extra column",
+        ),
+        pytest.param(
+            _files(
+                SESSIONS + "A,2025-06-30,IV ketamine,40\n",
+                ASSESSMENTS.replace("A,2025-01-20,PCL-5,30", "A,2025-01-20,PCL-5,31"),
+                SIDE_EFFECTS,
+                PATIENTS,
+            ),
+            id="a later cutoff and a conflicting row",
+        ),
+        pytest.param(
+            _files(
+                SESSIONS.replace("B,2025-02-03", "B,2025-02-01") + "C,2025-03-03,Spravato,56\n",
+                ASSESSMENTS,
+                SIDE_EFFECTS,
+                PATIENTS,
+            ),
+            id="a patient whose first session moved",
+        ),
+    ],
+)
+def test_a_later_import_grows_the_snapshot_by_what_it_adds(engine, monkeypatch, caplog, later):
+    # The snapshot after a later import is the one before it with the added rows merged in,
+    # never read back through SQL; it must equal what SQL gives exactly.
+    import store.clinic
+
+    assert import_upload(FIRST, DIRECTOR, engine=engine).ok
+    with monkeypatch.context() as patched:
+        patched.setattr(store.clinic, "_load_frames", _no_sql_read)
+        assert import_upload(later, DIRECTOR, engine=engine).ok
+    assert "snapshot" not in caplog.text  # no fallback, no failure
+    with engine.connect() as conn, conn.begin():
+        key = snapshots.snapshot_key(conn)
+    assert snapshot_dirs(engine) == [key]  # written by the import, the earlier one pruned
+    assert_snapshot_matches_sql(engine)
+
+
+def _no_sql_read(*args, **kwargs):
+    raise AssertionError("the snapshot of a later import was read back through SQL")
+
+
+def test_a_snapshot_is_read_back_through_sql_when_the_earlier_one_is_gone(engine):
+    assert import_upload(FIRST, DIRECTOR, engine=engine).ok
+    shutil.rmtree(current_snapshot(engine))
+    assert import_upload(_files(LATER_SESSIONS, ASSESSMENTS), DIRECTOR, engine=engine).ok
+    assert_snapshot_matches_sql(engine)
+
+
 def test_extra_patient_columns_and_missing_values_survive_the_snapshot(engine):
     import_upload(upload(patients=PATIENTS), DIRECTOR, engine=engine)
     clinic = assert_snapshot_matches_sql(engine)
