@@ -75,7 +75,7 @@ from store.rows import (
     utc_now,
     value_columns,
 )
-from store.snapshot import snapshot_key
+from store.snapshot import read_snapshot, snapshot_folder, snapshot_key
 from store.users import DIRECTOR, User
 
 logger = logging.getLogger(__name__)
@@ -341,7 +341,13 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
             )
             .returning(Batch.id)
         ).scalar_one()
-        counts, n_conflicts, n_patients, added = _store_rows(conn, data, batch_id, empty=was_empty)
+        # the verified snapshot of the clinic as this transaction sees it, to compare with
+        snapshot = None
+        if not was_empty and not replaced_sample:
+            snapshot = _snapshot_of(conn, before_key, before_extra)
+        counts, n_conflicts, n_patients, added = _store_rows(
+            conn, data, batch_id, empty=was_empty, snapshot=snapshot
+        )
         _store_follow_up(conn, data, batch_id)
         totals = {k: sum(c[k] for c in counts.values()) for k in ("added", "unchanged")}
         conn.execute(
@@ -515,15 +521,52 @@ def _indexes_built_after(conn: Connection, empty: bool):
         index.create(conn)
 
 
-def _store_rows(conn: Connection, data: ClinicData, batch_id: int, *, empty: bool):
+def _store_rows(conn: Connection, data: ClinicData, batch_id: int, *, empty: bool, snapshot=None):
     with _bulk_cache(conn), _indexes_built_after(conn, empty):
-        return _store_rows_cached(conn, data, batch_id)
+        return _store_rows_cached(conn, data, batch_id, snapshot)
 
 
-def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
+# The tables whose current rows an import may take from the verified snapshot: their stored
+# value columns are the snapshot's columns. The patients table keeps its attributes as JSON text
+# and the side effects their occurrence numbers, which the snapshot does not hold.
+_COMPARED_FROM_SNAPSHOT = ("sessions", "assessments")
+
+
+def _stored_rows(conn: Connection, snapshot) -> tuple[dict, dict]:
+    """Every stored row an import compares with (current, pending and declined) and the current
+    ones, per table. With ``snapshot`` (the frames of the verified snapshot of the data this
+    transaction sees), the current sessions and assessments are taken from it, without
+    ``row_id``, rather than read through SQL: most of a re-import's time at 100,000 patients."""
+    every, current = {}, {}
+    for name in TABLES:
+        if snapshot is not None and name in _COMPARED_FROM_SNAPSHOT:
+            every[name] = read_rows(conn, name, states=(PENDING, DECLINED))
+            current[name] = snapshot[name]
+        else:
+            every[name] = read_rows(conn, name, states=(CURRENT, PENDING, DECLINED))
+            current[name] = every[name][every[name]["state"] == CURRENT]
+    return every, current
+
+
+def _current_row_ids(conn: Connection, name: str, keys: pd.DataFrame) -> np.ndarray:
+    """The ``row_id`` of the current stored row with each identity of ``keys``, in its order;
+    read for those patients only."""
+    table, identity = DATA_TABLES[name], IDENTITY[name]
+    patients = keys["patient_id"].dropna().unique().tolist()
+    found = []
+    for start in range(0, len(patients), 500):
+        query = sa.select(table.c.row_id, *(table.c[c] for c in identity)).where(
+            table.c.state == CURRENT, table.c.patient_id.in_(patients[start : start + 500])
+        )
+        found += conn.execute(query).all()
+    stored = pd.DataFrame(found, columns=["row_id", *identity])
+    stored = stored.astype({c: keys[c].dtype for c in identity})
+    return keys.merge(stored, on=identity, how="left")["row_id"].to_numpy()
+
+
+def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int, snapshot=None):
     incoming = {name: storable_frame(name, data) for name in TABLES}
-    every = {name: read_rows(conn, name, states=(CURRENT, PENDING, DECLINED)) for name in TABLES}
-    current = {name: f[f["state"] == CURRENT] for name, f in every.items()}
+    every, current = _stored_rows(conn, snapshot)
     misaligned = _misaligned(current, incoming)
     moved = pd.Index(misaligned["patient_id"].unique())
 
@@ -535,7 +578,8 @@ def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
         identity, compared = IDENTITY[name], compared_columns(name)
         shifted = inc["patient_id"].isin(moved)
         aligned = inc[~shifted]
-        cur = current[name][[*identity, *compared, "row_id"]]
+        kept = [*identity, *compared, "row_id"]
+        cur = current[name][[c for c in kept if c in current[name].columns]]
         m = aligned.merge(cur, on=identity, how="left", suffixes=("", "_stored"), indicator=True)
         new = (m["_merge"] == "left_only").to_numpy()
         right = m[[f"{c}_stored" for c in compared]].set_axis(compared, axis=1)
@@ -556,9 +600,13 @@ def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
         insert_frame(conn, table, _with_state(pending, batch_id, PENDING))
         insert_frame(conn, table, _with_state(inc[shifted], batch_id, PENDING))
         if len(changed_idx):
-            conflict = m.iloc[changed_idx][[*identity, "row_id"]].rename(
-                columns={"row_id": "stored_row_id"}
-            )
+            if "row_id" in m:
+                conflict = m.iloc[changed_idx][[*identity, "row_id"]].rename(
+                    columns={"row_id": "stored_row_id"}
+                )
+            else:  # compared with the snapshot, which has no row ids
+                conflict = m.iloc[changed_idx][identity].copy()
+                conflict["stored_row_id"] = _current_row_ids(conn, name, conflict)
             diff_cols = diff[changed_idx]
             conflict["columns"] = [list(np.asarray(compared)[d]) for d in diff_cols]
             row_conflicts.append((name, conflict))
@@ -583,6 +631,12 @@ def _store_rows_cached(conn: Connection, data: ClinicData, batch_id: int):
             ],
         )
     return counts, n_rows + len(moved), len(moved), added
+
+
+def _snapshot_of(conn: Connection, key: str, extra: tuple[str, ...]):
+    """The frames of snapshot ``key`` when it is there and sound (:func:`read_snapshot`)."""
+    folder = snapshot_folder(conn.engine)
+    return None if folder is None else read_snapshot(folder, key, extra, conn)
 
 
 def _canonical_added(data: ClinicData, added: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas.testing as pdt
@@ -53,13 +54,24 @@ def engine_fixture(request, tmp_path, monkeypatch):
     SQLite keeps its snapshots beside the file (in ``tmp_path``); PostgreSQL's go to
     ``tmp_path/snapshots`` rather than the project's ``var/``.
     """
-    if request.param == "sqlite":
-        eng = open_store(f"sqlite:///{tmp_path / 'clinic.sqlite'}")
+    if request.param == "postgresql":
+        monkeypatch.setenv("SNAPSHOT_DIR", str(tmp_path / "snapshots"))
+    with fresh_store(request.param, tmp_path / "clinic.sqlite") as eng:
         yield eng
-        eng.dispose()
+
+
+@contextmanager
+def fresh_store(backend: str, sqlite_path: Path):
+    """A migrated, empty store: an SQLite file at ``sqlite_path``, or a new PostgreSQL schema
+    (dropped afterwards)."""
+    if backend == "sqlite":
+        eng = open_store(f"sqlite:///{sqlite_path}")
+        try:
+            yield eng
+        finally:
+            eng.dispose()
         return
     base = sa.make_url(postgres_url())
-    monkeypatch.setenv("SNAPSHOT_DIR", str(tmp_path / "snapshots"))
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base)
     with admin.begin() as conn:

@@ -25,6 +25,7 @@ from tests.store.fixtures import (  # noqa: F401
     TABLES,
     assert_same_clinic,
     engine_fixture,
+    fresh_store,
     sample_files,
     upload,
 )
@@ -292,3 +293,45 @@ def test_the_first_import_leaves_every_index_of_the_data_tables_in_place(engine)
                 "SELECT patient_id, batch_id, state FROM patients LIMIT 1"
             )
         )
+
+
+def _every_stored_row(engine) -> dict:
+    """Every row of every data table and of the conflicts, in every state, row ids included."""
+    from store.models import Conflict
+
+    out = {}
+    with engine.connect() as conn:
+        for name in TABLES:
+            table = DATA_TABLES[name]
+            out[name] = conn.execute(sa.select(table).order_by(table.c.row_id)).all()
+        columns = [c for c in Conflict.__table__.columns if c.name != "created_at"]
+        out["conflicts"] = conn.execute(sa.select(*columns).order_by(Conflict.id)).all()
+    return out
+
+
+LATER_EXPORTS = [
+    upload(),
+    upload(assessments=ASSESSMENTS.replace("A,2025-01-20,PCL-5,30", "A,2025-01-20,PCL-5,31")),
+    upload(sessions=SESSIONS.replace("B,2025-02-03", "B,2025-02-01") + "C,2025-03-03,Spravato,5\n"),
+    upload(
+        sessions=SESSIONS.replace("IV ketamine,40\n", "IV ketamine,45\n"),
+        assessments=ASSESSMENTS.replace("A,2025-01-20,PCL-5,30", "A,2025-01-20,PCL-5,31"),
+    ),
+]
+
+
+def test_comparing_with_the_snapshot_stores_what_comparing_with_sql_does(
+    engine, monkeypatch, tmp_path
+):
+    # An import compares the export with the stored current rows, taken from the verified
+    # snapshot when there is one; with snapshots off they are read through SQL. Every stored
+    # row and conflict, row ids included, must come out the same.
+    for export in LATER_EXPORTS:
+        assert import_upload(export, DIRECTOR, engine=engine).ok
+    with_snapshot = _every_stored_row(engine)
+    assert with_snapshot["conflicts"]  # the sequence does make conflicts
+    monkeypatch.setenv("SNAPSHOT_DIR", "off")
+    with fresh_store(engine.dialect.name, tmp_path / "without-snapshots.sqlite") as other:
+        for export in LATER_EXPORTS:
+            assert import_upload(export, DIRECTOR, engine=other).ok
+        assert _every_stored_row(other) == with_snapshot
