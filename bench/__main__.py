@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.generate import DATA_DIR, SIZES, clinic_dir
 from bench.page_calls import DASHBOARD_PAGES
+from bench.processes import PROCESS_STEPS, check_against_duckdb, time_process_steps
 from bench.steps import STEPS, prepare, run_in_subprocess
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -38,6 +39,13 @@ TARGET_PEAK_MB = 4096.0
 TARGET_FILTER_S = 0.5
 TARGET_RENDER_S = 3.0
 TARGET_REPORT_S = 30.0
+# The issue's table, whole process against whole process at 100,000 patients.
+TARGET_IMPORT_VS_DUCKDB_LOAD = 10.0
+TARGET_IMPORT_PEAK_MB = 3072.0
+TARGET_SUMMARY_DB_VS_DUCKDB = 1.5
+TARGET_SUMMARY_DIR_VS_DUCKDB = 3.0
+TARGET_PAGE_RENDER_S = 3.0
+TARGET_STORE_LOAD_S = 20.0
 
 
 def machine() -> dict:
@@ -176,6 +184,8 @@ def write_results(report: dict, path: Path = RESULTS) -> None:
                 f"{r['peak_mb']:,.0f} MB)"
             )
         out.append(f"| `{step}`: {words} | " + " | ".join(cells) + " |")
+    out += _processes_section(report)
+    out += _growth_section(report)
     browser = report.get("browser", {})
     if browser:
         out += [
@@ -212,7 +222,11 @@ def write_results(report: dict, path: Path = RESULTS) -> None:
                 out.append(
                     f"| {int(n):,} | {_fmt(t.get('store_load'))} | " + " | ".join(cells) + " |"
                 )
+    out += _pages_section(report.get("browser", {}))
+    out += _multi_user_section(report.get("multi_user"))
     out += _outcomes_section(report.get("outcomes"))
+    out += ["", "## The issue's table: whole processes at the largest size", ""]
+    out += _issue_table(report)
     out += ["", "## Targets", ""]
     out += _targets(report)
     out += ["", "## Week-4 response: ours against DuckDB", ""]
@@ -225,6 +239,250 @@ def write_results(report: dict, path: Path = RESULTS) -> None:
         out += ["```", text, "```"]
     out += ["", notes or NOTES_MARK, ""]
     path.write_text("\n".join(out).rstrip() + "\n", encoding="utf-8")
+
+
+def _cell(r: dict | None) -> str:
+    """A timed row's cell: median wall, CPU, runs and peak memory."""
+    if r is None:
+        return "–"
+    return (
+        f"{_fmt(r['median'])} (cpu {_fmt(r['median_cpu'])}, {r['runs']} runs, "
+        f"{r['peak_mb']:,.0f} MB)"
+    )
+
+
+def _processes_section(report: dict) -> list[str]:
+    """Whole commands (:mod:`bench.processes`), one row each, a column per size."""
+    found = report.get("processes", {})
+    if not found:
+        return []
+    sizes = report["sizes"]
+    out = [
+        "",
+        "## Whole commands against DuckDB",
+        "",
+        "Each a process of its own, timed from its start to its exit (Python's start-up and "
+        "imports included) with `os.wait4`: median wall time, median CPU seconds (user and "
+        "system, every thread), the process's peak resident memory. The summaries' week-4 "
+        "response and nausea k/n equal DuckDB's at every size (checked by the run).",
+        "",
+        "| command | " + " | ".join(f"{n:,} patients" for n in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for step, words in PROCESS_STEPS.items():
+        cells = [_cell(found.get(f"{step}@{n}")) for n in sizes]
+        out.append(f"| `{step}`: {words} | " + " | ".join(cells) + " |")
+    checks = []
+    for n in sizes:
+        duck = found.get(f"duckdb_counts@{n}", {}).get("result")
+        if duck:
+            checks.append(
+                f"- {n:,} patients: week-4 response k/n {duck['week_4_response']}, nausea "
+                f"{duck['nausea_patients']} (ours and DuckDB's)"
+            )
+    return out + ([""] + checks if checks else [])
+
+
+def fitted_growth(points: list[tuple[int, float]]) -> dict | None:
+    """Least squares ``t = start + per_patient * n`` over ``points`` (patients, seconds), and the
+    log-log slope between the two largest sizes (1: linear); None with fewer than 2 points."""
+    points = sorted(p for p in points if p[1] is not None)
+    if len(points) < 2:
+        return None
+    import math
+
+    ns = [float(n) for n, _ in points]
+    ts = [t for _, t in points]
+    mean_n, mean_t = sum(ns) / len(ns), sum(ts) / len(ts)
+    spread = sum((n - mean_n) ** 2 for n in ns)
+    per = sum((n - mean_n) * (t - mean_t) for n, t in zip(ns, ts, strict=True)) / spread
+    (n1, t1), (n2, t2) = points[-2], points[-1]
+    slope = math.log(t2 / t1) / math.log(n2 / n1) if t1 > 0 and t2 > 0 else None
+    return {"start": mean_t - per * mean_n, "per_patient": per, "exponent": slope}
+
+
+# What the growth table fits: (label, where the numbers are, key, measure)
+_GROWTH = (
+    ("import (whole command)", "processes", "import_cli", "median"),
+    ("summary from the database (whole command)", "processes", "summary_db_cli", "median"),
+    ("summary from a folder (whole command)", "processes", "summary_dir_cli", "median"),
+    ("re-import of the same export", "processes", "reimport_same_cli", "median"),
+    ("import of a monthly export (+10%)", "processes", "reimport_monthly_cli", "median"),
+    ("per-patient table (in process)", "steps", "patient_table", "median"),
+    ("import's peak memory (MB)", "processes", "import_cli", "peak_mb"),
+)
+
+
+def _growth_section(report: dict) -> list[str]:
+    sizes = report["sizes"]
+    if len(sizes) < 2:
+        return []
+    out = [
+        "",
+        "## Growth with patients",
+        "",
+        "Fitted by least squares as *start + per patient x n* over the sizes measured; the "
+        "exponent is the log-log slope between the two largest sizes (1 is linear growth).",
+        "",
+        "| measure | " + " | ".join(f"{n:,}" for n in sizes) + " | start | per 1,000 patients "
+        "| exponent |",
+        "|---|" + "---:|" * (len(sizes) + 3),
+    ]
+    for label, where, key, measure in _GROWTH:
+        rows = [report.get(where, {}).get(f"{key}@{n}") for n in sizes]
+        points = [(n, r[measure]) for n, r in zip(sizes, rows, strict=True) if r]
+        fit = fitted_growth(points)
+        if fit is None:
+            continue
+        show = (lambda x: f"{x:,.0f}") if measure == "peak_mb" else _fmt
+        cells = " | ".join(show(r[measure]) if r else "–" for r in rows)
+        exponent = "–" if fit["exponent"] is None else f"{fit['exponent']:.2f}"
+        out.append(
+            f"| {label} | {cells} | {show(fit['start'])} | {show(fit['per_patient'] * 1000)} "
+            f"| {exponent} |"
+        )
+    return out
+
+
+def _pages_section(browser: dict) -> list[str]:
+    """Each page's first render after sign-in (:func:`bench.browser.page_render_times`)."""
+    rows = [(n, t["pages"]) for n, t in browser.items() if isinstance(t.get("pages"), dict)]
+    if not rows:
+        return []
+    out = [
+        "",
+        "## Each page's first render after sign-in",
+        "",
+        "A server started on a store an import prepared (the per-patient table kept on disk), one "
+        "tab signed in as a director: the Overview timed from *Sign in*, then every other page "
+        "once, from the click on its link. *server*: the script run (rerun request to *script "
+        "finished*); *on screen*: from the click until the run is over and every chart is drawn.",
+        "",
+        "| patients | page | server | on screen |",
+        "|---:|---|---:|---:|",
+    ]
+    for n, pages in rows:
+        for page, t in pages.items():
+            out.append(
+                f"| {int(n):,} | {page} | {_fmt(t.get('server'))} | {_fmt(t.get('on_screen'))} |"
+            )
+    return out
+
+
+def _multi_user_section(found: dict | None) -> list[str]:
+    """Five users on two processes sharing one PostgreSQL (:mod:`bench.multi_user`)."""
+    if not found:
+        return []
+    out = ["", "## Several app processes on one PostgreSQL", ""]
+    if "error" in found:
+        return [*out, f"Not measured: {found['error']}"]
+    out += [
+        f"{found['processes']} Streamlit processes (two ports, no proxy) on one PostgreSQL "
+        f"database holding {found['patients']:,} patients (imported with `python -m analytics "
+        f"import`: {_fmt(found['import_s'])}, peak {found['import_peak_mb']:,.0f} MB). "
+        f"{found['users']} signed-in users in one Chromium, each on a process of the two in "
+        "turn, switching pages and setting and clearing a site filter for "
+        f"{found['rounds']} rounds. A page time runs from the click to the script run's end "
+        "(read from the page's websocket).",
+        "",
+        "| actions | median | 95th percentile | slowest |",
+        "|---:|---:|---:|---:|",
+        f"| {found['actions']} | {_fmt(found['median'])} | {_fmt(found['p95'])} | "
+        f"{_fmt(found['max'])} |",
+    ]
+    seen = found.get("seen_by_other")
+    if seen:
+        out += [
+            "",
+            f"An import through one process ({seen['patients_after']:,} patients after it) was "
+            f"on the other's next page load: {seen['ok']}.",
+        ]
+    return out
+
+
+def _issue_table(report: dict) -> list[str]:
+    """The issue's table: each row measured at the largest size, its floor, goal and verdict."""
+    n = max(report["sizes"])
+    p = report.get("processes", {})
+    s = report["steps"]
+
+    def row(step: str) -> dict | None:
+        return p.get(f"{step}@{n}")
+
+    def ratio(mine: dict | None, floor: dict | None) -> str:
+        if not mine or not floor:
+            return "–"
+        text = f"{mine['median'] / floor['median']:.1f}x"
+        if mine.get("median_cpu") and floor.get("median_cpu"):
+            text += f" (CPU {mine['median_cpu'] / floor['median_cpu']:.1f}x)"
+        return text
+
+    out = [
+        f"At {n:,} patients. Ratios of median wall times, CPU seconds' ratio in brackets.",
+        "",
+        "| step | ours | DuckDB | ratio | goal | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    imp, load = row("import_cli"), row("duckdb_load")
+    if imp:
+        ok = (
+            load is not None
+            and imp["median"] <= TARGET_IMPORT_VS_DUCKDB_LOAD * load["median"]
+            and imp["peak_mb"] < TARGET_IMPORT_PEAK_MB
+        )
+        out.append(
+            f"| `python -m analytics import DIR` into a fresh database | {_cell(imp)} | "
+            f"{_cell(load)} | {ratio(imp, load)} | <= {TARGET_IMPORT_VS_DUCKDB_LOAD:g}x, peak < "
+            f"{TARGET_IMPORT_PEAK_MB / 1024:g} GB | {_verdict(ok)} |"
+        )
+    counts = row("duckdb_counts")
+    for step, label, goal in (
+        ("summary_db_cli", "`summary --json` from the database", TARGET_SUMMARY_DB_VS_DUCKDB),
+        ("summary_dir_cli", "`summary DIR --json` from a CSV folder", TARGET_SUMMARY_DIR_VS_DUCKDB),
+    ):
+        mine = row(step)
+        if mine:
+            ok = counts is not None and mine["median"] <= goal * counts["median"]
+            out.append(
+                f"| {label} | {_cell(mine)} | {_cell(counts)} | {ratio(mine, counts)} | "
+                f"<= {goal:g}x | {_verdict(ok)} |"
+            )
+    filters = {
+        page: s.get(f"filter_{page}@{n}") for page in DASHBOARD_PAGES if s.get(f"filter_{page}@{n}")
+    }
+    if filters:
+        worst = max(r["median"] for r in filters.values())
+        cells = ", ".join(f"{page.capitalize()} {_fmt(r['median'])}" for page, r in filters.items())
+        out.append(
+            f"| filter change, every dashboard page (server part) | {cells} | – | – | "
+            f"< {TARGET_FILTER_S * 1000:.0f} ms each | {_verdict(worst < TARGET_FILTER_S)} |"
+        )
+    b = report.get("browser", {}).get(str(n), {})
+    pages = b.get("pages") if isinstance(b.get("pages"), dict) else None
+    if pages:
+        worst = max(t["on_screen"] for t in pages.values())
+        cells = ", ".join(f"{page} {_fmt(t['on_screen'])}" for page, t in pages.items())
+        out.append(
+            f"| first render of each page after sign-in (on screen) | {cells} | – | – | "
+            f"< {TARGET_PAGE_RENDER_S:g} s | {_verdict(worst < TARGET_PAGE_RENDER_S)} |"
+        )
+    if b.get("store_load") is not None:
+        out.append(
+            f"| `make bench`'s database load (`store.ensure_sample`) | {_fmt(b['store_load'])} "
+            f"| – | – | < {TARGET_STORE_LOAD_S:g} s | "
+            f"{_verdict(b['store_load'] < TARGET_STORE_LOAD_S)} |"
+        )
+    for step, label in (
+        ("reimport_same_cli", "the same export imported again"),
+        ("reimport_monthly_cli", "a monthly export with 10% new patients"),
+    ):
+        mine = row(step)
+        if mine and imp:
+            out.append(
+                f"| {label} | {_cell(mine)} | – | {mine['median'] / imp['median']:.2f}x the "
+                "first import | in proportion to what changed | see the notes |"
+            )
+    return out
 
 
 def _outcomes_section(outcomes: dict | None) -> list[str]:
@@ -370,6 +628,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--browser-sizes", default="10000,100000")
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--processes", default=",".join(PROCESS_STEPS), help="whole commands to time ('' for none)"
+    )
+    parser.add_argument(
+        "--no-multi-user", action="store_true", help="skip the two-process PostgreSQL benchmark"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--from-json", type=Path, help="rewrite results.md from a saved results.json, no runs"
@@ -388,7 +652,9 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sizes,
         "shape": {},
         "steps": {},
+        "processes": {},
     }
+    processes = [x for x in args.processes.split(",") if x]
     for n in sizes:
         print(f"preparing {n:,} patients", flush=True)
         prepare(n)
@@ -398,6 +664,17 @@ def main(argv: list[str] | None = None) -> int:
             result = run_in_subprocess(step, n, runs)
             report["steps"][f"{step}@{n}"] = result
             print(f"  {step:20s} {_fmt(result['median']):>10s}  {result['peak_mb']:,.0f} MB")
+        if processes:
+            runs = args.runs_large if n >= 100_000 else args.runs
+            found = time_process_steps(n, runs, processes)
+            for key, result in found.items():
+                print(
+                    f"  {key.split('@')[0]:20s} {_fmt(result['median']):>10s}  "
+                    f"{result['peak_mb']:,.0f} MB",
+                    flush=True,
+                )
+            report["processes"].update(found)
+            check_against_duckdb(report["processes"], n)
         ours = report["steps"].get(f"week4_ours@{n}", {}).get("result")
         for ref in ("week4_duckdb_csv", "week4_duckdb_table"):
             theirs = report["steps"].get(f"{ref}@{n}", {}).get("result")
@@ -417,6 +694,15 @@ def main(argv: list[str] | None = None) -> int:
                 report["browser"][str(n)] = overview_render_times(n)
             except Exception as error:  # noqa: BLE001 - a missing browser is reported, not fatal
                 report["browser"][str(n)] = {"error": f"{type(error).__name__}: {error}"[:200]}
+    if not args.no_browser and not args.no_multi_user:
+        n = max(sizes)
+        print(f"several processes on one PostgreSQL at {n:,} patients", flush=True)
+        from bench.multi_user import multi_user_times
+
+        try:
+            report["multi_user"] = multi_user_times(n)
+        except Exception as error:  # noqa: BLE001 - no PostgreSQL or browser is reported
+            report["multi_user"] = {"error": f"{type(error).__name__}: {error}"[:300]}
     if not args.no_browser:
         print("browser: Outcomes on the sample clinic", flush=True)
         from bench.browser import outcomes_times, summarise_outcomes_times

@@ -42,6 +42,7 @@ __all__ = [
     "load_store",
     "outcomes_times",
     "overview_render_times",
+    "page_render_times",
     "serve",
     "stop_server",
     "summarise_outcomes_times",
@@ -98,15 +99,22 @@ def load_store(folder: Path, home: Path) -> float:
 
 
 @contextmanager
-def serve(folder: Path, home: Path, *, start_timeout: float = 120, started: list | None = None):
-    """A Streamlit server of the dashboard on ``home``'s database; yields its URL (and appends
-    its process to ``started`` when given, for its CPU seconds)."""
+def serve(
+    folder: Path,
+    home: Path,
+    *,
+    start_timeout: float = 120,
+    started: list | None = None,
+    database_url: str | None = None,
+):
+    """A Streamlit server of the dashboard on ``home``'s database (or ``database_url``); yields
+    its URL (and appends its process to ``started`` when given, for its CPU seconds)."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "DASHBOARD_SAMPLE_DIR": str(folder),
-        "DATABASE_URL": _database_url(home),
+        "DATABASE_URL": database_url or _database_url(home),
         "HOME": str(home),
         "DASHBOARD_CACHE_DIR": str(home / "cache"),
     }
@@ -208,11 +216,58 @@ def overview_render_times(n_patients: int, *, timeout_s: float = 900) -> dict:
             with serve(folder, home) as url:
                 times["cold"], times["cold_from_navigation"] = _visit(browser, url, timeout_s)
                 times["warm"], times["warm_from_navigation"] = _visit(browser, url, timeout_s)
-            with serve(folder, home) as url:
+            started: list = []
+            with serve(folder, home, started=started) as url:
                 times["restart"], times["restart_from_navigation"] = _visit(browser, url, timeout_s)
+            # each page once more on a new server: the restart visit is the first after sign-in
+            started = []
+            with serve(folder, home, started=started) as url:
+                times["pages"] = page_render_times(browser, url, started[0].pid, timeout_s)
         finally:
             browser.close()
     return times
+
+
+# The pages a director opens for numbers, in the sidebar's order (the Overview comes first).
+RENDERED_PAGES = ("Outcomes", "Durability", "Safety", "Cohorts & patients", "Claims check")
+
+
+def page_render_times(browser, url: str, pid: int, timeout_s: float) -> dict:
+    """Each page's first render on a server that has shown nothing yet: ``{page: {"server",
+    "on_screen"}}`` in seconds. The Overview is timed from pressing *Sign in* to its first
+    number and every chart drawn; every other page from the click on its link, once.
+    """
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    wait_ms = timeout_s * 1000
+    try:
+        script = ScriptRuns(page, pid)
+        page.goto(url, wait_until="commit")
+        page.get_by_label("User name").fill(USER, timeout=wait_ms)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+
+        def sign_in():
+            page.get_by_role("button", name="Sign in").click()
+
+        start = time.perf_counter()
+        run = script.wait(sign_in, timeout_s)
+        page.locator(METRIC).first.wait_for(state="visible", timeout=wait_ms)
+        page.wait_for_function(_CHARTS_DRAWN, timeout=wait_ms)
+        out = {"Overview": {"server": run["server"], "on_screen": time.perf_counter() - start}}
+        nav = page.get_by_test_id("stSidebarNav")
+        for name in RENDERED_PAGES:
+            link = nav.get_by_role("link", name=name)
+            start = time.perf_counter()
+            run = script.wait(link.click, timeout_s)
+            page.wait_for_function(_CHARTS_DRAWN, timeout=wait_ms)
+            out[name] = {
+                "server": run["server"],
+                "server_cpu": run["server_cpu"],
+                "on_screen": time.perf_counter() - start,
+            }
+        return out
+    finally:
+        context.close()
 
 
 def cpu_seconds(pid: int) -> float | None:

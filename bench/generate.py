@@ -24,6 +24,7 @@ __all__ = [
     "bench_clinic",
     "clinic_dir",
     "ensure_clinic",
+    "monthly_export",
     "split_large_files",
     "work_dir",
 ]
@@ -150,4 +151,42 @@ def ensure_clinic(n_patients: int, *, folder: Path | None = None) -> Path:
     recorded = json.loads(manifest.read_text(encoding="utf-8"))
     recorded["bench"] = wanted
     manifest.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def monthly_export(n_patients: int, *, every: int = 10) -> Path:
+    """A later export of the ``n_patients`` clinic: the same files and one new patient for every
+    ``every`` patients; the folder (made once, ``next_N``).
+
+    The new patients are copies of every ``every``-th patient's rows in all four tables, their
+    ids prefixed with ``N`` (so none is stored already), in ``<table>_next.csv`` files beside
+    hard links to the export's own files: a network's monthly export that adds about 10% new
+    rows and changes nothing stored.
+    """
+    source = ensure_clinic(n_patients)
+    out = DATA_DIR / f"next_{n_patients}"
+    made = source / "manifest.json"
+    marker = out / "made_from.json"
+    wanted = {"manifest_mtime": made.stat().st_mtime, "every": every}
+    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.csv"):
+        old.unlink()
+    ids = pd.read_csv(source / "patients.csv", usecols=["patient_id"], dtype="string")
+    chosen = set(ids["patient_id"].iloc[::every])
+    for path in sorted(source.glob("*.csv")):
+        target = out / path.name
+        try:
+            target.hardlink_to(path)
+        except OSError:  # another file system: copy
+            target.write_bytes(path.read_bytes())
+    for name in TABLE_NAMES:
+        parts = sorted(source.glob(f"{name}.csv")) + sorted(source.glob(f"{name}_[0-9]*.csv"))
+        frames = [pd.read_csv(p, dtype="string", keep_default_na=False) for p in parts]
+        rows = pd.concat(frames, ignore_index=True)
+        rows = rows[rows["patient_id"].isin(chosen)]
+        rows["patient_id"] = "N" + rows["patient_id"]
+        rows.to_csv(out / f"{name}_next.csv", index=False, lineterminator="\n")
+    marker.write_text(json.dumps(wanted) + "\n", encoding="utf-8")
     return out

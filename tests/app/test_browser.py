@@ -8,18 +8,16 @@ unless ``REQUIRE_BROWSER=1`` (CI) makes that a failure.
 """
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from tests.app.app_server import AppServer, goto, metric, rerun_started, settle
 
 pytestmark = pytest.mark.browser
 
@@ -45,78 +43,6 @@ ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 CLINICIAN = ("clinician-b", "clinician-password")
 STAFF = ("staff-b", "staff-password-1")
 LOCKABLE = ("lockable-b", "lockable-password")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class AppServer:
-    """``streamlit run server.py`` (as ``make run``) on a free port and a database of its own.
-
-    ``server.py`` serves ``dashboard.py`` with the route that sets the sign-in cookie. Restartable.
-    """
-
-    def __init__(self, database_url: str, sample_dir: Path):
-        self.env = {
-            **os.environ,
-            "DASHBOARD_SAMPLE_DIR": str(sample_dir),
-            "DATABASE_URL": database_url,
-        }
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-        self.output: list[str] = []
-        self.started_at = 0.0
-
-    def start(self) -> None:
-        self.output = []
-        self.started_at = time.monotonic()
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", "server.py",
-                "--server.port", str(self.port), "--server.headless", "true",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            ],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        # read the output as it comes, so a full pipe never blocks the server
-        threading.Thread(target=self._drain, args=(self.process,), daemon=True).start()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        return
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start on port {self.port}: {self.text()[-2000:]}")
-            time.sleep(0.2)
-
-    def _drain(self, process: subprocess.Popen) -> None:
-        for line in process.stdout:
-            self.output.append(line)
-
-    def text(self) -> str:
-        return "".join(self.output)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 @pytest.fixture(scope="session")
@@ -157,7 +83,7 @@ def director(server, browser) -> tuple[str, str]:
     TIMINGS["first start (empty database): process start to sign-in form, s"] = round(
         time.monotonic() - server.started_at, 2
     )
-    _settle(page)
+    settle(page)
     _screenshot(page, "00-sign-in")
     context.close()
     # the database is prepared beside the form: the password may be printed just after it
@@ -194,7 +120,7 @@ def _sign_in_here(page, username: str, password: str) -> None:
         """() => [...document.querySelectorAll('h1')].some(h => h.innerText.trim() !== 'Sign in')
               && !document.querySelector('[data-testid="stTextInputField"][type="password"]')"""
     )
-    _settle(page)
+    settle(page)
 
 
 @pytest.fixture()
@@ -206,49 +132,10 @@ def page(browser, app_url, director):
     context.close()
 
 
-def _settle(page, *, charts: bool = False) -> None:
-    """Wait until the script run is over and every element (and chart) has drawn."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stSkeleton"], [data-testid="stSpinner"]')
-              && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                   .every(c => c.querySelector('.main-svg'))""",
-        timeout=90_000,
-    )
-    if charts:
-        page.wait_for_selector(".js-plotly-plot .main-svg")
-    page.wait_for_timeout(400)
-
-
-def _rerun_started(page) -> None:
-    """After an interaction: give the rerun a moment to start, then wait for it to end."""
-    try:
-        page.wait_for_selector(
-            '[data-testid="stApp"][data-test-script-state="running"]', timeout=3_000
-        )
-    except Exception:  # a fast rerun may be over before we look
-        pass
-    _settle(page)
-
-
-def _goto(page, label: str, *, charts: bool = False) -> None:
-    """Open a page from the sidebar (a new URL would start a new, signed-out session)."""
-    page.locator('[data-testid="stSidebarNav"] a', has_text=label).first.click()
-    page.wait_for_function(
-        f"() => [...document.querySelectorAll('h1')].some(h => h.innerText.includes({label!r}))"
-    )
-    _settle(page, charts=charts)
-
-
 def _nav_labels(page) -> list[str]:
     # the material icon's name is text too: the label is the last line
     links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
     return [t.strip().splitlines()[-1] for t in links]
-
-
-def _metric(page, label: str) -> str:
-    metric = page.locator('[data-testid="stMetric"]', has=page.get_by_text(label, exact=True))
-    return metric.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
 
 
 def _screenshot(page, name: str) -> Path:
@@ -272,7 +159,7 @@ def test_the_director_sees_every_page_without_errors(page):
     assert _nav_labels(page) == [label for label, _, _ in PAGES]
     for number, (label, path, charts) in enumerate(PAGES, start=1):
         if number > 1:
-            _goto(page, label, charts=charts)
+            goto(page, label, charts=charts)
         assert page.locator("h1").first.inner_text().strip().startswith(label.split(" ")[0])
         errors = page.locator(ERRORS)
         assert errors.count() == 0, (label, errors.all_inner_texts())
@@ -288,15 +175,15 @@ def test_headline_matches_the_command_line(page, sample_dir):
     )  # fmt: skip
     summary = json.loads(cli.stdout)
     assert page.get_by_text("Sample data — synthetic clinic").count() == 1
-    assert _metric(page, "Patients treated") == f"{summary['counts']['patients']:,}"
-    assert _metric(page, "Sessions given") == f"{summary['counts']['sessions']:,}"
+    assert metric(page, "Patients treated") == f"{summary['counts']['patients']:,}"
+    assert metric(page, "Sessions given") == f"{summary['counts']['sessions']:,}"
     week4 = next(tp for tp in summary["timepoints"] if tp["label"] == "week 4")
-    assert _metric(page, "Response, observed") == f"{100 * week4['response']['rate']:.0f}%"
+    assert metric(page, "Response, observed") == f"{100 * week4['response']['rate']:.0f}%"
 
 
 def test_a_route_filter_changes_the_patient_count(page):
-    _settle(page)
-    before = int(_metric(page, "Patients treated").replace(",", ""))
+    settle(page)
+    before = int(metric(page, "Patients treated").replace(",", ""))
     sidebar = page.locator('[data-testid="stSidebar"]')
     route = sidebar.locator('[data-testid="stMultiSelect"]', has_text="Route").locator("input")
     # the first option may be "Select all"; pick one route
@@ -311,10 +198,10 @@ def test_a_route_filter_changes_the_patient_count(page):
             if attempt == 2:
                 raise
             page.keyboard.press("Escape")
-            _settle(page)
+            settle(page)
     option.click()
     page.keyboard.press("Escape")
-    _rerun_started(page)
+    rerun_started(page)
     page.wait_for_function(
         """(before) => {
             const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
@@ -324,8 +211,8 @@ def test_a_route_filter_changes_the_patient_count(page):
         }""",
         arg=before,
     )
-    _settle(page)
-    after = int(_metric(page, "Patients treated").replace(",", ""))
+    settle(page)
+    after = int(metric(page, "Patients treated").replace(",", ""))
     assert 0 < after < before
 
 
@@ -340,7 +227,7 @@ def test_a_clinician_cannot_reach_the_data_page(browser, app_url, director):
         # a direct link to the page does not open it (the cookie signs the new session in)
         page.goto(f"{app_url}/data")
         page.get_by_text("The Data page is not available to the clinician role.").wait_for()
-        _settle(page)
+        settle(page)
         assert page.locator('[data-testid="stFileUploader"]').count() == 0
     finally:
         context.close()
@@ -366,7 +253,7 @@ def test_five_failed_sign_ins_show_the_lockout_message(browser, app_url, directo
             page.get_by_label("User name", exact=True).fill(LOCKABLE[0])
             page.get_by_label("Password", exact=True).fill(f"wrong-password-{attempt}")
             page.get_by_role("button", name=re.compile("Sign in")).click()
-            _rerun_started(page)
+            rerun_started(page)
         alert = page.locator('[data-testid="stAlertContentError"]').first
         assert "Wrong user name or password. Try again in" in alert.inner_text()
         _screenshot(page, "13-sign-in-locked")
@@ -382,16 +269,16 @@ def test_an_upload_replaces_the_sample_and_survives_a_restart(
 
     write_clinic(tmp_path, generate_clinic(7, seed=11))
     files = sorted(str(p) for p in tmp_path.glob("*.csv"))
-    _goto(page, "Data")
+    goto(page, "Data")
     page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(files)
-    _rerun_started(page)
+    rerun_started(page)
     page.get_by_role("button", name=re.compile("Validate and import")).click()
-    _rerun_started(page)
+    rerun_started(page)
     page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=120_000)
     assert "7 patients" in page.locator('[data-testid="stAlertContentSuccess"]').first.inner_text()
-    _settle(page)
-    _goto(page, "Overview")
-    assert _metric(page, "Patients treated") == "7"
+    settle(page)
+    goto(page, "Overview")
+    assert metric(page, "Patients treated") == "7"
     assert page.get_by_text("Sample data — synthetic clinic").count() == 0
 
     server.restart()
@@ -409,15 +296,15 @@ def test_an_upload_replaces_the_sample_and_survives_a_restart(
         TIMINGS["restart: sign-in click to the Overview's first metric, s"] = round(
             time.monotonic() - clicked, 2
         )
-        _settle(fresh, charts=True)
-        assert _metric(fresh, "Patients treated") == "7"
+        settle(fresh, charts=True)
+        assert metric(fresh, "Patients treated") == "7"
         _screenshot(fresh, "14-overview-after-restart")
-        _goto(fresh, "Import history")
+        goto(fresh, "Import history")
         history = fresh.locator('[data-testid="stDataFrame"]').first
         assert history.count() == 1
         assert fresh.locator(ERRORS).count() == 0
         _screenshot(fresh, "15-imports-after-upload")
-        _goto(fresh, "Audit log")
+        goto(fresh, "Audit log")
         assert fresh.locator(ERRORS).count() == 0
         _screenshot(fresh, "16-audit-after-upload")
     finally:
@@ -450,10 +337,10 @@ def screenshots_at_both_widths(page, name: str) -> None:
 
 def test_a_clinics_own_export_imports_by_confirming_the_guesses(page):
     """Its own file names and headers, US dates, brand spellings and 142/85: no hand editing."""
-    _goto(page, "Data")
+    goto(page, "Data")
     files = sorted(str(p) for p in EXPORT.glob("*.csv"))
     page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(files)
-    _rerun_started(page)
+    rerun_started(page)
     main = page.locator('[data-testid="stMain"]')
     text = main.inner_text()
     # each file's table is guessed, with the reason, and the date order is certain
@@ -463,7 +350,7 @@ def test_a_clinics_own_export_imports_by_confirming_the_guesses(page):
     screenshots_at_both_widths(page, "20-export-guesses")
 
     page.get_by_role("button", name=re.compile("Validate and import")).click()
-    _rerun_started(page)
+    rerun_started(page)
     page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=120_000)
     success = page.locator('[data-testid="stAlertContentSuccess"]').first.inner_text()
     # an earlier test's upload may hold some of the same ids: those are conflicts, not added
@@ -471,27 +358,27 @@ def test_a_clinics_own_export_imports_by_confirming_the_guesses(page):
     assert page.locator(ERRORS).count() == 0
     screenshots_at_both_widths(page, "21-export-imported")
 
-    _goto(page, "Safety", charts=True)
+    goto(page, "Safety", charts=True)
     assert page.get_by_text("No blood-pressure readings recorded").count() == 0
     screenshots_at_both_widths(page, "22-export-safety")
-    _goto(page, "Import history")
+    goto(page, "Import history")
     assert page.locator(ERRORS).count() == 0
     screenshots_at_both_widths(page, "23-export-history")
 
 
 def test_a_refused_upload_reports_each_problem_in_full(page):
     """The broken folder: every rule with its rows, the user's names, nothing cut off."""
-    _goto(page, "Data")
+    goto(page, "Data")
     files = sorted(str(p) for p in (ROOT / "tests" / "data" / "broken").glob("*.csv"))
     page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(files)
-    _rerun_started(page)
+    rerun_started(page)
     # its dates (03/05/2025) leave the order open: Validate waits for the choice
     assert page.get_by_role("button", name=re.compile("Validate and import")).is_disabled()
     screenshots_at_both_widths(page, "24-refused-date-order")
     page.get_by_text("Day first (25/03/2025)").click()
-    _rerun_started(page)
+    rerun_started(page)
     page.get_by_role("button", name=re.compile("Validate and import")).click()
-    _rerun_started(page)
+    rerun_started(page)
     page.wait_for_selector('[data-testid="stAlertContentError"]', timeout=120_000)
     error = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
     assert "Nothing was imported: " in error
@@ -535,12 +422,12 @@ def _wait_signed_in(page, title: str) -> None:
               && !document.querySelector('[data-testid="stTextInputField"][type="password"]')""",
         arg=title,
     )
-    _settle(page)
+    settle(page)
 
 
 def _wait_signed_out(page) -> None:
     page.get_by_label("User name", exact=True).wait_for()
-    _settle(page)
+    settle(page)
 
 
 def _audit_details(server, action: str) -> list:
@@ -607,7 +494,7 @@ def test_session_a_forbidden_page_by_url_names_the_role(
         page.goto(f"{app_url}/{path}")  # the cookie signs the new session in
         note = f"The {title} page is not available to the {role} role."
         page.get_by_text(note).wait_for()
-        _settle(page)
+        settle(page)
         assert page.get_by_text("Page not found").count() == 0
         assert page.locator('[data-testid="stFileUploader"], [data-testid="stMetric"]').count() == 0
         assert title not in _nav_labels(page)
@@ -653,7 +540,7 @@ def test_the_board_report_downloads_from_the_overview(page, server, tmp_path):
     from store import read_audit
     from store.db import open_store
 
-    _settle(page)
+    settle(page)
     button = page.get_by_role("button", name="Download the board report (PDF)")
     button.scroll_into_view_if_needed()
     screenshots_at_both_widths(page, "02-overview-board-report")
@@ -686,7 +573,7 @@ def test_the_per_patient_export_downloads_from_cohorts(page, server, tmp_path):
     from store import read_audit
     from store.db import open_store
 
-    _goto(page, "Cohorts & patients", charts=True)
+    goto(page, "Cohorts & patients", charts=True)
     button = page.get_by_role("button", name="Per-patient export (Excel)")
     button.scroll_into_view_if_needed()
     screenshots_at_both_widths(page, "05-cohorts-export")
