@@ -33,9 +33,13 @@ WARM_MODULES = (
     "ui.cohort",
     "ui.results",
     "ui.components",
+    "ui.glossary",  # the glossary's links read the contract (pandera): about a second
     "charts.figures",
     "analytics.core.definitions",
     "analytics.report.patients",
+    "analytics.report.overview",
+    "documents.board_report",
+    "store.patient_tables",
     "analytics.metrics.safety",
 )
 
