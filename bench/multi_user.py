@@ -40,6 +40,7 @@ from bench.browser import (
     PASSWORD,
     RENDERED_PAGES,
     USER,
+    ScriptRuns,
     serve,
 )
 from bench.generate import DATA_DIR, clinic_dir
@@ -100,38 +101,8 @@ def _empty(url: str) -> None:
         engine.dispose()
 
 
-class _Runs:
-    """Rerun requests and successful script ends of one tab, from its websocket."""
-
-    def __init__(self, page) -> None:
-        self.requests: list[float] = []
-        self.finished: list[float] = []
-        page.on("websocket", self._attach)
-
-    def _attach(self, ws) -> None:
-        ws.on("framesent", self._sent)
-        ws.on("framereceived", self._received)
-
-    def _sent(self, payload) -> None:
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-
-        if isinstance(payload, bytes):
-            msg = BackMsg()
-            msg.ParseFromString(payload)
-            if msg.WhichOneof("type") == "rerun_script":
-                self.requests.append(time.perf_counter())
-
-    def _received(self, payload) -> None:
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        if isinstance(payload, bytes):
-            msg = ForwardMsg()
-            msg.ParseFromString(payload)
-            if (
-                msg.WhichOneof("type") == "script_finished"
-                and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
-            ):
-                self.finished.append(time.perf_counter())
+class _Runs(ScriptRuns):
+    """:class:`bench.browser.ScriptRuns` for a tab of Playwright's async API."""
 
     async def timed(self, action, timeout_s: float) -> float:
         """Seconds from ``action`` (a coroutine function) to the end of the run it started."""
