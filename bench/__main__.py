@@ -5,6 +5,11 @@ gives the median. The week-4 response rate is computed by us and by DuckDB and t
 agree exactly (k and n), or the run fails. At the largest size the steps of :data:`PROFILED` are
 profiled with pyinstrument and the top of each profile goes into the results.
 
+Whole commands (``python -m analytics import | summary``) are timed as processes of their own
+beside DuckDB's floors on the same files (:mod:`bench.processes`), each page's first render and
+five users on two app processes sharing one PostgreSQL in Chromium (:mod:`bench.browser`,
+:mod:`bench.multi_user`); the issue's table at the largest size closes the results.
+
 Text below the ``<!-- notes -->`` line of an existing ``results.md`` (the explanations written
 by hand) is kept when the file is rewritten.
 """
