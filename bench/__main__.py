@@ -178,16 +178,7 @@ def write_results(report: dict, path: Path = RESULTS) -> None:
         "|---|" + "---|" * len(sizes),
     ]
     for step, words in STEPS.items():
-        cells = []
-        for n in sizes:
-            r = report["steps"].get(f"{step}@{n}")
-            if r is None:
-                cells.append("–")
-                continue
-            cells.append(
-                f"{_fmt(r['median'])} (cpu {_fmt(r['median_cpu'])}, {r['runs']} runs, "
-                f"{r['peak_mb']:,.0f} MB)"
-            )
+        cells = [_cell(report["steps"].get(f"{step}@{n}")) for n in sizes]
         out.append(f"| `{step}`: {words} | " + " | ".join(cells) + " |")
     out += _processes_section(report)
     out += _growth_section(report)

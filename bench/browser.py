@@ -216,11 +216,10 @@ def overview_render_times(n_patients: int, *, timeout_s: float = 900) -> dict:
             with serve(folder, home) as url:
                 times["cold"], times["cold_from_navigation"] = _visit(browser, url, timeout_s)
                 times["warm"], times["warm_from_navigation"] = _visit(browser, url, timeout_s)
-            started: list = []
-            with serve(folder, home, started=started) as url:
+            with serve(folder, home) as url:
                 times["restart"], times["restart_from_navigation"] = _visit(browser, url, timeout_s)
             # each page once more on a new server: the restart visit is the first after sign-in
-            started = []
+            started: list = []
             with serve(folder, home, started=started) as url:
                 times["pages"] = page_render_times(browser, url, started[0].pid, timeout_s)
         finally:

@@ -163,6 +163,8 @@ def monthly_export(n_patients: int, *, every: int = 10) -> Path:
     hard links to the export's own files: a network's monthly export that adds about 10% new
     rows and changes nothing stored.
     """
+    from bench.floors_duckdb import table_files
+
     source = ensure_clinic(n_patients)
     out = DATA_DIR / f"next_{n_patients}"
     made = source / "manifest.json"
@@ -181,8 +183,7 @@ def monthly_export(n_patients: int, *, every: int = 10) -> Path:
             target.hardlink_to(path)
         except OSError:  # another file system: copy
             target.write_bytes(path.read_bytes())
-    for name in TABLE_NAMES:
-        parts = sorted(source.glob(f"{name}.csv")) + sorted(source.glob(f"{name}_[0-9]*.csv"))
+    for name, parts in table_files(source).items():
         frames = [pd.read_csv(p, dtype="string", keep_default_na=False) for p in parts]
         rows = pd.concat(frames, ignore_index=True)
         rows = rows[rows["patient_id"].isin(chosen)]

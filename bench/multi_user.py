@@ -44,7 +44,7 @@ from bench.browser import (
     serve,
 )
 from bench.generate import DATA_DIR, clinic_dir
-from bench.processes import run_command
+from bench.processes import run_command, store_env
 
 __all__ = ["bench_database_url", "first_site", "multi_user_times", "percentile"]
 
@@ -216,15 +216,6 @@ async def _patients_shown(url: str, timeout_s: float) -> str:
             await browser.close()
 
 
-def _store_env(url: str, home: Path) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DASHBOARD_CACHE_DIR": str(home / "cache"),
-        "HOME": str(home),
-    }
-
-
 def multi_user_times(
     n_patients: int,
     *,
@@ -253,7 +244,7 @@ def multi_user_times(
     homes = [DATA_DIR / f"multi_{i}" for i in range(PROCESSES)]
     imported = run_command(
         [sys.executable, "-m", "analytics", "import", str(folder), "--user", "bench"],
-        _store_env(url, homes[0]),
+        store_env(homes[0], url),
     )
     engine = open_store(url)
     try:
@@ -298,7 +289,7 @@ def _import_seen_by_the_other(url: str, urls: list[str], homes: list[Path], time
         write_clinic(Path(extra), tables)
         run_command(
             [sys.executable, "-m", "analytics", "import", extra, "--user", "bench"],
-            _store_env(url, homes[0]),
+            store_env(homes[0], url),
         )
     shown = [asyncio.run(_patients_shown(u, timeout_s)) for u in urls]
     after = _count(url)

@@ -37,6 +37,7 @@ __all__ = [
     "check_against_duckdb",
     "rates_of_summary",
     "run_command",
+    "store_env",
     "time_process_steps",
 ]
 
@@ -95,11 +96,12 @@ def run_command(argv: list[str], env: dict | None = None, *, timeout: float = 36
     }
 
 
-def _store_env(home: Path) -> dict:
-    """The environment of a command on the store under ``home``."""
+def store_env(home: Path, database_url: str | None = None) -> dict:
+    """The environment of a command on the store under ``home`` (its SQLite file, or
+    ``database_url``), with its own disk cache."""
     return {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{home / 'clinic.sqlite'}",
+        "DATABASE_URL": database_url or f"sqlite:///{home / 'clinic.sqlite'}",
         "DASHBOARD_CACHE_DIR": str(home / "cache"),
         "HOME": str(home),
     }
@@ -168,7 +170,7 @@ def time_process_steps(n_patients: int, runs: int, steps=tuple(PROCESS_STEPS)) -
             base.mkdir(parents=True)
             done.append(
                 run_command(
-                    [python, "-m", "analytics", "import", str(folder), *user], _store_env(base)
+                    [python, "-m", "analytics", "import", str(folder), *user], store_env(base)
                 )
             )
         if "import_cli" in steps:
@@ -184,10 +186,10 @@ def time_process_steps(n_patients: int, runs: int, steps=tuple(PROCESS_STEPS)) -
         target.unlink(missing_ok=True)
     parameters = json.dumps(definition_parameters())
     commands = {
-        "summary_db_cli": ([python, "-m", "analytics", "summary", "--json"], _store_env(base)),
+        "summary_db_cli": ([python, "-m", "analytics", "summary", "--json"], store_env(base)),
         "summary_dir_cli": (
             [python, "-m", "analytics", "summary", str(folder), "--json"],
-            _store_env(work / "unused"),
+            store_env(work / "unused"),
         ),
         "duckdb_counts": (
             [python, "-m", "bench.floors_duckdb", "counts", str(folder), parameters],
@@ -213,7 +215,7 @@ def time_process_steps(n_patients: int, runs: int, steps=tuple(PROCESS_STEPS)) -
             home = _fresh_copy(base, work / "again")
             done.append(
                 run_command(
-                    [python, "-m", "analytics", "import", str(export), *user], _store_env(home)
+                    [python, "-m", "analytics", "import", str(export), *user], store_env(home)
                 )
             )
         out[f"{step}@{n_patients}"] = _summarised(step, n_patients, done, None)
