@@ -194,26 +194,31 @@ def write_results(report: dict, path: Path = RESULTS) -> None:
             "Overview's per-patient parts are computed); *warm*: a second visit to the same "
             "server; *restart*: a new server that finds the parts the cold visit kept on disk, "
             "as the first visit after an import on the Data page does (the import prepares "
-            "them). *database load*: putting the clinic into the app's SQLite database "
+            "them). These three press *Sign in* as soon as the form is drawn, so they wait for "
+            "the server's start-up (imports, then the clinic and its per-patient table read "
+            "into memory). *ready*: a new server again, signed in once its start-up is over "
+            "(the server prints `Ready:`), as a person who types for a few seconds finds it. "
+            "*database load*: putting the clinic into the app's SQLite database "
             "(`store.ensure_sample`, what a first start does, snapshot included).",
             "",
-            "In brackets: from opening the app's address (the sign-in form and typing included).",
+            "In brackets: from opening the app's address (the sign-in form, typing and, for "
+            "*ready*, the wait for the start-up included).",
             "",
-            "| patients | database load | cold | warm | restart |",
-            "|---:|---:|---:|---:|---:|",
+            "| patients | database load | cold | warm | restart | ready |",
+            "|---:|---:|---:|---:|---:|---:|",
         ]
         for n, t in browser.items():
             if "error" in t:
-                out.append(f"| {int(n):,} | {t['error']} | | | |")
+                out.append(f"| {int(n):,} | {t['error']} | | | | |")
             else:
                 cells = [
-                    _fmt(t[k])
+                    _fmt(t.get(k))
                     + (
                         f" ({_fmt(t[f'{k}_from_navigation'])})"
                         if f"{k}_from_navigation" in t
                         else ""
                     )
-                    for k in ("cold", "warm", "restart")
+                    for k in ("cold", "warm", "restart", "ready")
                 ]
                 out.append(
                     f"| {int(n):,} | {_fmt(t.get('store_load'))} | " + " | ".join(cells) + " |"
@@ -350,8 +355,8 @@ def _pages_section(browser: dict) -> list[str]:
         "## Each page's first render after sign-in",
         "",
         "A server started on a store an import prepared (the per-patient table kept on disk), one "
-        "tab signed in as a director: the Overview timed from *Sign in*, then every other page "
-        "once, from the click on its link. *server*: the script run (rerun request to *script "
+        "tab signed in as a director once the server's start-up is over (*ready* above): the "
+        "Overview timed from *Sign in*, then every other page once, from the click on its link. *server*: the script run (rerun request to *script "
         "finished*); *on screen*: from the click until the run is over and every chart is drawn.",
         "",
         "| patients | page | server | on screen |",
@@ -605,11 +610,13 @@ def _targets(report: dict) -> list[str]:
         # An import through the Data page prepares the Overview before it reports success, so
         # a user's first render after an import is the "restart" case: the prepared parts are
         # read back. "cold" is a database filled outside the app, with nothing prepared.
-        first = b["restart"]
+        first, ready = b["restart"], b.get("ready")
         lines.append(
             f"| Overview's first render < {TARGET_RENDER_S:g} s | after an import or a restart "
-            f"{_fmt(first)}; cold (nothing prepared) {_fmt(b['cold'])}; warm {_fmt(b['warm'])} | "
-            f"{_verdict(first < TARGET_RENDER_S)} (after an import or a restart); "
+            f"{_fmt(first)} (signed in at once), {_fmt(ready)} (once the server is ready); "
+            f"cold (nothing prepared) {_fmt(b['cold'])}; warm {_fmt(b['warm'])} | "
+            f"{_verdict(first < TARGET_RENDER_S)} (signed in at once); "
+            f"{_verdict(ready is not None and ready < TARGET_RENDER_S)} (once ready); "
             f"{_verdict(b['cold'] < TARGET_RENDER_S)} (cold) |"
         )
     return lines

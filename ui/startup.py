@@ -4,7 +4,11 @@ Preparing the database (migrations, the sample clinic on a first start, the firs
 importing pandas, SQLAlchemy and the analytics take seconds that the sign-in form does not need.
 :func:`begin` runs them on a background thread, once per process and database; the form is
 drawn with Streamlit alone, and :func:`wait` blocks only where the store is first needed (the
-sign-in button, a signed-in run). Nothing here imports more than the standard library.
+sign-in button, a signed-in run). The same thread then reads the stored clinic and its
+per-patient table (default definitions) into the app's caches, so that the first page after
+sign-in only adds up rows; a run that needs them sooner waits for that read rather than
+repeating it (Streamlit computes a cached value once per key). Nothing here imports more than
+the standard library.
 """
 
 from __future__ import annotations
@@ -15,7 +19,15 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SAMPLE_DIR", "begin", "first_start", "prepare_database", "sample_dir", "wait"]
+__all__ = [
+    "SAMPLE_DIR",
+    "begin",
+    "first_start",
+    "prepare_database",
+    "sample_dir",
+    "wait",
+    "warmed",
+]
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -47,6 +59,7 @@ WARM_MODULES = (
 @dataclass
 class _Job:
     done: threading.Event = field(default_factory=threading.Event)
+    ready: threading.Event = field(default_factory=threading.Event)  # the warm-up is over too
     first_start: bool = False
     error: BaseException | None = None
 
@@ -117,6 +130,31 @@ def _run(job: _Job, url: str, sample_folder: str) -> None:
         _warm_figures()
     except Exception:  # a warm-up only
         pass
+    if job.error is None:
+        try:
+            _preload_clinic(url)
+        except Exception:  # a warm-up only: the first page reads the clinic itself
+            pass
+    job.ready.set()
+
+
+def _preload_clinic(url: str) -> None:
+    """Read the stored clinic and its per-patient table for the default definitions (what the
+    first signed-in page shows) into the caches of :mod:`ui.results`; say so on the terminal.
+
+    Only for the database the pages read (the configured one): the caches are keyed by it.
+    """
+    from analytics.core.definitions import OutcomeDefinitions
+    from store.config import database_url
+    from ui.clinic import active_clinic
+    from ui.results import prepare_table
+
+    if url != database_url():
+        return
+
+    prepare_table(OutcomeDefinitions.for_instrument("PCL-5"))
+    patients = len(active_clinic().data.patients)
+    print(f"  Ready: the clinic ({patients:,} patients) is loaded.", flush=True)
 
 
 def _warm_figures() -> None:
@@ -155,6 +193,15 @@ def first_start(url: str | None = None, sample_folder: str | None = None) -> boo
     """True once the preparation has finished and created the first director."""
     job = _JOBS.get(_target(url, sample_folder))
     return bool(job and job.done.is_set() and job.first_start)
+
+
+def warmed(
+    url: str | None = None, sample_folder: str | None = None, timeout: float | None = None
+) -> bool:
+    """Wait up to ``timeout`` seconds for the warm-up that follows the preparation (imports,
+    figures, the clinic read into memory); True once it is over, False when it was not begun."""
+    job = _JOBS.get(_target(url, sample_folder))
+    return bool(job and job.ready.wait(timeout))
 
 
 def wait(url: str | None = None, sample_folder: str | None = None) -> bool:

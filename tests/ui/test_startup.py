@@ -72,3 +72,35 @@ def test_the_sign_in_path_imports_no_pandas():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_warm_up_reads_the_clinic_into_memory_for_the_first_page(
+    url, sample_dir, monkeypatch, capsys
+):
+    import store
+    import store.patient_tables
+    from analytics.core.definitions import OutcomeDefinitions
+    from ui.clinic import active_clinic
+    from ui.results import prepare_table
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert startup.wait(url, str(sample_dir)) is True
+    assert startup.warmed(url, str(sample_dir), timeout=300)
+    assert "Ready: the clinic (250 patients) is loaded." in capsys.readouterr().out
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the first page read the clinic again")
+
+    monkeypatch.setattr(store, "load_clinic", read_again)
+    monkeypatch.setattr(store.patient_tables, "stored_patient_table", read_again)
+    assert len(active_clinic().data.patients) == 250
+    prepare_table(OutcomeDefinitions.for_instrument("PCL-5"))  # in memory: nothing read
+
+
+def test_the_warm_up_leaves_another_database_alone(url, sample_dir, monkeypatch, capsys):
+    # the pages read the configured database; a preparation of another one loads nothing
+    monkeypatch.setenv("DATABASE_URL", url + ".other")
+    startup.wait(url, str(sample_dir))
+    assert startup.warmed(url, str(sample_dir), timeout=300)
+    assert "Ready:" not in capsys.readouterr().out
+    assert startup.warmed("sqlite:///never-begun.sqlite", str(sample_dir), timeout=0) is False
