@@ -41,11 +41,15 @@ logger = logging.getLogger(__name__)
 
 
 def data_version(engine: Engine | None = None) -> str:
-    """A token that changes whenever the clinic's data does (a cache key for the UI)."""
+    """A token that changes whenever the clinic's data does (a cache key for the UI).
+
+    A batch that left the clinic as it was (``changes_data`` false: the same export imported
+    again) does not change it, so what was worked out for the clinic stays valid.
+    """
     with (engine or get_engine()).connect() as conn:
         last_batch, rolled = conn.execute(
             sa.select(
-                sa.func.max(Batch.id),
+                sa.func.max(Batch.id).filter(Batch.changes_data.is_(True)),
                 sa.func.count().filter(Batch.status == ROLLED_BACK),
             )
         ).one()

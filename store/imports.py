@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 from analytics.core.contract import FOLLOW_UP_COLUMN, ClinicData
 from analytics.core.problems import ERROR, WARNING, Problem
 from store.audit import record_audit
-from store.clinic import GrownClinic, active_extra_columns, refresh_snapshot
+from store.clinic import GrownClinic, active_extra_columns, follow_up_days, refresh_snapshot
 from store.db import get_engine, write_transaction
 from store.failures import StorageError, storage_failures
 from store.models import (
@@ -348,8 +348,18 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
         counts, n_conflicts, n_patients, added = _store_rows(
             conn, data, batch_id, empty=was_empty, snapshot=snapshot
         )
-        _store_follow_up(conn, data, batch_id)
         totals = {k: sum(c[k] for c in counts.values()) for k in ("added", "unchanged")}
+        # nothing added and nothing waiting: only the follow-up days or the batch's flags could
+        # still change the clinic, so they are compared before and after
+        quiet = not was_empty and not replaced_sample and not totals["added"] and not n_conflicts
+        follow_up_before = follow_up_days(conn) if quiet else None
+        _store_follow_up(conn, data, batch_id)
+        changes_data = not quiet or _changes_clinic(
+            conn, data, batch_id, before_extra, follow_up_before
+        )
+        if not changes_data:
+            notes.append("nothing in the clinic changed: its numbers stay as they were")
+            warnings.append(notes[-1])
         conn.execute(
             sa.update(Batch)
             .where(Batch.id == batch_id)
@@ -359,6 +369,7 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
                 rows_conflicting=sum(c["conflicting"] for c in counts.values()),
                 counts=counts,
                 warnings=warnings,
+                changes_data=changes_data,
             )
         )
         record_audit(
@@ -374,7 +385,9 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
             conn=conn,
             clock=clock,
         )
-    if was_empty:
+    if not changes_data:
+        pass  # the data version, and with it the snapshot, stays
+    elif was_empty:
         refresh_snapshot(engine, stored=data)
     elif replaced_sample:
         refresh_snapshot(engine)
@@ -391,6 +404,33 @@ def store_batch(engine, data, *, user, kind, records, options, problems, clock) 
         warnings=tuple(warnings),
         notes=tuple(notes),
     )
+
+
+def _changes_clinic(
+    conn: Connection,
+    data: ClinicData,
+    batch_id: int,
+    before_extra: tuple[str, ...],
+    follow_up_before: pd.DataFrame,
+) -> bool:
+    """Whether a batch that stored no rows and no conflicts still changes the clinic that
+    :func:`store.clinic.load_clinic` reads: a patient's follow-up days raised (a later cutoff),
+    a descriptive column no active batch had, or sessions or kept months where none were."""
+    if not set(data.extra_patient_columns) <= set(before_extra):
+        return True
+    others = conn.execute(
+        sa.select(
+            sa.func.count().filter(Batch.has_sessions.is_(True)),
+            sa.func.count().filter(Batch.months_kept.is_(True)),
+        ).where(Batch.status == ACTIVE, Batch.id != batch_id)
+    ).one()
+    if (data.has_sessions and not others[0]) or (data.months_kept and not others[1]):
+        return True
+    before, after = (
+        frame.sort_values("patient_id").reset_index(drop=True)
+        for frame in (follow_up_before, follow_up_days(conn))
+    )
+    return not before.equals(after)
 
 
 def stored_warning(problem: Problem) -> str:

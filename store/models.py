@@ -119,6 +119,11 @@ class Batch(Base):
     warnings: Mapped[list] = mapped_column(sa.JSON, nullable=False)
     rolled_back_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     rolled_back_by: Mapped[str | None] = mapped_column(sa.String(150))
+    # False when the batch left the clinic as it was (the same export again): the data version
+    # and the snapshot stay, so nothing is read or worked out again (store.clinic.data_version).
+    changes_data: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=True, server_default=sa.true()
+    )
 
 
 class Conflict(Base):

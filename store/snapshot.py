@@ -118,13 +118,14 @@ def snapshot_folder(engine: Engine) -> Path | None:
 def snapshot_key(conn: Connection) -> str:
     """The key of the data ``conn`` sees, read inside the caller's (consistent) transaction.
 
-    Built from the last batch (id and creation time), the rolled-back batches (count and last
-    time), the resolved conflicts (count and last time) and :func:`_code_fingerprint`. The times
-    tell apart two databases at the same counts, such as a file deleted and created again.
+    Built from the last batch that changed the data (id and creation time), the rolled-back
+    batches (count and last time), the resolved conflicts (count and last time) and
+    :func:`_code_fingerprint`. The times tell apart two databases at the same counts, such as a
+    file deleted and created again.
     """
     batches = conn.execute(
         sa.select(
-            sa.func.max(Batch.id),
+            sa.func.max(Batch.id).filter(Batch.changes_data.is_(True)),
             sa.func.count().filter(Batch.status == "rolled_back"),
             sa.func.max(Batch.rolled_back_at),
         )

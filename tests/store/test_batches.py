@@ -3,11 +3,14 @@
 Every test runs on SQLite and on PostgreSQL (the ``engine`` fixture).
 """
 
+from datetime import date
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analytics.ingest.importer import import_folder
+from analytics.core.contract import FOLLOW_UP_COLUMN
+from analytics.ingest.importer import ImportOptions, import_folder
 from store.audit import read_audit
 from store.clinic import data_version, load_clinic
 from store.conflicts import conflict_detail, list_conflicts, resolve_conflicts
@@ -16,6 +19,7 @@ from store.imports import import_upload
 from store.models import DATA_TABLES
 from store.rollbacks import rollback
 from store.sample import clear_sample, ensure_sample, sample_loaded
+from store.snapshot import snapshot_folder
 from store.users import User
 from tests.store.fixtures import (  # noqa: F401
     ASSESSMENTS,
@@ -52,13 +56,38 @@ def test_round_trip_of_the_sample_clinic(engine):
 
 def test_reimporting_the_same_export_adds_nothing(engine):
     first = import_upload(sample_files(), DIRECTOR, engine=engine)
-    before = load_clinic(engine)
+    before, version = load_clinic(engine), data_version(engine)
+    snapshots = sorted(p.name for p in snapshot_folder(engine).iterdir())
     again = import_upload(sample_files(), STAFF, engine=engine)
     assert again.rows_added == 0
     assert again.rows_conflicting == 0
     assert again.rows_unchanged == first.rows_added
-    assert f"the same files as batch {first.batch_id} (by SHA-256)" in again.warnings[-1]
+    assert f"the same files as batch {first.batch_id} (by SHA-256)" in again.warnings[-2]
+    # the clinic is what it was, so its data version and snapshot stay (nothing is worked out
+    # again), while the batch itself is recorded
+    assert again.notes[-1] == "nothing in the clinic changed: its numbers stay as they were"
+    assert data_version(engine) == version
+    assert sorted(p.name for p in snapshot_folder(engine).iterdir()) == snapshots
+    assert list_batches(engine=engine)["batch_id"].max() == again.batch_id
     assert_same_clinic(load_clinic(engine), before)
+    # rolling the batch back changes nothing either, but is a new version (it is counted)
+    rollback(again.batch_id, DIRECTOR, engine=engine)
+    assert_same_clinic(load_clinic(engine), before)
+
+
+def test_the_same_export_with_a_later_cutoff_changes_the_clinic(engine):
+    # the sample's last date is before today, so today as the extract date raises every
+    # patient's follow-up days: news, not nothing
+    import_upload(sample_files(), DIRECTOR, engine=engine)
+    before, version = load_clinic(engine), data_version(engine)
+    later = import_upload(
+        sample_files(), STAFF, ImportOptions(extract_date=date.today()), engine=engine
+    )
+    assert later.rows_added == 0 and later.rows_conflicting == 0
+    assert "nothing in the clinic changed: its numbers stay as they were" not in later.notes
+    assert data_version(engine) != version
+    after = load_clinic(engine)
+    assert (after.patients[FOLLOW_UP_COLUMN] > before.patients[FOLLOW_UP_COLUMN]).all()
 
 
 def test_batch_records_files_hashes_user_and_counts(engine):

@@ -45,6 +45,28 @@ def test_downgrade_removes_every_table(engine):
     assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
 
 
+def test_a_database_holding_an_import_upgrades_to_whether_batches_changed_data(engine):
+    # revision 0007 adds batches.changes_data beside the rows that refer to the batches
+    from store.clinic import data_version
+    from store.db import upgrade
+    from store.imports import import_upload
+    from tests.store.fixtures import DIRECTOR, sample_files
+
+    first = import_upload(sample_files(), DIRECTOR, engine=engine)
+    version = data_version(engine)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+    assert "changes_data" not in {c["name"] for c in sa.inspect(engine).get_columns("batches")}
+    upgrade(engine)
+    assert current_revision(engine) == HEAD_REVISION
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT id, changes_data FROM batches")).all()
+    assert [(i, bool(c)) for i, c in stored] == [(first.batch_id, True)]
+    assert data_version(engine) == version
+
+
 @pytest.mark.parametrize(
     "environ, url",
     [
