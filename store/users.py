@@ -21,6 +21,7 @@ lock the director out. ``users unlock NAME`` (:func:`unblock_login`) clears the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -103,9 +104,17 @@ _ROLE_ACTIONS = {
 }
 
 _HASHER = PasswordHasher()
-# Verified against when the user does not exist or the client must wait, so that every try
-# costs one verification and the timing does not tell which names exist.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist or the client must wait, so that every
+    try costs one verification and the timing does not tell which names exist. Made on the
+    first sign-in of the process rather than at import (every command imports this module);
+    that sign-in asks for it whatever the name, so it costs the same on every path."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
 # The client of a sign-in whose caller did not say where it came from.
 UNKNOWN_CLIENT = "unknown"
 _CLIENT_LENGTH = 64  # login_throttle.client
@@ -425,7 +434,8 @@ def login(
         logged = name if row is not None else None
         waiting = throttle is not None and _waits(throttle.blocked_until, now)
         # One verification on every path: the stored hash only when it may be checked.
-        checked = row.password_hash if row is not None and not waiting else _DUMMY_HASH
+        dummy = _dummy_hash()
+        checked = row.password_hash if row is not None and not waiting else dummy
         matched = _verify(checked, password)
         right = matched and row is not None and not waiting
         if waiting:

@@ -400,3 +400,20 @@ def test_sessions_expire_after_the_ttl():
     assert session.expired(T0 + timedelta(minutes=30))
     touched = session.touched(T0 + timedelta(minutes=20), ttl=timedelta(minutes=30))
     assert not touched.expired(T0 + timedelta(minutes=45))
+
+
+def test_importing_the_users_module_hashes_nothing():
+    # every command imports store.users; the dummy hash of a failed sign-in waits for one
+    import subprocess
+    import sys
+
+    code = (
+        "import argon2\n"
+        "calls = []\n"
+        "original = argon2.PasswordHasher.hash\n"
+        "argon2.PasswordHasher.hash = lambda self, *a, **k: calls.append(1) or original(self, *a, **k)\n"
+        "import store.users\n"
+        "print(len(calls))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0"
