@@ -242,5 +242,5 @@ else:
         route=serious["route"].map(figures.route_label),
         severity=serious["severity"].str.capitalize(),
     ).rename(columns=SERIOUS_TITLES)[list(SERIOUS_TITLES.values())]
-    st.table(shown, hide_index=True)  # wraps: six columns fit at 1024 px; serious events are few
+    ui.rows_table(shown)  # a few wrap in a table; a network's thousands scroll in a grid
     ui.download_table(shown, "serious_events")

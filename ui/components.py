@@ -47,8 +47,10 @@ __all__ = [
     "median_caption",
     "median_metric",
     "page_header",
+    "PLAIN_TABLE_ROWS",
     "metric",
     "rate_metric",
+    "rows_table",
     "sample_banner_text",
     "show_figure",
 ]
@@ -386,6 +388,24 @@ def download_table(
         key=f"download_{name}",
         icon=":material/download:",
     )
+
+
+# Rows a plain table shows; past this a table is a scrolling grid (see :func:`rows_table`).
+PLAIN_TABLE_ROWS = 50
+
+
+def rows_table(frame: pd.DataFrame, *, height: int = 420) -> None:
+    """A table of rows (one per event, say) whose length the clinic decides.
+
+    Up to :data:`PLAIN_TABLE_ROWS` rows it is a plain table, whose text wraps so that no column
+    is cut at 1024 px. Past that it is a grid ``height`` pixels high that scrolls, sorts and
+    searches: a network's thousands of rows laid out as one page-long table keep the browser
+    busy for seconds, while the grid draws only the rows in view.
+    """
+    if len(frame) <= PLAIN_TABLE_ROWS:
+        st.table(frame, hide_index=True)
+    else:
+        st.dataframe(frame, hide_index=True, width="stretch", height=height)
 
 
 def show_figure(fig: go.Figure, table: pd.DataFrame | None, name: str, *, labels=None) -> None:

@@ -8,7 +8,12 @@ import pytest
 
 from analytics.core.spreadsheet import csv_bytes
 from ui.cohort import CohortFilters
-from ui.components import download_frame, download_name, sample_banner_text
+from ui.components import (
+    PLAIN_TABLE_ROWS,
+    download_frame,
+    download_name,
+    sample_banner_text,
+)
 
 RATES = pd.DataFrame(
     {
@@ -75,3 +80,28 @@ def test_the_sample_banner_says_what_the_role_can_do(role, says, never):
     assert text.startswith("**Sample data — synthetic clinic.**")
     assert all(s in text for s in says), text
     assert not any(n in text for n in never), text
+
+
+def _rows_table_app(rows: int):
+    from streamlit.testing.v1 import AppTest
+
+    def app(rows):
+        import pandas as pd
+
+        from ui.components import rows_table
+
+        rows_table(pd.DataFrame({"Day": range(rows), "Side effect": ["Nausea"] * rows}))
+
+    return AppTest.from_function(app, args=(rows,)).run()
+
+
+@pytest.mark.parametrize(
+    "rows, tables, grids",
+    [(1, 1, 0), (PLAIN_TABLE_ROWS, 1, 0), (PLAIN_TABLE_ROWS + 1, 0, 1), (2000, 0, 1)],
+)
+def test_a_long_table_of_rows_scrolls_in_a_grid(rows, tables, grids):
+    at = _rows_table_app(rows)
+    assert not at.exception
+    assert (len(at.table), len(at.dataframe)) == (tables, grids)
+    shown = at.table[0].value if tables else at.dataframe[0].value
+    assert len(shown) == rows
