@@ -177,6 +177,12 @@ def _watch_ready(stream, ready: threading.Event) -> None:
             ready.set()
 
 
+def _wait_ready(ready: threading.Event | None, timeout_s: float) -> None:
+    """Wait for ``ready`` (nothing to wait for when None); TimeoutError past ``timeout_s``."""
+    if ready is not None and not ready.wait(timeout_s):
+        raise TimeoutError(f"the server was not ready within {timeout_s:g} s")
+
+
 def stop_server(process: subprocess.Popen) -> None:
     """Stop a server started here, killing it if it does not stop within 20 s."""
     process.terminate()
@@ -201,8 +207,7 @@ def _visit(
         page.goto(url, wait_until="commit")
         page.get_by_label("User name").fill(USER, timeout=timeout_s * 1000)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
-        if ready is not None and not ready.wait(timeout_s):
-            raise TimeoutError(f"the server was not ready within {timeout_s:g} s")
+        _wait_ready(ready, timeout_s)
         start = time.perf_counter()
         page.get_by_role("button", name="Sign in").click()
         page.locator(METRIC).first.wait_for(state="visible", timeout=timeout_s * 1000)
@@ -279,8 +284,7 @@ def page_render_times(
         page.goto(url, wait_until="commit")
         page.get_by_label("User name").fill(USER, timeout=wait_ms)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
-        if ready is not None and not ready.wait(timeout_s):
-            raise TimeoutError(f"the server was not ready within {timeout_s:g} s")
+        _wait_ready(ready, timeout_s)
 
         def sign_in():
             page.get_by_role("button", name="Sign in").click()
