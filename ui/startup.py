@@ -14,6 +14,7 @@ the standard library.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -151,10 +152,19 @@ def _preload_clinic(url: str) -> None:
 
     if url != database_url():
         return
-
+    # Streamlit's caches warn on a thread with no script run; this one has none by design
+    logging.getLogger(_NO_RUN_WARNING).addFilter(_from_other_threads)
     prepare_table(OutcomeDefinitions.for_instrument("PCL-5"))
     patients = len(active_clinic().data.patients)
     print(f"  Ready: the clinic ({patients:,} patients) is loaded.", flush=True)
+
+
+_NO_RUN_WARNING = "streamlit.runtime.scriptrunner_utils.script_run_context"
+_THREAD = "prepare-database"
+
+
+def _from_other_threads(record: logging.LogRecord) -> bool:
+    return record.threadName != _THREAD
 
 
 def _warm_figures() -> None:
@@ -186,7 +196,7 @@ def begin(url: str | None = None, sample_folder: str | None = None) -> None:
         if key in _JOBS:
             return
         job = _JOBS[key] = _Job()
-    threading.Thread(target=_run, args=(job, *key), name="prepare-database", daemon=True).start()
+    threading.Thread(target=_run, args=(job, *key), name=_THREAD, daemon=True).start()
 
 
 def first_start(url: str | None = None, sample_folder: str | None = None) -> bool:
