@@ -356,8 +356,9 @@ def _pages_section(browser: dict) -> list[str]:
         "",
         "A server started on a store an import prepared (the per-patient table kept on disk), one "
         "tab signed in as a director once the server's start-up is over (*ready* above): the "
-        "Overview timed from *Sign in*, then every other page once, from the click on its link. *server*: the script run (rerun request to *script "
-        "finished*); *on screen*: from the click until the run is over and every chart is drawn.",
+        "Overview timed from *Sign in*, then every other page once, from the click on its "
+        "link. *server*: the script run (rerun request to *script finished*); *on screen*: "
+        "from the click until the run is over and every chart is drawn.",
         "",
         "| patients | page | server | on screen |",
         "|---:|---|---:|---:|",

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.generate import DATA_DIR, clinic_dir
+from bench.processes import home_database_url, store_env
 
 __all__ = [
     "CHROMIUM",
@@ -80,10 +81,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _database_url(home: Path) -> str:
-    return f"sqlite:///{home / 'clinic.sqlite'}"
-
-
 def load_store(folder: Path, home: Path) -> float:
     """Load ``folder``'s clinic into a new database under ``home`` with a director who can sign
     in; the seconds the load took."""
@@ -91,7 +88,7 @@ def load_store(folder: Path, home: Path) -> float:
     from store.sample import ensure_sample
     from store.users import add_user
 
-    engine = open_store(_database_url(home))
+    engine = open_store(home_database_url(home))
     try:
         start = time.perf_counter()
         ensure_sample(folder, engine=engine)
@@ -117,13 +114,7 @@ def serve(
     is set once the server prints that its start-up has read the clinic into memory."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DASHBOARD_SAMPLE_DIR": str(folder),
-        "DATABASE_URL": database_url or _database_url(home),
-        "HOME": str(home),
-        "DASHBOARD_CACHE_DIR": str(home / "cache"),
-    }
+    env = {**store_env(home, database_url), "DASHBOARD_SAMPLE_DIR": str(folder)}
     process = subprocess.Popen(
         [
             sys.executable, "-m", "streamlit", "run", "server.py",

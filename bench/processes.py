@@ -35,6 +35,7 @@ from bench.generate import DATA_DIR, clinic_dir, monthly_export
 __all__ = [
     "PROCESS_STEPS",
     "check_against_duckdb",
+    "home_database_url",
     "rates_of_summary",
     "run_command",
     "store_env",
@@ -97,12 +98,17 @@ def run_command(argv: list[str], env: dict | None = None, *, timeout: float = 36
     }
 
 
+def home_database_url(home: Path) -> str:
+    """The address of the SQLite store a benchmark keeps under ``home``."""
+    return f"sqlite:///{home / 'clinic.sqlite'}"
+
+
 def store_env(home: Path, database_url: str | None = None) -> dict:
     """The environment of a command on the store under ``home`` (its SQLite file, or
     ``database_url``), with its own disk cache."""
     return {
         **os.environ,
-        "DATABASE_URL": database_url or f"sqlite:///{home / 'clinic.sqlite'}",
+        "DATABASE_URL": database_url or home_database_url(home),
         "DASHBOARD_CACHE_DIR": str(home / "cache"),
         "HOME": str(home),
     }
